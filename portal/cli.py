@@ -1,0 +1,253 @@
+"""The `portal` command."""
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from . import __version__, config, logs
+from .clock import SystemClock
+from .config import ConfigError, Settings
+from .db import Database, StoreError
+from .migrations import migrate, pending
+from .tenants import TenantError, create_admin, create_tenant, tenant_id_for_slug
+from .vault import Vault, VaultError, add_key, reencrypt_all, retire_old_keys, write_new_key_file
+
+
+class CommandError(Exception):
+    """Ends the command with one line on stderr and exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except (CommandError, ConfigError, StoreError, VaultError, TenantError) as error:
+        print(f"portal: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"settings file (default {config.DEFAULT_CONFIG}, or $PORTAL_CONFIG)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="portal",
+        description="Wi-Fi hotspot billing for MikroTik routers, paid with M-Pesa.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"portal {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, run: Callable, help: str, parent=commands) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help, description=help, parents=[common])
+        sub.set_defaults(run=run)
+        return sub
+
+    command("serve", cmd_serve, "run the portal (web pages, callbacks, jobs) in one process")
+    command("migrate", cmd_migrate, "bring the database schema up to date (also done at start)")
+    command("check-config", cmd_check_config, "print the effective settings, secrets masked")
+
+    demo = command("demo", cmd_demo, "run the whole system on built-in simulators, on fresh demo data")
+    demo.add_argument("--port", type=int, default=8080, help="port for the portal (default 8080)")
+    demo.add_argument("--data-dir", type=Path, help="where demo data goes (default: a new temporary folder)")
+    demo.add_argument(
+        "--time-scale", type=float, default=1.0, help="seconds of package time per real second (default 1)"
+    )
+
+    keys = commands.add_parser("keys", help="manage the vault keys that encrypt stored secrets")
+    key_commands = keys.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    generate = command("generate", cmd_keys_generate, "create a new vault key file", key_commands)
+    generate.add_argument("--output", type=Path, help="where to write it (default: vault.key_file)")
+    command(
+        "rotate",
+        cmd_keys_rotate,
+        "add a new key, re-encrypt every stored secret, drop old keys",
+        key_commands,
+    )
+
+    tenant = commands.add_parser("tenant", help="manage tenants (hotspot businesses)")
+    tenant_commands = tenant.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    create = command("create", cmd_tenant_create, "add a tenant", tenant_commands)
+    create.add_argument("--slug", required=True, help="short name: lowercase letters, digits, dashes")
+    create.add_argument("--name", required=True, help="the business name customers see")
+    create.add_argument("--support-phone", default="", help="phone number customers can call")
+
+    admin = commands.add_parser("admin", help="manage admin users")
+    admin_commands = admin.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    create = command(
+        "create",
+        cmd_admin_create,
+        "add an admin user; the password is prompted for or read from stdin",
+        admin_commands,
+    )
+    create.add_argument("--tenant", help="tenant slug (omit for a platform admin)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", choices=["owner", "staff", "platform"], help="default: owner, or platform")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    return config.load(getattr(args, "config", None))
+
+
+def load_vault(settings: Settings) -> Vault:
+    return Vault.from_file(config.vault_key_path(settings))
+
+
+async def open_store(settings: Settings) -> Database:
+    db = await Database.open(settings.database_path)
+    try:
+        await pending(db)
+    except StoreError:
+        await db.close()
+        raise
+    return db
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from .app import create_app
+
+    settings = load_settings(args)
+    logs.configure(settings.log.level, settings.log.format)
+    vault = load_vault(settings)
+    asyncio.run(_migrate(settings))  # errors here are one clear line, not a traceback from the server
+    app = create_app(settings, clock=SystemClock(), vault=vault)
+    asyncio.run(serve(app, settings.server.host, settings.server.port))
+
+
+async def serve(app, host: str, port: int) -> None:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    )
+    await server.serve()
+    if not server.started:
+        raise CommandError(f"could not listen on {host}:{port} (is another program using the port?)")
+
+
+async def _migrate(settings: Settings) -> list[int]:
+    db = await open_store(settings)
+    try:
+        return await migrate(db)
+    finally:
+        await db.close()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    applied = asyncio.run(_migrate(settings))
+    where = settings.database_path
+    print(f"{where}: applied migrations {applied}" if applied else f"{where}: already up to date")
+
+
+def cmd_check_config(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    print(f"# from {settings.source}")
+    rows = config.describe(settings)
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, help in rows:
+        print(f"{key:<{width}}  {value}    # {help}")
+    print(f"{'vault key in use':<{width}}  {config.vault_key_path(settings)}")
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> None:
+    path = args.output or load_settings(args).vault.key_file
+    try:
+        write_new_key_file(path)
+    except FileExistsError:
+        raise CommandError(f"{path}: already exists; `portal keys rotate` replaces keys safely") from None
+    except OSError as error:
+        raise CommandError(f"{path}: cannot write the key file: {error.strerror}") from None
+    print(f"{path}: new vault key written (mode 600); back it up apart from the database")
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    path = config.vault_key_path(settings)
+    load_vault(settings)  # the current keys must work before anything changes
+
+    async def rotate() -> int:
+        db = await open_store(settings)
+        try:
+            return await reencrypt_all(db, load_vault(settings))
+        finally:
+            await db.close()
+
+    # The file keeps the old keys until every secret is re-encrypted, so a crash part-way loses nothing.
+    add_key(path)
+    count = asyncio.run(rotate())
+    retire_old_keys(path)
+    print(f"{path}: rotated; {count} stored secrets re-encrypted. Restart portal to use the new key.")
+
+
+def cmd_tenant_create(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+
+    async def create() -> int:
+        db = await open_store(settings)
+        try:
+            async with db.transaction() as tx:
+                return await create_tenant(tx, SystemClock(), args.slug, args.name, args.support_phone)
+        finally:
+            await db.close()
+
+    print(f"tenant {args.slug} created (id {asyncio.run(create())})")
+
+
+def cmd_admin_create(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    role = args.role or ("owner" if args.tenant else "platform")
+    if (role == "platform") != (args.tenant is None):
+        raise CommandError("--tenant is required for owner and staff, and not allowed for platform")
+    password = read_new_password()
+
+    async def create() -> int:
+        db = await open_store(settings)
+        try:
+            async with db.transaction() as tx:
+                tenant_id = await tenant_id_for_slug(tx, args.tenant) if args.tenant else None
+                return await create_admin(
+                    tx, SystemClock(), email=args.email, password=password, role=role, tenant_id=tenant_id
+                )
+        finally:
+            await db.close()
+
+    asyncio.run(create())
+    print(f"admin {args.email} created ({role})")
+
+
+def read_new_password() -> str:
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise CommandError("no password on standard input")
+        return password
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise CommandError("the two passwords differ")
+    return password
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    logs.configure("info", "text")
+    asyncio.run(run_demo(port=args.port, data_dir=args.data_dir, time_scale=args.time_scale))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
