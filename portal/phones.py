@@ -1,0 +1,51 @@
+"""Kenyan mobile numbers as people type them, and as M-Pesa wants them (2547XXXXXXXX / 2541XXXXXXXX)."""
+
+import re
+
+SEPARATORS = re.compile(r"[\s\-().]")
+
+
+class PhoneError(ValueError):
+    """`english` and `swahili` say what is wrong, for the person who typed it."""
+
+    def __init__(self, english: str, swahili: str):
+        super().__init__(english)
+        self.english = english
+        self.swahili = swahili
+
+
+def normalize(typed: str) -> str:
+    """'0712 345 678', '+254 712-345-678', '254112345678', '712345678' → '254712345678'."""
+    digits = SEPARATORS.sub("", typed or "")
+    if not digits:
+        raise PhoneError("Enter your M-Pesa phone number.", "Weka nambari yako ya simu ya M-Pesa.")
+    if digits.startswith("+"):
+        digits = digits[1:]
+    if not digits.isdigit():
+        raise PhoneError(
+            "A phone number has only digits, like 0712 345 678.",
+            "Nambari ya simu ina tarakimu pekee, kama 0712 345 678.",
+        )
+    if digits.startswith("254"):
+        national = digits[3:]
+    elif digits.startswith("0"):
+        national = digits[1:]
+    else:
+        national = digits
+    if len(national) != 9:
+        raise PhoneError(
+            f"That number has {len(digits)} digits; a Kenyan mobile number has 10, like 0712 345 678.",
+            f"Nambari hiyo ina tarakimu {len(digits)}; nambari ya simu ya Kenya ina 10, kama 0712 345 678.",
+        )
+    if national[0] not in "17":
+        raise PhoneError(
+            "M-Pesa numbers start with 07 or 01, like 0712 345 678 or 0112 345 678.",
+            "Nambari za M-Pesa huanza na 07 au 01, kama 0712 345 678 au 0112 345 678.",
+        )
+    return "254" + national
+
+
+def mask(phone: str) -> str:
+    """'254712345678' → '0712 ••• 678': enough for the owner of the phone to recognise it."""
+    national = "0" + phone[3:]
+    return f"{national[:4]} ••• {national[-3:]}"
