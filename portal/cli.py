@@ -2,7 +2,9 @@
 
 import argparse
 import asyncio
+import contextlib
 import getpass
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +15,7 @@ from . import __version__, config, logs
 from .clock import SystemClock
 from .config import ConfigError, Settings
 from .db import Database, StoreError
-from .migrations import migrate, pending
+from .migrations import migrate
 from .tenants import TenantError, create_admin, create_tenant, tenant_id_for_slug
 from .vault import Vault, VaultError, add_key, reencrypt_all, retire_old_keys, write_new_key_file
 
@@ -32,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except (CommandError, ConfigError, StoreError, VaultError, TenantError) as error:
         print(f"portal: {error}", file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as error:  # disk full, read-only folder, locked by another program
+        print(f"portal: database: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -110,10 +115,11 @@ def load_vault(settings: Settings) -> Vault:
 
 
 async def open_store(settings: Settings) -> Database:
+    """The database, migrated: every command can run on a fresh box."""
     db = await Database.open(settings.database_path)
     try:
-        await pending(db)
-    except StoreError:
+        await migrate(db)
+    except BaseException:
         await db.close()
         raise
     return db
@@ -127,7 +133,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     vault = load_vault(settings)
     asyncio.run(_migrate(settings))  # errors here are one clear line, not a traceback from the server
     app = create_app(settings, clock=SystemClock(), vault=vault)
-    asyncio.run(serve(app, settings.server.host, settings.server.port))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGINT: uvicorn has already shut down cleanly
+        asyncio.run(serve(app, settings.server.host, settings.server.port))
 
 
 async def serve(app, host: str, port: int) -> None:
@@ -140,7 +147,7 @@ async def serve(app, host: str, port: int) -> None:
 
 
 async def _migrate(settings: Settings) -> list[int]:
-    db = await open_store(settings)
+    db = await Database.open(settings.database_path)
     try:
         return await migrate(db)
     finally:
@@ -246,7 +253,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
     logs.configure("info", "text")
-    asyncio.run(run_demo(port=args.port, data_dir=args.data_dir, time_scale=args.time_scale))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(port=args.port, data_dir=args.data_dir, time_scale=args.time_scale))
 
 
 if __name__ == "__main__":

@@ -124,12 +124,14 @@ class Transaction:
 
 
 def _statements(script: str) -> Iterable[str]:
+    # Split at every ';' and glue pieces back together until SQLite calls the statement complete, so a
+    # ';' inside a string literal or a trigger body stays where it belongs.
     statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
+    for piece in script.split(";"):
+        statement += piece + ";"
         if sqlite3.complete_statement(statement):
-            if statement.strip():
+            if statement.strip(" \t\n;"):
                 yield statement
             statement = ""
-    if statement.strip():
+    if statement.strip(" \t\n;"):
         raise StoreError(f"incomplete SQL statement: {statement.strip()[:60]}")

@@ -1,0 +1,226 @@
+"""The `portal` command as an installer would use it: a real process, its output and exit code."""
+
+import contextlib
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def portal(*args: str, stdin: str = "", env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "portal.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "portal.toml"
+    path.write_text(
+        f"[store]\ndata_dir = '{tmp_path}'\n[vault]\nkey_file = '{tmp_path / 'vault.key'}'\n"
+        f"[server]\nhost = '127.0.0.1'\nport = {free_port()}\n"
+    )
+    return path
+
+
+def one_line_error(result: subprocess.CompletedProcess, exit_code: int = 2) -> str:
+    assert result.returncode == exit_code, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("portal: ")
+    return lines[0]
+
+
+@contextlib.contextmanager
+def running(*args: str) -> Iterator[subprocess.Popen]:
+    """A long-running `portal` command; on leaving, Ctrl-C must stop it cleanly (exit 0)."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            yield process
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=20) == 0, process.stderr.read()
+
+
+def wait_until_up(url: str, process: subprocess.Popen) -> httpx.Response:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read())
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.05)  # readiness of a server in another process, not timing
+    raise AssertionError(f"{url} never answered")
+
+
+def test_help_lists_every_command():
+    result = portal("--help")
+    assert result.returncode == 0
+    for command in ("serve", "demo", "migrate", "check-config", "keys", "tenant", "admin"):
+        assert command in result.stdout
+    for sub in (("keys", "--help"), ("admin", "create", "--help"), ("demo", "--help")):
+        assert portal(*sub).returncode == 0
+
+
+def test_missing_config_file_is_one_clear_line(tmp_path):
+    line = one_line_error(portal("--config", str(tmp_path / "absent.toml"), "check-config"))
+    assert "absent.toml: no such config file" in line
+
+
+def test_malformed_config_is_one_clear_line(tmp_path):
+    (tmp_path / "bad.toml").write_text("[server]\nport = 'x'\n")
+    line = one_line_error(portal("--config", str(tmp_path / "bad.toml"), "migrate"))
+    assert "server.port: must be a whole number" in line
+
+
+def test_check_config_prints_effective_settings_with_secrets_masked(config_file, tmp_path):
+    (tmp_path / "token").write_text("top-secret-metrics-token")
+    env = {"PATH": "/usr/bin:/bin", "PORTAL_METRICS_TOKEN_FILE": str(tmp_path / "token")}
+    result = portal("--config", str(config_file), "check-config", env=env)
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"^store\.database +{re.escape(str(tmp_path / 'portal.db'))} ", result.stdout, re.M)
+    assert "metrics.token" in result.stdout and "(set, hidden)" in result.stdout
+    assert "top-secret-metrics-token" not in result.stdout + result.stderr
+
+
+def test_missing_key_file_stops_serve_with_one_line(config_file):
+    line = one_line_error(portal("--config", str(config_file), "serve"))
+    assert "vault key file not found" in line
+
+
+def test_database_from_a_newer_version_is_refused(config_file, tmp_path):
+    assert portal("--config", str(config_file), "migrate").returncode == 0
+    with sqlite3.connect(tmp_path / "portal.db") as connection:
+        connection.execute("PRAGMA user_version = 999")
+    line = one_line_error(portal("--config", str(config_file), "migrate"))
+    assert "schema version 999 is newer than this portal understands" in line
+
+
+def test_locked_database_is_one_clear_line(config_file, tmp_path):
+    assert portal("--config", str(config_file), "migrate").returncode == 0
+    holder = sqlite3.connect(tmp_path / "portal.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        line = one_line_error(
+            portal("--config", str(config_file), "tenant", "create", "--slug", "a", "--name", "A")
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "database is locked" in line
+    with sqlite3.connect(tmp_path / "portal.db") as connection:
+        assert connection.execute("SELECT count(*) FROM tenants").fetchone() == (0,)
+
+
+def test_migrate_applies_once_then_reports_up_to_date(config_file):
+    first = portal("--config", str(config_file), "migrate")
+    assert "applied migrations [1" in first.stdout
+    assert "already up to date" in portal("--config", str(config_file), "migrate").stdout
+
+
+def test_admin_create_reads_the_password_from_stdin_and_stores_only_a_hash(config_file, tmp_path):
+    assert (
+        portal(
+            "--config", str(config_file), "tenant", "create", "--slug", "cafe", "--name", "Cafe"
+        ).returncode
+        == 0
+    )
+    result = portal(
+        "--config", str(config_file), "admin", "create", "--tenant", "cafe", "--email", "o@cafe.example",
+        stdin="a long enough password\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "portal.db") as connection:
+        role, stored = connection.execute("SELECT role, password_hash FROM admin_users").fetchone()
+    assert role == "owner"
+    assert stored.startswith("$argon2id$") and "long enough" not in stored
+    again = portal(
+        "--config", str(config_file), "admin", "create", "--tenant", "cafe", "--email", "O@cafe.example",
+        stdin="a long enough password\n",
+    )  # fmt: skip
+    assert "already exists" in one_line_error(again)
+
+
+def test_admin_create_refuses_a_weak_password_and_an_unknown_tenant(config_file):
+    portal("--config", str(config_file), "migrate")
+    weak = portal("--config", str(config_file), "admin", "create", "--email", "p@x.example", stdin="short\n")
+    assert "at least 10 characters" in one_line_error(weak)
+    unknown = portal(
+        "--config", str(config_file), "admin", "create", "--tenant", "nope", "--email", "a@b.example",
+        stdin="long enough password\n",
+    )  # fmt: skip
+    assert "no tenant with slug 'nope'" in one_line_error(unknown)
+
+
+def test_keys_generate_refuses_to_overwrite(config_file, tmp_path):
+    assert portal("--config", str(config_file), "keys", "generate").returncode == 0
+    key = (tmp_path / "vault.key").read_text()
+    assert "already exists" in one_line_error(portal("--config", str(config_file), "keys", "generate"))
+    assert (tmp_path / "vault.key").read_text() == key
+
+
+def test_keys_rotate_leaves_one_new_key_that_opens_every_secret(config_file, tmp_path):
+    from portal.vault import Vault
+
+    portal("--config", str(config_file), "keys", "generate")
+    portal("--config", str(config_file), "tenant", "create", "--slug", "cafe", "--name", "Cafe")
+    old_key = (tmp_path / "vault.key").read_text()
+    with sqlite3.connect(tmp_path / "portal.db") as connection:
+        connection.execute(
+            "INSERT INTO routers (tenant_id, name, host, port, username, password_enc, created_at)"
+            " VALUES (1, 'r1', '127.0.0.1', 8728, 'api', ?, 'now')",
+            (Vault.from_file(tmp_path / "vault.key").encrypt("router-password"),),
+        )
+    result = portal("--config", str(config_file), "keys", "rotate")
+    assert result.returncode == 0, result.stderr
+    assert "1 stored secrets re-encrypted" in result.stdout
+    new_key = (tmp_path / "vault.key").read_text()
+    assert new_key != old_key and len(new_key.split()) == 1
+    with sqlite3.connect(tmp_path / "portal.db") as connection:
+        (token,) = connection.execute("SELECT password_enc FROM routers").fetchone()
+    assert Vault.from_file(tmp_path / "vault.key").decrypt(token) == "router-password"
+
+
+def test_serve_answers_healthz(config_file, tmp_path):
+    portal("--config", str(config_file), "keys", "generate")
+    port = int(config_file.read_text().split("port = ")[1].split()[0])
+    with running("--config", str(config_file), "serve") as process:
+        response = wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        assert response.json()["database"]["state"] == "ok"
+
+
+def test_demo_starts_on_fresh_data_and_stops_cleanly_on_ctrl_c(tmp_path):
+    port = free_port()
+    with running("demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")) as process:
+        lines = {}
+        while "admin" not in lines:
+            name, _, value = process.stdout.readline().partition(": ")
+            assert name, process.stderr.read()
+            lines[name] = value.strip()
+        assert wait_until_up(f"http://127.0.0.1:{port}/healthz", process).status_code == 200
+        assert "user=owner@demo.example password=" in lines["admin"]
