@@ -130,6 +130,9 @@ def setting(default: Any, convert: Callable[[Any], Any], help: str, secret: bool
 class Server:
     host: str = setting("0.0.0.0", _text, "address to listen on; the Wi-Fi clients must reach it")  # noqa: S104
     port: int = setting(8080, _port, "TCP port to listen on")
+    portal_url: str = setting(
+        "", _public_url, "address at which Wi-Fi customers reach this box, e.g. http://10.5.50.2:8080"
+    )
     public_url: str = setting(
         "", _public_url, "HTTPS address at which Daraja can reach this box; empty = confirm payments by query"
     )

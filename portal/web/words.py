@@ -1,0 +1,131 @@
+"""What the customer pages say, in English and Swahili.
+
+Customers pick a language with a link; it travels in the query string and in forms (a cookie may not
+survive the phone's captive-portal window).
+"""
+
+LANGUAGES = ("en", "sw")
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "choose_package": "Choose a package",
+        "phone_label": "M-Pesa phone number",
+        "phone_hint": "The phone that will get the M-Pesa prompt, e.g. 0712 345 678",
+        "pay": "Pay with M-Pesa",
+        "have_code": "Already paid, or have a voucher?",
+        "have_code_link": "Enter your code",
+        "help": "Help",
+        "other_language": "Kiswahili",
+        "not_a_customer_title": "Connect to the Wi-Fi first",
+        "not_a_customer": "This page opens by itself when you join the hotspot's Wi-Fi network.",
+        "no_packages": "No packages are on sale right now. Please ask the staff.",
+        "no_account": "Payments are not set up on this hotspot yet. Please ask the staff.",
+        "pick_package": "Choose a package first.",
+        "check_phone": "Check your phone",
+        "enter_pin": "Enter your M-Pesa PIN on {phone} to pay KES {amount} to {name}.",
+        "prompt_expires": "The prompt expires in",
+        "waiting_no_js": "This page refreshes by itself.",
+        "cancel": "Cancel",
+        "resend": "Send the prompt again",
+        "try_again": "Try again",
+        "connecting": "Paid. Connecting you…",
+        "connecting_detail": "Your payment is received ({receipt}). We are logging your device in.",
+        "online": "You're online",
+        "time_left": "Time left",
+        "expires_at": "Until",
+        "access_code": "Your access code",
+        "access_code_hint": "Keep it: it reconnects you on another device, or if your phone changes.",
+        "continue": "Continue browsing",
+        "buy_more": "Buy more time",
+        "welcome_back": "Welcome back",
+        "enter_code": "Enter your code",
+        "code_label": "Access code, M-Pesa receipt or voucher",
+        "code_hint": "e.g. K7PM-Q2XR, or the receipt code in your M-Pesa SMS, e.g. TJ3MX6CLYC",
+        "use_code": "Connect",
+        "pay_by_hand": "Or pay by M-Pesa yourself: {how}, then enter the receipt code from the SMS.",
+        "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
+        "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
+        "too_many": "Too many tries. Please wait a few minutes and try again.",
+    },
+    "sw": {
+        "choose_package": "Chagua kifurushi",
+        "phone_label": "Nambari ya simu ya M-Pesa",
+        "phone_hint": "Simu itakayopokea ombi la M-Pesa, k.m. 0712 345 678",
+        "pay": "Lipa kwa M-Pesa",
+        "have_code": "Umeshalipa, au una vocha?",
+        "have_code_link": "Weka nambari yako",
+        "help": "Msaada",
+        "other_language": "English",
+        "not_a_customer_title": "Unganisha kwenye Wi-Fi kwanza",
+        "not_a_customer": "Ukurasa huu hufunguka wenyewe unapojiunga na mtandao wa Wi-Fi wa hotspot.",
+        "no_packages": "Hakuna vifurushi vinavyouzwa sasa hivi. Tafadhali uliza wahudumu.",
+        "no_account": "Malipo bado hayajawekwa kwenye hotspot hii. Tafadhali uliza wahudumu.",
+        "pick_package": "Chagua kifurushi kwanza.",
+        "check_phone": "Angalia simu yako",
+        "enter_pin": "Weka PIN yako ya M-Pesa kwenye {phone} kulipa KES {amount} kwa {name}.",
+        "prompt_expires": "Ombi linaisha baada ya",
+        "waiting_no_js": "Ukurasa huu unajisasisha wenyewe.",
+        "cancel": "Ghairi",
+        "resend": "Tuma ombi tena",
+        "try_again": "Jaribu tena",
+        "connecting": "Umelipa. Tunakuunganisha…",
+        "connecting_detail": "Malipo yako yamepokelewa ({receipt}). Tunaingiza kifaa chako.",
+        "online": "Uko mtandaoni",
+        "time_left": "Muda uliobaki",
+        "expires_at": "Hadi",
+        "access_code": "Nambari yako ya ufikiaji",
+        "access_code_hint": "Itunze: inakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
+        "continue": "Endelea kuvinjari",
+        "buy_more": "Nunua muda zaidi",
+        "welcome_back": "Karibu tena",
+        "enter_code": "Weka nambari yako",
+        "code_label": "Nambari ya ufikiaji, risiti ya M-Pesa au vocha",
+        "code_hint": "k.m. K7PM-Q2XR, au nambari ya risiti kwenye SMS ya M-Pesa, k.m. TJ3MX6CLYC",
+        "use_code": "Unganisha",
+        "pay_by_hand": "Au lipa kwa M-Pesa mwenyewe: {how}, kisha weka nambari ya risiti kutoka kwenye SMS.",
+        "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
+        "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
+        "too_many": "Majaribio mengi mno. Tafadhali subiri dakika chache ujaribu tena.",
+    },
+}
+
+UNITS = {
+    "en": {"day": ("day", "days"), "hour": ("hour", "hours"), "minute": ("minute", "minutes")},
+    "sw": {"day": ("siku", "siku"), "hour": ("saa", "saa"), "minute": ("dakika", "dakika")},
+}
+
+
+def language(requested: str | None) -> str:
+    return requested if requested in LANGUAGES else "en"
+
+
+def say(lang: str, key: str, **values: object) -> str:
+    return WORDS[lang][key].format(**values)
+
+
+def duration(lang: str, seconds: int) -> str:
+    """3600 → '1 hour' / 'saa 1'; 90 minutes → '1 hour 30 minutes'. Whole units only, largest first."""
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            singular, plural = UNITS[lang][unit]
+            name = singular if count == 1 else plural
+            parts.append(f"{count} {name}" if lang == "en" else f"{name} {count}")
+    return " ".join(parts) or ("less than a minute" if lang == "en" else "chini ya dakika moja")
+
+
+def speed(lang: str, rate_limit: str) -> str:
+    """RouterOS 'rx/tx' from the router's side, so tx is the customer's download: '1M/4M' → 'up to 4 Mbps'."""
+    if not rate_limit:
+        return ""
+    download = rate_limit.split()[0].split("/")[-1]
+    number, unit = download.rstrip("kKmMgG"), download[len(download.rstrip("kKmMgG")) :].upper()
+    shown = (
+        f"{number} {'Kbps' if unit == 'K' else 'Gbps' if unit == 'G' else 'Mbps' if unit == 'M' else 'bps'}"
+    )
+    return f"up to {shown}" if lang == "en" else f"hadi {shown}"
+
+
+def money(amount: int) -> str:
+    return f"KES {amount:,}"
