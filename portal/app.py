@@ -16,9 +16,10 @@ from litestar.template.config import TemplateConfig
 from .clock import Clock
 from .config import Settings
 from .db import Database
+from .metrics import Metrics
 from .migrations import migrate
 from .vault import Vault
-from .web import health
+from .web import health, metrics
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Services:
     db: Database
     http: httpx.AsyncClient
     scheduler: AsyncIOScheduler
+    metrics: Metrics
 
 
 def create_app(
@@ -63,7 +65,7 @@ def create_app(
                 log.info("database migrated", extra={"fields": {"versions": applied}})
             async with httpx.AsyncClient(transport=http_transport, timeout=HTTP_TIMEOUT) as http:
                 scheduler = AsyncIOScheduler(timezone="UTC")
-                app.state.services = Services(settings, clock, vault, db, http, scheduler)
+                app.state.services = Services(settings, clock, vault, db, http, scheduler, metrics=Metrics())
                 scheduler.start()
                 try:
                     yield
@@ -73,7 +75,7 @@ def create_app(
             await db.close()
 
     return Litestar(
-        route_handlers=[health.healthz, *route_handlers],
+        route_handlers=[health.healthz, metrics.metrics, *route_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
