@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("serve", cmd_serve, "run the portal (web pages, callbacks, jobs) in one process")
     command("migrate", cmd_migrate, "bring the database schema up to date (also done at start)")
     command("check-config", cmd_check_config, "print the effective settings, secrets masked")
+    command("config-template", cmd_config_template, "print a portal.toml with every setting at its default")
 
     backup = command(
         "backup", cmd_backup, "copy the database, consistently, while portal runs; the copy is checked"
@@ -177,6 +178,10 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     for key, value, help in rows:
         print(f"{key:<{width}}  {value}    # {help}")
     print(f"{'vault key in use':<{width}}  {config.vault_key_path(settings)}")
+
+
+def cmd_config_template(args: argparse.Namespace) -> None:
+    print(config.template(), end="")
 
 
 def cmd_backup(args: argparse.Namespace) -> None:
