@@ -3,7 +3,7 @@
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -44,7 +44,7 @@ class Services:
     db: Database
     http: httpx.AsyncClient
     scheduler: AsyncIOScheduler
-    metrics: Metrics
+    metrics: Metrics = field(default_factory=Metrics)  # one registry per app: see portal/metrics.py
 
 
 def create_app(
@@ -65,7 +65,7 @@ def create_app(
                 log.info("database migrated", extra={"fields": {"versions": applied}})
             async with httpx.AsyncClient(transport=http_transport, timeout=HTTP_TIMEOUT) as http:
                 scheduler = AsyncIOScheduler(timezone="UTC")
-                app.state.services = Services(settings, clock, vault, db, http, scheduler, metrics=Metrics())
+                app.state.services = Services(settings, clock, vault, db, http, scheduler)
                 scheduler.start()
                 try:
                     yield
