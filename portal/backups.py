@@ -51,6 +51,8 @@ def restore_backup(backup: Path, database: Path, moment: datetime) -> Restored:
 
     Portal must be stopped: a running server would go on writing to the file that was moved away.
     """
+    if backup.is_dir():
+        raise StoreError(f"{backup}: is a folder; name one of the backup files in it")
     if not backup.is_file():
         raise StoreError(f"{backup}: no such file")
     if not database.parent.is_dir():

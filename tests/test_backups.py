@@ -202,6 +202,7 @@ def make_corrupt(path: Path) -> None:
     ("make", "says"),
     [
         (None, "no such file"),
+        (lambda path: path.mkdir(), "is a folder; name one of the backup files in it"),
         (
             lambda path: path.write_bytes(b"this is a spreadsheet, not a database" * 100),
             "not an SQLite database",
@@ -210,7 +211,7 @@ def make_corrupt(path: Path) -> None:
         (make_newer, f"schema version {len(MIGRATIONS) + 1} is newer than this portal understands"),
         (make_corrupt, "the backup is damaged"),
     ],
-    ids=["missing", "not-sqlite", "not-portal", "newer", "corrupt"],
+    ids=["missing", "folder", "not-sqlite", "not-portal", "newer", "corrupt"],
 )
 def test_restore_refuses_a_bad_backup_and_changes_nothing(database, tmp_path, capsys, make, says):
     add_payments(database, 1, 5)
