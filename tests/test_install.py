@@ -99,8 +99,9 @@ def test_install_lays_out_the_box(installed):
 
     units = root / "etc/systemd/system"
     assert (units / "portal.service").read_text() == (CHECKOUT / "systemd/portal.service").read_text()
-    assert (units / "multi-user.target.wants/portal.service").is_symlink()
-    assert (units / "timers.target.wants/portal-backup.timer").is_symlink()
+    if shutil.which("systemctl"):  # enabled offline, as for an image
+        assert (units / "multi-user.target.wants/portal.service").is_symlink()
+        assert (units / "timers.target.wants/portal-backup.timer").is_symlink()
     assert os.readlink(root / "usr/local/bin/portal") == "/opt/portal/venv/bin/portal"
     assert (root / "opt/portal/README.md").read_text() == (CHECKOUT / "README.md").read_text()
     # Templates travel inside the wheel, where the app looks for them first.
