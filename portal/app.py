@@ -3,7 +3,7 @@
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -16,9 +16,10 @@ from litestar.template.config import TemplateConfig
 from .clock import Clock
 from .config import Settings
 from .db import Database
+from .metrics import Metrics
 from .migrations import migrate
 from .vault import Vault
-from .web import health, splash
+from .web import health, metrics, splash
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Services:
     db: Database
     http: httpx.AsyncClient
     scheduler: AsyncIOScheduler
+    metrics: Metrics = field(default_factory=Metrics)  # one registry per app: see portal/metrics.py
 
 
 def create_app(
@@ -73,7 +75,7 @@ def create_app(
             await db.close()
 
     return Litestar(
-        route_handlers=[health.healthz, splash.splash, *route_handlers],
+        route_handlers=[health.healthz, metrics.metrics, splash.splash, *route_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),

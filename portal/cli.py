@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from . import __version__, config, logs
+from .backups import restore_backup, take_backup
 from .clock import SystemClock
 from .config import ConfigError, Settings
 from .db import Database, StoreError
@@ -66,6 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
     command("serve", cmd_serve, "run the portal (web pages, callbacks, jobs) in one process")
     command("migrate", cmd_migrate, "bring the database schema up to date (also done at start)")
     command("check-config", cmd_check_config, "print the effective settings, secrets masked")
+    command("config-template", cmd_config_template, "print a portal.toml with every setting at its default")
+
+    backup = command(
+        "backup", cmd_backup, "copy the database, consistently, while portal runs; the copy is checked"
+    )
+    backup.add_argument("path", type=Path, help="a file, or a folder to hold dated copies (portal-<time>.db)")
+    backup.add_argument(
+        "--keep", type=_positive_int, metavar="N", help="with a folder: delete all but the N newest copies"
+    )
+    restore = command(
+        "restore",
+        cmd_restore,
+        "replace the database with a checked backup; the old one is kept beside it (stop portal first)",
+    )
+    restore.add_argument("path", type=Path, help="a backup made by `portal backup`")
 
     demo = command("demo", cmd_demo, "run the whole system on built-in simulators, on fresh demo data")
     demo.add_argument("--port", type=int, default=8080, help="port for the portal (default 8080)")
@@ -169,6 +185,33 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     for key, value, help in rows:
         print(f"{key:<{width}}  {value}    # {help}")
     print(f"{'vault key in use':<{width}}  {config.vault_key_path(settings)}")
+
+
+def cmd_config_template(args: argparse.Namespace) -> None:
+    print(config.template(), end="")
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    target = take_backup(settings.database_path, args.path, SystemClock().now(), keep=args.keep)
+    print(f"{target}: backup of {settings.database_path} written and checked")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    restored = restore_backup(args.path, settings.database_path, SystemClock().now())
+    print(
+        f"{settings.database_path}: restored from {args.path} "
+        f"(schema version {restored.schema_version}, {restored.payments} payments)"
+    )
+    if restored.previous:
+        print(f"the database it replaced is kept as {restored.previous}")
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> None:

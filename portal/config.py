@@ -311,3 +311,39 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
                 shown = str(value)
             rows.append((f"{name}.{spec.name}", shown, spec.metadata["help"]))
     return rows
+
+
+def template() -> str:
+    """A portal.toml with every setting commented out at its default: the installer's starting point.
+
+    Made from the settings themselves, so it never drifts from what `load` accepts.
+    """
+    lines = [
+        "# portal settings. Every line below is commented out and shows the default; uncomment to change.",
+        "# Each setting can also come from the environment: [section] key -> PORTAL_SECTION_KEY.",
+        "# Secrets are never written here: they come from <key>_file, PORTAL_SECTION_KEY_FILE or",
+        "# systemd's LoadCredential=<section>.<key> (see `portal check-config` for what is in use).",
+    ]
+    for name, cls in SECTIONS.items():
+        lines += ["", f"[{name}]"]
+        for spec in fields(cls):
+            lines.append(f"# {spec.metadata['help']}")
+            if spec.metadata["secret"]:
+                lines.append(
+                    f"# (secret) the systemd unit passes /etc/portal/{name}.{spec.name} as a credential;"
+                    f' elsewhere: {spec.name}_file = "<path>"'
+                )
+            else:
+                lines.append(f"# {spec.name} = {_toml(spec.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(str(item)) for item in value) + "]"
+    text = "" if str(value) == "." else str(value)  # Path("") is "."
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

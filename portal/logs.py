@@ -3,6 +3,7 @@
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
 
 
@@ -16,7 +17,9 @@ class JsonFormatter(logging.Formatter):
         }
         event.update(getattr(record, "fields", {}))
         if record.exc_info:
-            event["error"] = self.formatException(record.exc_info).splitlines()[-1]
+            # The whole exception, even a message of several lines; json.dumps keeps it on one line.
+            event["error"] = "".join(traceback.format_exception_only(record.exc_info[1])).strip()
+            event["traceback"] = self.formatException(record.exc_info)
         return json.dumps(event, default=str)
 
 
@@ -24,13 +27,17 @@ class TextFormatter(logging.Formatter):
     def __init__(self):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The event's fields go with its message, before any traceback.
+        line = super().formatMessage(record)
         fields = getattr(record, "fields", {})
         if fields:
             line += " " + " ".join(f"{key}={value}" for key, value in fields.items())
+        return line
+
+    def format(self, record: logging.LogRecord) -> str:
         # One event, one line: a traceback is folded onto it.
-        return line.replace("\n", " | ")
+        return super().format(record).replace("\n", " | ")
 
 
 def configure(level: str = "info", format: str = "text") -> None:

@@ -1,3 +1,6 @@
+import re
+import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,20 @@ def test_describe_masks_secrets(tmp_path):
     assert rows["metrics.token"] == "(set, hidden)"
     assert "very-secret-value" not in repr(rows)
     assert rows["store.database"] == "/var/lib/portal/portal.db"
+
+
+def test_config_template_is_valid_toml_that_names_every_setting_at_its_default():
+    text = config.template()
+    assert tomllib.loads(text) == {name: {} for name in config.SECTIONS}  # all commented out
+    uncommented = re.sub(r"^# (\w+ = )", r"\1", text, flags=re.MULTILINE)
+    document = tomllib.loads(uncommented)
+    settings = config.from_mapping(document, environ={}, source="template")
+    assert config.describe(settings) == config.describe(config.from_mapping({}, environ={}))
+    named = {f"{section}.{key}" for section, table in document.items() for key in table}
+    secrets = {
+        f"{name}.{spec.name}"
+        for name, cls in config.SECTIONS.items()
+        for spec in fields(cls)
+        if spec.metadata["secret"]
+    }
+    assert named | secrets == {key for key, _, _ in config.describe(settings)}
