@@ -18,7 +18,7 @@ from .config import Settings
 from .db import Database
 from .migrations import migrate
 from .vault import Vault
-from .web import health
+from .web import admin, health
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def create_app(
             await db.close()
 
     return Litestar(
-        route_handlers=[health.healthz, *route_handlers],
+        route_handlers=[health.healthz, admin.router, *route_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),

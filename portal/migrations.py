@@ -35,9 +35,12 @@ MIGRATIONS: list[str] = [
         token_hash TEXT PRIMARY KEY,
         user_id INTEGER NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
         csrf_token TEXT NOT NULL,
+        -- The tenant a platform admin has picked to look at; NULL = all of them.
+        viewing_tenant_id INTEGER REFERENCES tenants(id),
         created_at TEXT NOT NULL,
         expires_at TEXT NOT NULL
     );
+    CREATE INDEX admin_sessions_by_user ON admin_sessions (user_id);
 
     CREATE TABLE api_tokens (
         id INTEGER PRIMARY KEY,
@@ -231,6 +234,9 @@ MIGRATIONS: list[str] = [
         source_ip TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX audit_events_by_tenant ON audit_events (tenant_id, at);
+    -- Sign-in throttling counts recent failures per address.
+    CREATE INDEX audit_events_sign_in_failures ON audit_events (source_ip, at)
+        WHERE action = 'sign_in_failed';
     """,
 ]
 

@@ -1,0 +1,89 @@
+"""The dashboard (earnings, outcomes, what is stuck), sessions, and the audit log."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from litestar import Request, get
+from litestar.response import Template
+
+from ... import audit, reports
+from ...reports import Day
+from .base import Tenants, page, services
+
+CHART_WIDTH, CHART_HEIGHT, CHART_FOOT = 600, 170, 18
+AUDIT_PAGE_SIZE = 100
+
+
+@get("/")
+async def dashboard(request: Request, tenants: Tenants) -> Template:
+    db, clock = services(request).db, services(request).clock
+    zone, now = services(request).settings.store.timezone, clock.now()
+    earnings = await reports.earnings(db, tenants, zone, now, days=30)
+    month_start = reports.day_starts(zone, now, 30)[0]
+    return await page(
+        request,
+        "dashboard",
+        earnings=earnings,
+        chart=bar_chart(earnings.days),
+        by_package=await reports.earnings_by(db, tenants, month_start, "package"),
+        by_router=await reports.earnings_by(db, tenants, month_start, "router"),
+        outcomes=await reports.outcomes(db, tenants, now - timedelta(days=7)),
+        active=await reports.active_sessions(db, tenants, now),
+        stuck=await reports.stuck(db, tenants, now),
+    )
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    day: Day
+    label: str  # under the bar, for some days only
+
+
+def bar_chart(days: list[Day]) -> dict:
+    """Geometry for an inline SVG of earnings per day; no script, no external resources."""
+    top = max((day.amount for day in days), default=0) or 1
+    slot = CHART_WIDTH / len(days)
+    bars = []
+    for n, day in enumerate(days):
+        height = round(day.amount / top * (CHART_HEIGHT - 14), 1)
+        label = day.day.strftime("%-d %b") if (len(days) - 1 - n) % 7 == 0 else ""
+        bars.append(
+            Bar(round(n * slot + 1, 1), CHART_HEIGHT - height, round(slot - 2, 1), height, day, label)
+        )
+    return {
+        "bars": bars,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT + CHART_FOOT,
+        "base": CHART_HEIGHT,
+        "top": top,
+    }
+
+
+@get("/sessions")
+async def sessions(request: Request, tenants: Tenants) -> Template:
+    db, now = services(request).db, services(request).clock.now()
+    return await page(
+        request,
+        "sessions",
+        live=await reports.live_sessions(db, tenants),
+        ended=await reports.ended_sessions(db, tenants, now - timedelta(days=7), limit=200),
+    )
+
+
+@get("/audit")
+async def audit_log(request: Request, tenants: Tenants) -> Template:
+    text = request.query_params.get("page", "1")
+    number = max(1, int(text)) if text.isdigit() and len(text) < 7 else 1
+    events, total = await audit.events(
+        services(request).db, tenants, limit=AUDIT_PAGE_SIZE, offset=(number - 1) * AUDIT_PAGE_SIZE
+    )
+    return await page(
+        request, "audit", events=events, page_number=number, pages=max(1, -(-total // AUDIT_PAGE_SIZE))
+    )
+
+
+handlers = [dashboard, sessions, audit_log]
