@@ -10,7 +10,8 @@ from portal.app import create_app
 from portal.clock import to_text
 from portal.passwords import verify_password
 from tests.conftest import serving
-from tests.web.conftest import PASSWORD, browser, csrf_of, seed_tenant, sign_in
+from tests.seed import PASSWORD, seed_tenant
+from tests.web.conftest import browser, csrf_of, sign_in
 
 
 @pytest.fixture

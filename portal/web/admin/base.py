@@ -172,6 +172,12 @@ def _message(error: HTTPException) -> str:
     return error.detail
 
 
+def page_number(request: Request) -> int:
+    """The ?page= asked for; anything odd is page 1."""
+    text = request.query_params.get("page", "1")
+    return max(1, int(text)) if text.isdigit() and len(text) < 7 else 1
+
+
 def safe_next(target: str) -> str:
     """Where to go after signing in: only a page of this admin, never another site."""
     if target.startswith("/admin") and not target.startswith("/admin/login") and "//" not in target:

@@ -8,7 +8,7 @@ from litestar.response import Template
 
 from ... import audit, reports
 from ...reports import Day
-from .base import Tenants, page, services
+from .base import Tenants, page, page_number, services
 
 CHART_WIDTH, CHART_HEIGHT, CHART_FOOT = 600, 170, 18
 AUDIT_PAGE_SIZE = 100
@@ -76,8 +76,7 @@ async def sessions(request: Request, tenants: Tenants) -> Template:
 
 @get("/audit")
 async def audit_log(request: Request, tenants: Tenants) -> Template:
-    text = request.query_params.get("page", "1")
-    number = max(1, int(text)) if text.isdigit() and len(text) < 7 else 1
+    number = page_number(request)
     events, total = await audit.events(
         services(request).db, tenants, limit=AUDIT_PAGE_SIZE, offset=(number - 1) * AUDIT_PAGE_SIZE
     )

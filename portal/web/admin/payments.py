@@ -16,7 +16,7 @@ from ... import reports
 from ...payments import reverse_payment
 from ...phones import PhoneError, normalize
 from ...reports import PAYMENT_STATES, PaymentFilter, local_midnight
-from .base import CurrentAdmin, Formats, Tenants, may_change, page, services, source_ip
+from .base import CurrentAdmin, Formats, Tenants, may_change, page, page_number, services, source_ip
 
 PAGE_SIZE = 50
 FILTER_FIELDS = ("state", "from", "to", "phone", "receipt")
@@ -70,7 +70,7 @@ def read_filter(request: Request) -> tuple[PaymentFilter, dict[str, str], dict[s
 @get("/payments")
 async def payment_list(request: Request, tenants: Tenants) -> Template:
     found, typed, errors = read_filter(request)
-    number = _page_number(request)
+    number = page_number(request)
     rows, total = [], 0
     if not errors:
         rows, total = await reports.search_payments(
@@ -89,11 +89,6 @@ async def payment_list(request: Request, tenants: Tenants) -> Template:
         states=PAYMENT_STATES,
         filter_query=urlencode({name: value for name, value in typed.items() if value}),
     )
-
-
-def _page_number(request: Request) -> int:
-    text = request.query_params.get("page", "1")
-    return max(1, int(text)) if text.isdigit() and len(text) < 7 else 1
 
 
 @get("/payments.csv")
