@@ -25,6 +25,7 @@ class Seeded:
     paid_payment_id: int
     failed_payment_id: int
     session_id: int
+    batch: str = ""  # a voucher batch, when a test makes one
 
 
 async def insert(tx, table: str, **values) -> int:

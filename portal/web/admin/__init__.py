@@ -10,7 +10,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from . import auth, overview, payments
+from . import auth, catalog, connections, overview, payments
 from .base import current_admin, current_tenants, error_page, signed_in
 
 # Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer.
@@ -27,7 +27,13 @@ HEADERS = [
 
 router = Router(
     path="/admin",
-    route_handlers=[*auth.handlers, *overview.handlers, *payments.handlers],
+    route_handlers=[
+        *auth.handlers,
+        *overview.handlers,
+        *payments.handlers,
+        *catalog.handlers,
+        *connections.handlers,
+    ],
     guards=[signed_in],
     dependencies={
         "admin": Provide(current_admin, sync_to_thread=False),

@@ -18,8 +18,10 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+from ... import audit
 from ...admin_auth import COOKIE, SESSION_LIFETIME, Admin, admin_for_session, scope_of
 from ...clock import from_text
+from ...db import Transaction
 from ...scope import Scope
 from ..client import client_ip
 
@@ -185,13 +187,34 @@ def safe_next(target: str) -> str:
     return "/admin"
 
 
-class FormError(ValueError):
-    """A field that can't be used as typed; `field` names it for the form."""
+def tenant_for_new_rows(tenants: Scope) -> int:
+    """The tenant a new package, router or account goes to: the admin's own, or the one picked."""
+    if tenants.single is None:
+        raise HTTPException(
+            status_code=409, detail="Pick a tenant at the top of the page first: this belongs to one tenant."
+        )
+    return tenants.single
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+
+def form_fields(form: Any) -> dict[str, str]:
+    """The posted fields as text, to read and to show again when something needs fixing."""
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+async def audit_change(
+    tx: Transaction, request: Request, *, tenant_id: int, action: str, target: str, detail: dict | None = None
+) -> None:
+    """An audit event for a change the signed-in admin made in this request."""
+    await audit.record(
+        tx,
+        services(request).clock,
+        tenant_id=tenant_id,
+        actor=request.state.admin.email,
+        action=action,
+        target=target,
+        detail=detail,
+        source_ip=source_ip(request),
+    )
 
 
 @dataclass(frozen=True)
