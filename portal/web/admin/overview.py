@@ -10,7 +10,7 @@ from ... import audit, reports
 from ...reports import Day
 from .base import Tenants, page, page_number, services
 
-CHART_WIDTH, CHART_HEIGHT, CHART_FOOT = 600, 170, 18
+CHART_WIDTH, CHART_HEIGHT = 600, 170
 AUDIT_PAGE_SIZE = 100
 
 
@@ -40,27 +40,24 @@ class Bar:
     width: float
     height: float
     day: Day
-    label: str  # under the bar, for some days only
+    label: str  # under the bar, for one day a week
+    right: float  # where the label ends, in % of the width from the right
 
 
 def bar_chart(days: list[Day]) -> dict:
-    """Geometry for an inline SVG of earnings per day; no script, no external resources."""
+    """Geometry for an inline SVG of earnings per day; no script, no external resources. The SVG
+    stretches to the page's width, so its labels are HTML, which keeps them readable on any screen."""
     top = max((day.amount for day in days), default=0) or 1
     slot = CHART_WIDTH / len(days)
     bars = []
     for n, day in enumerate(days):
-        height = round(day.amount / top * (CHART_HEIGHT - 14), 1)
+        height = round(day.amount / top * (CHART_HEIGHT - 2), 1)
         label = day.day.strftime("%-d %b") if (len(days) - 1 - n) % 7 == 0 else ""
+        right = round(100 - (n + 1) * 100 / len(days), 2)
         bars.append(
-            Bar(round(n * slot + 1, 1), CHART_HEIGHT - height, round(slot - 2, 1), height, day, label)
+            Bar(round(n * slot + 1, 1), CHART_HEIGHT - height, round(slot - 2, 1), height, day, label, right)
         )
-    return {
-        "bars": bars,
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT + CHART_FOOT,
-        "base": CHART_HEIGHT,
-        "top": top,
-    }
+    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "top": top}
 
 
 @get("/sessions")
