@@ -154,6 +154,13 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX payments_one_open_per_phone ON payments (phone) WHERE state IN ('created', 'pending');
     CREATE INDEX payments_due_query ON payments (next_query_at) WHERE state IN ('created', 'pending');
     CREATE INDEX payments_by_tenant_time ON payments (tenant_id, created_at);
+    -- The admin's earnings (per day, package, router: read from this index alone), and the payment
+    -- behind an access session.
+    CREATE INDEX payments_paid ON payments (tenant_id, paid_at, amount, package_id, router_id)
+        WHERE state = 'paid';
+    CREATE INDEX payments_by_access_session ON payments (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+    CREATE INDEX payments_by_phone ON payments (phone);  -- "I paid but I'm not online": found by number
     CREATE INDEX payments_by_idempotency_key ON payments (tenant_id, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
 
@@ -197,6 +204,8 @@ MIGRATIONS: list[str] = [
         used_at TEXT
     );
     CREATE INDEX vouchers_by_batch ON vouchers (tenant_id, batch);
+    CREATE INDEX vouchers_by_access_session ON vouchers (access_session_id)
+        WHERE access_session_id IS NOT NULL;
 
     -- The outbox between the database and the routers: written in the transaction that decides,
     -- run and retried by a worker until the router confirms.

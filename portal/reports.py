@@ -8,7 +8,6 @@ money back out), on the day they were paid.
 
 import json
 import sqlite3
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -26,6 +25,8 @@ CUSTOMER_RESULT_CODES = ("1", "17", "1001", "1019", "1031", "1032", "1036", "103
 
 # A paid customer normally gets online within seconds; after this long, someone should look.
 STUCK_AFTER = timedelta(minutes=2)
+# Older than this, the customer has long gone; the payment stays findable in the payments list.
+STUCK_LOOKBACK = timedelta(days=7)
 # Router tasks that failed this many times are shown as a problem (the worker keeps retrying).
 TASK_ATTEMPTS_SHOWN = 3
 
@@ -58,30 +59,29 @@ class Earnings:
 
 
 async def earnings(db: Database, scope: Scope, zone: ZoneInfo, now: datetime, days: int = 30) -> Earnings:
-    starts = day_starts(zone, now, days)
+    starts = [to_text(start) for start in day_starts(zone, now, days)]
+    ranges = json.dumps([[n, starts[n], starts[n + 1]] for n in range(days)])
     rows = await db.fetchall(
-        "SELECT paid_at, amount FROM payments WHERE state = 'paid'"
-        " AND tenant_id IN (SELECT value FROM json_each(?)) AND paid_at >= ? AND paid_at < ?",
-        (scope.param, to_text(starts[0]), to_text(starts[-1])),
+        "SELECT json_extract(d.value, '$[0]') AS n, sum(p.amount) AS amount, count(*) AS count"
+        " FROM json_each(?) d JOIN payments p ON p.state = 'paid'"
+        " AND p.tenant_id IN (SELECT value FROM json_each(?))"
+        " AND p.paid_at >= json_extract(d.value, '$[1]') AND p.paid_at < json_extract(d.value, '$[2]')"
+        " GROUP BY n",
+        (ranges, scope.param),
     )
-    bounds = [to_text(start) for start in starts]
-    amounts, counts = [0] * days, [0] * days
-    for row in rows:
-        index = bisect_right(bounds, row["paid_at"]) - 1
-        amounts[index] += row["amount"]
-        counts[index] += 1
+    totals = {row["n"]: (row["amount"], row["count"]) for row in rows}
     first = now.astimezone(zone).date() - timedelta(days=days - 1)
-    return Earnings([Day(first + timedelta(days=n), amounts[n], counts[n]) for n in range(days)])
+    return Earnings([Day(first + timedelta(days=n), *totals.get(n, (0, 0))) for n in range(days)])
 
 
 async def earnings_by(db: Database, scope: Scope, since: datetime, by: str) -> list[sqlite3.Row]:
     """Paid totals since `since`, per package or per router, largest first."""
     table, column = {"package": ("packages", "package_id"), "router": ("routers", "router_id")}[by]
     return await db.fetchall(
-        f"SELECT x.name, sum(p.amount) AS amount, count(*) AS count FROM payments p"  # noqa: S608
-        f" LEFT JOIN {table} x ON x.id = p.{column}"
-        f" WHERE p.state = 'paid' AND p.tenant_id IN (SELECT value FROM json_each(?)) AND p.paid_at >= ?"
-        f" GROUP BY p.{column} ORDER BY amount DESC",
+        f"SELECT x.name, t.amount, t.count FROM (SELECT {column}, sum(amount) AS amount, count(*) AS count"  # noqa: S608
+        " FROM payments WHERE state = 'paid' AND tenant_id IN (SELECT value FROM json_each(?))"
+        f" AND paid_at >= ? GROUP BY {column}) t LEFT JOIN {table} x ON x.id = t.{column}"
+        " ORDER BY t.amount DESC",
         (scope.param, to_text(since)),
     )
 
@@ -145,9 +145,10 @@ async def stuck(db: Database, scope: Scope, now: datetime) -> Stuck:
         "SELECT p.id, p.ref, p.phone, p.amount, p.paid_at, p.mac, r.name AS router, s.state AS session_state"
         " FROM payments p LEFT JOIN access_sessions s ON s.id = p.access_session_id"
         " LEFT JOIN routers r ON r.id = p.router_id"
-        " WHERE p.tenant_id IN (SELECT value FROM json_each(?)) AND p.state = 'paid' AND p.paid_at < ?"
-        " AND (s.id IS NULL OR s.state = 'pending') ORDER BY p.paid_at DESC LIMIT 20",
-        (scope.param, to_text(now - STUCK_AFTER)),
+        " WHERE p.tenant_id IN (SELECT value FROM json_each(?)) AND p.state = 'paid'"
+        " AND p.paid_at >= ? AND p.paid_at < ? AND (s.id IS NULL OR s.state = 'pending')"
+        " ORDER BY p.paid_at DESC LIMIT 20",
+        (scope.param, to_text(now - STUCK_LOOKBACK), to_text(now - STUCK_AFTER)),
     )
     routers_down = await db.fetchall(
         "SELECT id, name, host, last_error, last_seen_at FROM routers"
@@ -158,7 +159,7 @@ async def stuck(db: Database, scope: Scope, now: datetime) -> Stuck:
     daraja_errors = await db.fetchall(
         "SELECT coalesce(result_code, '') AS code, max(result_desc) AS description, count(*) AS count,"  # noqa: S608
         " max(updated_at) AS last_at FROM payments"
-        f" WHERE tenant_id IN (SELECT value FROM json_each(?)) AND state = 'failed' AND updated_at >= ?"
+        f" WHERE tenant_id IN (SELECT value FROM json_each(?)) AND state = 'failed' AND created_at >= ?"
         f" AND coalesce(result_code, '') NOT IN ({codes}) GROUP BY code ORDER BY count DESC",
         (scope.param, to_text(now - timedelta(days=1)), *CUSTOMER_RESULT_CODES),
     )
@@ -217,8 +218,10 @@ async def search_payments(
     """Payments matching the filter, newest first, and how many match in all (limit None = all)."""
     where, params = found.where(scope)
     total = await db.fetchval(f"SELECT count(*) FROM payments p WHERE {where}", params)  # noqa: S608
+    # The page's ids first, sorted from the (tenant, time) index alone; then only those rows in full.
     rows = await db.fetchall(
-        f"SELECT {PAYMENT_COLUMNS} WHERE {where} ORDER BY p.created_at DESC, p.id DESC LIMIT ? OFFSET ?",
+        f"SELECT {PAYMENT_COLUMNS} WHERE p.id IN (SELECT p.id FROM payments p WHERE {where}"  # noqa: S608
+        " ORDER BY p.created_at DESC, p.id DESC LIMIT ? OFFSET ?) ORDER BY p.created_at DESC, p.id DESC",
         (*params, -1 if limit is None else limit, offset),
     )
     return rows, total
