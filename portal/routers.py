@@ -70,7 +70,7 @@ def read_router(form: Mapping[str, str], *, new: bool) -> tuple[RouterSpec | Non
     if not NAME.match(hotspot_server):
         errors["hotspot_server"] = "Give the hotspot server's name as the router shows it, or leave “all”."
     account = form.get("mpesa_account_id", "")
-    if account and not account.isdigit():
+    if account and not (account.isdigit() and len(account) < 19):
         errors["mpesa_account_id"] = "Pick an M-Pesa account from the list."
     if errors:
         return None, errors

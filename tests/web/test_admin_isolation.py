@@ -222,3 +222,29 @@ async def test_every_admin_form_refuses_a_post_without_its_csrf_token(
     assert len(answers) >= 36
     assert answers == dict.fromkeys(answers, 403)
     assert await snapshot(db) == before
+
+
+async def test_ids_that_cannot_exist_are_not_found_never_an_error(settings, clock, vault, db, two_tenants):
+    alpha, _ = two_tenants
+    app = create_app(settings, clock=clock, vault=vault)
+    huge, negative = "9" * 25, "-1"
+    async with serving(app) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        before = await snapshot(db)
+        answers = {}
+        for method in ("GET", "POST"):
+            for path in admin_routes(app, method):
+                if "{" in path:
+                    for bad in (huge, negative, "x"):
+                        url = base + fill(path, dict.fromkeys(ids_of(alpha), bad))
+                        answers[f"{method} {path} {bad}"] = (
+                            await http.request(
+                                method, url, data={**FORM, "csrf": csrf} if method == "POST" else None
+                            )
+                        ).status_code
+        for path, field in [("/admin/vouchers", "package_id"), ("/admin/routers/new", "mpesa_account_id")]:
+            response = await http.post(base + path, data={**FORM, field: huge, "csrf": csrf})
+            answers[f"{path} {field}"] = response.status_code
+    assert {status for status in answers.values()} <= {400, 404}
+    assert answers["/admin/vouchers package_id"] == 404
+    assert await snapshot(db) == before

@@ -116,10 +116,13 @@ async def test_bad_filter_input_is_explained_and_kept(settings, clock, vault, al
         await sign_in(http, base, alpha.owner)
         page = await http.get(f"{base}/admin/payments?from=31/01/2026&phone=07123&state=stolen&page=x")
         csv_export = await http.get(f"{base}/admin/payments.csv?to=yesterday")
+        far = await http.get(f"{base}/admin/payments?from=0001-01-01&to=9999-12-31")
     assert page.status_code == 400
     assert "Write a date as YYYY-MM-DD" in page.text
     assert "Pick a state from the list." in page.text
     assert 'value="31/01/2026"' in page.text
+    assert far.status_code == 400
+    assert "Pick a date between 2000 and 2100." in far.text
     assert csv_export.status_code == 400
     assert "Write a date as YYYY-MM-DD" in csv_export.text
 

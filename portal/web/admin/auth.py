@@ -15,6 +15,7 @@ from .base import (
     is_https,
     page,
     platform_only,
+    row_id,
     safe_next,
     services,
     session_cookie,
@@ -113,9 +114,7 @@ async def change_password(request: Request, admin: CurrentAdmin) -> Template | R
 @post("/tenant", guards=[platform_only])
 async def pick_tenant(request: Request, admin: CurrentAdmin) -> Redirect:
     picked = (await request.form()).get("tenant", "")
-    if picked and not picked.isdigit():
-        raise NotFoundException()
-    if not await admin_auth.view_tenant(services(request).db, admin, int(picked) if picked else None):
+    if not await admin_auth.view_tenant(services(request).db, admin, row_id(picked) if picked else None):
         raise NotFoundException()
     return Redirect("/admin", status_code=303)
 

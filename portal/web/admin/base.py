@@ -13,7 +13,12 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 from markupsafe import Markup
@@ -185,6 +190,17 @@ def safe_next(target: str) -> str:
     if target.startswith("/admin") and not target.startswith("/admin/login") and "//" not in target:
         return target
     return "/admin"
+
+
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest rowid; a bigger number can't even be asked about
+
+
+def row_id(value: int | str) -> int:
+    """An id from a URL or a form, or 404: whatever can't be a row is simply not found."""
+    number = int(value) if isinstance(value, int) or (value.isdigit() and len(value) < 20) else 0
+    if not 1 <= number <= MAX_ROW_ID:
+        raise NotFoundException()
+    return number
 
 
 def tenant_for_new_rows(tenants: Scope) -> int:

@@ -14,6 +14,7 @@ from .base import (
     form_fields,
     may_change,
     page,
+    row_id,
     services,
     tenant_for_new_rows,
 )
@@ -21,8 +22,8 @@ from .base import (
 NEW_PACKAGE = {"duration": "1", "duration_unit": "hours", "data_cap_unit": "MB"}
 
 
-async def _package(request: Request, tenants: Scope, package_id: int):
-    row = await packages.package(services(request).db, tenants, package_id)
+async def _package(request: Request, tenants: Scope, package_id: int | str):
+    row = await packages.package(services(request).db, tenants, row_id(package_id))
     if row is None:
         raise NotFoundException()
     return row

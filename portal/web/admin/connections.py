@@ -11,7 +11,7 @@ from ... import mpesa_accounts, routers
 from ...mpesa_accounts import ENVIRONMENTS, KINDS, SECRETS, account_fields, read_account
 from ...routers import RouterError, read_router, router_fields
 from ...scope import Scope
-from .base import Tenants, audit_change, form_fields, may_change, page, services, tenant_for_new_rows
+from .base import Tenants, audit_change, form_fields, may_change, page, row_id, services, tenant_for_new_rows
 
 
 @get("/routers")
@@ -20,7 +20,7 @@ async def router_list(request: Request, tenants: Tenants) -> Template:
 
 
 async def _router(request: Request, tenants: Scope, router_id: int):
-    row = await routers.router(services(request).db, tenants, router_id)
+    row = await routers.router(services(request).db, tenants, row_id(router_id))
     if row is None:
         raise NotFoundException()
     return row
@@ -43,7 +43,7 @@ async def _router_form(
 async def _check_account(request: Request, tenant_id: int, spec: routers.RouterSpec) -> None:
     """The router's M-Pesa account must be one of the router's own tenant."""
     if spec.mpesa_account_id is not None and not await mpesa_accounts.account(
-        services(request).db, Scope((tenant_id,)), spec.mpesa_account_id
+        services(request).db, Scope((tenant_id,)), row_id(spec.mpesa_account_id)
     ):
         raise NotFoundException()
 
@@ -151,7 +151,7 @@ async def account_list(request: Request, tenants: Tenants) -> Template:
 
 
 async def _account(request: Request, tenants: Scope, account_id: int):
-    row = await mpesa_accounts.account(services(request).db, tenants, account_id)
+    row = await mpesa_accounts.account(services(request).db, tenants, row_id(account_id))
     if row is None:
         raise NotFoundException()
     return row

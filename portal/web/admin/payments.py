@@ -16,9 +16,10 @@ from ... import reports
 from ...payments import reverse_payment
 from ...phones import PhoneError, normalize
 from ...reports import PAYMENT_STATES, PaymentFilter, local_midnight
-from .base import CurrentAdmin, Formats, Tenants, may_change, page, page_number, services, source_ip
+from .base import CurrentAdmin, Formats, Tenants, may_change, page, page_number, row_id, services, source_ip
 
 PAGE_SIZE = 50
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are typing mistakes (and year 9999 has no next day)
 FILTER_FIELDS = ("state", "from", "to", "phone", "receipt")
 RECEIPT = re.compile(r"^[A-Z0-9]{6,20}$")
 CSV_COLUMNS = (
@@ -43,6 +44,11 @@ def read_filter(request: Request) -> tuple[PaymentFilter, dict[str, str], dict[s
             days[name] = date.fromisoformat(typed[name]) if typed[name] else None
         except ValueError:
             errors[name] = "Write a date as YYYY-MM-DD, for example 2026-01-31."
+    first, last = days.get("from"), days.get("to")
+    for name, day in (("from", first), ("to", last)):
+        if day and not FIRST_YEAR <= day.year <= LAST_YEAR:
+            errors[name] = f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}."
+            days[name] = None
     first, last = days.get("from"), days.get("to")
     if first and last and first > last:
         errors["to"] = "The end date is before the start date."
@@ -138,12 +144,17 @@ async def payment_detail(request: Request, tenants: Tenants, payment_id: FromPat
     return await _detail(request, tenants, payment_id)
 
 
+async def _payment(request: Request, tenants: Tenants, payment_id: int):
+    row = await reports.payment(services(request).db, tenants, row_id(payment_id))
+    if row is None:
+        raise NotFoundException()
+    return row
+
+
 async def _detail(
     request: Request, tenants: Tenants, payment_id: int, status_code: int = 200, **extra
 ) -> Template:
-    row = await reports.payment(services(request).db, tenants, payment_id)
-    if row is None:
-        raise NotFoundException()
+    row = await _payment(request, tenants, payment_id)
     moments = await reports.timeline(services(request).db, row)
     return await page(request, "payment", status_code=status_code, payment=row, moments=moments, **extra)
 
@@ -152,9 +163,7 @@ async def _detail(
 async def reverse(
     request: Request, tenants: Tenants, admin: CurrentAdmin, payment_id: FromPath[int]
 ) -> Template | Redirect:
-    row = await reports.payment(services(request).db, tenants, payment_id)
-    if row is None:
-        raise NotFoundException()
+    row = await _payment(request, tenants, payment_id)
     reason = (await request.form()).get("reason", "")
     try:
         async with services(request).db.transaction() as tx:
