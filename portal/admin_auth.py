@@ -60,6 +60,8 @@ class SignInRefused(Exception):
 async def sign_in(db: Database, clock: Clock, email: str, password: str, source_ip: str) -> str:
     """Returns a new session token, or raises SignInRefused. Every outcome is audited."""
     email = email.strip()[:200]
+    # What was typed is audited with a failure; a password typed into the email field must not be.
+    typed = email if "@" in email else "(not an email address)"
     refusal = None
     async with db.transaction() as tx:
         if await audit.sign_in_failures_from(tx, source_ip, clock.now() - IP_WINDOW) >= IP_MAX_FAILURES:
@@ -82,7 +84,7 @@ async def sign_in(db: Database, clock: Clock, email: str, password: str, source_
     )
     async with db.transaction() as tx:
         if user is None or not correct:
-            refusal = await _record_failure(tx, clock, email, user, source_ip)
+            refusal = await _record_failure(tx, clock, typed, user, source_ip)
         else:
             await tx.execute(
                 "UPDATE admin_users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user["id"],)

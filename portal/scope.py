@@ -21,6 +21,3 @@ class Scope:
     def single(self) -> int | None:
         """The tenant new rows go to; None when the admin looks at several and must pick one."""
         return self.tenant_ids[0] if len(self.tenant_ids) == 1 else None
-
-    def __contains__(self, tenant_id: object) -> bool:
-        return tenant_id in self.tenant_ids

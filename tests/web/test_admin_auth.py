@@ -79,12 +79,15 @@ async def test_wrong_password_is_refused_with_the_same_words_as_an_unknown_email
     async with serving(app_for(settings, clock, vault)) as base, browser() as http:
         wrong = await sign_in(http, base, alpha.owner, "not the password")
         unknown = await sign_in(http, base, "nobody@alpha.example", PASSWORD)
+        await sign_in(http, base, PASSWORD, PASSWORD)  # the password typed into the email field
         dashboard = await http.get(f"{base}/admin", follow_redirects=False)
     assert wrong.status_code == unknown.status_code == 401
     assert "Wrong email or password." in wrong.text
     assert "Wrong email or password." in unknown.text
     assert dashboard.status_code == 303
-    assert await audit_actions(db) == ["sign_in_failed", "sign_in_failed"]
+    assert await audit_actions(db) == ["sign_in_failed"] * 3
+    actors = [row[0] for row in await db.fetchall("SELECT actor FROM audit_events ORDER BY id")]
+    assert actors == [alpha.owner, "nobody@alpha.example", "(not an email address)"]
 
 
 async def test_account_locks_after_repeated_failures_and_opens_again_later(settings, clock, vault, db, alpha):

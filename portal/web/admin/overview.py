@@ -52,7 +52,8 @@ def bar_chart(days: list[Day]) -> dict:
     bars = []
     for n, day in enumerate(days):
         height = round(day.amount / top * (CHART_HEIGHT - 2), 1)
-        label = day.day.strftime("%-d %b") if (len(days) - 1 - n) % 7 == 0 else ""
+        # One label a week, counted back from today; none so near the left edge that it would spill over.
+        label = day.day.strftime("%-d %b") if (len(days) - 1 - n) % 7 == 0 and n >= 4 else ""
         right = round(100 - (n + 1) * 100 / len(days), 2)
         bars.append(
             Bar(round(n * slot + 1, 1), CHART_HEIGHT - height, round(slot - 2, 1), height, day, label, right)
