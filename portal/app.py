@@ -19,7 +19,7 @@ from .db import Database
 from .metrics import Metrics
 from .migrations import migrate
 from .vault import Vault
-from .web import health, metrics, splash
+from .web import admin, health, metrics, splash
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def create_app(
             await db.close()
 
     return Litestar(
-        route_handlers=[health.healthz, metrics.metrics, splash.splash, *route_handlers],
+        route_handlers=[health.healthz, metrics.metrics, splash.splash, admin.router, *route_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),

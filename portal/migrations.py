@@ -35,9 +35,12 @@ MIGRATIONS: list[str] = [
         token_hash TEXT PRIMARY KEY,
         user_id INTEGER NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
         csrf_token TEXT NOT NULL,
+        -- The tenant a platform admin has picked to look at; NULL = all of them.
+        viewing_tenant_id INTEGER REFERENCES tenants(id),
         created_at TEXT NOT NULL,
         expires_at TEXT NOT NULL
     );
+    CREATE INDEX admin_sessions_by_user ON admin_sessions (user_id);
 
     CREATE TABLE api_tokens (
         id INTEGER PRIMARY KEY,
@@ -151,6 +154,13 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX payments_one_open_per_phone ON payments (phone) WHERE state IN ('created', 'pending');
     CREATE INDEX payments_due_query ON payments (next_query_at) WHERE state IN ('created', 'pending');
     CREATE INDEX payments_by_tenant_time ON payments (tenant_id, created_at);
+    -- The admin's earnings (per day, package, router: read from this index alone), and the payment
+    -- behind an access session.
+    CREATE INDEX payments_paid ON payments (tenant_id, paid_at, amount, package_id, router_id)
+        WHERE state = 'paid';
+    CREATE INDEX payments_by_access_session ON payments (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+    CREATE INDEX payments_by_phone ON payments (phone);  -- "I paid but I'm not online": found by number
     CREATE INDEX payments_by_idempotency_key ON payments (tenant_id, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
 
@@ -194,6 +204,8 @@ MIGRATIONS: list[str] = [
         used_at TEXT
     );
     CREATE INDEX vouchers_by_batch ON vouchers (tenant_id, batch);
+    CREATE INDEX vouchers_by_access_session ON vouchers (access_session_id)
+        WHERE access_session_id IS NOT NULL;
 
     -- The outbox between the database and the routers: written in the transaction that decides,
     -- run and retried by a worker until the router confirms.
@@ -231,6 +243,9 @@ MIGRATIONS: list[str] = [
         source_ip TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX audit_events_by_tenant ON audit_events (tenant_id, at);
+    -- Sign-in throttling counts recent failures per address.
+    CREATE INDEX audit_events_sign_in_failures ON audit_events (source_ip, at)
+        WHERE action = 'sign_in_failed';
     """,
 ]
 

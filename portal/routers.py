@@ -1,0 +1,174 @@
+"""Routers (sites): how to reach each MikroTik's API, and which M-Pesa account its customers pay.
+
+The API password is stored encrypted and never shown again: a form says whether one is set, and a
+new value replaces it. Health (last seen, last error, last sync) is written by the gateway.
+"""
+
+import ipaddress
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .clock import Clock, to_text
+from .db import Database, Transaction
+from .packages import queue_profile_sync
+from .scope import Scope
+from .vault import Vault
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+API_PORT, API_TLS_PORT = 8728, 8729
+
+
+class RouterError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    name: str
+    host: str
+    port: int
+    use_tls: bool
+    username: str
+    password: str | None  # None: keep the stored one
+    hotspot_server: str
+    mpesa_account_id: int | None
+
+
+def read_router(form: Mapping[str, str], *, new: bool) -> tuple[RouterSpec | None, dict[str, str]]:
+    errors = {}
+    name = form.get("name", "").strip()
+    if not NAME.match(name):
+        errors["name"] = "Use letters, digits, dot, dash or underscore (up to 40), like cafe-main."
+    host = form.get("host", "").strip()
+    if not _is_host(host):
+        errors["host"] = "Give the router's address on the network, like 192.168.88.1 or router.lan."
+    use_tls = form.get("use_tls") == "on"
+    port_text = form.get("port", "").strip()
+    port = int(port_text) if port_text.isdigit() and len(port_text) <= 5 else None
+    if not port_text:
+        port = API_TLS_PORT if use_tls else API_PORT
+    elif port is None or not 1 <= port <= 65535:
+        errors["port"] = (
+            f"A port is a number from 1 to 65535 (the API listens on {API_PORT}, or {API_TLS_PORT} with TLS)."
+        )
+    username = form.get("username", "").strip()
+    if not username or len(username) > 64:
+        errors["username"] = "Give the name of the router user the portal signs in as."
+    password = form.get("password", "")
+    if new and not password:
+        errors["password"] = "Give that user's password."  # noqa: S105 (a message, not a password)
+    elif len(password) > 200:
+        errors["password"] = "That password is too long."  # noqa: S105
+    hotspot_server = form.get("hotspot_server", "").strip() or "all"
+    if not NAME.match(hotspot_server):
+        errors["hotspot_server"] = "Give the hotspot server's name as the router shows it, or leave “all”."
+    account = form.get("mpesa_account_id", "")
+    if account and not (account.isdigit() and len(account) < 19):
+        errors["mpesa_account_id"] = "Pick an M-Pesa account from the list."
+    if errors:
+        return None, errors
+    return (
+        RouterSpec(
+            name=name,
+            host=host,
+            port=port,
+            use_tls=use_tls,
+            username=username,
+            password=password or None,
+            hotspot_server=hotspot_server,
+            mpesa_account_id=int(account) if account else None,
+        ),
+        {},
+    )
+
+
+def _is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return bool(HOSTNAME.match(text))
+    return True
+
+
+def router_fields(row: sqlite3.Row) -> dict[str, str]:
+    return {
+        "name": row["name"],
+        "host": row["host"],
+        "port": str(row["port"]),
+        "use_tls": "on" if row["use_tls"] else "",
+        "username": row["username"],
+        "hotspot_server": row["hotspot_server"],
+        "mpesa_account_id": str(row["mpesa_account_id"] or ""),
+    }
+
+
+async def routers(db: Database, scope: Scope) -> list[sqlite3.Row]:
+    return await db.fetchall(
+        "SELECT r.*, a.name AS account FROM routers r LEFT JOIN mpesa_accounts a ON a.id = r.mpesa_account_id"
+        " WHERE r.tenant_id IN (SELECT value FROM json_each(?)) ORDER BY r.tenant_id, r.name",
+        (scope.param,),
+    )
+
+
+async def router(db: Database, scope: Scope, router_id: int) -> sqlite3.Row | None:
+    return await db.fetchone(
+        "SELECT * FROM routers WHERE id = ? AND tenant_id IN (SELECT value FROM json_each(?))",
+        (router_id, scope.param),
+    )
+
+
+async def create_router(tx: Transaction, clock: Clock, vault: Vault, tenant_id: int, spec: RouterSpec) -> int:
+    try:
+        cursor = await tx.execute(
+            "INSERT INTO routers (tenant_id, name, host, port, use_tls, username, password_enc,"
+            " hotspot_server, mpesa_account_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                tenant_id,
+                spec.name,
+                spec.host,
+                spec.port,
+                int(spec.use_tls),
+                spec.username,
+                vault.encrypt(spec.password or ""),
+                spec.hotspot_server,
+                spec.mpesa_account_id,
+                to_text(clock.now()),
+            ),
+        )
+    except sqlite3.IntegrityError:
+        raise RouterError("name", "Another router already has that name.") from None
+    # A new router needs the tenant's packages as profiles before it can grant anything.
+    await queue_profile_sync(tx, clock, tenant_id, cursor.lastrowid)
+    return cursor.lastrowid
+
+
+async def update_router(
+    tx: Transaction, vault: Vault, router_id: int, tenant_id: int, spec: RouterSpec
+) -> bool:
+    try:
+        cursor = await tx.execute(
+            "UPDATE routers SET name = ?, host = ?, port = ?, use_tls = ?, username = ?, hotspot_server = ?,"
+            " mpesa_account_id = ?, password_enc = coalesce(?, password_enc) WHERE id = ? AND tenant_id = ?",
+            (
+                spec.name,
+                spec.host,
+                spec.port,
+                int(spec.use_tls),
+                spec.username,
+                spec.hotspot_server,
+                spec.mpesa_account_id,
+                vault.encrypt(spec.password) if spec.password else None,
+                router_id,
+                tenant_id,
+            ),
+        )
+    except sqlite3.IntegrityError:
+        raise RouterError("name", "Another router already has that name.") from None
+    return cursor.rowcount == 1

@@ -1,0 +1,86 @@
+"""The dashboard (earnings, outcomes, what is stuck), sessions, and the audit log."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from litestar import Request, get
+from litestar.response import Template
+
+from ... import audit, reports
+from ...reports import Day
+from .base import Tenants, page, page_number, services
+
+CHART_WIDTH, CHART_HEIGHT = 600, 170
+AUDIT_PAGE_SIZE = 100
+
+
+@get("/")
+async def dashboard(request: Request, tenants: Tenants) -> Template:
+    db, clock = services(request).db, services(request).clock
+    zone, now = services(request).settings.store.timezone, clock.now()
+    earnings = await reports.earnings(db, tenants, zone, now, days=30)
+    month_start = reports.day_starts(zone, now, 30)[0]
+    return await page(
+        request,
+        "dashboard",
+        earnings=earnings,
+        chart=bar_chart(earnings.days),
+        by_package=await reports.earnings_by(db, tenants, month_start, "package"),
+        by_router=await reports.earnings_by(db, tenants, month_start, "router"),
+        outcomes=await reports.outcomes(db, tenants, now - timedelta(days=7)),
+        active=await reports.active_sessions(db, tenants, now),
+        stuck=await reports.stuck(db, tenants, now),
+    )
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    day: Day
+    label: str  # under the bar, for one day a week
+    right: float  # where the label ends, in % of the width from the right
+
+
+def bar_chart(days: list[Day]) -> dict:
+    """Geometry for an inline SVG of earnings per day; no script, no external resources. The SVG
+    stretches to the page's width, so its labels are HTML, which keeps them readable on any screen."""
+    top = max((day.amount for day in days), default=0) or 1
+    slot = CHART_WIDTH / len(days)
+    bars = []
+    for n, day in enumerate(days):
+        height = round(day.amount / top * (CHART_HEIGHT - 2), 1)
+        # One label a week, counted back from today; none so near the left edge that it would spill over.
+        label = day.day.strftime("%-d %b") if (len(days) - 1 - n) % 7 == 0 and n >= 4 else ""
+        right = round(100 - (n + 1) * 100 / len(days), 2)
+        bars.append(
+            Bar(round(n * slot + 1, 1), CHART_HEIGHT - height, round(slot - 2, 1), height, day, label, right)
+        )
+    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "top": top}
+
+
+@get("/sessions")
+async def sessions(request: Request, tenants: Tenants) -> Template:
+    db, now = services(request).db, services(request).clock.now()
+    return await page(
+        request,
+        "sessions",
+        live=await reports.live_sessions(db, tenants),
+        ended=await reports.ended_sessions(db, tenants, now - timedelta(days=7), limit=200),
+    )
+
+
+@get("/audit")
+async def audit_log(request: Request, tenants: Tenants) -> Template:
+    number = page_number(request)
+    events, total = await audit.events(
+        services(request).db, tenants, limit=AUDIT_PAGE_SIZE, offset=(number - 1) * AUDIT_PAGE_SIZE
+    )
+    return await page(
+        request, "audit", events=events, page_number=number, pages=max(1, -(-total // AUDIT_PAGE_SIZE))
+    )
+
+
+handlers = [dashboard, sessions, audit_log]

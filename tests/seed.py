@@ -1,0 +1,142 @@
+"""Test data written with SQL: tenants with one of everything, payments in any state."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from portal.clock import Clock, to_text
+from portal.db import Database
+from portal.tenants import create_admin, create_tenant
+from portal.vault import Vault, fingerprint, new_token
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Seeded:
+    """One tenant with one of everything, named after its slug so pages can be searched for it."""
+
+    slug: str
+    tenant_id: int
+    owner: str
+    staff: str
+    account_id: int
+    router_id: int
+    package_id: int
+    paid_payment_id: int
+    failed_payment_id: int
+    session_id: int
+    batch: str = ""  # a voucher batch, when a test makes one
+
+
+async def insert(tx, table: str, **values) -> int:
+    """One row from keyword arguments; returns its id."""
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 (test data, names from the test)
+    cursor = await tx.execute(sql, tuple(values.values()))
+    return cursor.lastrowid
+
+
+async def seed_tenant(
+    db: Database, clock: Clock, vault: Vault, slug: str, phone: str = "254712345678"
+) -> Seeded:
+    now = to_text(clock.now())
+    stamps = {"created_at": now, "updated_at": now}
+    async with db.transaction() as tx:
+        tenant_id = await create_tenant(tx, clock, slug, f"{slug.title()} Wi-Fi")
+        owner, staff = f"owner@{slug}.example", f"staff@{slug}.example"
+        await create_admin(tx, clock, email=owner, password=PASSWORD, role="owner", tenant_id=tenant_id)
+        await create_admin(tx, clock, email=staff, password=PASSWORD, role="staff", tenant_id=tenant_id)
+        account_id = await insert(
+            tx,
+            "mpesa_accounts",
+            tenant_id=tenant_id,
+            name=f"{slug}-paybill",
+            shortcode="174379",
+            kind="paybill",
+            environment="sandbox",
+            consumer_key_enc=vault.encrypt("key"),
+            consumer_secret_enc=vault.encrypt("secret"),
+            passkey_enc=vault.encrypt("passkey"),
+            **stamps,
+        )
+        router_id = await insert(
+            tx,
+            "routers",
+            tenant_id=tenant_id,
+            name=f"{slug}-router",
+            host="10.0.0.1",
+            port=8728,
+            username="portal",
+            password_enc=vault.encrypt("router password"),
+            mpesa_account_id=account_id,
+            created_at=now,
+        )
+        package_id = await insert(
+            tx,
+            "packages",
+            tenant_id=tenant_id,
+            name=f"{slug.title()} hour",
+            price=30,
+            duration_seconds=3600,
+            rate_limit="1M/2M",
+            **stamps,
+        )
+        session_id = await insert(
+            tx,
+            "access_sessions",
+            tenant_id=tenant_id,
+            router_id=router_id,
+            package_id=package_id,
+            mac=f"AA:BB:CC:00:00:{tenant_id:02X}",
+            ip="10.5.50.7",
+            state="active",
+            paid_seconds=3600,
+            access_code_hash=fingerprint(new_token()),
+            access_code_enc=vault.encrypt("code"),
+            started_at=now,
+            expires_at=to_text(clock.now() + timedelta(hours=1)),
+            **stamps,
+        )
+        common = {
+            "tenant_id": tenant_id,
+            "mpesa_account_id": account_id,
+            "package_id": package_id,
+            "router_id": router_id,
+            "phone": phone,
+            "amount": 30,
+        }
+        paid = await insert_payment(
+            tx,
+            **common,
+            state="paid",
+            at=now,
+            receipt=f"R{slug.upper()}0001"[:10],
+            access_session_id=session_id,
+        )
+        failed = await insert_payment(
+            tx,
+            **common,
+            state="failed",
+            at=now,
+            result_code="1032",
+            result_desc="Request cancelled by user",
+        )
+    return Seeded(slug, tenant_id, owner, staff, account_id, router_id, package_id, paid, failed, session_id)
+
+
+async def insert_payment(tx, *, state: str, at: str, **values) -> int:
+    """A payment in `state` as of `at` (paid then, if it was paid)."""
+    return await insert(
+        tx,
+        "payments",
+        ref="P" + new_token(5).upper(),
+        callback_token=new_token(),
+        mac="AA:BB:CC:DD:EE:FF",
+        ip="10.5.50.7",
+        state=state,
+        created_at=at,
+        updated_at=at,
+        paid_at=at if state in ("paid", "reversed") else None,
+        **values,
+    )

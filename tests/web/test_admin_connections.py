@@ -1,0 +1,203 @@
+"""Routers and M-Pesa accounts in the admin: secrets are write-only, rotations are audited."""
+
+import json
+
+import pytest
+
+from portal.app import create_app
+from tests.conftest import serving
+from tests.seed import seed_tenant
+from tests.web.conftest import browser, csrf_of, sign_in
+
+ROUTER = {
+    "name": "cafe-annex",
+    "host": "192.168.88.2",
+    "port": "",
+    "use_tls": "on",
+    "username": "portal-api",
+    "password": "s3cret router password",
+    "hotspot_server": "hotspot1",
+}
+ACCOUNT = {
+    "name": "Shop till",
+    "kind": "till",
+    "shortcode": "7654321",
+    "till_number": "1234567",
+    "environment": "production",
+    "consumer_key": "ck-first-consumer-key",
+    "consumer_secret": "cs-first-consumer-secret",
+    "passkey": "pk-first-passkey",
+}
+SECRET_VALUES = ("ck-first-consumer-key", "cs-first-consumer-secret", "pk-first-passkey", "pk-second-passkey")
+
+
+@pytest.fixture
+async def alpha(db, clock, vault):
+    return await seed_tenant(db, clock, vault, "alpha")
+
+
+async def everything_stored(db) -> str:
+    """Every stored value as text, to look for plaintext secrets in."""
+    tables = ("routers", "mpesa_accounts", "audit_events", "router_tasks")
+    return repr([tuple(row) for table in tables for row in await db.fetchall(f"SELECT * FROM {table}")])  # noqa: S608
+
+
+async def test_a_router_password_is_stored_encrypted_and_never_shown(settings, clock, vault, db, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        added = await http.post(
+            f"{base}/admin/routers/new", data={**ROUTER, "mpesa_account_id": alpha.account_id, "csrf": csrf}
+        )
+        router = await db.fetchone("SELECT * FROM routers WHERE name = 'cafe-annex'")
+        same_account = {"mpesa_account_id": alpha.account_id}
+        form = await http.get(f"{base}/admin/routers/{router['id']}/edit")
+        kept = await http.post(
+            f"{base}/admin/routers/{router['id']}/edit",
+            data={
+                **ROUTER,
+                **same_account,
+                "host": "192.168.88.3",
+                "password": "",
+                "port": "8729",
+                "csrf": csrf,
+            },
+        )
+        after_keep = await db.fetchval("SELECT password_enc FROM routers WHERE id = ?", (router["id"],))
+        await http.post(
+            f"{base}/admin/routers/{router['id']}/edit",
+            data={
+                **ROUTER,
+                **same_account,
+                "host": "192.168.88.3",
+                "port": "8729",
+                "password": "the next password",
+                "csrf": csrf,
+            },
+        )
+        after_change = await db.fetchval("SELECT password_enc FROM routers WHERE id = ?", (router["id"],))
+    assert added.url.path == kept.url.path == "/admin/routers"
+    assert (router["port"], router["use_tls"], router["mpesa_account_id"]) == (8729, 1, alpha.account_id)
+    assert vault.decrypt(router["password_enc"]) == ROUTER["password"]
+    assert vault.decrypt(after_keep) == ROUTER["password"]
+    assert vault.decrypt(after_change) == "the next password"
+    for page in (added, form, kept):
+        assert ROUTER["password"] not in page.text
+    assert "password set" in added.text
+    assert 'name="password" type="password"' in form.text and 'value=""' in form.text
+    stored = await everything_stored(db)
+    assert ROUTER["password"] not in stored and "the next password" not in stored
+    actions = [
+        tuple(row)
+        for row in await db.fetchall("SELECT action, detail FROM audit_events WHERE action LIKE 'router%'")
+    ]
+    assert [action for action, _ in actions] == ["router_added", "router_changed", "router_password_changed"]
+    assert json.loads(actions[1][1]) == {"changed": ["host"]}
+    # The new router gets the tenant's packages as profiles.
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM router_tasks WHERE router_id = ? AND kind = 'sync_profiles'",
+            (router["id"],),
+        )
+        == 1
+    )
+
+
+async def test_router_form_mistakes_are_explained_and_the_password_is_not_echoed(
+    settings, clock, vault, db, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        bad = await http.post(
+            f"{base}/admin/routers/new",
+            data={**ROUTER, "name": "café main", "host": "not a host!", "port": "99999", "csrf": csrf},
+        )
+        taken = await http.post(
+            f"{base}/admin/routers/new", data={**ROUTER, "name": "alpha-router", "csrf": csrf}
+        )
+        no_password = await http.post(
+            f"{base}/admin/routers/new", data={**ROUTER, "password": "", "csrf": csrf}
+        )
+    assert bad.status_code == taken.status_code == no_password.status_code == 400
+    assert (
+        "Use letters, digits" in bad.text
+        and "address on the network" in bad.text
+        and "1 to 65535" in bad.text
+    )
+    assert "Another router already has that name." in taken.text
+    assert "Give that user" in no_password.text
+    assert ROUTER["password"] not in bad.text + taken.text
+    assert 'value="not a host!"' in bad.text
+    assert await db.fetchval("SELECT count(*) FROM routers") == 1
+
+
+async def test_mpesa_credentials_are_write_only_and_rotate_one_at_a_time(settings, clock, vault, db, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        added = await http.post(f"{base}/admin/mpesa/new", data={**ACCOUNT, "csrf": csrf})
+        account = await db.fetchone("SELECT * FROM mpesa_accounts WHERE name = 'Shop till'")
+        form = await http.get(f"{base}/admin/mpesa/{account['id']}/edit")
+        rotated = await http.post(
+            f"{base}/admin/mpesa/{account['id']}/edit",
+            data={
+                **ACCOUNT,
+                "consumer_key": "",
+                "consumer_secret": "",
+                "passkey": "pk-second-passkey",
+                "csrf": csrf,
+            },
+        )
+        after = await db.fetchone("SELECT * FROM mpesa_accounts WHERE id = ?", (account["id"],))
+    assert added.url.path == rotated.url.path == "/admin/mpesa"
+    assert (account["kind"], account["shortcode"], account["till_number"]) == ("till", "7654321", "1234567")
+    assert vault.decrypt(after["consumer_key_enc"]) == "ck-first-consumer-key"
+    assert vault.decrypt(after["consumer_secret_enc"]) == "cs-first-consumer-secret"
+    assert vault.decrypt(after["passkey_enc"]) == "pk-second-passkey"
+    for page in (added, form, rotated):
+        for value in SECRET_VALUES:
+            assert value not in page.text
+    assert form.text.count('<span class="state state-ok">set</span>') == 3
+    stored = await everything_stored(db)
+    assert not any(value in stored for value in SECRET_VALUES)
+    detail = await db.fetchval("SELECT detail FROM audit_events WHERE action = 'mpesa_credentials_rotated'")
+    assert json.loads(detail) == {"rotated": ["passkey"]}
+    assert not await db.fetchval("SELECT count(*) FROM audit_events WHERE action = 'mpesa_account_changed'")
+
+
+async def test_mpesa_form_catches_till_and_paybill_mix_ups_without_echoing_secrets(
+    settings, clock, vault, db, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        till = await http.post(f"{base}/admin/mpesa/new", data={**ACCOUNT, "till_number": "", "csrf": csrf})
+        paybill = await http.post(
+            f"{base}/admin/mpesa/new", data={**ACCOUNT, "kind": "paybill", "csrf": csrf}
+        )
+        missing = await http.post(f"{base}/admin/mpesa/new", data={**ACCOUNT, "passkey": "", "csrf": csrf})
+    assert till.status_code == paybill.status_code == missing.status_code == 400
+    assert "A Till needs its till number" in till.text
+    assert "A PayBill has no till number" in paybill.text
+    assert "Paste the passkey" in missing.text
+    assert not any(value in till.text + paybill.text + missing.text for value in SECRET_VALUES)
+    assert await db.fetchval("SELECT count(*) FROM mpesa_accounts") == 1
+
+
+async def test_a_platform_admin_must_pick_a_tenant_before_adding_to_one(settings, clock, vault, db, alpha):
+    from portal.tenants import create_admin
+    from tests.seed import PASSWORD
+
+    await seed_tenant(db, clock, vault, "beta", phone="254722000000")
+    async with db.transaction() as tx:
+        await create_admin(
+            tx, clock, email="root@example.com", password=PASSWORD, role="platform", tenant_id=None
+        )
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, "root@example.com")).text)
+        refused = await http.post(f"{base}/admin/mpesa/new", data={**ACCOUNT, "csrf": csrf})
+        await http.post(f"{base}/admin/tenant", data={"csrf": csrf, "tenant": alpha.tenant_id})
+        added = await http.post(f"{base}/admin/mpesa/new", data={**ACCOUNT, "csrf": csrf})
+    assert refused.status_code == 409
+    assert "Pick a tenant" in refused.text
+    assert added.url.path == "/admin/mpesa"
+    assert (
+        await db.fetchval("SELECT tenant_id FROM mpesa_accounts WHERE name = 'Shop till'") == alpha.tenant_id
+    )
