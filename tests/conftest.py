@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from portal import config
 from portal.clock import FixedClock
 from portal.db import Database
 from portal.migrations import migrate
+from portal.sim.daraja import Simulator, create_simulator
 from portal.vault import Vault
 
 
@@ -68,3 +70,17 @@ async def serving(app, port: int | None = None) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@dataclass
+class RunningSimulator:
+    base_url: str
+    sim: Simulator  # its state and knobs (sim.options, sim.fail_next, sim.settle)
+
+
+@pytest.fixture
+async def daraja(clock) -> AsyncIterator[RunningSimulator]:
+    """The Daraja simulator (portal/sim/daraja.py) on loopback, on the test's clock."""
+    app = create_simulator(clock)
+    async with serving(app) as base:
+        yield RunningSimulator(base, app.state.simulator)
