@@ -17,8 +17,10 @@ from .clock import Clock
 from .config import Settings
 from .db import Database
 from .migrations import migrate
+from .mpesa.daraja import DarajaClient
+from .payments import reconcile_due
 from .vault import Vault
-from .web import health
+from .web import health, hooks
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class Services:
     db: Database
     http: httpx.AsyncClient
     scheduler: AsyncIOScheduler
+    daraja: DarajaClient
 
 
 def create_app(
@@ -63,7 +66,10 @@ def create_app(
                 log.info("database migrated", extra={"fields": {"versions": applied}})
             async with httpx.AsyncClient(transport=http_transport, timeout=HTTP_TIMEOUT) as http:
                 scheduler = AsyncIOScheduler(timezone="UTC")
-                app.state.services = Services(settings, clock, vault, db, http, scheduler)
+                services = Services(settings, clock, vault, db, http, scheduler, DarajaClient(http, clock))
+                app.state.services = services
+                # Acts only on payments whose next query is due by `clock`; a restart loses nothing.
+                scheduler.add_job(reconcile_due, "interval", seconds=2, args=[services], max_instances=1)
                 scheduler.start()
                 try:
                     yield
@@ -73,7 +79,7 @@ def create_app(
             await db.close()
 
     return Litestar(
-        route_handlers=[health.healthz, *route_handlers],
+        route_handlers=[health.healthz, *hooks.HANDLERS, *route_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
