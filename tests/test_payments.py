@@ -7,8 +7,9 @@ import httpx
 import pytest
 
 from portal import payments
-from portal.clock import from_text
+from portal.clock import from_text, to_text
 from portal.mpesa import codes
+from portal.mpesa.accounts import create_account
 from portal.mpesa.daraja import OAUTH, STK_PUSH, STK_QUERY
 from portal.payments import (
     IdempotencyConflict,
@@ -19,6 +20,7 @@ from portal.payments import (
     timeline,
 )
 from portal.phones import PhoneError
+from portal.sim.daraja import SANDBOX_PASSKEY
 from tests.conftest import free_port, running_portal, seed_shop
 
 PHONE = "0708 374 149"
@@ -97,6 +99,41 @@ async def test_push_stores_darajas_ids_before_the_payer_sees_the_waiting_page(po
         ("created", None),
         ("push", "pending"),
     ]
+
+
+async def test_the_app_reconciles_due_payments_every_two_seconds(portal):
+    [job] = portal.services.scheduler.get_jobs()
+    assert job.func is reconcile_due and job.args == (portal.services,)
+    assert job.trigger.interval.total_seconds() == 2 and job.max_instances == 1
+
+
+async def test_a_routers_own_m_pesa_account_is_used_for_its_payments(portal, shop, daraja, vault, clock):
+    async with portal.services.db.transaction() as tx:
+        till = await create_account(
+            tx,
+            vault,
+            clock,
+            tenant_id=shop.tenant_id,
+            name="Demo Kiosk",
+            shortcode="300100",
+            kind="till",
+            till_number="300101",
+            environment=daraja.base_url,
+            consumer_key="sim-consumer-key",
+            consumer_secret="sim-consumer-secret",
+            passkey=SANDBOX_PASSKEY,
+        )
+        router = await tx.execute(
+            "INSERT INTO routers (tenant_id, name, host, port, username, password_enc, mpesa_account_id,"
+            " created_at) VALUES (?, 'kiosk', '10.0.0.1', 8728, 'api', ?, ?, ?)",
+            (shop.tenant_id, vault.encrypt("x"), till, to_text(clock.now())),
+        )
+    payment = await start(portal, shop, router_id=router.lastrowid)
+    assert payment.mpesa_account_id == till and payment.router_id == router.lastrowid
+    [prompt] = daraja.sim.pending_prompts()
+    assert prompt.merchant == "Demo Kiosk" and prompt.outcome is None  # a Till push, not a 2028
+    with pytest.raises(PaymentError, match="no router"):
+        await start(portal, shop, phone="0708374150", router_id=999)
 
 
 async def test_callback_url_is_the_public_url_with_a_per_payment_secret(portal, shop, daraja):
