@@ -7,12 +7,16 @@ payer has in their M-Pesa message; `claim_c2b` lets exactly one claim have it.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .clock import Clock, to_text
 from .db import Database, Transaction
 from .mpesa.accounts import load_account
 from .mpesa.callbacks import C2BPayment
 from .mpesa.daraja import KENYA
+
+if TYPE_CHECKING:
+    from .app import Services
 
 
 class C2BError(ValueError):
@@ -36,7 +40,7 @@ def urls(public_url: str, c2b_token: str) -> tuple[str, str]:
     return f"{base}/confirmation", f"{base}/validation"
 
 
-async def register_urls(services, account_id: int) -> tuple[str, str]:
+async def register_urls(services: "Services", account_id: int) -> tuple[str, str]:
     """Tells Daraja where to post the account's C2B payments; production allows this once per shortcode."""
     public_url = services.settings.server.public_url
     if not public_url:

@@ -12,10 +12,12 @@ payment_events: what came, from where (a callback's address, 'query', 'reconcile
 
 Callbacks only make confirmation faster (DESIGN 5). The box usually sits behind NAT: without
 `server.public_url`, the push names a callback URL under `.invalid`, a top-level domain that by RFC 6761
-can never resolve. Daraja accepts it (it only checks the URL's shape), nothing leaks to a host someone
-else owns, and `reconcile_due` learns the outcome by STK query instead: every few seconds while the
-payer is likely on the prompt, then less often, until `mpesa.payment_timeout`, when one last query
-decides and a payment still unanswered expires.
+can never resolve. It has the shape Daraja checks (absolute https, no spaces, no forbidden words),
+nothing can leak to a host someone else owns, and `reconcile_due` learns the outcome by STK query
+instead: every few seconds while the payer is likely on the prompt, then less often, until
+`mpesa.payment_timeout`, when one last query decides and a payment still unanswered expires. (Should
+Daraja ever refuse it, pushes fail as `push.refused` with its "Invalid CallBackURL" in the log and the
+timeline; setting server.public_url is then the cure.)
 
 A push whose answer never came (timeout, broken reply, or a crash between the push and storing its
 answer) may still ring the phone, so it is never resent. Without a CheckoutRequestID it can't be
@@ -29,7 +31,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import phones
 from .clock import Clock, from_text, to_text
@@ -39,6 +41,9 @@ from .mpesa.accounts import load_account
 from .mpesa.callbacks import StkResult
 from .mpesa.daraja import BusyError, DarajaError, PushAccepted, UnavailableError
 from .vault import fingerprint, new_token
+
+if TYPE_CHECKING:
+    from .app import Services
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +156,7 @@ def callback_url(public_url: str, token: str) -> str:
 
 
 async def start_payment(
-    services,
+    services: "Services",
     *,
     tenant_id: int,
     package_id: int,
@@ -247,7 +252,7 @@ async def _account_for(tx: Transaction, tenant_id: int, router_id: int | None) -
     return account_id
 
 
-async def _push(services, row: sqlite3.Row, package_name: str) -> Payment:
+async def _push(services: "Services", row: sqlite3.Row, package_name: str) -> Payment:
     clock = services.clock
     account = await load_account(services.db, services.vault, row["mpesa_account_id"])
     started = clock.now()
@@ -282,7 +287,9 @@ async def _push(services, row: sqlite3.Row, package_name: str) -> Payment:
     return await payment_by_ref(services.db, row["ref"])
 
 
-async def _push_accepted(services, row: sqlite3.Row, accepted: PushAccepted, started: datetime) -> None:
+async def _push_accepted(
+    services: "Services", row: sqlite3.Row, accepted: PushAccepted, started: datetime
+) -> None:
     clock = services.clock
     first_query = FIRST_QUERY_WITH_CALLBACKS if services.settings.server.public_url else FIRST_QUERY
     async with services.db.transaction() as tx:
@@ -311,7 +318,7 @@ async def _push_accepted(services, row: sqlite3.Row, accepted: PushAccepted, sta
         )
 
 
-async def _push_failed(services, row: sqlite3.Row, error: DarajaError, started: datetime) -> None:
+async def _push_failed(services: "Services", row: sqlite3.Row, error: DarajaError, started: datetime) -> None:
     """Daraja surely did not act on the push: the payment fails, with the portal's own code for why."""
     clock = services.clock
     if isinstance(error, UnavailableError):
@@ -431,7 +438,7 @@ async def reverse(
 
 
 async def record_callback(
-    services, token: str, result: StkResult, *, source: str, refuse: str = ""
+    services: "Services", token: str, result: StkResult, *, source: str, refuse: str = ""
 ) -> str | None:
     """Applies one STK callback to the payment its URL token names; returns what it did, or None for an
     unknown token. Duplicates and late arrivals are recorded and change nothing. `refuse` (say, a source
@@ -501,7 +508,7 @@ async def _apply_callback(tx: Transaction, clock: Clock, row: sqlite3.Row, resul
 # --- confirmation by query --------------------------------------------------------------------------------
 
 
-async def reconcile_due(services) -> int:
+async def reconcile_due(services: "Services") -> int:
     """Asks Daraja about open payments whose next query is due, by the injected clock; returns how many
     it looked at. The scheduler runs it every few seconds; tests call it after advancing the clock."""
     now = services.clock.now()
@@ -517,7 +524,7 @@ async def reconcile_due(services) -> int:
     return len(rows)
 
 
-async def _reconcile(services, row: sqlite3.Row) -> bool:
+async def _reconcile(services: "Services", row: sqlite3.Row) -> bool:
     """One payment's query and its consequence; False if Daraja said to slow down."""
     clock = services.clock
     now = clock.now()

@@ -173,6 +173,7 @@ class Simulator:
         self.faults.extend([fault] * times)
 
     def pending_prompts(self) -> list[Prompt]:
+        """Prompts still waiting on the phone, once those whose time has passed have timed out."""
         self._time_out_overdue()
         return [prompt for prompt in self.prompts.values() if prompt.outcome is None]
 
@@ -407,7 +408,7 @@ def _bearer_refused(sim: Simulator, request: Request) -> Response | None:
     return None
 
 
-async def _gatekeeper(sim: Simulator, request: Request) -> Response | None:
+def _gatekeeper(sim: Simulator, request: Request) -> Response | None:
     """The token check, then any injected fault that stops the request before Daraja acts on it."""
     sim.requests[request.url.path] = sim.requests.get(request.url.path, 0) + 1
     if refused := _bearer_refused(sim, request):
@@ -463,7 +464,7 @@ async def oauth(state: State, request: Request) -> Response:
 @post("/mpesa/stkpush/v1/processrequest")
 async def stk_push(state: State, request: Request) -> Response:
     sim = _simulator(state)
-    if stopped := await _gatekeeper(sim, request):
+    if stopped := _gatekeeper(sim, request):
         return stopped
     body = await _json_object(request)
     # Daraja's order of checks (§13.2.3); a form-encoded body fails the first.
@@ -530,7 +531,7 @@ async def stk_push(state: State, request: Request) -> Response:
 @post("/mpesa/stkpushquery/v1/query")
 async def stk_query(state: State, request: Request) -> Response:
     sim = _simulator(state)
-    if stopped := await _gatekeeper(sim, request):
+    if stopped := _gatekeeper(sim, request):
         return stopped
     body = await _json_object(request)
     if body is None or (shortcode := _digits(body.get("BusinessShortCode"))) is None:
@@ -574,7 +575,7 @@ async def c2b_register(state: State, request: Request, version: FromPath[str]) -
     sim = _simulator(state)
     if version not in {"v1", "v2"}:
         return _error(404, "404.001.01", "Resource not found")
-    if stopped := await _gatekeeper(sim, request):
+    if stopped := _gatekeeper(sim, request):
         return stopped
     body = await _json_object(request)
     if (
@@ -606,7 +607,7 @@ async def c2b_simulate(state: State, request: Request, version: FromPath[str]) -
     sim = _simulator(state)
     if version not in {"v1", "v2"}:
         return _error(404, "404.001.01", "Resource not found")
-    if stopped := await _gatekeeper(sim, request):
+    if stopped := _gatekeeper(sim, request):
         return stopped
     body = await _json_object(request)
     if body is None or (shortcode := _digits(body.get("ShortCode"))) is None or shortcode not in sim.c2b_urls:
