@@ -18,8 +18,10 @@ from .config import Settings
 from .db import Database
 from .metrics import Metrics
 from .migrations import migrate
+from .mpesa.daraja import DarajaClient
+from .payments import reconcile_due
 from .vault import Vault
-from .web import admin, health, metrics, splash
+from .web import admin, health, hooks, metrics, splash
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Services:
     db: Database
     http: httpx.AsyncClient
     scheduler: AsyncIOScheduler
+    daraja: DarajaClient
     metrics: Metrics = field(default_factory=Metrics)  # one registry per app: see portal/metrics.py
 
 
@@ -65,7 +68,10 @@ def create_app(
                 log.info("database migrated", extra={"fields": {"versions": applied}})
             async with httpx.AsyncClient(transport=http_transport, timeout=HTTP_TIMEOUT) as http:
                 scheduler = AsyncIOScheduler(timezone="UTC")
-                app.state.services = Services(settings, clock, vault, db, http, scheduler)
+                services = Services(settings, clock, vault, db, http, scheduler, DarajaClient(http, clock))
+                app.state.services = services
+                # Acts only on payments whose next query is due by `clock`; a restart loses nothing.
+                scheduler.add_job(reconcile_due, "interval", seconds=2, args=[services], max_instances=1)
                 scheduler.start()
                 try:
                     yield
@@ -75,7 +81,14 @@ def create_app(
             await db.close()
 
     return Litestar(
-        route_handlers=[health.healthz, metrics.metrics, splash.splash, admin.router, *route_handlers],
+        route_handlers=[
+            health.healthz,
+            metrics.metrics,
+            splash.splash,
+            admin.router,
+            *hooks.HANDLERS,
+            *route_handlers,
+        ],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),

@@ -90,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-scale", type=float, default=1.0, help="seconds of package time per real second (default 1)"
     )
 
+    sim = command("sim-daraja", cmd_sim_daraja, "run the Daraja simulator and its fake phone on their own")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8090, help="port to listen on (default 8090)")
+    sim.add_argument(
+        "--prompt-timeout", type=float, default=60, help="seconds a prompt waits for the payer (default 60)"
+    )
+    sim.add_argument(
+        "--pending-style",
+        choices=["4999", "legacy500"],
+        default="4999",
+        help="how the STK query says 'still pending' (default 4999)",
+    )
+    sim.add_argument(
+        "--callback-delay", type=float, default=0, help="seconds from the payer's answer to the callback"
+    )
+
     keys = commands.add_parser("keys", help="manage the vault keys that encrypt stored secrets")
     key_commands = keys.add_subparsers(title="commands", metavar="COMMAND", required=True)
     generate = command("generate", cmd_keys_generate, "create a new vault key file", key_commands)
@@ -290,6 +306,27 @@ def read_new_password() -> str:
     if getpass.getpass("Again: ") != password:
         raise CommandError("the two passwords differ")
     return password
+
+
+def cmd_sim_daraja(args: argparse.Namespace) -> None:
+    from .sim.daraja import DEFAULT_CONSUMERS, DEFAULT_MERCHANTS, Options, create_simulator
+
+    logs.configure("info", "text")
+    options = Options(
+        prompt_timeout=args.prompt_timeout,
+        pending_style=args.pending_style,
+        callback_delay=args.callback_delay,
+    )
+    app = create_simulator(SystemClock(), options)
+    base = f"http://{args.host}:{args.port}"
+    print(f"Daraja simulator: {base}  (use it as an M-Pesa account's environment)")
+    print(f"fake phone: {base}/phone")
+    for key, secret in DEFAULT_CONSUMERS.items():
+        print(f"consumer key: {key}  consumer secret: {secret}")
+    for shortcode, merchant in DEFAULT_MERCHANTS.items():
+        till = f"  till number: {', '.join(merchant.tills)}" if merchant.tills else ""
+        print(f"{merchant.kind} {shortcode} ({merchant.name}){till}  passkey: {merchant.passkey}", flush=True)
+    asyncio.run(serve(app, args.host, args.port))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

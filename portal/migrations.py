@@ -63,6 +63,8 @@ MIGRATIONS: list[str] = [
         consumer_key_enc TEXT NOT NULL,
         consumer_secret_enc TEXT NOT NULL,
         passkey_enc TEXT NOT NULL,
+        -- the secret path segment of this account's C2B confirmation and validation URLs
+        c2b_token TEXT NOT NULL UNIQUE DEFAULT (lower(hex(randomblob(16)))),
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         CHECK ((kind = 'till') = (till_number IS NOT NULL))

@@ -1,0 +1,141 @@
+"""Daraja's callback bodies (STK result, C2B validation and confirmation) as typed values.
+
+Tolerant where Daraja varies (reference/daraja.md §4, §7.3): ResultCode as int or string, metadata items
+looked up by name with or without a Value, amounts as 1, 1.00 or "5.00", nulls for empty strings. Strict
+where a missing field would mean guessing: such a body is refused with the reason, for the log.
+"""
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from . import codes
+
+
+class CallbackError(ValueError):
+    """The body can't be understood; the message says why (it is logged, and sent back as the 400)."""
+
+
+@dataclass(frozen=True)
+class StkResult:
+    merchant_request_id: str
+    checkout_request_id: str
+    result_code: str
+    result_desc: str
+    amount: Decimal | None = None  # success only, as are the three below
+    receipt: str | None = None
+    phone: str | None = None
+    transaction_date: str | None = None  # YYYYMMDDHHmmss, Kenya time
+
+    @property
+    def paid(self) -> bool:
+        return self.result_code == "0"
+
+
+@dataclass(frozen=True)
+class C2BPayment:
+    trans_id: str
+    trans_time: str
+    amount: int
+    shortcode: str
+    bill_ref: str
+    msisdn: str  # v1: a SHA-256 hash, v2: masked ("2547 ***** 126"); never the usable number (§7.3)
+    payer_name: str
+    transaction_type: str
+    third_party_trans_id: str
+
+
+def _load(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CallbackError(f"body is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise CallbackError("body is not a JSON object")
+    return data
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _amount(value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise CallbackError(f"Amount {value!r} is not a number")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise CallbackError(f"Amount {value!r} is not a number") from None
+    if not amount.is_finite():
+        raise CallbackError(f"Amount {value!r} is not a number")
+    return amount
+
+
+def parse_stk_callback(body: bytes) -> StkResult:
+    data = _load(body)
+    callback = data.get("Body", {}).get("stkCallback") if isinstance(data.get("Body"), dict) else None
+    if not isinstance(callback, dict):
+        raise CallbackError("no Body.stkCallback object")
+    checkout = _text(callback.get("CheckoutRequestID"))
+    if not checkout:
+        raise CallbackError("stkCallback has no CheckoutRequestID")
+    code = callback.get("ResultCode")
+    if code is None or isinstance(code, bool | dict | list) or not codes.normalize(code):
+        raise CallbackError("stkCallback has no usable ResultCode")
+    result = StkResult(
+        merchant_request_id=_text(callback.get("MerchantRequestID")),
+        checkout_request_id=checkout,
+        result_code=codes.normalize(code),
+        result_desc=_text(callback.get("ResultDesc")),
+    )
+    if not result.paid:
+        return result
+    # Metadata only comes with success; items by Name, never by position, Value may be absent (§4.1).
+    metadata = callback.get("CallbackMetadata")
+    items = metadata.get("Item") if isinstance(metadata, dict) else None
+    if not isinstance(items, list):
+        raise CallbackError("a successful stkCallback has no CallbackMetadata.Item list")
+    meta = {
+        item["Name"]: item.get("Value")
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("Name"), str)
+    }
+    if "Amount" not in meta:
+        raise CallbackError("a successful stkCallback has no Amount")
+    receipt = _text(meta.get("MpesaReceiptNumber"))
+    if not receipt:
+        raise CallbackError("a successful stkCallback has no MpesaReceiptNumber")
+    return StkResult(
+        merchant_request_id=result.merchant_request_id,
+        checkout_request_id=checkout,
+        result_code="0",
+        result_desc=result.result_desc,
+        amount=_amount(meta["Amount"]),
+        receipt=receipt.upper(),
+        phone=_text(meta.get("PhoneNumber")) or None,
+        transaction_date=_text(meta.get("TransactionDate")) or None,
+    )
+
+
+def parse_c2b(body: bytes) -> C2BPayment:
+    """A C2B validation or confirmation body (the same shape, §7.3); every value a string or null."""
+    data = _load(body)
+    trans_id = _text(data.get("TransID")).upper()
+    if not trans_id:
+        raise CallbackError("no TransID")
+    amount = _amount(data.get("TransAmount"))
+    if amount != amount.to_integral_value() or amount < 1:
+        raise CallbackError(f"TransAmount {data.get('TransAmount')!r} is not a whole number of shillings")
+    names = (_text(data.get(key)) for key in ("FirstName", "MiddleName", "LastName"))
+    return C2BPayment(
+        trans_id=trans_id,
+        trans_time=_text(data.get("TransTime")),
+        amount=int(amount),
+        shortcode=_text(data.get("BusinessShortCode")),
+        bill_ref=_text(data.get("BillRefNumber")),
+        msisdn=_text(data.get("MSISDN")),
+        payer_name=" ".join(name for name in names if name),
+        transaction_type=_text(data.get("TransactionType")),
+        third_party_trans_id=_text(data.get("ThirdPartyTransID")),
+    )

@@ -1,0 +1,108 @@
+"""`/hooks/…`: what Daraja posts to us.
+
+Daraja signs nothing (reference/daraja.md §10): a callback is believed only because its URL carries a
+secret token, its contents match what we expect, and (optionally) it comes from Safaricom's addresses.
+It is answered at once and never with a 500: Daraja doesn't retry, and whatever goes wrong here, the STK
+query still settles the payment.
+"""
+
+import logging
+import re
+
+from litestar import Request, Response, post
+from litestar.datastructures import State
+from litestar.params import FromPath
+
+from .. import c2b, payments
+from ..mpesa.callbacks import CallbackError, parse_c2b, parse_stk_callback
+from .addresses import client_address, within
+
+log = logging.getLogger(__name__)
+
+TOKEN = re.compile(r"^[0-9a-f]{32}$")  # vault.new_token(): anything else can't be one of ours
+
+
+def _answer(code: int | str, desc: str, status: int = 200) -> Response:
+    return Response({"ResultCode": code, "ResultDesc": desc}, status_code=status)
+
+
+def _source(request: Request, settings, subject: str) -> tuple[str, str]:
+    """The sender's address, and why it is refused ('' if it isn't)."""
+    source = client_address(request, settings.server.trusted_proxies)
+    if within(source, settings.mpesa.callback_allowlist):
+        return source, ""
+    log.warning("callback from outside the allow-list", extra={"fields": {"for": subject, "source": source}})
+    return source, "source not in the allow-list" if settings.mpesa.enforce_allowlist else ""
+
+
+@post("/hooks/stk/{token:str}")
+async def stk_callback(request: Request, state: State, token: FromPath[str]) -> Response:
+    services = state.services
+    payment = await payments.payment_by_callback_token(services.db, token) if TOKEN.match(token) else None
+    source, refuse = _source(request, services.settings, payment.ref if payment else "unknown payment")
+    if payment is None:
+        log.warning("STK callback for no payment", extra={"fields": {"source": source}})
+        return _answer(1, "Unknown", 404)
+    try:
+        result = parse_stk_callback(await request.body())
+    except CallbackError as error:
+        fields = {"payment": payment.ref, "source": source, "reason": str(error)}
+        log.warning("unreadable STK callback", extra={"fields": fields})
+        return _answer(1, str(error), 400)
+    try:
+        await payments.record_callback(services, token, result, source=source, refuse=refuse)
+    except Exception:
+        # Nothing Daraja can do about it, and the poller will settle the payment: log it, don't 500.
+        log.exception("STK callback not recorded", extra={"fields": {"payment": payment.ref}})
+    return _answer(1, "Forbidden", 403) if refuse else _answer(0, "Accepted")
+
+
+@post("/hooks/c2b/{token:str}/validation")
+async def c2b_validation(request: Request, state: State, token: FromPath[str]) -> Response:
+    """Daraja asks before taking the money (only if validation was enabled for the shortcode)."""
+    services = state.services
+    account = await c2b.account_for_token(services.db, token) if TOKEN.match(token) else None
+    _, refuse = _source(request, services.settings, f"account {account[0]}" if account else "unknown")
+    if account is None:
+        return _answer("C2B00015", "Rejected", 404)  # Invalid Shortcode
+    if refuse:
+        return _answer("C2B00016", "Rejected", 403)
+    try:
+        parse_c2b(await request.body())
+    except CallbackError as error:
+        log.warning(
+            "unreadable C2B validation", extra={"fields": {"account": account[0], "reason": str(error)}}
+        )
+        # A refusal in Daraja's terms: the payer keeps the money rather than paying for nothing.
+        return _answer("C2B00016", "Rejected")
+    return _answer("0", "Accepted")
+
+
+@post("/hooks/c2b/{token:str}/confirmation")
+async def c2b_confirmation(request: Request, state: State, token: FromPath[str]) -> Response:
+    """The money has moved. Daraja never retries a confirmation, so it is stored before answering."""
+    services = state.services
+    account = await c2b.account_for_token(services.db, token) if TOKEN.match(token) else None
+    source, refuse = _source(request, services.settings, f"account {account[0]}" if account else "unknown")
+    if account is None:
+        return _answer(1, "Unknown", 404)
+    if refuse:
+        return _answer(1, "Forbidden", 403)
+    try:
+        payment = parse_c2b(await request.body())
+    except CallbackError as error:
+        log.error(
+            "unreadable C2B confirmation", extra={"fields": {"account": account[0], "reason": str(error)}}
+        )
+        return _answer(1, str(error), 400)
+    account_id, tenant_id = account
+    async with services.db.transaction() as tx:
+        new = await c2b.record_c2b(
+            tx, services.clock, account_id=account_id, tenant_id=tenant_id, payment=payment
+        )
+    fields = {"account": account_id, "receipt": payment.trans_id, "amount": payment.amount, "source": source}
+    log.info("C2B payment received" if new else "C2B payment received again", extra={"fields": fields})
+    return _answer(0, "Success")
+
+
+HANDLERS = [stk_callback, c2b_validation, c2b_confirmation]

@@ -1,0 +1,109 @@
+import pytest
+
+from portal.mpesa.accounts import AccountError, create_account, list_accounts, load_account, update_account
+from portal.mpesa.daraja import PRODUCTION, SANDBOX
+from portal.tenants import create_tenant
+
+SECRETS = {"consumer_key": "key-123", "consumer_secret": "secret-456", "passkey": "passkey-789"}
+
+
+@pytest.fixture
+async def tenant_id(db, clock):
+    async with db.transaction() as tx:
+        return await create_tenant(tx, clock, "cafe", "Demo Cafe")
+
+
+async def create(db, vault, clock, tenant_id, **fields):
+    values = {"name": "Demo Cafe", "shortcode": "174379", "kind": "paybill", "environment": "sandbox"}
+    async with db.transaction() as tx:
+        return await create_account(tx, vault, clock, tenant_id=tenant_id, **(values | SECRETS | fields))
+
+
+async def test_secrets_are_stored_encrypted_and_come_back_only_for_the_client(db, vault, clock, tenant_id):
+    account_id = await create(db, vault, clock, tenant_id)
+    row = dict(await db.fetchone("SELECT * FROM mpesa_accounts WHERE id = ?", (account_id,)))
+    for secret in SECRETS.values():
+        assert secret not in str(row)
+    account = await load_account(db, vault, account_id)
+    assert (account.consumer_key, account.consumer_secret, account.passkey) == tuple(SECRETS.values())
+    assert account.base_url == SANDBOX
+    [summary] = await list_accounts(db, tenant_id)
+    assert summary.name == "Demo Cafe" and not any(secret in str(summary) for secret in SECRETS.values())
+
+
+async def test_a_till_pays_its_till_number_through_its_store_number(db, vault, clock, tenant_id):
+    account_id = await create(
+        db,
+        vault,
+        clock,
+        tenant_id,
+        kind="till",
+        shortcode="300100",
+        till_number="300101",
+        environment="production",
+    )
+    account = await load_account(db, vault, account_id)
+    assert account.party_b == "300101" and account.transaction_type == "CustomerBuyGoodsOnline"
+    assert account.base_url == PRODUCTION
+
+
+async def test_environment_may_be_a_simulators_base_url(db, vault, clock, tenant_id):
+    account_id = await create(db, vault, clock, tenant_id, environment="http://127.0.0.1:8090/")
+    assert (await load_account(db, vault, account_id)).base_url == "http://127.0.0.1:8090"
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"name": " "}, "name"),
+        ({"shortcode": "17"}, "shortcode"),
+        ({"kind": "wallet"}, "kind"),
+        ({"kind": "till"}, "till_number"),
+        ({"till_number": "300101"}, "till_number: only a Till"),
+        ({"environment": "staging"}, "environment"),
+        ({"passkey": " "}, "passkey: required"),
+    ],
+)
+async def test_wrong_fields_are_named(db, vault, clock, tenant_id, fields, problem):
+    with pytest.raises(AccountError, match=problem):
+        await create(db, vault, clock, tenant_id, **fields)
+
+
+async def test_update_keeps_secrets_left_blank_and_replaces_those_given(db, vault, clock, tenant_id):
+    account_id = await create(db, vault, clock, tenant_id)
+    async with db.transaction() as tx:
+        await update_account(
+            tx,
+            vault,
+            clock,
+            account_id,
+            tenant_id=tenant_id,
+            name="Cafe Two",
+            shortcode="174379",
+            kind="paybill",
+            environment="production",
+            consumer_key="",
+            passkey="new-passkey",
+        )
+    account = await load_account(db, vault, account_id)
+    assert account.name == "Cafe Two" and account.base_url == PRODUCTION
+    assert account.consumer_key == "key-123" and account.passkey == "new-passkey"
+
+
+async def test_update_is_scoped_to_the_tenant(db, vault, clock, tenant_id):
+    account_id = await create(db, vault, clock, tenant_id)
+    async with db.transaction() as tx:
+        other = await create_tenant(tx, clock, "other", "Other")
+    with pytest.raises(AccountError, match="no M-Pesa account"):
+        async with db.transaction() as tx:
+            await update_account(
+                tx,
+                vault,
+                clock,
+                account_id,
+                tenant_id=other,
+                name="Mine now",
+                shortcode="174379",
+                kind="paybill",
+                environment="sandbox",
+            )
