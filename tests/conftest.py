@@ -14,6 +14,7 @@ from portal import config
 from portal.clock import FixedClock
 from portal.db import Database
 from portal.migrations import migrate
+from portal.sim.routeros import RouterEmulator
 from portal.vault import Vault
 
 
@@ -68,3 +69,12 @@ async def serving(app, port: int | None = None) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture
+async def emulator(clock) -> AsyncIterator[RouterEmulator]:
+    """A RouterOS API emulator on a loopback port, on the test's clock (API user admin / secret)."""
+    router = RouterEmulator(clock, identity="cafe-router")
+    await router.start()
+    yield router
+    await router.stop()
