@@ -33,6 +33,8 @@ from typing import Any
 import httpx
 
 from ..clock import Clock
+from ..gateway.base import normalize_mac as as_mac
+from ..gateway.routeros import format_duration, parse_duration
 
 MAX_WORD = 1 << 24  # a word longer than this is an attack or a bug, not a command
 EMPTY_SINCE = (7, 18)  # RouterOS answers a print that matches nothing with `!empty` from 7.18 on
@@ -136,37 +138,8 @@ class Seconds(int):
     """A duration, printed the RouterOS way (1w2d3h4m5s)."""
 
 
-UNITS = (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:\d+ms)?$")
-CLOCK_FORM = re.compile(r"^(?:(\d+)d\s*)?(\d+):([0-5]\d):([0-5]\d)$")
-MAC = re.compile(r"^[0-9A-F]{2}(?::[0-9A-F]{2}){5}$")
-
-
-def parse_duration(text: str) -> Seconds:
-    """Accepts what RouterOS accepts: 1h30m, 2:00:00, 1d 02:00:00, a bare number of seconds."""
-    text = text.strip()
-    if text.isdigit():
-        return Seconds(text)
-    if match := CLOCK_FORM.match(text):
-        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-        return Seconds(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
-    if text and (match := DURATION.match(text)):
-        return Seconds(
-            sum(int(part or 0) * size for part, (_, size) in zip(match.groups(), UNITS, strict=True))
-        )
-    raise ValueError(text)
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds <= 0:
-        return "0s"
-    parts = []
-    for unit, size in UNITS:
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
+def as_duration(text: str) -> Seconds:
+    return Seconds(parse_duration(text))
 
 
 def as_bool(text: str) -> bool:
@@ -175,13 +148,6 @@ def as_bool(text: str) -> bool:
     if text.lower() in {"no", "false"}:
         return False
     raise ValueError(text)
-
-
-def as_mac(text: str) -> str:
-    mac = text.upper().replace("-", ":")
-    if not MAC.match(mac):
-        raise ValueError(text)
-    return mac
 
 
 def as_count(text: str) -> int:
@@ -481,7 +447,7 @@ class RouterEmulator:
         self._build_tables()
 
     def _build_tables(self) -> None:
-        time, count, text, flag, mac = parse_duration, as_count, as_text, as_bool, as_mac
+        time, count, text, flag, mac = as_duration, as_count, as_text, as_bool, as_mac
         self.servers = Table(
             self,
             {"name": text, "interface": text, "address-pool": text, "profile": text, "disabled": flag},
@@ -490,6 +456,19 @@ class RouterEmulator:
         self.servers.insert(
             {"name": "hotspot1", "interface": "bridge", "address-pool": "hs-pool-1", "profile": "hsprof1"}
             | {"idle-timeout": "5m", "keepalive-timeout": "none", "disabled": False}
+        )
+        self.server_profiles = Table(
+            self,
+            {"name": text, "html-directory": text, "login-by": text, "hotspot-address": text}
+            | {"dns-name": text, "use-radius": flag, "default": flag},
+            readonly=("default",),
+            required=("name",),
+            unique=("name", "failure: profile with the same name already exists"),
+        )
+        self.server_profiles.insert({"name": "default", "html-directory": "hotspot", "default": True})
+        self.server_profiles.insert(
+            {"name": "hsprof1", "html-directory": "flash/hotspot", "login-by": "cookie,http-chap,http-pap"}
+            | {"hotspot-address": "10.5.50.1", "dns-name": "", "use-radius": False, "default": False}
         )
         self.profiles = ProfileTable(
             self,
@@ -573,6 +552,7 @@ class RouterEmulator:
         )
         self.menus: dict[str, Table] = {
             "/ip/hotspot": self.servers,
+            "/ip/hotspot/profile": self.server_profiles,
             "/ip/hotspot/user/profile": self.profiles,
             "/ip/hotspot/user": self.users,
             "/ip/hotspot/host": self.hosts,
@@ -1056,7 +1036,7 @@ def matches(table: Table, row: dict[str, str], queries: list[str]) -> bool:
 def compare(table: Table, name: str, left: str, right: str) -> int:
     """Numbers and durations compare by value, everything else as text."""
     try:
-        if table.fields.get(name) is parse_duration:
+        if table.fields.get(name) is as_duration:
             a, b = parse_duration(left), parse_duration(right)
         else:
             a, b = int(left), int(right)

@@ -5,18 +5,11 @@ from the test's event loop.
 """
 
 import asyncio
-import datetime
 import hashlib
-import ipaddress
-import ssl
 
 import librouteros
 import pytest
 import routeros_api
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from litestar import Litestar, get
 from litestar.response import Response
 from routeros_api import query
@@ -31,11 +24,9 @@ from portal.sim.routeros import (
     Trap,
     encode_length,
     encode_sentence,
-    format_duration,
-    parse_duration,
     read_sentence,
 )
-from tests.conftest import serving
+from tests.conftest import self_signed_context, serving
 
 MAC = "AA:BB:CC:DD:EE:01"
 IP = "10.5.50.11"
@@ -118,28 +109,6 @@ async def test_words_of_every_length_class_survive_the_round_trip():
     reader = asyncio.StreamReader()
     reader.feed_data(encode_sentence(words))
     assert await read_sentence(reader) == words
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        *[("0s", 0), ("59s", 59), ("5m3s", 303), ("1h", 3600), ("1d2h3m4s", 93784), ("2w3d4h5m6s", 1483506)],
-        *[("2:00:00", 7200), ("1d 02:00:00", 93600), ("3600", 3600), ("1h30m", 5400), ("500ms", 0)],
-    ],
-)
-def test_durations_read_every_form_routeros_accepts(text, seconds):
-    assert parse_duration(text) == seconds
-
-
-def test_durations_print_with_zero_parts_left_out():
-    assert [format_duration(s) for s in (0, 59, 303, 3600, 93784, 1483506)] == [
-        "0s",
-        "59s",
-        "5m3s",
-        "1h",
-        "1d2h3m4s",
-        "2w3d4h5m6s",
-    ]
 
 
 # -- protocol -------------------------------------------------------------------------------------------
@@ -561,34 +530,6 @@ async def test_librouteros_adds_updates_selects_and_removes(emulator):
 
 
 # -- API-SSL and fetch ----------------------------------------------------------------------------------
-
-
-def self_signed_context(tmp_path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "router")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    return context
 
 
 async def test_api_ssl_serves_routeros_api_over_tls(clock, tmp_path):
