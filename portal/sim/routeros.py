@@ -172,6 +172,11 @@ def render(value: Any) -> str:
     return str(value)
 
 
+def shown(value: Any) -> str:
+    """A stored value as print shows it; an unset one counts as empty in queries."""
+    return "" if value is None else render(value)
+
+
 # -- tables --------------------------------------------------------------------------------------------
 
 
@@ -218,6 +223,8 @@ class Table:
         self.required = tuple(required)
         self.unique = unique  # (property, the trap when a second entry would share it)
         self.rows: dict[str, dict[str, Any]] = {}
+
+    computed: frozenset[str] = frozenset()  # properties `show` works out when printing
 
     def parse(self, args: dict[str, str]) -> dict[str, Any]:
         values = {}
@@ -294,6 +301,26 @@ class Table:
         """The row as print shows it; keys starting with `_` are the emulator's own bookkeeping."""
         return {key: render(value) for key, value in row.items() if not key.startswith("_")}
 
+    def candidates(self, queries: list[str]) -> list[dict[str, Any]]:
+        """The rows that can pass `queries`, found without printing every row: a plain `?name=value`
+        query word must hold when no `?#` operation can undo it. (An optimization for big tables; the
+        full query still runs on what is left.)"""
+        if any(query.startswith("#") for query in queries):
+            return list(self.rows.values())
+        wanted = []
+        for query in queries:
+            name, has_value, value = query.removeprefix("=").partition("=")
+            if has_value and name[:1] not in {"-", "<", ">"} and name not in self.computed:
+                wanted.append((name, self.normalize(name, value)))
+        rows = list(self.rows.values())
+        for name, value in wanted:
+            rows = [
+                row
+                for row in rows
+                if (stored := row.get(name)) == value or (type(stored) is not str and shown(stored) == value)
+            ]
+        return rows
+
     def normalize(self, name: str, value: str) -> str:
         """A query value in the form print shows, so `?mac-address=aa:bb:…` finds `AA:BB:…`."""
         convert = self.fields.get(name)
@@ -328,6 +355,10 @@ class BindingTable(Table):
 
 
 class ActiveTable(Table):
+    computed = frozenset(
+        {"uptime", "session-time-left", "bytes-in", "bytes-out", "packets-in", "packets-out"}
+    )
+
     def delete(self, row: dict[str, Any]) -> None:
         self.router.end_session(row, self.router.clock.now(), "admin-reset")
 
@@ -343,6 +374,8 @@ class ActiveTable(Table):
 
 
 class HostTable(Table):
+    computed = frozenset({"uptime", "authorized", "bypassed"})
+
     def show(self, row: dict[str, Any]) -> dict[str, str]:
         shown = super().show(row)
         shown["uptime"] = format_duration((self.router.clock.now() - row["_since"]).total_seconds())
@@ -352,6 +385,8 @@ class HostTable(Table):
 
 
 class CookieTable(Table):
+    computed = frozenset({"expires-in"})
+
     def show(self, row: dict[str, Any]) -> dict[str, str]:
         shown = super().show(row)
         shown["expires-in"] = format_duration((row["_expires_at"] - self.router.clock.now()).total_seconds())
@@ -442,6 +477,7 @@ class RouterEmulator:
         self._handlers: set[asyncio.Task] = set()
         self._traps: dict[str, Trap] = {}
         self._fatal: dict[str, str] = {}
+        self._hold_after: str | None = None
         self._ids = itertools.count(1)
         self._booted_at = clock.now()
         self._build_tables()
@@ -623,10 +659,13 @@ class RouterEmulator:
             connection.writer.transport.abort()
         self.connections.clear()
 
-    def hold_replies(self) -> None:
+    def hold_replies(self, after: str | None = None) -> None:
         """Commands still run, but their answers wait for `release_replies()`: a client with a short
-        socket timeout gives up although the router did what it asked."""
-        self.holding = True
+        socket timeout gives up although the router did what it asked. With `after`, holding starts
+        with the answer to the next such command (e.g. /ip/hotspot/active/login)."""
+        if after is None:
+            self.holding = True
+        self._hold_after = after
 
     def release_replies(self) -> None:
         self.holding = False
@@ -814,6 +853,8 @@ class RouterEmulator:
     async def answer(self, console: Console, command: Command) -> list[list[str]]:
         """The reply sentences to one command, tagged as it was."""
         self.tick()
+        if command.word == self._hold_after:
+            self.holding, self._hold_after = True, None
         try:
             if command.word in self._fatal:
                 raise Fatal(self._fatal.pop(command.word))
@@ -933,7 +974,8 @@ class RouterEmulator:
         unknown = set(command.args) - PRINT_OPTIONS
         if unknown:
             raise Trap(f"unknown parameter {sorted(unknown)[0]}")
-        rows = [row for row in map(table.show, table.rows.values()) if matches(table, row, command.queries)]
+        candidates = table.candidates(command.queries)
+        rows = [row for row in map(table.show, candidates) if matches(table, row, command.queries)]
         if "count-only" in command.args:
             return Reply(ret=str(len(rows)))
         if proplist := command.args.get(".proplist"):
