@@ -17,6 +17,8 @@ from .clock import Clock
 from .config import Settings
 from .db import Database
 from .migrations import migrate
+from .routers import Gateways
+from .sessions import SessionWorker
 from .vault import Vault
 from .web import health
 
@@ -43,6 +45,8 @@ class Services:
     db: Database
     http: httpx.AsyncClient
     scheduler: AsyncIOScheduler
+    gateways: Gateways
+    sessions: SessionWorker  # wake() it after opening or ending an access session
 
 
 def create_app(
@@ -63,12 +67,22 @@ def create_app(
                 log.info("database migrated", extra={"fields": {"versions": applied}})
             async with httpx.AsyncClient(transport=http_transport, timeout=HTTP_TIMEOUT) as http:
                 scheduler = AsyncIOScheduler(timezone="UTC")
-                app.state.services = Services(settings, clock, vault, db, http, scheduler)
+                gateways = Gateways(vault, settings.routers.api_timeout)
+                sessions = SessionWorker(db, clock, gateways)
+                app.state.services = Services(settings, clock, vault, db, http, scheduler, gateways, sessions)
+                # Once at start (the routers may have rebooted with the box), then on the interval.
+                scheduler.add_job(sessions.sync_all, id="sync-routers-at-start")
+                scheduler.add_job(
+                    sessions.sync_all, "interval", seconds=settings.routers.sync_interval, id="sync-routers"
+                )
                 scheduler.start()
+                sessions.start()
                 try:
                     yield
                 finally:
                     scheduler.shutdown(wait=False)
+                    await sessions.stop()
+                    await gateways.close()
         finally:
             await db.close()
 

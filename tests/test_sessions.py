@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal.app import create_app
 from portal.clock import from_text, to_text
 from portal.gateway.routeros import GRACE_SECONDS, parse_duration
 from portal.routers import Gateways, add_router
@@ -21,6 +22,7 @@ from portal.sessions import (
 )
 from portal.tenants import create_tenant
 from portal.vault import fingerprint
+from tests.conftest import serving
 
 MAC = "AA:BB:CC:DD:EE:01"
 IP = "10.5.50.11"
@@ -46,6 +48,10 @@ async def add_package(tx, clock, tenant_id, name="1 hour", seconds=HOUR, rate="1
 
 @pytest.fixture
 async def site(db, clock, vault, emulator) -> Site:
+    return await make_site(db, clock, vault, emulator)
+
+
+async def make_site(db, clock, vault, emulator) -> Site:
     async with db.transaction() as tx:
         tenant_id = await create_tenant(tx, clock, "cafe", "Cafe Wi-Fi")
         package_id = await add_package(tx, clock, tenant_id)
@@ -452,3 +458,22 @@ async def test_500_grants_at_once_all_reach_the_router(db, clock, vault, site, w
     await eventually(all_active, seconds=60)
     assert len(emulator.active_sessions()) == 500 and all(emulator.has_access(mac) for mac in macs)
     assert await db.fetchval("SELECT count(*) FROM router_task_attempts WHERE ok = 0") == 0
+
+
+# -- in the app -----------------------------------------------------------------------------------------
+
+
+async def test_the_running_app_grants_and_ends_access_through_its_own_worker(
+    settings, clock, vault, emulator
+):
+    emulator.connect_device(MAC, IP)
+    app = create_app(settings, clock=clock, vault=vault)
+    async with serving(app):
+        services = app.state.services
+        site = await make_site(services.db, clock, vault, emulator)
+        session_id = await buy(services.db, clock, vault, site)
+        services.sessions.wake()
+        await eventually(lambda: _has(emulator, MAC))
+        clock.advance(HOUR)
+        await eventually(lambda: _has(emulator, MAC, False))
+        assert (await session(services.db, session_id))["state"] == "expired"

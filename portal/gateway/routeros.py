@@ -348,7 +348,11 @@ class RouterOSGateway:
         changes.append(self._ensure_walled_garden(api, urlsplit(portal_url).hostname or ""))
         for directory in self._html_directories(api):
             destination = f"{directory}/login.html"
-            api.get_resource("/tool").call("fetch", {"url": login_page_url, "dst-path": destination})
+            try:
+                api.get_resource("/tool").call("fetch", {"url": login_page_url, "dst-path": destination})
+            except RouterOsApiCommunicationError as error:
+                message = f"the router could not fetch {login_page_url}: {trap_text(error)}"
+                raise GatewayError(message, outage=False) from None
             changes.append(f"login page fetched from {login_page_url} into {destination}")
         return changes
 

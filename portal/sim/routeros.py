@@ -997,8 +997,10 @@ class RouterEmulator:
         try:
             async with httpx.AsyncClient(timeout=10) as http:
                 response = await http.get(url)
-        except httpx.HTTPError as error:
-            raise Trap(f"failure: {type(error).__name__}") from None
+        except httpx.TimeoutException:
+            raise Trap("failure: connection timeout") from None
+        except httpx.HTTPError:
+            raise Trap("failure: connection failed") from None
         if response.status_code != 200:
             raise Trap(f"failure: closing connection: <{response.status_code} {response.reason_phrase}>")
         self.store_file(path, response.content)

@@ -373,7 +373,7 @@ def login_page(router: FromQuery[str]) -> Response:
 
 async def test_provision_sets_profiles_walled_garden_and_login_page_and_can_run_again(emulator, gateway):
     profiles = [HOUR, Profile("portal-p2", "2M/4M")]
-    async with serving(Litestar([login_page])) as base:
+    async with serving(Litestar([login_page], logging_config=None)) as base:
         first = await gateway.provision(profiles, base, f"{base}/hotspot/login.html?router=cafe")
         emulator.console("/ip/hotspot/user/profile/set", {"numbers": "portal-p2", "rate-limit": "9M/9M"})
         second = await gateway.provision(profiles, base, f"{base}/hotspot/login.html?router=cafe")

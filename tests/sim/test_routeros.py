@@ -557,7 +557,7 @@ def login_page() -> Response:
 
 
 async def test_tool_fetch_downloads_a_file_over_http_onto_the_router(emulator):
-    async with serving(Litestar([login_page])) as base:
+    async with serving(Litestar([login_page], logging_config=None)) as base:
         wire = await Wire.open(emulator)
         replies = await wire.ask(
             "/tool/fetch", f"=url={base}/hotspot/login.html", "=dst-path=hotspot/login.html"
