@@ -64,8 +64,8 @@ async def open_session(
         mac = normalize_mac(mac)
     except ValueError as error:
         raise SessionError(str(error)) from None
-    if seconds <= 0:
-        raise SessionError("a session needs a positive number of seconds")
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+        raise SessionError(f"paid time is a positive whole number of seconds, not {seconds!r}")
     owners = await tx.fetchone(
         "SELECT (SELECT tenant_id FROM routers WHERE id = ?), (SELECT tenant_id FROM packages WHERE id = ?)",
         (router_id, package_id),

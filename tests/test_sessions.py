@@ -134,9 +134,14 @@ async def test_a_new_session_gets_a_typeable_access_code_stored_only_as_hash_and
     assert row["access_code_hash"] == fingerprint(code) and code not in row["access_code_enc"]
 
 
-async def test_open_session_refuses_a_bad_mac_and_another_tenants_router(db, clock, vault, site):
+async def test_open_session_refuses_a_bad_mac_fractional_time_and_another_tenants_router(
+    db, clock, vault, site
+):
     with pytest.raises(SessionError, match="not a MAC address"):
         await buy(db, clock, vault, site, mac="phone")
+    for seconds in (0, -5, 2.5, "60"):
+        with pytest.raises(SessionError, match="whole number of seconds"):
+            await buy(db, clock, vault, site, seconds=seconds)
     async with db.transaction() as tx:
         other = await create_tenant(tx, clock, "other", "Other")
     with pytest.raises(SessionError, match="belong to the tenant"):

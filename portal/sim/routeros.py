@@ -14,7 +14,7 @@ client, so portal is tested against the worse case:
 - `active/login` for a host that is not in the host table fails.
 
 Test hooks are methods (`connect_device`, `reboot`, `drop_connections`, `hold_replies`, `inject_trap`,
-`down`, ...); oracles are `has_access`, `active_sessions`, `ended` and the `sentences` wire log.
+`down`, ...); oracles are `has_access`, `active_sessions`, `logins`, `ended` and the `sentences` wire log.
 """
 
 import asyncio
@@ -223,6 +223,7 @@ class Table:
         self.required = tuple(required)
         self.unique = unique  # (property, the trap when a second entry would share it)
         self.rows: dict[str, dict[str, Any]] = {}
+        self._names: dict[str, dict[str, Any]] = {}  # entries by name, for menus whose entries have one
 
     computed: frozenset[str] = frozenset()  # properties `show` works out when printing
 
@@ -247,7 +248,11 @@ class Table:
         """Refuses values that conflict with other entries (overridden for menu-specific rules)."""
         if self.unique and values.get(self.unique[0]) is not None:
             key, message = self.unique
-            if any(row.get(key) == values[key] for row in self.rows.values() if row not in changing):
+            if key == "name":
+                holder = self._names.get(values[key])
+                if holder is not None and holder not in changing:
+                    raise Trap(message)
+            elif any(row.get(key) == values[key] for row in self.rows.values() if row not in changing):
                 raise Trap(message)
 
     def add(self, args: dict[str, str]) -> dict[str, Any]:
@@ -259,14 +264,16 @@ class Table:
         self.check(values, [])
         return self.insert(values)
 
-    def insert(self, values: dict[str, Any]) -> dict[str, Any]:
-        row = {".id": self.router.new_id()}
+    def insert(self, values: dict[str, Any], row_id: str | None = None) -> dict[str, Any]:
+        row = {".id": row_id or self.router.new_id()}
         row |= {key: value for key, value in values.items() if value is not None or key.startswith("_")}
         self.rows[row[".id"]] = row
+        if "name" in row:
+            self._names[row["name"]] = row
         return row
 
     def named(self, name: str) -> dict[str, Any] | None:
-        return next((row for row in self.rows.values() if row.get("name") == name), None)
+        return self._names.get(name)
 
     def resolve(self, args: dict[str, str]) -> list[dict[str, Any]]:
         """`.id` or `numbers`: a comma list of `*HEX` ids or, where entries have names, names."""
@@ -284,11 +291,14 @@ class Table:
         values = self.parse(args)
         self.check(values, rows)
         for row in rows:
+            self._names.pop(row.get("name"), None)
             for name, value in values.items():
                 if value is None:
                     row.pop(name, None)
                 else:
                     row[name] = value
+            if "name" in row:
+                self._names[row["name"]] = row
 
     def remove(self, args: dict[str, str]) -> None:
         for row in self.resolve(args):
@@ -296,6 +306,8 @@ class Table:
 
     def delete(self, row: dict[str, Any]) -> None:
         self.rows.pop(row[".id"], None)
+        if self._names.get(row.get("name")) is row:
+            del self._names[row["name"]]
 
     def show(self, row: dict[str, Any]) -> dict[str, str]:
         """The row as print shows it; keys starting with `_` are the emulator's own bookkeeping."""
@@ -312,7 +324,11 @@ class Table:
             name, has_value, value = query.removeprefix("=").partition("=")
             if has_value and name[:1] not in {"-", "<", ">"} and name not in self.computed:
                 wanted.append((name, self.normalize(name, value)))
-        rows = list(self.rows.values())
+        named = [value for name, value in wanted if name == "name"]
+        if named:
+            rows = [row] if (row := self._names.get(named[0])) is not None else []
+        else:
+            rows = list(self.rows.values())
         for name, value in wanted:
             rows = [
                 row
@@ -466,6 +482,7 @@ class RouterEmulator:
         self.login_mode = login_mode
         self.ssl_context = ssl_context
         self.sentences: deque[list[str]] = deque(maxlen=10_000)  # every sentence received, newest last
+        self.logins: list[dict[str, Any]] = []  # every session that started: user, mac, at
         self.ended: list[dict[str, Any]] = []  # every session that ended: user, mac, cause, at, uptime
         self.files: dict[str, bytes] = {}
         self.connections: set[_Connection] = set()
@@ -478,6 +495,10 @@ class RouterEmulator:
         self._traps: dict[str, Trap] = {}
         self._fatal: dict[str, str] = {}
         self._hold_after: str | None = None
+        # Indexes, so a router with thousands of users answers as fast as one with ten.
+        self._session_by_mac: dict[str, dict[str, Any]] = {}
+        self._cookie_ids: dict[str, list[str]] = {}
+        self._next_end: datetime | None = None  # the earliest time a session ends by itself
         self._ids = itertools.count(1)
         self._booted_at = clock.now()
         self._build_tables()
@@ -519,19 +540,21 @@ class RouterEmulator:
             required=("name",),
             unique=("name", "failure: profile with the same name already exists"),
         )
-        self.profiles.rows["*0"] = {
-            ".id": "*0",
-            "name": "default",
-            "default": True,
-            "shared-users": 1,
-            "idle-timeout": "none",
-            "keepalive-timeout": "2m",
-            "status-autorefresh": Seconds(60),
-            "add-mac-cookie": True,
-            "mac-cookie-timeout": Seconds(3 * 86400),
-            "transparent-proxy": True,
-            "open-status-page": "always",
-        }
+        self.profiles.insert(
+            {
+                "name": "default",
+                "default": True,
+                "shared-users": 1,
+                "idle-timeout": "none",
+                "keepalive-timeout": "2m",
+                "status-autorefresh": Seconds(60),
+                "add-mac-cookie": True,
+                "mac-cookie-timeout": Seconds(3 * 86400),
+                "transparent-proxy": True,
+                "open-status-page": "always",
+            },
+            row_id="*0",
+        )
         self.users = UserTable(
             self,
             {"name": text, "password": text, "profile": text, "server": text, "mac-address": mac}
@@ -688,6 +711,7 @@ class RouterEmulator:
             self.end_session(row, now, "reboot")
         self.hosts.rows.clear()
         self.cookies.rows.clear()
+        self._cookie_ids.clear()
         self.drop_connections()
         self._booted_at = now
 
@@ -734,7 +758,7 @@ class RouterEmulator:
     # -- hotspot --
 
     def session_of_mac(self, mac: str) -> dict[str, Any] | None:
-        return next((row for row in self.active.rows.values() if row["mac-address"] == mac), None)
+        return self._session_by_mac.get(mac)
 
     def bypassed(self, mac: str) -> bool:
         return any(
@@ -745,20 +769,27 @@ class RouterEmulator:
     def tick(self) -> None:
         """Ends the sessions whose time is up; runs on every command, every clock tick and every oracle."""
         now = self.clock.now()
+        if self._next_end is None or now < self._next_end:
+            return
+        self._next_end = None
         for row in list(self.active.rows.values()):
             if row["_ends_at"] is not None and row["_ends_at"] <= now:
                 self.end_session(row, row["_ends_at"], row["_end_cause"])
+            elif row["_ends_at"] is not None:
+                self._next_end = min(self._next_end or row["_ends_at"], row["_ends_at"])
 
     def end_session(self, row: dict[str, Any], at: datetime, cause: str) -> None:
         """Logs a session out: its uptime and bytes count against its user (if the user still exists)."""
         self.active.rows.pop(row[".id"], None)
+        if self._session_by_mac.get(row["mac-address"]) is row:
+            del self._session_by_mac[row["mac-address"]]
         uptime = Seconds(max(0, (at - row["_login_at"]).total_seconds()))
         if user := self.users.named(row["user"]):
             user["uptime"] = Seconds(user.get("uptime", 0) + uptime)
             for name in ("bytes-in", "bytes-out", "packets-in", "packets-out"):
                 user[name] = user.get(name, 0) + row[f"_{name}"]
-        for cookie in [c for c in self.cookies.rows.values() if c.get("mac-address") == row["mac-address"]]:
-            self.cookies.rows.pop(cookie[".id"])
+        for cookie_id in self._cookie_ids.pop(row["mac-address"], ()):
+            self.cookies.rows.pop(cookie_id, None)
         self.ended.append(
             {
                 "user": row["user"],
@@ -831,12 +862,16 @@ class RouterEmulator:
         for limit in ("limit-bytes-in", "limit-bytes-out", "limit-bytes-total"):
             if user.get(limit):
                 session[limit] = user[limit]
-        self.active.insert(session)
+        self._session_by_mac[host["mac-address"]] = self.active.insert(session)
+        self.logins.append({"user": user["name"], "mac-address": host["mac-address"], "at": now})
+        if ends_at is not None and (self._next_end is None or ends_at < self._next_end):
+            self._next_end = ends_at
         if profile.get("add-mac-cookie"):
-            self.cookies.insert(
+            cookie = self.cookies.insert(
                 {"user": user["name"], "domain": "", "mac-address": host["mac-address"], "mac-cookie": True}
                 | {"_expires_at": now + timedelta(seconds=profile.get("mac-cookie-timeout", 0))}
             )
+            self._cookie_ids.setdefault(host["mac-address"], []).append(cookie[".id"])
 
     def _over_byte_limit(self, user: dict | None, session: dict | None) -> bool:
         if user is None:
