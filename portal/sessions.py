@@ -208,7 +208,7 @@ async def session_status(db: Database, clock: Clock, session_id: int) -> Session
 
 @dataclass(frozen=True)
 class SyncReport:
-    restored: int  # users re-created or devices logged in again
+    restored: int  # sessions repaired: the user re-created and the device, if present, logged in again
     removed: int  # our users for sessions that are over, or that portal does not know
 
 
@@ -485,60 +485,83 @@ class SessionWorker:
     async def sync_router(self, router_id: int) -> SyncReport:
         """Makes the router match the database: our users that it lost are re-created, valid sessions
         whose device is back are logged in again, and our users that no live session explains are
-        removed. Entries portal did not create are never touched."""
+        removed. Entries portal did not create are never touched.
+
+        The router's lock is taken per repair, not for the whole sync, so a purchase or an expiry on the
+        same router never waits for a long repair (a reboot with thousands of sessions); each repair
+        re-reads its session first, since the snapshot may be out of date by then."""
         router = await self.db.fetchone("SELECT * FROM routers WHERE id = ?", (router_id,))
         gateway = await self.gateways.get(router)
-        async with self._locks[router_id]:
-            snapshot = await gateway.snapshot()
-            now = self.clock.now()
-            rows = await self.db.fetchall(
-                f"{SESSION_FOR_ROUTER} WHERE s.router_id = ? AND s.state IN ('pending', 'active')",
-                (router_id,),
-            )
-            pending = {row["id"] for row in rows if row["state"] == "pending"}
-            live = {
-                row["id"]: row
-                for row in rows
-                if row["state"] == "active" and from_text(row["expires_at"]) > now
-            }
-            removed = restored = 0
-            for user in snapshot.users:
-                if user.session_id not in live and user.session_id not in pending:
+        snapshot = await gateway.snapshot()
+        await self._router_answered(router_id)
+        rows = await self.db.fetchall(
+            f"{SESSION_FOR_ROUTER} WHERE s.router_id = ? AND s.state IN ('pending', 'active')", (router_id,)
+        )
+        known = {row["id"] for row in rows}
+        with_user = {user.session_id for user in snapshot.users}
+        online = {session.mac for session in snapshot.active if session.user == session.mac}
+        present = {host.mac for host in snapshot.hosts}
+        removed = restored = 0
+        for user in snapshot.users:
+            if user.session_id in known:
+                continue
+            async with self._locks[router_id]:
+                if await self._live(user.session_id, router_id, pending_counts=True) is None:
                     await gateway.revoke(user.name, user.session_id)
                     removed += 1
-            with_user = {user.session_id for user in snapshot.users}
-            online = {session.mac for session in snapshot.active if session.user == session.mac}
-            present = {host.mac for host in snapshot.hosts}
-            for session in live.values():
-                if session["id"] in with_user and session["mac"] in online:
-                    continue
-                if session["id"] in with_user and session["mac"] not in present:
-                    continue  # the device is away; it is logged in when a sync finds it back
-                expires_at = from_text(session["expires_at"])
-                seconds = int((expires_at - now).total_seconds())
-                try:
-                    await gateway.extend(self._access(session, seconds, expires_at))
-                except GatewayError as error:
-                    if error.outage:
-                        raise
-                    log.warning(
-                        "session not restored",
-                        extra={"fields": {"session": session["id"], "error": str(error)}},
-                    )
-                    continue
-                restored += 1
+        for row in rows:
+            if row["state"] == "pending":
+                continue  # its grant task is on it
+            if row["id"] in with_user and (row["mac"] in online or row["mac"] not in present):
+                continue  # fine, or the device is away (it is logged in when a sync finds it back)
+            async with self._locks[router_id]:
+                if await self._restore(gateway, row["id"], router_id):
+                    restored += 1
+        return SyncReport(restored=restored, removed=removed)
+
+    async def _live(
+        self, session_id: int, router_id: int, pending_counts: bool = False
+    ) -> sqlite3.Row | None:
+        """The session if it still gives access on this router now (or is about to, if pending counts)."""
+        row = await self.db.fetchone(
+            f"{SESSION_FOR_ROUTER} WHERE s.id = ? AND s.router_id = ?", (session_id, router_id)
+        )
+        if row is None or row["state"] not in {"pending", "active"}:
+            return None
+        if row["state"] == "pending":
+            return row if pending_counts else None
+        return row if from_text(row["expires_at"]) > self.clock.now() else None
+
+    async def _restore(self, gateway, session_id: int, router_id: int) -> bool:
+        session = await self._live(session_id, router_id)
+        if session is None:
+            return False  # ended since the snapshot, or still waiting for its grant
+        expires_at = from_text(session["expires_at"])
+        seconds = int((expires_at - self.clock.now()).total_seconds())
+        try:
+            await gateway.extend(self._access(session, seconds, expires_at))
+        except GatewayError as error:
+            if error.outage:
+                raise
+            log.warning(
+                "session not restored", extra={"fields": {"session": session_id, "error": str(error)}}
+            )
+            return False
+        return True
+
+    async def _router_answered(self, router_id: int) -> None:
+        now = to_text(self.clock.now())
         async with self.db.transaction() as tx:
-            await tx.execute("UPDATE routers SET last_sync_at = ? WHERE id = ?", (to_text(now), router_id))
+            await tx.execute("UPDATE routers SET last_sync_at = ? WHERE id = ?", (now, router_id))
             await record_contact_in(tx, self.clock, router_id, None)
             # The router answers: whatever was waiting out its outage can go now.
             cursor = await tx.execute(
                 "UPDATE router_tasks SET next_attempt_at = ?"
                 " WHERE router_id = ? AND state = 'queued' AND next_attempt_at > ?",
-                (to_text(now), router_id, to_text(now)),
+                (now, router_id, now),
             )
         if cursor.rowcount:
             self._tasks_due.set()
-        return SyncReport(restored=restored, removed=removed)
 
     # -- waiting --
 

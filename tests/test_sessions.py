@@ -393,6 +393,27 @@ async def test_after_a_router_reboot_sync_restores_every_valid_session_and_no_ex
         assert parse_duration(active["session-time-left"]) == HOUR - 601 + GRACE_SECONDS
 
 
+async def test_a_purchase_is_not_held_up_by_a_long_sync_on_the_same_router(
+    db, clock, vault, site, worker, emulator
+):
+    macs = [f"AA:BB:CC:DD:EE:{n:02X}" for n in range(30)]
+    for n, mac in enumerate(macs):
+        emulator.connect_device(mac, f"10.5.50.{20 + n}")
+        await buy(db, clock, vault, site, mac=mac)
+    await worker.run_due_tasks()
+    emulator.reboot()
+    for n, mac in enumerate(macs):
+        emulator.connect_device(mac, f"10.5.50.{20 + n}")
+    newcomer_mac = "AA:BB:CC:DD:EF:01"
+    emulator.connect_device(newcomer_mac, "10.5.51.2")
+    before = len(emulator.logins)
+    newcomer = await buy(db, clock, vault, site, mac=newcomer_mac)
+    report, _ = await asyncio.gather(worker.sync_router(site.router_id), worker.run_due_tasks())
+    after_reboot = [login["mac-address"] for login in emulator.logins[before:]]
+    assert report.restored == 30 and (await session(db, newcomer))["state"] == "active"
+    assert after_reboot.index(newcomer_mac) < 2  # it went between the repairs, not after all thirty
+
+
 async def test_sync_recreates_a_user_deleted_by_hand_on_the_router(db, clock, vault, site, worker, emulator):
     emulator.connect_device(MAC, IP)
     await buy(db, clock, vault, site)
