@@ -327,6 +327,11 @@ class SessionWorker:
         except GatewayError as error:
             await self._retry_later(task, router["id"], error)
             return not error.outage
+        except Exception as error:
+            # A bug must neither stop the router's other tasks nor have this one retried in a tight loop.
+            log.exception("router task failed", extra={"fields": {"task": task["id"]}})
+            failure = GatewayError(f"internal error ({type(error).__name__})", outage=False)
+            await self._retry_later(task, router["id"], failure)
         return True
 
     async def _grant(self, gateway, task: sqlite3.Row, session: sqlite3.Row) -> None:

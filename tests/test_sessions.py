@@ -272,6 +272,24 @@ async def test_an_outage_postpones_the_routers_other_tasks_instead_of_timing_eac
     }
 
 
+async def test_a_task_that_hits_a_bug_backs_off_like_any_failure_and_spares_the_others(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    async with db.transaction() as tx:
+        await tx.execute(  # a task whose session is missing: the code can't cope
+            "INSERT INTO router_tasks (router_id, kind, next_attempt_at, created_at)"
+            " VALUES (?, 'grant', ?, ?)",
+            (site.router_id, to_text(clock.now()), to_text(clock.now())),
+        )
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    broken = await db.fetchone("SELECT * FROM router_tasks WHERE access_session_id IS NULL")
+    assert broken["attempts"] == 1 and broken["last_error"] == "internal error (TypeError)"
+    assert from_text(broken["next_attempt_at"]) > clock.now()
+    assert (await session(db, session_id))["state"] == "active"
+
+
 # -- expiry ---------------------------------------------------------------------------------------------
 
 
