@@ -20,6 +20,8 @@ from .metrics import Metrics
 from .migrations import migrate
 from .mpesa.daraja import DarajaClient
 from .payments import reconcile_due
+from .routers import Gateways
+from .sessions import SessionWorker
 from .vault import Vault
 from .web import admin, health, hooks, metrics, splash
 
@@ -47,6 +49,8 @@ class Services:
     http: httpx.AsyncClient
     scheduler: AsyncIOScheduler
     daraja: DarajaClient
+    gateways: Gateways
+    sessions: SessionWorker  # wake() it after opening or ending an access session
     metrics: Metrics = field(default_factory=Metrics)  # one registry per app: see portal/metrics.py
 
 
@@ -68,15 +72,27 @@ def create_app(
                 log.info("database migrated", extra={"fields": {"versions": applied}})
             async with httpx.AsyncClient(transport=http_transport, timeout=HTTP_TIMEOUT) as http:
                 scheduler = AsyncIOScheduler(timezone="UTC")
-                services = Services(settings, clock, vault, db, http, scheduler, DarajaClient(http, clock))
+                gateways = Gateways(vault, settings.routers.api_timeout)
+                sessions = SessionWorker(db, clock, gateways)
+                services = Services(
+                    settings, clock, vault, db, http, scheduler, DarajaClient(http, clock), gateways, sessions
+                )
                 app.state.services = services
                 # Acts only on payments whose next query is due by `clock`; a restart loses nothing.
                 scheduler.add_job(reconcile_due, "interval", seconds=2, args=[services], max_instances=1)
+                # Once at start (the routers may have rebooted with the box), then on the interval.
+                scheduler.add_job(sessions.sync_all, id="sync-routers-at-start")
+                scheduler.add_job(
+                    sessions.sync_all, "interval", seconds=settings.routers.sync_interval, id="sync-routers"
+                )
                 scheduler.start()
+                sessions.start()
                 try:
                     yield
                 finally:
                     scheduler.shutdown(wait=False)
+                    await sessions.stop()
+                    await gateways.close()
         finally:
             await db.close()
 

@@ -4,10 +4,14 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import ipaddress
+import secrets
 import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -16,7 +20,10 @@ from .backups import restore_backup, take_backup
 from .clock import SystemClock
 from .config import ConfigError, Settings
 from .db import Database, StoreError
+from .gateway.base import GatewayError, normalize_mac
+from .gateway.routeros import format_duration
 from .migrations import migrate
+from .routers import Gateways, RouterError, add_router, provision, record_contact, router_by_name
 from .tenants import TenantError, create_admin, create_tenant, tenant_id_for_slug
 from .vault import Vault, VaultError, add_key, reencrypt_all, retire_old_keys, write_new_key_file
 
@@ -33,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except (CommandError, ConfigError, StoreError, VaultError, TenantError) as error:
+    except (CommandError, ConfigError, StoreError, VaultError, TenantError, RouterError) as error:
         print(f"portal: {error}", file=sys.stderr)
         return 2
     except sqlite3.OperationalError as error:  # disk full, read-only folder, locked by another program
@@ -135,7 +142,62 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", help="tenant slug (omit for a platform admin)")
     create.add_argument("--email", required=True)
     create.add_argument("--role", choices=["owner", "staff", "platform"], help="default: owner, or platform")
+
+    router = commands.add_parser("router", help="manage MikroTik routers (hotspot sites)")
+    router_commands = router.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    add = command(
+        "add",
+        cmd_router_add,
+        "add a router; the API user's password is prompted for or read from stdin",
+        router_commands,
+    )
+    add.add_argument("--tenant", required=True, help="slug of the tenant that owns the router")
+    add.add_argument("--name", required=True, help="the router's name in portal (goes into the splash URL)")
+    add.add_argument("--host", required=True, help="address of the router's API")
+    add.add_argument("--port", type=int, help="API port (default 8728, or 8729 with --tls)")
+    add.add_argument("--user", required=True, help="RouterOS API user (policy read,write,api)")
+    add.add_argument("--tls", action="store_true", help="use api-ssl (encrypted; see the README)")
+    add.add_argument(
+        "--hotspot-server", default="all", help="the hotspot server customers use (default: all)"
+    )
+    check = command(
+        "check", cmd_router_check, "reach a router and show its version, identity and counts", router_commands
+    )
+    check.add_argument("name", help="router name")
+    provision = command(
+        "provision",
+        cmd_router_provision,
+        "set a router up for portal: package profiles, walled garden, login page (safe to repeat)",
+        router_commands,
+    )
+    provision.add_argument("name", help="router name")
+    provision.add_argument(
+        "--portal-url",
+        type=http_url,
+        help="this portal as Wi-Fi clients reach it (default: routers.portal_url)",
+    )
+
+    sim = command("sim-router", cmd_sim_router, "run the RouterOS API emulator (for trying portal out)")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8728, help="port to listen on (default 8728; 0 = any free)")
+    sim.add_argument("--user", default="admin", help="API user name (default admin)")
+    sim.add_argument("--password", help="API password (default: a random one, printed)")
+    sim.add_argument("--identity", default="MikroTik", help="the router's identity")
+    sim.add_argument(
+        "--device",
+        action="append",
+        default=[],
+        metavar="MAC,IP",
+        help="a Wi-Fi client already on the hotspot (repeat for more)",
+    )
     return parser
+
+
+def http_url(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL such as http://10.5.50.2:8080")
+    return text.strip().rstrip("/")
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -327,6 +389,124 @@ def cmd_sim_daraja(args: argparse.Namespace) -> None:
         till = f"  till number: {', '.join(merchant.tills)}" if merchant.tills else ""
         print(f"{merchant.kind} {shortcode} ({merchant.name}){till}  passkey: {merchant.passkey}", flush=True)
     asyncio.run(serve(app, args.host, args.port))
+
+
+async def _with_store(settings: Settings, work: Callable) -> Any:
+    db = await open_store(settings)
+    try:
+        return await work(db)
+    finally:
+        await db.close()
+
+
+def cmd_router_add(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    vault = load_vault(settings)
+    password = read_new_password()
+
+    async def add(db: Database) -> int:
+        async with db.transaction() as tx:
+            return await add_router(
+                tx,
+                SystemClock(),
+                vault,
+                await tenant_id_for_slug(tx, args.tenant),
+                {
+                    "name": args.name,
+                    "host": args.host,
+                    "port": str(args.port or ""),
+                    "use_tls": "on" if args.tls else "",
+                    "username": args.user,
+                    "password": password,
+                    "hotspot_server": args.hotspot_server,
+                },
+            )
+
+    asyncio.run(_with_store(settings, add))
+    print(f"router {args.name} added; next: portal router check {args.name}")
+
+
+def cmd_router_check(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    vault = load_vault(settings)
+
+    async def check(db: Database) -> tuple:
+        router = await router_by_name(db, args.name)
+        gateways = Gateways(vault, settings.routers.api_timeout)
+        try:
+            health = await (await gateways.get(router)).health()
+        except GatewayError as error:
+            await record_contact(db, SystemClock(), router["id"], str(error))
+            raise CommandError(f"router {args.name}: {error}") from None
+        finally:
+            await gateways.close()
+        await record_contact(db, SystemClock(), router["id"])
+        return router, health
+
+    router, health = asyncio.run(_with_store(settings, check))
+    api = "api-ssl" if router["use_tls"] else "api"
+    print(f"router {router['name']}: reachable at {router['host']}:{router['port']} ({api})")
+    print(f"  identity        {health.identity}")
+    board = health.board or "unknown board"
+    print(f"  RouterOS        {health.version} on {board}, up {format_duration(health.uptime)}")
+    print(f"  hotspot users   {health.users} ({health.our_users} made by portal)")
+    print(f"  active sessions {health.active}")
+    print(f"  hosts           {health.hosts}")
+
+
+def cmd_router_provision(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    vault = load_vault(settings)
+    portal_url = args.portal_url or settings.routers.portal_url
+    if not portal_url:
+        raise CommandError(
+            "where do Wi-Fi clients reach this portal? pass --portal-url or set routers.portal_url"
+        )
+
+    async def run(db: Database) -> list[str]:
+        router = await router_by_name(db, args.name)
+        gateways = Gateways(vault, settings.routers.api_timeout)
+        try:
+            return await provision(db, gateways, router, portal_url)
+        except GatewayError as error:
+            raise CommandError(f"router {args.name}: {error}") from None
+        finally:
+            await gateways.close()
+
+    for change in asyncio.run(_with_store(settings, run)):
+        print(change)
+
+
+def cmd_sim_router(args: argparse.Namespace) -> None:
+    from .sim.routeros import RouterEmulator
+
+    password = args.password or secrets.token_urlsafe(9)
+    devices = []
+    for device in args.device:
+        mac, _, ip = device.partition(",")
+        try:
+            devices.append((normalize_mac(mac), str(ipaddress.ip_address(ip.strip()))))
+        except ValueError:
+            raise CommandError(
+                f"--device {device!r}: expected MAC,IP such as AA:BB:CC:DD:EE:01,10.5.50.2"
+            ) from None
+
+    async def run() -> None:
+        router = RouterEmulator(SystemClock(), users={args.user: password}, identity=args.identity)
+        try:
+            await router.start(args.host, args.port)
+        except OSError as error:
+            raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+        for mac, ip in devices:
+            router.connect_device(mac, ip)
+            print(f"device: {mac} at {ip}")
+        print(f"router: api://{args.user}:{password}@{args.host}:{router.port}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await router.stop()
+
+    asyncio.run(run())
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -172,6 +172,19 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Routers:
+    portal_url: str = setting(
+        "",
+        _public_url,
+        "this portal as the Wi-Fi clients reach it, e.g. http://10.5.50.2:8080 (for provisioning)",
+    )
+    api_timeout: int = setting(
+        5, _positive, "seconds to wait for a router's answer before calling it unreachable"
+    )
+    sync_interval: int = setting(30, _positive, "seconds between two syncs of a router with the database")
+
+
+@dataclass(frozen=True)
 class Log:
     level: str = setting("info", _choice("debug", "info", "warning", "error"), "least severe level written")
     format: str = setting("text", _choice("text", "json"), "one line per event, as text or JSON")
@@ -189,6 +202,7 @@ class Settings:
     vault: Vault = Vault()
     mpesa: Mpesa = Mpesa()
     limits: Limits = Limits()
+    routers: Routers = Routers()
     log: Log = Log()
     metrics: Metrics = Metrics()
     source: str = "defaults"

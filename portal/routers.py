@@ -1,7 +1,7 @@
-"""Routers (sites): how to reach each MikroTik's API, and which M-Pesa account its customers pay.
+"""Routers (a tenant's hotspot sites): their rows, the gateway each one gets, and setting them up.
 
-The API password is stored encrypted and never shown again: a form says whether one is set, and a
-new value replaces it. Health (last seen, last error, last sync) is written by the gateway.
+A router's `name` is its identity in URLs: the splash page link carries it, and the login page the
+router serves is fetched from `/hotspot/login.html?router=<name>`.
 """
 
 import ipaddress
@@ -9,13 +9,17 @@ import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from .clock import Clock, to_text
 from .db import Database, Transaction
-from .packages import queue_profile_sync
+from .gateway.base import Gateway, Profile
+from .gateway.routeros import RouterOSGateway
+from .packages import profile_name, queue_profile_sync
 from .scope import Scope
 from .vault import Vault
 
+LOGIN_PAGE_PATH = "/hotspot/login.html"
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -27,6 +31,102 @@ class RouterError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
+
+
+async def add_router(
+    tx: Transaction, clock: Clock, vault: Vault, tenant_id: int, fields: Mapping[str, str]
+) -> int:
+    """Adds a router from what a person typed (`portal router add`, or a test's site), checked as the
+    admin form checks it; the first mistake is raised."""
+    spec, errors = read_router(fields, new=True)
+    if spec is None:
+        field, message = next(iter(errors.items()))
+        raise RouterError(field, f"{field}: {message}")
+    return await create_router(tx, clock, vault, tenant_id, spec)
+
+
+async def router_by_name(db: Database, name: str) -> sqlite3.Row:
+    router = await db.fetchone("SELECT * FROM routers WHERE name = ?", (name,))
+    if router is None:
+        raise RouterError("name", f"no router named {name!r}")
+    return router
+
+
+def profile_for(package_id: int, rate_limit: str) -> Profile:
+    """Each package is one hotspot user profile on every router of its tenant."""
+    return Profile(profile_name(package_id), rate_limit)
+
+
+async def package_profiles(db: Database, tenant_id: int) -> list[Profile]:
+    rows = await db.fetchall(
+        "SELECT id, rate_limit FROM packages WHERE tenant_id = ? ORDER BY position, id", (tenant_id,)
+    )
+    return [profile_for(row["id"], row["rate_limit"]) for row in rows]
+
+
+def login_page_url(portal_url: str, router_name: str) -> str:
+    return f"{portal_url.rstrip('/')}{LOGIN_PAGE_PATH}?router={quote(router_name)}"
+
+
+class Gateways:
+    """One gateway per router, kept while the router's row stays the same (a connection is worth
+    keeping: logging in costs a round trip, and routers log every login)."""
+
+    def __init__(self, vault: Vault, timeout: float):
+        self._vault = vault
+        self._timeout = timeout
+        self._gateways: dict[int, tuple[tuple, Gateway]] = {}
+
+    async def get(self, router: sqlite3.Row) -> Gateway:
+        key = tuple(
+            router[c] for c in ("host", "port", "use_tls", "username", "password_enc", "hotspot_server")
+        )
+        cached = self._gateways.get(router["id"])
+        if cached and cached[0] == key:
+            return cached[1]
+        if cached:
+            await cached[1].close()
+        gateway = RouterOSGateway(
+            host=router["host"],
+            port=router["port"],
+            username=router["username"],
+            password=self._vault.decrypt(router["password_enc"]),
+            use_tls=bool(router["use_tls"]),
+            hotspot_server=router["hotspot_server"],
+            timeout=self._timeout,
+            label=router["name"],
+        )
+        self._gateways[router["id"]] = (key, gateway)
+        return gateway
+
+    async def close(self) -> None:
+        for _, gateway in self._gateways.values():
+            await gateway.close()
+        self._gateways.clear()
+
+
+async def record_contact(db: Database, clock: Clock, router_id: int, error: str | None = None) -> None:
+    """Remembers when the router last answered, or why it did not (shown to the admin)."""
+    async with db.transaction() as tx:
+        await record_contact_in(tx, clock, router_id, error)
+
+
+async def record_contact_in(tx: Transaction, clock: Clock, router_id: int, error: str | None) -> None:
+    if error is None:
+        await tx.execute(
+            "UPDATE routers SET last_seen_at = ?, last_error = NULL WHERE id = ?",
+            (to_text(clock.now()), router_id),
+        )
+    else:
+        await tx.execute("UPDATE routers SET last_error = ? WHERE id = ?", (error, router_id))
+
+
+async def provision(db: Database, gateways: Gateways, router: sqlite3.Row, portal_url: str) -> list[str]:
+    """Profiles for the tenant's packages, the walled-garden entry for the portal, and the login page
+    (which the router fetches from the portal itself). Safe to run again at any time."""
+    gateway = await gateways.get(router)
+    profiles = await package_profiles(db, router["tenant_id"])
+    return await gateway.provision(profiles, portal_url, login_page_url(portal_url, router["name"]))
 
 
 @dataclass(frozen=True)

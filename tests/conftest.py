@@ -2,14 +2,21 @@
 
 import asyncio
 import contextlib
+import datetime
+import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import uvicorn
+from cryptography import x509
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from portal import config
 from portal.app import Services, create_app
@@ -18,6 +25,7 @@ from portal.db import Database
 from portal.migrations import migrate
 from portal.mpesa.accounts import create_account
 from portal.sim.daraja import SANDBOX_PASSKEY, Simulator, create_simulator
+from portal.sim.routeros import RouterEmulator
 from portal.tenants import create_tenant
 from portal.vault import Vault
 
@@ -153,3 +161,63 @@ async def running_portal(
         # moving the clock, so that what happens is what the test says.
         app.state.services.scheduler.pause()
         yield RunningPortal(base, app.state.services)
+
+
+@pytest.fixture
+async def emulator(clock) -> AsyncIterator[RouterEmulator]:
+    """A RouterOS API emulator on a loopback port, on the test's clock (API user admin / secret)."""
+    router = RouterEmulator(clock, identity="cafe-router")
+    await router.start()
+    yield router
+    await router.stop()
+
+
+def self_signed_context(tmp_path) -> ssl.SSLContext:
+    """api-ssl with a self-signed certificate, as most routers that have one carry."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "router")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+# RFC 7919's ffdhe2048 group: public, fixed parameters for a router's certificate-less api-ssl.
+FFDHE2048 = """-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+"""
+
+
+def anonymous_dh_context(tmp_path) -> ssl.SSLContext:
+    """api-ssl on a router with no certificate: anonymous Diffie-Hellman, TLS 1.2 at most."""
+    (tmp_path / "dh.pem").write_text(FFDHE2048)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers("ADH:@SECLEVEL=0")
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.load_dh_params(tmp_path / "dh.pem")
+    return context

@@ -198,8 +198,10 @@ async def test_payment_detail_shows_the_whole_timeline(settings, clock, vault, d
             router_id=alpha.router_id,
             access_session_id=alpha.session_id,
             kind="grant",
+            state="done",  # history: the running portal's worker has nothing left to try
             next_attempt_at=to_text(now),
             created_at=to_text(now + timedelta(seconds=41)),
+            done_at=to_text(now + timedelta(seconds=50)),
         )
         await insert(
             tx,

@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from portal import config
 from portal.app import create_app
 from portal.clock import to_text
-from tests.conftest import serving
+from tests.conftest import free_port, serving
 
 NOW = "2026-01-05T09:00:00.000000+00:00"
 
@@ -25,7 +25,9 @@ def value(page: dict, name: str, **labels: str) -> float | None:
     return page.get((name, frozenset(labels.items())))
 
 
-async def seed(db, clock) -> None:
+async def seed(db, clock, vault, lobby_port: int) -> None:
+    """Two routers for the running portal to look after: `lobby` answers (an emulator), `garden` is down.
+    Queued tasks are due later, so what the page reports is what was seeded."""
     async with db.transaction() as tx:
         for slug in ("cafe", "salon"):
             await tx.execute(
@@ -53,19 +55,19 @@ async def seed(db, clock) -> None:
         seen = to_text(clock.now())
         await tx.execute(
             "INSERT INTO routers (tenant_id, name, host, port, username, password_enc, last_seen_at,"
-            " created_at) VALUES (1, 'lobby', '10.0.0.1', 8729, 'portal', 'x', ?, ?)",
-            (seen, NOW),
+            " created_at) VALUES (1, 'lobby', '127.0.0.1', ?, 'admin', ?, ?, ?)",
+            (lobby_port, vault.encrypt("secret"), seen, NOW),
         )
         await tx.execute(
             "INSERT INTO routers (tenant_id, name, host, port, username, password_enc, last_seen_at,"
-            " last_error, created_at) VALUES (1, 'garden', '10.0.0.2', 8729, 'portal', 'x', ?, 'down', ?)",
-            (NOW, NOW),
+            " last_error, created_at) VALUES (1, 'garden', '127.0.0.1', ?, 'admin', ?, ?, 'down', ?)",
+            (free_port(), vault.encrypt("secret"), NOW, NOW),
         )
         for router, state in [(1, "queued"), (1, "queued"), (1, "done"), (2, "queued"), (2, "failed")]:
             await tx.execute(
                 "INSERT INTO router_tasks (router_id, kind, state, next_attempt_at, created_at)"
-                " VALUES (?, 'grant', ?, ?, ?)",
-                (router, state, NOW, NOW),
+                " VALUES (?, 'sync_profiles', ?, '2100-01-01T00:00:00.000000+00:00', ?)",
+                (router, state, NOW),
             )
         for number, (router, state) in enumerate([(1, "active"), (1, "active"), (1, "expired")]):
             await tx.execute(
@@ -76,8 +78,8 @@ async def seed(db, clock) -> None:
             )
 
 
-async def test_metrics_report_what_the_database_holds_at_scrape_time(settings, clock, vault, db):
-    await seed(db, clock)
+async def test_metrics_report_what_the_database_holds_at_scrape_time(settings, clock, vault, db, emulator):
+    await seed(db, clock, vault, emulator.port)
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, httpx.AsyncClient() as http:
         response = await http.get(f"{base}/metrics")
         assert response.status_code == 200

@@ -1,0 +1,440 @@
+"""The MikroTik backend: hotspot users logged in through the RouterOS API with `routeros-api`.
+
+Grant = a hotspot user named after the MAC (so only that MAC can use it), a fresh random password, the
+package's profile (rate limit, `shared-users=1`), `limit-uptime` = the time already used + the paid time
+left + a little grace (the router's own cap if portal dies), a comment that marks it as ours, then
+`/ip/hotspot/active/login` with the device's address. The password is never stored: each login sets a
+new one first.
+
+Our mark is the comment `portal:s=<access session id>;exp=<UTC time>`. Only entries carrying it are
+ever changed or removed, and a revoke only removes the user when the mark names the session being
+revoked (a newer purchase by the same device owns the user from then on).
+
+routeros-api is blocking and not thread-safe (one socket, one tag counter): each router gets one pool
+and one single-thread executor, so its calls run one at a time, off the event loop.
+"""
+
+import asyncio
+import ipaddress
+import re
+import secrets
+import socket
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import routeros_api
+from routeros_api.exceptions import RouterOsApiCommunicationError, RouterOsApiError
+
+from .base import (
+    Access,
+    ActiveSession,
+    DeviceNotConnected,
+    GatewayError,
+    Health,
+    Host,
+    Profile,
+    RouterUser,
+    Snapshot,
+)
+
+GRACE_SECONDS = 120  # the router's cap runs this far past the paid time; portal ends access before it
+MARK = re.compile(r"^portal:s=(\d+)(?:;|$)")
+WALLED_GARDEN_MARK = "portal:walled-garden"
+PROFILE_MARK = "portal:package"
+USERS = "/ip/hotspot/user"
+PROFILES = "/ip/hotspot/user/profile"
+ACTIVE = "/ip/hotspot/active"
+HOSTS = "/ip/hotspot/host"
+COOKIES = "/ip/hotspot/cookie"
+ACTIVE_PROPERTIES = "user,mac-address,address,uptime,session-time-left,bytes-in,bytes-out"
+
+UNITS = (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:\d+ms)?$")
+CLOCK_FORM = re.compile(r"^(?:(\d+)d\s*)?(\d+):([0-5]\d):([0-5]\d)$")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a RouterOS time: 1w2d3h4m5s, 2:00:00, 1d 02:00:00, or a bare number of seconds."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    if match := CLOCK_FORM.match(text):
+        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if text and (match := DURATION.match(text)):
+        return sum(int(part or 0) * size for part, (_, size) in zip(match.groups(), UNITS, strict=True))
+    raise ValueError(f"{text!r} is not a RouterOS time")
+
+
+def format_duration(seconds: float) -> str:
+    """RouterOS's own form: units with zero parts left out, `0s` for nothing."""
+    seconds = int(seconds)
+    if seconds <= 0:
+        return "0s"
+    parts = []
+    for unit, size in UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def mark(session_id: int, expires_at: datetime) -> str:
+    return f"portal:s={session_id};exp={expires_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def session_of(comment: str | None) -> int | None:
+    """The access session a user's comment names, or None when portal did not create the user."""
+    match = MARK.match(comment or "")
+    return int(match.group(1)) if match else None
+
+
+def tls_context() -> ssl.SSLContext:
+    """For api-ssl. Routers carry self-signed certificates, or none at all, in which case RouterOS only
+    speaks anonymous Diffie-Hellman (TLS 1.2, and OpenSSL allows it only at security level 0). So the
+    link is encrypted but the router is not authenticated: keep the API on the LAN side."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("HIGH:!eNULL:@SECLEVEL=0")  # HIGH includes the anonymous suites
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class RouterOSGateway:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        use_tls: bool = False,
+        hotspot_server: str = "all",
+        timeout: float = 5.0,
+        label: str = "",
+    ):
+        self.label = label or f"{host}:{port}"
+        self.hotspot_server = hotspot_server
+        self._password = password
+        self._pool = routeros_api.RouterOsApiPool(
+            host,
+            username,
+            password,
+            port,
+            plaintext_login=True,
+            ssl_context=tls_context() if use_tls else None,
+        )
+        # A silent router must not hold a grant for routeros-api's default 15 s.
+        self._pool.socket_timeout = timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"router-{self.label}")
+        self._profiles_seen: set[Profile] = set()  # touched only from the executor's thread
+
+    # -- the interface --
+
+    async def grant(self, access: Access) -> ActiveSession:
+        session = await self._run(self._ensure_access, access, True)
+        assert session is not None
+        return session
+
+    async def extend(self, access: Access) -> ActiveSession | None:
+        return await self._run(self._ensure_access, access, False)
+
+    async def revoke(self, mac: str, session_id: int) -> None:
+        await self._run(self._revoke, mac, session_id)
+
+    async def active_sessions(self) -> list[ActiveSession]:
+        return await self._run(lambda api: [active_session(row) for row in api.get_resource(ACTIVE).get()])
+
+    async def hosts(self) -> list[Host]:
+        return await self._run(lambda api: [host(row) for row in api.get_resource(HOSTS).get()])
+
+    async def snapshot(self) -> Snapshot:
+        return await self._run(self._snapshot)
+
+    async def health(self) -> Health:
+        return await self._run(self._health)
+
+    async def sync_profiles(self, profiles: list[Profile]) -> list[str]:
+        return await self._run(self._sync_profiles, profiles)
+
+    async def provision(self, profiles: list[Profile], portal_url: str, login_page_url: str) -> list[str]:
+        return await self._run(self._provision, profiles, portal_url, login_page_url)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._pool.disconnect)
+        self._executor.shutdown(wait=False)
+
+    # -- running blocking calls --
+
+    async def _run(self, work: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, work, args)
+
+    def _call(self, work: Callable[..., Any], args: tuple) -> Any:
+        """Runs `work(api, *args)` on the router's thread; a connection that went stale (the router
+        rebooted, a link dropped) is replaced and the work tried once more, which is safe because every
+        operation converges."""
+        for attempt in (1, 2):
+            reused = self._pool.connected
+            api = self._connect()
+            failure: GatewayError | None = None
+            try:
+                return work(api, *args)
+            except RouterOsApiCommunicationError as error:
+                # A trap: the router is fine, it refused this. Its message is the router's own words;
+                # str(error) would also hold our command, passwords included.
+                failure = GatewayError(f"the router refused: {trap_text(error)}", outage=False)
+            except (RouterOsApiError, OSError) as error:
+                self._pool.disconnect()
+                if reused and attempt == 1:
+                    continue
+                failure = self._outage(error)
+            raise failure
+        raise AssertionError("unreachable")
+
+    def _connect(self) -> Any:
+        failure: GatewayError | None = None
+        try:
+            if self._pool.connected:
+                return self._pool.get_api()
+            api = self._pool.get_api()
+            # routeros-api writes every word with its own send(); with Nagle's algorithm each command
+            # then waits for the router's delayed ACK (~40 ms instead of well under 1 ms).
+            self._pool.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return api
+        except RouterOsApiCommunicationError:
+            # The login's exception text holds the password: say what it means instead.
+            failure = GatewayError(
+                "the router refused the API login (check the user and password)", outage=True
+            )
+        except (RouterOsApiError, OSError) as error:
+            failure = self._outage(error)
+        # A failed login leaves routeros-api's socket open.
+        self._pool.disconnect()
+        raise failure
+
+    def _outage(self, error: BaseException) -> GatewayError:
+        if isinstance(error, ssl.SSLError):
+            reason = f"TLS failed ({error.reason or type(error).__name__})"
+        elif isinstance(error, routeros_api.exceptions.RouterOsApiConnectionClosedError):
+            reason = "the router closed the connection"
+        elif isinstance(error, routeros_api.exceptions.RouterOsApiConnectionError | OSError):
+            reason = str(error.args[0] if error.args else type(error).__name__) or type(error).__name__
+        else:
+            reason = "the router broke off the API conversation"
+        message = f"router {self.label} unreachable: {reason}"
+        if self._password:
+            message = message.replace(self._password, "***")
+        return GatewayError(message, outage=True)
+
+    # -- the work, on the router's thread --
+
+    def _ensure_access(self, api: Any, access: Access, require_login: bool) -> ActiveSession | None:
+        name = access.mac
+        self._ensure_profile(api, access.profile)
+        users = api.get_resource(USERS)
+        existing = users.get(name=name)
+        if existing and session_of(existing[0].get("comment")) is None:
+            raise GatewayError(
+                f"the router has a hotspot user {name} that portal did not create", outage=False
+            )
+        active = api.get_resource(ACTIVE)
+        sessions = active.get(user=name)
+        # limit-uptime counts all the user's online time: what earlier sessions used stays on it.
+        used = sum(parse_duration(row.get("uptime", "0s")) for row in existing + sessions)
+        password = secrets.token_hex(12)
+        fields = {
+            "password": password,
+            "profile": access.profile.name,
+            "mac_address": name,
+            "limit_uptime": str(used + access.seconds + GRACE_SECONDS),
+            "comment": mark(access.session_id, access.expires_at),
+            "server": self.hotspot_server,
+            "disabled": "no",
+        }
+        if existing:
+            users.set(id=existing[0]["id"], **fields)
+        else:
+            users.add(name=name, **fields)
+        # A session fixes its limits at login; one that already has enough time left is kept (this is
+        # also how a retried grant, whose first answer got lost, avoids a second login).
+        for row in sessions:
+            if row.get("mac-address") == name and time_left(row) >= access.seconds:
+                return active_session(row)
+        found = api.get_resource(HOSTS).get(mac_address=name)
+        if not found:
+            if require_login:
+                raise DeviceNotConnected(name)
+            return None
+        address = next(
+            (row["address"] for row in found if row.get("address") == access.ip), found[0]["address"]
+        )
+        for row in sessions:
+            remove_quietly(active, row["id"])
+        active.call("login", {"user": name, "password": password, "mac-address": name, "ip": address})
+        confirmed = active.get(user=name)
+        if not confirmed:
+            raise GatewayError(f"the router accepted the login of {name} but lists no session", outage=False)
+        return active_session(confirmed[0])
+
+    def _ensure_profile(self, api: Any, profile: Profile, changes: list[str] | None = None) -> None:
+        if profile in self._profiles_seen and changes is None:
+            return
+        profiles = api.get_resource(PROFILES)
+        wanted = {"rate_limit": profile.rate_limit, "shared_users": "1", "comment": PROFILE_MARK}
+        found = profiles.get(name=profile.name)
+        if not found:
+            profiles.add(name=profile.name, **wanted)
+            if changes is not None:
+                changes.append(f"profile {profile.name} created (rate limit {profile.rate_limit or 'none'})")
+        else:
+            current = found[0]
+            differs = {
+                key: value for key, value in wanted.items() if current.get(key.replace("_", "-"), "") != value
+            }
+            if differs:
+                profiles.set(id=current["id"], **differs)
+            if changes is not None:
+                changes.append(f"profile {profile.name} {'updated' if differs else 'up to date'}")
+        self._profiles_seen.add(profile)
+
+    def _revoke(self, api: Any, mac: str, session_id: int) -> None:
+        users = api.get_resource(USERS)
+        for user in users.get(name=mac):
+            if session_of(user.get("comment")) != session_id:
+                return  # someone else's user, or a newer purchase's: not ours to end
+            remove_quietly(users, user["id"])
+        # Removing the user does not end its session or forget its cookie: both go explicitly.
+        for path in (ACTIVE, COOKIES):
+            resource = api.get_resource(path)
+            for row in resource.get(user=mac):
+                remove_quietly(resource, row["id"])
+
+    def _snapshot(self, api: Any) -> Snapshot:
+        users = api.get_resource(USERS).call("print", {".proplist": "name,comment"})
+        ours = [
+            RouterUser(row["name"], session_id)
+            for row in users
+            if (session_id := session_of(row.get("comment"))) is not None
+        ]
+        # Only what a sync compares: on a busy router these prints are most of its cost.
+        sessions = api.get_resource(ACTIVE).call("print", {".proplist": ACTIVE_PROPERTIES})
+        hosts = api.get_resource(HOSTS).call("print", {".proplist": "mac-address,address,authorized"})
+        return Snapshot(ours, [active_session(row) for row in sessions], [host(row) for row in hosts])
+
+    def _health(self, api: Any) -> Health:
+        identity = api.get_resource("/system/identity").get()[0]["name"]
+        resource = api.get_resource("/system/resource").get()[0]
+        comments = api.get_resource(USERS).call("print", {".proplist": "comment"})
+
+        def count(path: str) -> int:
+            return int(api.get_resource(path).call("print", {"count-only": None}).done_message["ret"])
+
+        return Health(
+            identity=identity,
+            version=resource.get("version", "").removesuffix(" (stable)"),
+            uptime=parse_duration(resource.get("uptime", "0s")),
+            board=resource.get("board-name", ""),
+            users=len(comments),
+            our_users=sum(session_of(row.get("comment")) is not None for row in comments),
+            active=count(ACTIVE),
+            hosts=count(HOSTS),
+        )
+
+    def _sync_profiles(self, api: Any, profiles: list[Profile]) -> list[str]:
+        changes: list[str] = []
+        for profile in profiles:
+            self._ensure_profile(api, profile, changes)
+        return changes
+
+    def _provision(
+        self, api: Any, profiles: list[Profile], portal_url: str, login_page_url: str
+    ) -> list[str]:
+        changes = self._sync_profiles(api, profiles)
+        changes.append(self._ensure_walled_garden(api, urlsplit(portal_url).hostname or ""))
+        for directory in self._html_directories(api):
+            destination = f"{directory}/login.html"
+            try:
+                api.get_resource("/tool").call("fetch", {"url": login_page_url, "dst-path": destination})
+            except RouterOsApiCommunicationError as error:
+                message = f"the router could not fetch {login_page_url}: {trap_text(error)}"
+                raise GatewayError(message, outage=False) from None
+            changes.append(f"login page fetched from {login_page_url} into {destination}")
+        return changes
+
+    def _ensure_walled_garden(self, api: Any, portal_host: str) -> str:
+        """Devices that have not paid may reach the portal (layer 3, so any port and HTTPS too)."""
+        try:
+            wanted = {"dst_address": str(ipaddress.ip_address(portal_host))}
+        except ValueError:
+            wanted = {"dst_host": portal_host}
+        wanted |= {"action": "accept", "comment": WALLED_GARDEN_MARK}
+        garden = api.get_resource("/ip/hotspot/walled-garden/ip")
+        entries = garden.get(comment=WALLED_GARDEN_MARK)
+        for extra in entries[1:]:
+            remove_quietly(garden, extra["id"])
+        if not entries:
+            garden.add(**wanted)
+            return f"walled garden opened to {portal_host}"
+        current = entries[0]
+        if all(current.get(key.replace("_", "-")) == value for key, value in wanted.items()):
+            return f"walled garden already open to {portal_host}"
+        # Only one of dst-address / dst-host may stay.
+        stale = {key: None for key in ("dst_address", "dst_host") if key not in wanted}
+        garden.set(id=current["id"], **wanted, **stale)
+        return f"walled garden moved to {portal_host}"
+
+    def _html_directories(self, api: Any) -> list[str]:
+        """Where our hotspot servers read their pages: each one's server profile's html-directory."""
+        servers = api.get_resource("/ip/hotspot").get()
+        if self.hotspot_server != "all":
+            servers = [row for row in servers if row.get("name") == self.hotspot_server]
+        if not servers:
+            raise GatewayError(f"the router has no hotspot server {self.hotspot_server}", outage=False)
+        directories = []
+        server_profiles = api.get_resource("/ip/hotspot/profile")
+        for server in servers:
+            found = server_profiles.get(name=server.get("profile", "default"))
+            directory = (found[0].get("html-directory") if found else None) or "hotspot"
+            if directory not in directories:
+                directories.append(directory)
+        return directories
+
+
+def trap_text(error: RouterOsApiCommunicationError) -> str:
+    return error.original_message.decode("utf-8", "replace")
+
+
+def remove_quietly(resource: Any, entry_id: str) -> None:
+    """Removes one entry; one that is already gone counts as removed."""
+    try:
+        resource.remove(id=entry_id)
+    except RouterOsApiCommunicationError as error:
+        if "no such item" not in trap_text(error):
+            raise
+
+
+def time_left(row: dict[str, str]) -> int:
+    return parse_duration(row["session-time-left"]) if "session-time-left" in row else 0
+
+
+def active_session(row: dict[str, str]) -> ActiveSession:
+    return ActiveSession(
+        user=row.get("user", ""),
+        mac=row.get("mac-address", ""),
+        ip=row.get("address", ""),
+        uptime=parse_duration(row.get("uptime", "0s")),
+        time_left=parse_duration(row["session-time-left"]) if "session-time-left" in row else None,
+        bytes_in=int(row.get("bytes-in", "0")),
+        bytes_out=int(row.get("bytes-out", "0")),
+    )
+
+
+def host(row: dict[str, str]) -> Host:
+    return Host(
+        mac=row.get("mac-address", ""), ip=row.get("address", ""), authorized=row.get("authorized") == "true"
+    )

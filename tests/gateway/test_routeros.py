@@ -1,0 +1,402 @@
+"""The RouterOS gateway against the emulator over loopback TCP, with the real routeros-api underneath;
+librouteros reads the router back independently."""
+
+import asyncio
+from datetime import timedelta
+
+import librouteros
+import pytest
+from litestar import Litestar, get
+from litestar.params import FromQuery
+from litestar.response import Response
+
+from portal.gateway.base import Access, DeviceNotConnected, GatewayError, Profile, normalize_mac
+from portal.gateway.routeros import (
+    GRACE_SECONDS,
+    RouterOSGateway,
+    format_duration,
+    mark,
+    parse_duration,
+    session_of,
+)
+from portal.sim.routeros import RouterEmulator
+from tests.conftest import anonymous_dh_context, self_signed_context, serving
+
+MAC = "AA:BB:CC:DD:EE:01"
+IP = "10.5.50.11"
+HOUR = Profile("portal-p1", "1M/2M")
+
+
+def gateway_for(emulator: RouterEmulator, password: str = "secret", **options) -> RouterOSGateway:  # noqa: S107
+    return RouterOSGateway(
+        host="127.0.0.1",
+        port=emulator.port,
+        username="admin",
+        password=password,
+        timeout=options.pop("timeout", 2.0),
+        label="cafe",
+        **options,
+    )
+
+
+@pytest.fixture
+async def gateway(emulator):
+    gateway = gateway_for(emulator)
+    yield gateway
+    await gateway.close()
+
+
+def access(
+    clock, seconds: int = 3600, session_id: int = 1, mac: str = MAC, profile: Profile = HOUR
+) -> Access:
+    return Access(
+        session_id=session_id,
+        mac=mac,
+        ip=IP,
+        profile=profile,
+        seconds=seconds,
+        expires_at=clock.now() + timedelta(seconds=seconds),
+    )
+
+
+def user_row(emulator: RouterEmulator, name: str = MAC) -> dict[str, str] | None:
+    rows = emulator.console("/ip/hotspot/user/print", queries=[f"name={name}"]).rows
+    return rows[0] if rows else None
+
+
+def logins(emulator: RouterEmulator) -> list[list[str]]:
+    return [s for s in emulator.sentences if s[0] == "/ip/hotspot/active/login"]
+
+
+# -- values ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        *[("0s", 0), ("59s", 59), ("5m3s", 303), ("1h", 3600), ("1d2h3m4s", 93784), ("2w3d4h5m6s", 1483506)],
+        *[("2:00:00", 7200), ("1d 02:00:00", 93600), ("3600", 3600), ("1h30m", 5400), ("500ms", 0)],
+    ],
+)
+def test_durations_read_every_form_routeros_accepts(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_durations_print_with_zero_parts_left_out():
+    assert [format_duration(s) for s in (0, 59, 303, 3600, 93784, 1483506)] == [
+        "0s",
+        "59s",
+        "5m3s",
+        "1h",
+        "1d2h3m4s",
+        "2w3d4h5m6s",
+    ]
+
+
+def test_the_mark_names_the_session_and_nothing_else_reads_as_ours(clock):
+    assert mark(42, clock.now()) == "portal:s=42;exp=2026-01-05T09:00:00Z"
+    assert session_of(mark(42, clock.now())) == 42
+    assert [session_of(c) for c in (None, "", "vip guest", "portal:s=x", "xportal:s=1")] == [None] * 5
+
+
+def test_macs_are_normalized_and_junk_is_refused():
+    assert normalize_mac(" aa-bb-cc-dd-ee-01 ") == MAC
+    for junk in ("", "AA:BB:CC:DD:EE", "GG:BB:CC:DD:EE:01", "AA:BB:CC:DD:EE:01;x"):
+        with pytest.raises(ValueError, match="not a MAC address"):
+            normalize_mac(junk)
+
+
+# -- grant ----------------------------------------------------------------------------------------------
+
+
+async def test_grant_creates_a_capped_marked_user_on_the_package_profile_and_logs_the_device_in(
+    emulator, gateway, clock
+):
+    emulator.connect_device(MAC, IP)
+    session = await gateway.grant(access(clock))
+    assert (session.user, session.mac, session.ip) == (MAC, MAC, IP)
+    assert session.time_left == 3600 + GRACE_SECONDS
+    assert emulator.has_access(MAC)
+    user = user_row(emulator)
+    assert user["profile"] == "portal-p1" and user["mac-address"] == MAC
+    assert user["limit-uptime"] == format_duration(3600 + GRACE_SECONDS)
+    assert user["comment"] == "portal:s=1;exp=2026-01-05T10:00:00Z"
+    profile = emulator.console("/ip/hotspot/user/profile/print", queries=["name=portal-p1"]).rows[0]
+    assert (profile["rate-limit"], profile["shared-users"]) == ("1M/2M", "1")
+
+
+async def test_every_login_uses_a_new_password_that_is_nowhere_but_on_the_router(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, seconds=600))
+    clock.advance(300)
+    await gateway.extend(access(clock, seconds=3600))
+    passwords = [word for sentence in logins(emulator) for word in sentence if word.startswith("=password=")]
+    assert len(passwords) == 2 and len(set(passwords)) == 2
+    assert user_row(emulator)["password"] == passwords[-1].removeprefix("=password=")
+
+
+async def test_grant_waits_for_a_device_that_is_not_on_the_hotspot(emulator, gateway, clock):
+    with pytest.raises(DeviceNotConnected) as caught:
+        await gateway.grant(access(clock))
+    assert not caught.value.outage
+    emulator.connect_device(MAC, "10.5.50.99")  # back, with a new address from DHCP
+    assert (await gateway.grant(access(clock))).ip == "10.5.50.99"
+
+
+async def test_a_grant_whose_answer_was_lost_logs_the_device_in_once_when_retried(emulator, clock):
+    emulator.connect_device(MAC, IP)
+    gateway = gateway_for(emulator, timeout=0.3)
+    await gateway.health()
+    emulator.hold_replies()
+    with pytest.raises(GatewayError) as caught:
+        await gateway.grant(access(clock))
+    assert caught.value.outage
+    emulator.release_replies()
+    session = await gateway.grant(access(clock))
+    assert session.mac == MAC and len(logins(emulator)) == 1
+    await gateway.close()
+
+
+async def test_grant_refuses_to_take_over_a_user_portal_did_not_create(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    emulator.console("/ip/hotspot/user/add", {"name": MAC, "password": "owner's", "comment": "staff phone"})
+    with pytest.raises(GatewayError, match="that portal did not create") as caught:
+        await gateway.grant(access(clock))
+    assert not caught.value.outage
+    assert user_row(emulator)["comment"] == "staff phone" and not emulator.has_access(MAC)
+
+
+async def test_a_missing_profile_is_created_again_on_the_next_grant(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))
+    await gateway.revoke(MAC, 1)
+    emulator.console("/ip/hotspot/user/profile/remove", {"numbers": "portal-p1"})
+    fresh = gateway_for(emulator)  # what the portal has after a restart
+    await fresh.grant(access(clock, session_id=2))
+    assert emulator.has_access(MAC)
+    await fresh.close()
+
+
+# -- extend ---------------------------------------------------------------------------------------------
+
+
+async def test_extend_raises_the_cap_by_what_was_used_and_logs_in_again_when_the_session_is_short(
+    emulator, gateway, clock
+):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, seconds=600))
+    clock.advance(300)
+    session = await gateway.extend(access(clock, seconds=300 + 3600))
+    assert session.time_left == 3900 + GRACE_SECONDS
+    assert user_row(emulator)["limit-uptime"] == format_duration(300 + 3900 + GRACE_SECONDS)
+    clock.advance(3900)
+    assert emulator.has_access(MAC)  # the portal, not the router, ends it at the paid time
+
+
+async def test_extend_keeps_a_session_that_already_has_enough_time(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, seconds=3600))
+    assert (await gateway.extend(access(clock, seconds=3600))).time_left == 3600 + GRACE_SECONDS
+    assert len(logins(emulator)) == 1
+
+
+async def test_extend_for_a_device_that_went_away_updates_the_user_only(emulator, gateway, clock):
+    assert await gateway.extend(access(clock, seconds=7200)) is None
+    assert user_row(emulator)["limit-uptime"] == format_duration(7200 + GRACE_SECONDS)
+    assert logins(emulator) == []
+
+
+# -- revoke ---------------------------------------------------------------------------------------------
+
+
+async def test_revoke_removes_user_session_and_cookie_and_can_run_again(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))
+    assert emulator.console("/ip/hotspot/cookie/print").rows
+    await gateway.revoke(MAC, 1)
+    assert not emulator.has_access(MAC) and user_row(emulator) is None
+    assert emulator.console("/ip/hotspot/cookie/print").rows == []
+    await gateway.revoke(MAC, 1)
+
+
+async def test_revoke_of_an_old_session_leaves_the_newer_purchase_alone(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, session_id=1))
+    await gateway.grant(access(clock, session_id=2))  # bought again before the first revoke ran
+    await gateway.revoke(MAC, 1)
+    assert emulator.has_access(MAC) and session_of(user_row(emulator)["comment"]) == 2
+
+
+async def test_revoke_never_touches_what_portal_did_not_create(emulator, gateway):
+    emulator.connect_device(MAC, IP)
+    emulator.console("/ip/hotspot/user/add", {"name": MAC, "password": "x", "comment": "owner"})
+    emulator.console("/ip/hotspot/active/login", {"user": MAC, "password": "x", "ip": IP})
+    await gateway.revoke(MAC, 1)
+    assert emulator.has_access(MAC) and user_row(emulator)["comment"] == "owner"
+
+
+async def test_revoke_ends_a_session_whose_user_was_already_deleted_by_hand(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))
+    emulator.console("/ip/hotspot/user/remove", {"numbers": MAC})
+    assert emulator.has_access(MAC)
+    await gateway.revoke(MAC, 1)
+    assert not emulator.has_access(MAC)
+
+
+# -- reading the router ---------------------------------------------------------------------------------
+
+
+async def test_active_sessions_carry_uptime_time_left_and_byte_counters(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))
+    clock.advance(600)
+    emulator.traffic(MAC, 12_345, 678_901)
+    [session] = await gateway.active_sessions()
+    assert (session.uptime, session.time_left) == (600, 3000 + GRACE_SECONDS)
+    assert (session.bytes_in, session.bytes_out) == (12_345, 678_901)
+
+
+async def test_snapshot_lists_only_our_users_and_health_counts_them(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device("AA:BB:CC:DD:EE:02", "10.5.50.12")
+    await gateway.grant(access(clock, session_id=7))
+    emulator.console("/ip/hotspot/user/add", {"name": "guest", "comment": "front desk"})
+    snapshot = await gateway.snapshot()
+    assert [(user.name, user.session_id) for user in snapshot.users] == [(MAC, 7)]
+    assert [session.mac for session in snapshot.active] == [MAC]
+    assert {(host.mac, host.authorized) for host in snapshot.hosts} == {
+        (MAC, True),
+        ("AA:BB:CC:DD:EE:02", False),
+    }
+    health = await gateway.health()
+    assert (health.identity, health.version, health.board) == ("cafe-router", "7.18.2", "hAP ac^2")
+    assert (health.users, health.our_users, health.active, health.hosts) == (2, 1, 1, 2)
+
+
+async def test_librouteros_reads_back_what_the_gateway_wrote(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))
+
+    def read():
+        api = librouteros.connect("127.0.0.1", "admin", "secret", port=emulator.port)
+        try:
+            return (
+                list(api.path("ip", "hotspot", "user")),
+                list(api.path("ip", "hotspot", "active")),
+                [p for p in api.path("ip", "hotspot", "user", "profile") if p["name"] == "portal-p1"],
+            )
+        finally:
+            api.close()
+
+    users, active, profiles = await asyncio.to_thread(read)
+    assert [(u["name"], u["mac-address"], u["profile"], u["comment"]) for u in users] == [
+        (MAC, MAC, "portal-p1", "portal:s=1;exp=2026-01-05T10:00:00Z")
+    ]
+    assert parse_duration(users[0]["limit-uptime"]) == 3600 + GRACE_SECONDS
+    assert [(a["user"], a["mac-address"], a["address"]) for a in active] == [(MAC, MAC, IP)]
+    assert parse_duration(active[0]["session-time-left"]) == 3600 + GRACE_SECONDS
+    assert [(p["rate-limit"], p["shared-users"]) for p in profiles] == [("1M/2M", 1)]
+
+
+# -- failures -------------------------------------------------------------------------------------------
+
+
+async def test_an_unreachable_router_is_an_outage(emulator, clock):
+    await emulator.down()
+    gateway = gateway_for(emulator)
+    with pytest.raises(GatewayError, match=r"unreachable: .*refused") as caught:
+        await gateway.health()
+    assert caught.value.outage
+    await gateway.close()
+
+
+async def test_a_wrong_api_password_is_an_outage_whose_message_never_holds_the_password(emulator):
+    gateway = gateway_for(emulator, password="hunter2-guess")
+    with pytest.raises(GatewayError) as caught:
+        await gateway.health()
+    assert caught.value.outage and "check the user and password" in str(caught.value)
+    assert "hunter2" not in str(caught.value) and caught.value.__context__ is None
+    await gateway.close()
+
+
+async def test_a_trap_is_a_refusal_in_the_routers_words_without_our_command(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    emulator.inject_trap("/ip/hotspot/active/login", "server is busy")
+    with pytest.raises(GatewayError) as caught:
+        await gateway.grant(access(clock))
+    assert str(caught.value) == "the router refused: server is busy" and not caught.value.outage
+    assert "password" not in str(caught.value) and caught.value.__context__ is None
+    assert (await gateway.grant(access(clock))).mac == MAC
+
+
+async def test_a_stale_connection_after_a_reboot_is_replaced_without_failing(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))
+    emulator.reboot()
+    assert await gateway.active_sessions() == []
+
+
+async def test_a_fatal_reply_routeros_api_cannot_parse_leads_to_a_fresh_connection(emulator, gateway):
+    await gateway.health()
+    emulator.inject_fatal("/ip/hotspot/host/print")
+    emulator.connect_device(MAC, IP)
+    assert [host.mac for host in await gateway.hosts()] == [MAC]
+
+
+async def test_a_silent_router_times_out_quickly(emulator, clock):
+    gateway = gateway_for(emulator, timeout=0.2)
+    emulator.hold_replies()
+    with pytest.raises(GatewayError, match="timed out"):
+        await gateway.health()
+    emulator.release_replies()
+    await gateway.close()
+
+
+@pytest.mark.parametrize("make_context", [self_signed_context, anonymous_dh_context])
+async def test_api_ssl_works_with_a_self_signed_certificate_and_with_none(clock, tmp_path, make_context):
+    router = RouterEmulator(clock, ssl_context=make_context(tmp_path))
+    await router.start()
+    gateway = gateway_for(router, use_tls=True)
+    assert (await gateway.health()).identity == "MikroTik"
+    await gateway.close()
+    await router.stop()
+
+
+# -- provisioning ---------------------------------------------------------------------------------------
+
+
+@get("/hotspot/login.html", sync_to_thread=False)
+def login_page(router: FromQuery[str]) -> Response:
+    return Response(f"<html>portal login for {router}</html>", media_type="text/html")
+
+
+async def test_provision_sets_profiles_walled_garden_and_login_page_and_can_run_again(emulator, gateway):
+    profiles = [HOUR, Profile("portal-p2", "2M/4M")]
+    async with serving(Litestar([login_page], logging_config=None)) as base:
+        first = await gateway.provision(profiles, base, f"{base}/hotspot/login.html?router=cafe")
+        emulator.console("/ip/hotspot/user/profile/set", {"numbers": "portal-p2", "rate-limit": "9M/9M"})
+        second = await gateway.provision(profiles, base, f"{base}/hotspot/login.html?router=cafe")
+    assert first[:3] == [
+        "profile portal-p1 created (rate limit 1M/2M)",
+        "profile portal-p2 created (rate limit 2M/4M)",
+        "walled garden opened to 127.0.0.1",
+    ]
+    assert second[:3] == [
+        "profile portal-p1 up to date",
+        "profile portal-p2 updated",
+        "walled garden already open to 127.0.0.1",
+    ]
+    garden = emulator.console("/ip/hotspot/walled-garden/ip/print").rows
+    assert [(g["dst-address"], g["action"]) for g in garden] == [("127.0.0.1", "accept")]
+    profile = emulator.console("/ip/hotspot/user/profile/print", queries=["name=portal-p2"]).rows[0]
+    assert profile["rate-limit"] == "2M/4M"
+    # hotspot1's server profile reads its pages from flash/hotspot
+    assert emulator.files["flash/hotspot/login.html"] == b"<html>portal login for cafe</html>"
+
+
+async def test_provision_names_a_hotspot_server_the_router_does_not_have(emulator):
+    gateway = gateway_for(emulator, hotspot_server="hotspot9")
+    with pytest.raises(GatewayError, match="no hotspot server hotspot9"):
+        await gateway.provision([], "http://10.5.50.2:8080", "http://10.5.50.2:8080/hotspot/login.html")
+    await gateway.close()

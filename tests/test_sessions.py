@@ -1,0 +1,527 @@
+"""Access sessions end to end: the database, the outbox worker, the expiry loop and the sync, driving the
+RouterOS emulator over loopback TCP through routeros-api. Time only moves when a test advances it."""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from portal.app import create_app
+from portal.clock import from_text, to_text
+from portal.gateway.routeros import GRACE_SECONDS, parse_duration
+from portal.routers import Gateways, add_router
+from portal.sessions import (
+    CODE_ALPHABET,
+    SessionError,
+    SessionWorker,
+    end_session,
+    open_session,
+    retry_delay,
+    session_status,
+)
+from portal.tenants import create_tenant
+from portal.vault import fingerprint
+from tests.conftest import serving
+
+MAC = "AA:BB:CC:DD:EE:01"
+IP = "10.5.50.11"
+HOUR = 3600
+
+
+@dataclass
+class Site:
+    tenant_id: int
+    package_id: int
+    router_id: int
+
+
+async def add_package(tx, clock, tenant_id, name="1 hour", seconds=HOUR, rate="1M/2M") -> int:
+    now = to_text(clock.now())
+    cursor = await tx.execute(
+        "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, created_at, updated_at)"
+        " VALUES (?, ?, 10, ?, ?, ?, ?)",
+        (tenant_id, name, seconds, rate, now, now),
+    )
+    return cursor.lastrowid
+
+
+@pytest.fixture
+async def site(db, clock, vault, emulator, worker) -> Site:
+    site = await make_site(db, clock, vault, emulator)
+    await worker.run_due_tasks()  # the new router's profiles: a router set up and ready to sell
+    return site
+
+
+async def make_site(db, clock, vault, emulator) -> Site:
+    async with db.transaction() as tx:
+        tenant_id = await create_tenant(tx, clock, "cafe", "Cafe Wi-Fi")
+        package_id = await add_package(tx, clock, tenant_id)
+        router_id = await add_router(tx, clock, vault, tenant_id, {
+            "name": "cafe", "host": "127.0.0.1", "port": str(emulator.port),
+            "username": "admin", "password": "secret",
+        })  # fmt: skip
+    return Site(tenant_id, package_id, router_id)
+
+
+@pytest.fixture
+async def worker(db, clock, vault):
+    gateways = Gateways(vault, timeout=0.5)
+    worker = SessionWorker(db, clock, gateways)
+    yield worker
+    await worker.stop()
+    await gateways.close()
+
+
+async def buy(db, clock, vault, site: Site, mac=MAC, seconds=HOUR, ip=IP) -> int:
+    async with db.transaction() as tx:
+        return await open_session(
+            tx, clock, vault, tenant_id=site.tenant_id, router_id=site.router_id,
+            package_id=site.package_id, mac=mac, ip=ip, seconds=seconds,
+        )  # fmt: skip
+
+
+async def session(db, session_id):
+    return await db.fetchone("SELECT * FROM access_sessions WHERE id = ?", (session_id,))
+
+
+async def tasks(db, session_id):
+    return await db.fetchall(
+        "SELECT * FROM router_tasks WHERE access_session_id = ? ORDER BY id", (session_id,)
+    )
+
+
+def logins(emulator, mac=MAC):
+    return [s for s in emulator.sentences if s[0] == "/ip/hotspot/active/login" and f"=user={mac}" in s]
+
+
+async def eventually(condition, seconds: float = 5.0) -> None:
+    """Waits (in real time, bounded) for work the test set going to show its effect on the router or in
+    the database, which offer no event to wait on."""
+    async with asyncio.timeout(seconds):
+        while not await condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+def user_on_router(emulator, mac=MAC):
+    rows = emulator.console("/ip/hotspot/user/print", queries=[f"name={mac}"]).rows
+    return rows[0] if rows else None
+
+
+# -- opening and extending ------------------------------------------------------------------------------
+
+
+async def test_paid_time_starts_when_the_router_confirms_access(db, clock, vault, site, worker, emulator):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site)
+    assert (await session(db, session_id))["state"] == "pending"
+    clock.advance(minutes=10)  # e.g. the worker was busy
+    await worker.run_due_tasks()
+    row = await session(db, session_id)
+    assert row["state"] == "active" and row["started_at"] == to_text(clock.now())
+    assert from_text(row["expires_at"]) == clock.now() + timedelta(hours=1)
+    assert emulator.has_access(MAC)
+    [task] = await tasks(db, session_id)
+    assert (task["kind"], task["state"], task["attempts"]) == ("grant", "done", 1)
+    attempts = await db.fetchall("SELECT ok FROM router_task_attempts WHERE task_id = ?", (task["id"],))
+    assert [a["ok"] for a in attempts] == [1]
+
+
+async def test_a_new_session_gets_a_typeable_access_code_stored_only_as_hash_and_ciphertext(
+    db, clock, vault, site
+):
+    row = await session(db, await buy(db, clock, vault, site))
+    code = vault.decrypt(row["access_code_enc"])
+    assert len(code) == 8 and set(code) <= set(CODE_ALPHABET)
+    assert row["access_code_hash"] == fingerprint(code) and code not in row["access_code_enc"]
+
+
+async def test_open_session_refuses_a_bad_mac_fractional_time_and_another_tenants_router(
+    db, clock, vault, site
+):
+    with pytest.raises(SessionError, match="not a MAC address"):
+        await buy(db, clock, vault, site, mac="phone")
+    for seconds in (0, -5, 2.5, "60"):
+        with pytest.raises(SessionError, match="whole number of seconds"):
+            await buy(db, clock, vault, site, seconds=seconds)
+    async with db.transaction() as tx:
+        other = await create_tenant(tx, clock, "other", "Other")
+    with pytest.raises(SessionError, match="belong to the tenant"):
+        await buy(db, clock, vault, Site(other, site.package_id, site.router_id))
+    assert await db.fetchval("SELECT count(*) FROM access_sessions") == 0
+
+
+async def test_buying_again_before_access_is_granted_adds_to_the_same_session(
+    db, clock, vault, site, worker, emulator
+):
+    first = await buy(db, clock, vault, site)
+    assert await buy(db, clock, vault, site, mac=MAC.lower(), seconds=1800) == first
+    assert (await session(db, first))["paid_seconds"] == HOUR + 1800
+    assert len(await tasks(db, first)) == 1
+    emulator.connect_device(MAC, IP)
+    await worker.run_due_tasks()
+    row = await session(db, first)
+    assert from_text(row["expires_at"]) - from_text(row["started_at"]) == timedelta(seconds=HOUR + 1800)
+    assert parse_duration(user_on_router(emulator)["limit-uptime"]) == HOUR + 1800 + GRACE_SECONDS
+
+
+async def test_buying_more_while_online_extends_the_same_session_on_the_router(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    first_end = from_text((await session(db, session_id))["expires_at"])
+    clock.advance(minutes=50)
+    assert await buy(db, clock, vault, site) == session_id
+    assert from_text((await session(db, session_id))["expires_at"]) == first_end + timedelta(hours=1)
+    await worker.run_due_tasks()
+    assert [t["kind"] for t in await tasks(db, session_id)] == ["grant", "extend"]
+    clock.advance(minutes=20)  # past the first hour: the router must not cut the device off
+    assert emulator.has_access(MAC)
+    [active] = emulator.active_sessions()
+    assert parse_duration(active["session-time-left"]) == 50 * 60 + GRACE_SECONDS
+
+
+async def test_more_time_bought_while_the_grant_is_in_flight_reaches_the_router(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site)
+    emulator.inject_trap("/ip/hotspot/host/print", "busy")  # the first grant attempt fails late...
+    await worker.run_due_tasks()
+    await buy(db, clock, vault, site)  # ...and the customer buys again meanwhile
+    clock.advance(retry_delay(1))
+    await worker.run_due_tasks()
+    row = await session(db, session_id)
+    assert from_text(row["expires_at"]) - from_text(row["started_at"]) == timedelta(hours=2)
+    assert parse_duration(user_on_router(emulator)["limit-uptime"]) == 2 * HOUR + GRACE_SECONDS
+
+
+# -- outages --------------------------------------------------------------------------------------------
+
+
+async def test_router_down_during_the_grant_grants_once_when_it_returns_and_time_starts_then(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    await emulator.down()
+    session_id = await buy(db, clock, vault, site)
+    for attempt in range(1, 4):
+        await worker.run_due_tasks()
+        [task] = await tasks(db, session_id)
+        assert task["attempts"] == attempt and "unreachable" in task["last_error"]
+        assert from_text(task["next_attempt_at"]) == clock.now() + timedelta(seconds=retry_delay(attempt))
+        clock.advance(retry_delay(attempt))
+    status = await session_status(db, clock, session_id)
+    assert status.connecting and status.attempts == 3 and "unreachable" in status.last_error
+    assert status.seconds_left == HOUR  # nothing of the paid hour is spent while waiting
+    router = await db.fetchone("SELECT last_error FROM routers WHERE id = ?", (site.router_id,))
+    assert "unreachable" in router["last_error"]
+    await emulator.up()
+    await worker.run_due_tasks()
+    row = await session(db, session_id)
+    assert row["state"] == "active" and row["started_at"] == to_text(clock.now())
+    assert len(logins(emulator)) == 1 and emulator.has_access(MAC)
+    attempts = await db.fetchall("SELECT ok FROM router_task_attempts WHERE task_id = ?", (task["id"],))
+    assert [a["ok"] for a in attempts] == [0, 0, 0, 1]
+
+
+def test_back_off_doubles_up_to_a_cap():
+    assert [retry_delay(n) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
+
+
+async def test_a_grant_whose_answer_was_lost_logs_the_device_in_exactly_once(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site)
+    emulator.hold_replies(after="/ip/hotspot/active/login")
+    await worker.run_due_tasks()
+    emulator.release_replies()
+    assert (await session(db, session_id))["state"] == "pending"
+    assert emulator.has_access(MAC)  # the router did it; the portal just never heard
+    clock.advance(retry_delay(1))
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["state"] == "active"
+    assert len(logins(emulator)) == 1
+
+
+async def test_a_device_that_left_the_wifi_is_granted_when_it_comes_back(
+    db, clock, vault, site, worker, emulator
+):
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    [task] = await tasks(db, session_id)
+    assert "not connected to the hotspot" in task["last_error"]
+    emulator.connect_device(MAC, "10.5.50.77")
+    await worker.sync_router(site.router_id)  # a sync finds the router well and makes waiting tasks due
+    await worker.run_due_tasks()
+    row = await session(db, session_id)
+    assert row["state"] == "active" and row["ip"] == "10.5.50.77"
+
+
+async def test_an_outage_postpones_the_routers_other_tasks_instead_of_timing_each_out(
+    db, clock, vault, site, worker, emulator
+):
+    await emulator.down()
+    ids = [await buy(db, clock, vault, site, mac=f"AA:BB:CC:DD:EE:{n:02X}") for n in range(5)]
+    await worker.run_due_tasks()
+    rows = [(await tasks(db, i))[0] for i in ids]
+    assert [row["attempts"] for row in rows] == [1, 0, 0, 0, 0]
+    assert {row["next_attempt_at"] for row in rows} == {
+        to_text(clock.now() + timedelta(seconds=retry_delay(1)))
+    }
+
+
+async def test_a_task_that_hits_a_bug_backs_off_like_any_failure_and_spares_the_others(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    async with db.transaction() as tx:
+        await tx.execute(  # a task whose session is missing: the code can't cope
+            "INSERT INTO router_tasks (router_id, kind, next_attempt_at, created_at)"
+            " VALUES (?, 'grant', ?, ?)",
+            (site.router_id, to_text(clock.now()), to_text(clock.now())),
+        )
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    broken = await db.fetchone(
+        "SELECT * FROM router_tasks WHERE access_session_id IS NULL AND kind = 'grant'"
+    )
+    assert broken["attempts"] == 1 and broken["last_error"] == "internal error (TypeError)"
+    assert from_text(broken["next_attempt_at"]) > clock.now()
+    assert (await session(db, session_id))["state"] == "active"
+
+
+# -- expiry ---------------------------------------------------------------------------------------------
+
+
+async def test_the_device_is_off_the_router_the_moment_its_paid_time_ends(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    worker.start()
+    session_id = await buy(db, clock, vault, site)
+    worker.wake()
+
+    async def active():
+        return (await session(db, session_id))["state"] == "active"
+
+    await eventually(active)
+    expires_at = from_text((await session(db, session_id))["expires_at"])
+    clock.advance(HOUR - 1)
+    await asyncio.sleep(0.05)
+    assert emulator.has_access(MAC)
+    clock.advance(1)  # exactly the end of the paid hour; the clock does not move again
+
+    async def off():
+        return not emulator.has_access(MAC)
+
+    await eventually(off)
+    assert clock.now() == expires_at
+    assert emulator.ended[-1]["cause"] == "admin-reset" and emulator.ended[-1]["at"] == expires_at
+    row = await session(db, session_id)
+    assert row["state"] == "expired" and row["ended_at"] == to_text(expires_at)
+    assert user_on_router(emulator) is None
+
+
+async def test_expiry_wakes_for_a_shorter_session_that_arrives_while_it_sleeps(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device("AA:BB:CC:DD:EE:02", "10.5.50.12")
+    worker.start()
+    await buy(db, clock, vault, site, seconds=HOUR)
+    worker.wake()
+    await eventually(lambda: _has(emulator, MAC))
+    short = await buy(db, clock, vault, site, mac="AA:BB:CC:DD:EE:02", seconds=600)
+    worker.wake()
+    await eventually(lambda: _has(emulator, "AA:BB:CC:DD:EE:02"))
+    clock.advance(600)
+    await eventually(lambda: _has(emulator, "AA:BB:CC:DD:EE:02", False))
+    assert (await session(db, short))["state"] == "expired" and emulator.has_access(MAC)
+
+
+async def _has(emulator, mac, expected=True):
+    return emulator.has_access(mac) == expected
+
+
+async def test_expiry_while_the_router_is_down_the_router_cap_holds_and_revoke_follows_its_return(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    await emulator.down()
+    clock.advance(HOUR)
+    assert await worker.expire_due() == 1
+    await worker.run_due_tasks()
+    revoke = (await tasks(db, session_id))[-1]
+    assert (revoke["kind"], revoke["state"], revoke["attempts"]) == ("revoke", "queued", 1)
+    assert emulator.has_access(MAC)  # unreachable, so the portal can't cut it off yet...
+    clock.advance(GRACE_SECONDS)
+    assert not emulator.has_access(MAC)  # ...but the router's own cap does
+    assert emulator.ended[-1]["cause"] == "uptime-limit"
+    await emulator.up()
+    await worker.run_due_tasks()
+    assert (await tasks(db, session_id))[-1]["state"] == "done"
+    assert user_on_router(emulator) is None
+
+
+async def test_ending_a_session_by_hand_takes_access_away(db, clock, vault, site, worker, emulator):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    async with db.transaction() as tx:
+        assert await end_session(tx, clock, session_id)
+        assert not await end_session(tx, clock, session_id)
+    await worker.run_due_tasks()
+    assert not emulator.has_access(MAC) and (await session(db, session_id))["state"] == "revoked"
+
+
+async def test_a_session_ended_before_its_grant_ran_never_reaches_the_router(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site)
+    async with db.transaction() as tx:
+        await end_session(tx, clock, session_id)
+    await worker.run_due_tasks()
+    assert logins(emulator) == [] and not emulator.has_access(MAC)
+    assert [t["state"] for t in await tasks(db, session_id)] == ["done", "done"]
+
+
+# -- sync -----------------------------------------------------------------------------------------------
+
+
+async def test_after_a_router_reboot_sync_restores_every_valid_session_and_no_expired_one(
+    db, clock, vault, site, worker, emulator
+):
+    macs = [f"AA:BB:CC:DD:EE:{n:02X}" for n in range(6)]
+    for n, mac in enumerate(macs):
+        emulator.connect_device(mac, f"10.5.50.{20 + n}")
+        await buy(db, clock, vault, site, mac=mac, seconds=HOUR if n else 600)
+    await worker.run_due_tasks()
+    clock.advance(601)
+    await worker.expire_due()  # the first one is over; its revoke has not reached the router yet
+    emulator.reboot()
+    for n, mac in enumerate(macs):
+        emulator.connect_device(mac, f"10.5.50.{20 + n}")
+    report = await worker.sync_router(site.router_id)
+    assert [emulator.has_access(mac) for mac in macs] == [False] + [True] * 5
+    assert (report.restored, report.removed) == (5, 1)
+    for active in emulator.active_sessions():  # the cap counts the time used before the reboot
+        assert parse_duration(active["session-time-left"]) == HOUR - 601 + GRACE_SECONDS
+
+
+async def test_a_purchase_is_not_held_up_by_a_long_sync_on_the_same_router(
+    db, clock, vault, site, worker, emulator
+):
+    macs = [f"AA:BB:CC:DD:EE:{n:02X}" for n in range(30)]
+    for n, mac in enumerate(macs):
+        emulator.connect_device(mac, f"10.5.50.{20 + n}")
+        await buy(db, clock, vault, site, mac=mac)
+    await worker.run_due_tasks()
+    emulator.reboot()
+    for n, mac in enumerate(macs):
+        emulator.connect_device(mac, f"10.5.50.{20 + n}")
+    newcomer_mac = "AA:BB:CC:DD:EF:01"
+    emulator.connect_device(newcomer_mac, "10.5.51.2")
+    before = len(emulator.logins)
+    newcomer = await buy(db, clock, vault, site, mac=newcomer_mac)
+    report, _ = await asyncio.gather(worker.sync_router(site.router_id), worker.run_due_tasks())
+    after_reboot = [login["mac-address"] for login in emulator.logins[before:]]
+    assert report.restored == 30 and (await session(db, newcomer))["state"] == "active"
+    assert after_reboot.index(newcomer_mac) < 2  # it went between the repairs, not after all thirty
+
+
+async def test_sync_recreates_a_user_deleted_by_hand_on_the_router(db, clock, vault, site, worker, emulator):
+    emulator.connect_device(MAC, IP)
+    await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    emulator.console("/ip/hotspot/user/remove", {"numbers": MAC})
+    session_row = emulator.console("/ip/hotspot/active/print").rows[0]
+    emulator.console("/ip/hotspot/active/remove", {".id": session_row[".id"]})
+    assert (await worker.sync_router(site.router_id)).restored == 1
+    assert emulator.has_access(MAC) and user_on_router(emulator)["comment"].startswith("portal:s=")
+
+
+async def test_sync_leaves_a_device_that_is_away_logged_out_but_keeps_its_user(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    emulator.reboot()  # the device has not come back yet
+    assert (await worker.sync_router(site.router_id)).restored == 0
+    assert user_on_router(emulator) is not None and not emulator.has_access(MAC)
+    emulator.connect_device(MAC, IP)
+    assert (await worker.sync_router(site.router_id)).restored == 1 and emulator.has_access(MAC)
+
+
+async def test_sync_removes_our_users_the_portal_does_not_know_and_never_touches_foreign_ones(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device("AA:BB:CC:DD:EE:02", "10.5.50.12")
+    emulator.console("/ip/hotspot/user/add", {"name": "guest", "password": "g", "comment": "front desk"})
+    emulator.console("/ip/hotspot/user/add", {"name": "AA:BB:CC:DD:EE:02", "password": "x"})
+    emulator.console(
+        "/ip/hotspot/active/login", {"user": "AA:BB:CC:DD:EE:02", "password": "x", "ip": "10.5.50.12"}
+    )
+    emulator.console("/ip/hotspot/user/add", {"name": "AA:BB:CC:DD:EE:03", "comment": "portal:s=999;exp=x"})
+    report = await worker.sync_router(site.router_id)
+    names = [row["name"] for row in emulator.console("/ip/hotspot/user/print").rows]
+    assert names == ["guest", "AA:BB:CC:DD:EE:02"] and report.removed == 1
+    assert emulator.has_access("AA:BB:CC:DD:EE:02")
+    assert (await db.fetchone("SELECT last_sync_at FROM routers"))["last_sync_at"] == to_text(clock.now())
+
+
+async def test_a_sync_that_cannot_reach_the_router_notes_why(db, clock, vault, site, worker, emulator):
+    await emulator.down()
+    await worker.sync_all()
+    router = await db.fetchone("SELECT last_error, last_sync_at FROM routers")
+    assert "unreachable" in router["last_error"] and router["last_sync_at"] is None
+
+
+# -- load -----------------------------------------------------------------------------------------------
+
+
+async def test_500_grants_at_once_all_reach_the_router(db, clock, vault, site, worker, emulator):
+    macs = [f"AA:BB:CC:DD:{n // 256:02X}:{n % 256:02X}" for n in range(500)]
+    for n, mac in enumerate(macs):
+        emulator.connect_device(mac, f"10.5.{n // 250}.{n % 250 + 2}")
+    async with db.transaction() as tx:
+        for mac in macs:
+            await open_session(
+                tx, clock, vault, tenant_id=site.tenant_id, router_id=site.router_id,
+                package_id=site.package_id, mac=mac, ip=None, seconds=HOUR,
+            )  # fmt: skip
+    worker.start()
+    worker.wake()
+
+    async def all_active():
+        return await db.fetchval("SELECT count(*) FROM access_sessions WHERE state = 'active'") == 500
+
+    await eventually(all_active, seconds=60)
+    assert len(emulator.active_sessions()) == 500 and all(emulator.has_access(mac) for mac in macs)
+    assert await db.fetchval("SELECT count(*) FROM router_task_attempts WHERE ok = 0") == 0
+
+
+# -- in the app -----------------------------------------------------------------------------------------
+
+
+async def test_the_running_app_grants_and_ends_access_through_its_own_worker(
+    settings, clock, vault, emulator
+):
+    emulator.connect_device(MAC, IP)
+    app = create_app(settings, clock=clock, vault=vault)
+    async with serving(app):
+        services = app.state.services
+        site = await make_site(services.db, clock, vault, emulator)
+        session_id = await buy(services.db, clock, vault, site)
+        services.sessions.wake()
+        await eventually(lambda: _has(emulator, MAC))
+        clock.advance(HOUR)
+        await eventually(lambda: _has(emulator, MAC, False))
+        assert (await session(services.db, session_id))["state"] == "expired"
