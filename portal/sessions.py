@@ -13,6 +13,7 @@ an entry deleted by hand) and never touches entries portal did not create.
 """
 
 import asyncio
+import json
 import logging
 import secrets
 import sqlite3
@@ -64,8 +65,7 @@ async def open_session(
         mac = normalize_mac(mac)
     except ValueError as error:
         raise SessionError(str(error)) from None
-    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
-        raise SessionError(f"paid time is a positive whole number of seconds, not {seconds!r}")
+    check_seconds(seconds)
     owners = await tx.fetchone(
         "SELECT (SELECT tenant_id FROM routers WHERE id = ?), (SELECT tenant_id FROM packages WHERE id = ?)",
         (router_id, package_id),
@@ -74,12 +74,38 @@ async def open_session(
         raise SessionError("the router and the package must both belong to the tenant")
     now = clock.now()
     live = await tx.fetchone(
-        "SELECT id, state, expires_at FROM access_sessions"
+        "SELECT id, router_id, state, expires_at FROM access_sessions"
         " WHERE router_id = ? AND mac = ? AND state IN ('pending', 'active')",
         (router_id, mac),
     )
     if live is None:
         return await _insert_session(tx, now, vault, tenant_id, router_id, package_id, mac, ip, seconds)
+    await _add_time(tx, now, live, seconds, package_id, ip)
+    return live["id"]
+
+
+async def extend_session(tx: Transaction, clock: Clock, session_id: int, seconds: int) -> bool:
+    """Adds time to a live session by hand (the owner's goodwill); False if it has ended."""
+    check_seconds(seconds)
+    live = await tx.fetchone(
+        "SELECT id, router_id, package_id, state, expires_at FROM access_sessions"
+        " WHERE id = ? AND state IN ('pending', 'active')",
+        (session_id,),
+    )
+    if live is None:
+        return False
+    await _add_time(tx, clock.now(), live, seconds, live["package_id"], None)
+    return True
+
+
+def check_seconds(seconds: object) -> None:
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+        raise SessionError(f"paid time is a positive whole number of seconds, not {seconds!r}")
+
+
+async def _add_time(
+    tx: Transaction, now: datetime, live: sqlite3.Row, seconds: int, package_id: int, ip: str | None
+) -> None:
     # The newest purchase's package (its speed) applies from now on.
     if live["state"] == "pending":
         cursor = await tx.execute(
@@ -95,10 +121,52 @@ async def open_session(
             " ip = coalesce(?, ip), updated_at = ? WHERE id = ? AND state = 'active'",
             (seconds, package_id, to_text(expires_at), ip, to_text(now), live["id"]),
         )
-        await queue_task(tx, now, router_id, live["id"], "extend")
+        await queue_task(tx, now, live["router_id"], live["id"], "extend")
     if cursor.rowcount != 1:
         raise SessionError(f"session {live['id']} changed while being extended")
-    return live["id"]
+
+
+async def move_session(
+    tx: Transaction, clock: Clock, session_id: int, *, router_id: int, mac: str, ip: str | None
+) -> None:
+    """Carries a live session's remaining time to another device (a new phone, or the same phone with
+    a new random MAC), on the same or another router of the tenant. The old device loses its access:
+    its revoke names the old MAC, since the session will name the new one by the time it runs."""
+    try:
+        mac = normalize_mac(mac)
+    except ValueError as error:
+        raise SessionError(str(error)) from None
+    now = clock.now()
+    row = await tx.fetchone(
+        "SELECT id, tenant_id, router_id, mac, state FROM access_sessions"
+        " WHERE id = ? AND state IN ('pending', 'active')",
+        (session_id,),
+    )
+    if row is None:
+        raise SessionError("that access has ended")
+    if (row["router_id"], row["mac"]) == (router_id, mac):
+        return
+    if await tx.fetchval("SELECT tenant_id FROM routers WHERE id = ?", (router_id,)) != row["tenant_id"]:
+        raise SessionError("the router belongs to another business")
+    if await tx.fetchval(
+        "SELECT id FROM access_sessions WHERE router_id = ? AND mac = ? AND state IN ('pending', 'active')",
+        (router_id, mac),
+    ):
+        raise SessionError("this device already has time of its own")
+    await tx.execute(
+        "UPDATE access_sessions SET router_id = ?, mac = ?, ip = ?, updated_at = ? WHERE id = ?",
+        (router_id, mac, ip, to_text(now), session_id),
+    )
+    await queue_task(tx, now, row["router_id"], session_id, "revoke", mac=row["mac"])
+    if row["state"] == "active":
+        await queue_task(tx, now, router_id, session_id, "extend")  # logs the new device in
+    else:
+        # The grant task, when it runs, reads the new device; a grant queued on the old router moves too.
+        await tx.execute(
+            "UPDATE router_tasks SET router_id = ? WHERE access_session_id = ? AND kind = 'grant'"
+            " AND state = 'queued'",
+            (router_id, session_id),
+        )
 
 
 async def _insert_session(
@@ -156,11 +224,14 @@ async def end_session(tx: Transaction, clock: Clock, session_id: int) -> bool:
     return True
 
 
-async def queue_task(tx: Transaction, now: datetime, router_id: int, session_id: int, kind: str) -> int:
+async def queue_task(
+    tx: Transaction, now: datetime, router_id: int, session_id: int, kind: str, *, mac: str | None = None
+) -> int:
+    """`mac` pins a revoke to a device the session no longer names (it moved)."""
     cursor = await tx.execute(
-        "INSERT INTO router_tasks (router_id, access_session_id, kind, next_attempt_at, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (router_id, session_id, kind, to_text(now), to_text(now)),
+        "INSERT INTO router_tasks (router_id, access_session_id, kind, payload, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (router_id, session_id, kind, json.dumps({"mac": mac} if mac else {}), to_text(now), to_text(now)),
     )
     return cursor.lastrowid
 
@@ -320,7 +391,8 @@ class SessionWorker:
             elif task["kind"] == "extend":
                 await self._extend(gateway, task, session)
             elif task["kind"] == "revoke":
-                await gateway.revoke(session["mac"], session["id"])
+                mac = json.loads(task["payload"]).get("mac") or session["mac"]
+                await gateway.revoke(mac, session["id"])
                 await self._finish(task, router["id"])
             elif task["kind"] == "sync_profiles":
                 await gateway.sync_profiles(await package_profiles(self.db, router["tenant_id"]))
@@ -505,22 +577,23 @@ class SessionWorker:
         rows = await self.db.fetchall(
             f"{SESSION_FOR_ROUTER} WHERE s.router_id = ? AND s.state IN ('pending', 'active')", (router_id,)
         )
-        known = {row["id"] for row in rows}
-        with_user = {user.session_id for user in snapshot.users}
+        known = {(row["id"], row["mac"]) for row in rows}
+        with_user = {(user.session_id, user.name) for user in snapshot.users}
         online = {session.mac for session in snapshot.active if session.user == session.mac}
         present = {host.mac for host in snapshot.hosts}
         removed = restored = 0
         for user in snapshot.users:
-            if user.session_id in known:
+            if (user.session_id, user.name) in known:
                 continue
             async with self._locks[router_id]:
-                if await self._live(user.session_id, router_id, pending_counts=True) is None:
+                live = await self._live(user.session_id, router_id, pending_counts=True)
+                if live is None or live["mac"] != user.name:  # over, or moved to another device
                     await gateway.revoke(user.name, user.session_id)
                     removed += 1
         for row in rows:
             if row["state"] == "pending":
                 continue  # its grant task is on it
-            if row["id"] in with_user and (row["mac"] in online or row["mac"] not in present):
+            if (row["id"], row["mac"]) in with_user and (row["mac"] in online or row["mac"] not in present):
                 continue  # fine, or the device is away (it is logged in when a sync finds it back)
             async with self._locks[router_id]:
                 if await self._restore(gateway, row["id"], router_id):

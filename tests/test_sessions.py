@@ -16,6 +16,8 @@ from portal.sessions import (
     SessionError,
     SessionWorker,
     end_session,
+    extend_session,
+    move_session,
     open_session,
     retry_delay,
     session_status,
@@ -378,6 +380,52 @@ async def test_ending_a_session_by_hand_takes_access_away(db, clock, vault, site
         assert not await end_session(tx, clock, session_id)
     await worker.run_due_tasks()
     assert not emulator.has_access(MAC) and (await session(db, session_id))["state"] == "revoked"
+
+
+async def test_extending_by_hand_adds_time_on_the_router_and_refuses_an_ended_session(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    async with db.transaction() as tx:
+        assert await extend_session(tx, clock, session_id, 30 * 60)
+    await worker.run_due_tasks()
+    row = await session(db, session_id)
+    assert from_text(row["expires_at"]) == clock.now() + timedelta(minutes=90)
+    assert parse_duration(user_on_router(emulator)["limit-uptime"]) == 90 * 60 + GRACE_SECONDS
+    async with db.transaction() as tx:
+        await end_session(tx, clock, session_id)
+        assert not await extend_session(tx, clock, session_id, 60)
+
+
+async def test_moving_a_session_hands_its_remaining_time_to_the_new_device_and_ends_the_old(
+    db, clock, vault, site, worker, emulator
+):
+    new_mac, new_ip = "AA:BB:CC:DD:EE:99", "10.5.50.99"
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device(new_mac, new_ip)
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    expires_at = (await session(db, session_id))["expires_at"]
+    clock.advance(minutes=20)
+    async with db.transaction() as tx:
+        await move_session(tx, clock, session_id, router_id=site.router_id, mac=new_mac, ip=new_ip)
+    await worker.run_due_tasks()
+    assert emulator.has_access(new_mac) and not emulator.has_access(MAC)
+    assert user_on_router(emulator) is None
+    row = await session(db, session_id)
+    assert (row["mac"], row["state"], row["expires_at"]) == (new_mac, "active", expires_at)
+    report = await worker.sync_router(site.router_id)  # the move left nothing for a sync to repair
+    assert (report.restored, report.removed) == (0, 0)
+
+
+async def test_a_session_cannot_move_onto_a_device_that_has_its_own_time(db, clock, vault, site, worker):
+    first = await buy(db, clock, vault, site)
+    await buy(db, clock, vault, site, mac="AA:BB:CC:DD:EE:99")
+    with pytest.raises(SessionError, match="already has time"):
+        async with db.transaction() as tx:
+            await move_session(tx, clock, first, router_id=site.router_id, mac="aa-bb-cc-dd-ee-99", ip=None)
 
 
 async def test_a_session_ended_before_its_grant_ran_never_reaches_the_router(
