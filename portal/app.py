@@ -22,6 +22,7 @@ from .mpesa.daraja import DarajaClient
 from .payments import reconcile_due
 from .routers import Gateways
 from .sessions import SessionWorker
+from .throttle import Throttle
 from .vault import Vault
 from .web import admin, health, hooks, metrics, splash
 
@@ -100,13 +101,16 @@ def create_app(
         route_handlers=[
             health.healthz,
             metrics.metrics,
-            splash.splash,
+            *splash.HANDLERS,
             admin.router,
             *hooks.HANDLERS,
             *route_handlers,
         ],
         lifespan=[lifespan],
-        state=State({"settings": settings}),
+        # Reconnect-code failures per device and address (portal/throttle.py says why memory is enough).
+        state=State(
+            {"settings": settings, "code_throttle": Throttle(clock, settings.limits.code_attempts_per_hour)}
+        ),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         openapi_config=None,
         logging_config=None,  # logs.configure() owns logging

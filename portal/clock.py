@@ -20,6 +20,9 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Wait for `seconds` of this clock's time to pass."""
 
+    async def sleep_until(self, moment: datetime) -> None:
+        """Wait until this clock reads `moment` (at once if it already has)."""
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -28,8 +31,11 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0))
 
+    async def sleep_until(self, moment: datetime) -> None:
+        await self.sleep((moment - self.now()).total_seconds())
 
-class AcceleratedClock:
+
+class AcceleratedClock(SystemClock):
     """`scale` seconds of clock time pass for every real second (the demo's --time-scale)."""
 
     def __init__(self, scale: float, start: datetime | None = None):
@@ -73,10 +79,12 @@ class FixedClock:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
+        await self.sleep_until(self._now + timedelta(seconds=max(seconds, 0)))
+
+    async def sleep_until(self, wake_at: datetime) -> None:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._lock:
-            wake_at = self._now + timedelta(seconds=max(seconds, 0))
             if wake_at <= self._now:
                 future.set_result(None)
             else:

@@ -4,13 +4,18 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from . import config
 from .app import create_app
-from .cli import CommandError, serve
+from .cli import CommandError, background, serve
 from .clock import AcceleratedClock, Clock, SystemClock, to_text
 from .db import Database
 from .migrations import migrate
+from .mpesa.accounts import create_account
+from .routers import add_router
+from .sim.daraja import DEFAULT_CONSUMERS, SANDBOX_PASSKEY, Options, create_simulator
+from .sim.routeros import RouterEmulator
 from .tenants import create_admin, create_tenant
 from .vault import Vault, write_new_key_file
 
@@ -46,33 +51,89 @@ async def seed(db: Database, clock: Clock) -> DemoData:
     return DemoData(tenant_id, email, password)
 
 
+DEMO_DEVICE = ("AA:BB:CC:00:00:01", "10.5.50.2")  # a phone on the demo router's Wi-Fi
+DEMO_ROUTER = "demo-router"
+
+
 async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
+    """The portal, the Daraja simulator and a RouterOS emulator in one process, on fresh data."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="portal-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     if (data_dir / "portal.db").exists():
         raise CommandError(f"{data_dir}: already holds a database; the demo starts from fresh data")
     key_file = data_dir / "vault.key"
     write_new_key_file(key_file)
+    base = f"http://127.0.0.1:{port}"
     settings = config.from_mapping(
         {
-            "server": {"host": "127.0.0.1", "port": port},
+            # The simulator calls back on loopback, as Daraja would on the portal's public address.
+            "server": {"host": "127.0.0.1", "port": port, "portal_url": base, "public_url": base},
             "store": {"data_dir": str(data_dir)},
             "vault": {"key_file": str(key_file)},
+            # A payer types a PIN in real time, however fast package time runs.
+            "mpesa": {"payment_timeout": int(300 * time_scale), "callback_allowlist": ["127.0.0.1/32"]},
         },
         environ={},
         source="demo",
     )
     clock = AcceleratedClock(time_scale) if time_scale != 1 else SystemClock()
-    db = await Database.open(settings.database_path)
+    vault = Vault.from_file(key_file)
+    router_password = secrets.token_urlsafe(9)
+    emulator = RouterEmulator(clock, users={"admin": router_password}, identity=DEMO_ROUTER)
+    await emulator.start()
+    emulator.connect_device(*DEMO_DEVICE)
+    # M-Pesa is someone else's system on real time: its prompt waits for a person, not for package time.
+    daraja = create_simulator(SystemClock(), Options())
     try:
-        await migrate(db)
-        demo = await seed(db, clock)
+        async with background(daraja, "127.0.0.1", 0) as daraja_url:
+            db = await Database.open(settings.database_path)
+            try:
+                await migrate(db)
+                demo = await seed(db, clock)
+                await _connect(db, clock, vault, demo.tenant_id, daraja_url, emulator.port, router_password)
+            finally:
+                await db.close()
+            mac, ip = DEMO_DEVICE
+            device = urlencode(
+                {"router": DEMO_ROUTER, "mac": mac, "ip": ip, "link-orig": "http://example.com/"}
+            )
+            print(f"data: {data_dir}")
+            print(f"splash: {base}/?{device}")
+            print(f"phone: {daraja_url}/phone")
+            print(f"admin: {base}/admin/login user={demo.admin_email} password={demo.admin_password}")
+            print(f"router: api://admin:{router_password}@127.0.0.1:{emulator.port}", flush=True)
+            await serve(create_app(settings, clock=clock, vault=vault), "127.0.0.1", port)
     finally:
-        await db.close()
+        await emulator.stop()
 
-    base = f"http://127.0.0.1:{port}"
-    print(f"data: {data_dir}")
-    print(f"health: {base}/healthz")
-    print(f"admin: {base}/admin/login user={demo.admin_email} password={demo.admin_password}", flush=True)
-    app = create_app(settings, clock=clock, vault=Vault.from_file(key_file))
-    await serve(app, "127.0.0.1", port)
+
+async def _connect(db, clock, vault, tenant_id, daraja_url, router_port, router_password) -> None:
+    """The demo business's M-Pesa account on the simulator and its router on the emulator."""
+    async with db.transaction() as tx:
+        account_id = await create_account(
+            tx,
+            vault,
+            clock,
+            tenant_id=tenant_id,
+            name="Demo Cafe",
+            shortcode="174379",
+            kind="paybill",
+            environment=daraja_url,
+            consumer_key=next(iter(DEFAULT_CONSUMERS)),
+            consumer_secret=next(iter(DEFAULT_CONSUMERS.values())),
+            passkey=SANDBOX_PASSKEY,
+        )
+        await add_router(
+            tx,
+            clock,
+            vault,
+            tenant_id,
+            {
+                "name": DEMO_ROUTER,
+                "host": "127.0.0.1",
+                "port": str(router_port),
+                "username": "admin",
+                "password": router_password,
+                "mpesa_account_id": str(account_id),
+            },
+        )

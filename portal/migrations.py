@@ -163,6 +163,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX payments_by_access_session ON payments (access_session_id)
         WHERE access_session_id IS NOT NULL;
     CREATE INDEX payments_by_phone ON payments (phone);  -- "I paid but I'm not online": found by number
+    CREATE INDEX payments_by_mac ON payments (mac, created_at) WHERE mac IS NOT NULL;  -- push limits
     CREATE INDEX payments_by_idempotency_key ON payments (tenant_id, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
 

@@ -33,14 +33,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import audit, phones
+from . import audit, phones, sessions
 from .clock import Clock, from_text, to_text
+from .config import Limits
 from .db import Database, Transaction
 from .mpesa import codes
 from .mpesa.accounts import load_account
 from .mpesa.callbacks import StkResult
 from .mpesa.daraja import BusyError, DarajaError, PushAccepted, UnavailableError
-from .vault import fingerprint, new_token
+from .vault import Vault, fingerprint, new_token
 
 if TYPE_CHECKING:
     from .app import Services
@@ -68,6 +69,10 @@ class PaymentError(ValueError):
 
 class IdempotencyConflict(PaymentError):
     """The same Idempotency-Key came with a different request within 24 hours."""
+
+
+class TooManyPushes(PaymentError):
+    """settings.limits: this phone or device had its share of prompts for the hour."""
 
 
 class PhoneBusy(PaymentError):
@@ -195,6 +200,7 @@ async def start_payment(
             if open_payment["tenant_id"] != tenant_id:
                 raise PhoneBusy("an M-Pesa request is already open on this phone; try again in a few minutes")
             return _payment(open_payment)
+        await _check_limits(tx, clock, settings.limits, phone, mac)
         package = await tx.fetchone(
             "SELECT name, price FROM packages WHERE id = ? AND tenant_id = ?", (package_id, tenant_id)
         )
@@ -234,6 +240,25 @@ async def start_payment(
     return await _push(services, row, package["name"])
 
 
+async def _check_limits(tx: Transaction, clock: Clock, limits: Limits, phone: str, mac: str | None) -> None:
+    """Pushes per phone and per device in the last hour, from the payments themselves (a restart forgets
+    nothing). A prompt still open doesn't count: asking again returns it rather than pushing anew."""
+    since = to_text(clock.now() - timedelta(hours=1))
+    for column, value, limit in (
+        ("phone", phone, limits.pushes_per_phone_per_hour),
+        ("mac", mac, limits.pushes_per_mac_per_hour),
+    ):
+        if value is None:
+            continue
+        pushes = await tx.fetchval(
+            f"SELECT count(*) FROM payments WHERE {column} = ? AND created_at >= ?"  # noqa: S608
+            " AND state NOT IN ('created', 'pending')",
+            (value, since),
+        )
+        if pushes >= limit:
+            raise TooManyPushes(f"{pushes} M-Pesa prompts in the last hour for this {column}; wait a while")
+
+
 async def _account_for(tx: Transaction, tenant_id: int, router_id: int | None) -> int:
     """The router's M-Pesa account if it names one, else the business's first."""
     if router_id is not None:
@@ -257,14 +282,15 @@ async def _push(services: "Services", row: sqlite3.Row, package_name: str) -> Pa
     account = await load_account(services.db, services.vault, row["mpesa_account_id"])
     started = clock.now()
     try:
-        accepted = await services.daraja.stk_push(
-            account,
-            phone=row["phone"],
-            amount=row["amount"],
-            reference="WiFi" + row["ref"][:8],  # on the payer's statement: support can find the payment
-            description=package_name,
-            callback_url=callback_url(services.settings.server.public_url, row["callback_token"]),
-        )
+        with services.metrics.stk_push_seconds.time():  # real time, whatever the clock: Daraja's speed
+            accepted = await services.daraja.stk_push(
+                account,
+                phone=row["phone"],
+                amount=row["amount"],
+                reference="WiFi" + row["ref"][:8],  # on the payer's statement: support can find it
+                description=package_name,
+                callback_url=callback_url(services.settings.server.public_url, row["callback_token"]),
+            )
     except DarajaError as error:
         if isinstance(error, UnavailableError) and error.maybe_sent:
             # It may ring on the phone all the same: left `created`, never resent (module docstring).
@@ -347,6 +373,12 @@ async def _push_failed(services: "Services", row: sqlite3.Row, error: DarajaErro
         )
 
 
+def _paid(services: "Services", path: str) -> None:
+    """After the transaction that made a payment paid: count how we learnt it, and switch the device on."""
+    services.metrics.confirmations.labels(path=path).inc()
+    services.sessions.wake()
+
+
 def _ms(elapsed: timedelta) -> int:
     return round(elapsed.total_seconds() * 1000)
 
@@ -374,16 +406,16 @@ async def _transition(
 
 
 async def mark_paid(
-    tx: Transaction, clock: Clock, payment_id: int, *, receipt: str | None, desc: str = ""
+    tx: Transaction, clock: Clock, vault: Vault, payment_id: int, *, receipt: str | None, desc: str = ""
 ) -> bool:
     """Open, failed or expired → paid. The caller has made sure the success is genuine: a callback with
     this payment's CheckoutRequestID and amount, or Daraja's own answer to our query. `receipt` is None
     when only the query has spoken (it never carries one).
 
-    This is the one way into `paid`: the access session and its router task (DESIGN 6) belong here,
-    written in this same transaction `tx` when this returns True.
+    This is the one way into `paid`, so the access it buys is opened here, in this same transaction
+    (DESIGN 6): the device's session and its router task. Wake `services.sessions` once `tx` commits.
     """
-    return await _transition(
+    paid = await _transition(
         tx,
         clock,
         payment_id,
@@ -395,6 +427,39 @@ async def mark_paid(
         paid_at=to_text(clock.now()),
         next_query_at=None,
     )
+    if paid:
+        await _open_access(tx, clock, vault, payment_id)
+    return paid
+
+
+async def _open_access(tx: Transaction, clock: Clock, vault: Vault, payment_id: int) -> None:
+    row = await tx.fetchone(
+        "SELECT p.tenant_id, p.router_id, p.package_id, p.mac, p.ip, k.duration_seconds"
+        " FROM payments p JOIN packages k ON k.id = p.package_id WHERE p.id = ?",
+        (payment_id,),
+    )
+    if row["router_id"] is None or row["mac"] is None:
+        return  # paid through the API for no device: nothing to switch on
+    try:
+        session_id = await sessions.open_session(
+            tx,
+            clock,
+            vault,
+            tenant_id=row["tenant_id"],
+            router_id=row["router_id"],
+            package_id=row["package_id"],
+            mac=row["mac"],
+            ip=row["ip"],
+            seconds=row["duration_seconds"],
+        )
+    except sessions.SessionError as error:
+        # The money is in: the payment must stay paid. The admin sees it as paid but not online.
+        await _record(tx, clock, payment_id, "error", "portal", error=f"no access session: {error}")
+        log.error(
+            "paid, but no access session", extra={"fields": {"payment": payment_id, "error": str(error)}}
+        )
+        return
+    await tx.execute("UPDATE payments SET access_session_id = ? WHERE id = ?", (session_id, payment_id))
 
 
 async def mark_failed(tx: Transaction, clock: Clock, payment_id: int, *, code: str, desc: str) -> bool:
@@ -448,7 +513,9 @@ async def record_callback(
         row = await tx.fetchone("SELECT * FROM payments WHERE callback_token = ?", (token,))
         if row is None:
             return None
-        effect = f"refused: {refuse}" if refuse else await _apply_callback(tx, clock, row, result)
+        effect = (
+            f"refused: {refuse}" if refuse else await _apply_callback(tx, clock, services.vault, row, result)
+        )
         await _record(
             tx,
             clock,
@@ -463,6 +530,8 @@ async def record_callback(
             amount=None if result.amount is None else str(result.amount),
             receipt=result.receipt,
         )
+    if effect == "paid":
+        _paid(services, "callback")
     if effect.startswith("suspicious"):
         log.warning(
             "suspicious STK callback",
@@ -471,7 +540,9 @@ async def record_callback(
     return effect
 
 
-async def _apply_callback(tx: Transaction, clock: Clock, row: sqlite3.Row, result: StkResult) -> str:
+async def _apply_callback(
+    tx: Transaction, clock: Clock, vault: Vault, row: sqlite3.Row, result: StkResult
+) -> str:
     if row["checkout_request_id"] is None:
         # The push's own answer never reached us (or isn't stored yet): the callback names the push.
         try:
@@ -494,7 +565,7 @@ async def _apply_callback(tx: Transaction, clock: Clock, row: sqlite3.Row, resul
     )
     if other is not None:
         return "suspicious: receipt already used by another payment"
-    if await mark_paid(tx, clock, row["id"], receipt=result.receipt, desc=result.result_desc):
+    if await mark_paid(tx, clock, vault, row["id"], receipt=result.receipt, desc=result.result_desc):
         return "paid"
     if row["state"] == "paid" and row["receipt"] is None:
         # Paid on the query's word; the callback brings the receipt only it carries.
@@ -564,7 +635,9 @@ async def _reconcile(services: "Services", row: sqlite3.Row) -> bool:
                 await _schedule(tx, row, later if now >= deadline else min(later, deadline))
         return not (isinstance(error, BusyError) and error.rate_limited)
     async with services.db.transaction() as tx:
-        effect = await _apply_query(tx, clock, row, answer.result_code, answer.result_desc, now >= deadline)
+        effect = await _apply_query(
+            tx, clock, services.vault, row, answer.result_code, answer.result_desc, now >= deadline
+        )
         if effect == "pending":
             await _schedule(tx, row, _next_query(from_text(row["created_at"]), now, deadline))
         await _record(
@@ -577,15 +650,17 @@ async def _reconcile(services: "Services", row: sqlite3.Row) -> bool:
             result_code=answer.result_code,
             result_desc=answer.result_desc,
         )
+    if effect == "paid":
+        _paid(services, "query")
     return True
 
 
 async def _apply_query(
-    tx: Transaction, clock: Clock, row: sqlite3.Row, code: str | None, desc: str, last: bool
+    tx: Transaction, clock: Clock, vault: Vault, row: sqlite3.Row, code: str | None, desc: str, last: bool
 ) -> str:
     state = await tx.fetchval("SELECT state FROM payments WHERE id = ?", (row["id"],))
     if code == "0":
-        paid = await mark_paid(tx, clock, row["id"], receipt=None, desc=desc)
+        paid = await mark_paid(tx, clock, vault, row["id"], receipt=None, desc=desc)
         return "paid" if paid else f"ignored: payment is {state}"
     if state not in OPEN:
         return f"ignored: payment is {state}"  # a callback settled it meanwhile; never downgrade

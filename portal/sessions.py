@@ -126,12 +126,28 @@ async def _add_time(
         raise SessionError(f"session {live['id']} changed while being extended")
 
 
+async def log_in_again(tx: Transaction, clock: Clock, session_id: int) -> bool:
+    """The device of an active session is back at the splash page, so the router has lost its login (a
+    reboot, a roam between access points): an extend logs it in again. One waiting is enough."""
+    row = await tx.fetchone(
+        "SELECT router_id FROM access_sessions s WHERE id = ? AND state = 'active' AND NOT EXISTS"
+        " (SELECT 1 FROM router_tasks t WHERE t.access_session_id = s.id AND t.kind = 'extend'"
+        " AND t.state = 'queued')",
+        (session_id,),
+    )
+    if row is None:
+        return False
+    await queue_task(tx, clock.now(), row["router_id"], session_id, "extend")
+    return True
+
+
 async def move_session(
     tx: Transaction, clock: Clock, session_id: int, *, router_id: int, mac: str, ip: str | None
 ) -> None:
     """Carries a live session's remaining time to another device (a new phone, or the same phone with
     a new random MAC), on the same or another router of the tenant. The old device loses its access:
-    its revoke names the old MAC, since the session will name the new one by the time it runs."""
+    its revoke names the old MAC, since the session will name the new one by the time it runs. Moving
+    onto the device it already has just makes sure that device is logged in."""
     try:
         mac = normalize_mac(mac)
     except ValueError as error:
@@ -145,6 +161,7 @@ async def move_session(
     if row is None:
         raise SessionError("that access has ended")
     if (row["router_id"], row["mac"]) == (router_id, mac):
+        await log_in_again(tx, clock, session_id)
         return
     if await tx.fetchval("SELECT tenant_id FROM routers WHERE id = ?", (router_id,)) != row["tenant_id"]:
         raise SessionError("the router belongs to another business")
@@ -345,15 +362,17 @@ class SessionWorker:
             try:
                 for router_id in await self._due_routers():
                     self._runner(router_id)
-                delay = await self._seconds_until(
+                until = await self._next_moment(
                     "SELECT min(next_attempt_at) FROM router_tasks WHERE state = 'queued'"
                 )
             except Exception:
                 log.exception("router task loop failed; trying again shortly")
-                delay = RETRY_FIRST
+                until = self.clock.now() + timedelta(seconds=RETRY_FIRST)
             busy = [runner for runner in self._runners.values() if not runner.done()]
-            # Tasks due now belong to a runner at work: wait for it to finish rather than spin.
-            await self._wait(self._tasks_due, delay if delay > 0 or not busy else BACKSTOP, also=busy)
+            if busy and until <= self.clock.now():
+                # Tasks due now belong to a runner at work: wait for it to finish rather than spin.
+                until = self.clock.now() + timedelta(seconds=BACKSTOP)
+            await self._wait(self._tasks_due, until, also=busy)
 
     def _runner(self, router_id: int) -> asyncio.Task:
         runner = self._runners.get(router_id)
@@ -540,13 +559,13 @@ class SessionWorker:
             self._expiry_changed.clear()
             try:
                 await self.expire_due()
-                delay = await self._seconds_until(
+                until = await self._next_moment(
                     "SELECT min(expires_at) FROM access_sessions WHERE state = 'active'"
                 )
             except Exception:
                 log.exception("session expiry failed; trying again shortly")
-                delay = RETRY_FIRST
-            await self._wait(self._expiry_changed, delay)
+                until = self.clock.now() + timedelta(seconds=RETRY_FIRST)
+            await self._wait(self._expiry_changed, until)
 
     # -- sync --
 
@@ -646,15 +665,16 @@ class SessionWorker:
 
     # -- waiting --
 
-    async def _seconds_until(self, sql: str) -> float:
+    async def _next_moment(self, sql: str) -> datetime:
+        """The moment `sql` names, or the backstop's if that is sooner (or there is none)."""
+        backstop = self.clock.now() + timedelta(seconds=BACKSTOP)
         moment = await self.db.fetchval(sql)
-        if moment is None:
-            return BACKSTOP
-        return min(max((from_text(moment) - self.clock.now()).total_seconds(), 0.0), BACKSTOP)
+        return backstop if moment is None else min(from_text(moment), backstop)
 
-    async def _wait(self, event: asyncio.Event, seconds: float, also: Sequence[asyncio.Task] = ()) -> None:
-        """Until `seconds` pass on the clock, `event` is set or one of `also` ends, whichever is first."""
-        waiters = [asyncio.ensure_future(self.clock.sleep(seconds)), asyncio.ensure_future(event.wait())]
+    async def _wait(self, event: asyncio.Event, until: datetime, also: Sequence[asyncio.Task] = ()) -> None:
+        """Until the clock reaches `until`, `event` is set or one of `also` ends, whichever is first. A
+        moment, not a duration: time that passes before the sleep begins still counts."""
+        waiters = [asyncio.ensure_future(self.clock.sleep_until(until)), asyncio.ensure_future(event.wait())]
         try:
             await asyncio.wait([*waiters, *also], return_when=asyncio.FIRST_COMPLETED)
         finally:

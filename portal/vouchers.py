@@ -110,3 +110,17 @@ async def void_unused(tx: Transaction, tenant_id: int, name: str) -> int:
         (name, tenant_id),
     )
     return cursor.rowcount
+
+
+async def redeem(tx: Transaction, clock: Clock, tenant_id: int, typed: str) -> sqlite3.Row | None:
+    """Uses up an unused voucher of this business; returns it (id, package_id), or None if there is none
+    such. The caller links the access it opens (`access_session_id`) in `tx`."""
+    code_hash = fingerprint(normalize_code(typed))
+    cursor = await tx.execute(
+        "UPDATE vouchers SET state = 'used', used_at = ?"
+        " WHERE tenant_id = ? AND code_hash = ? AND state = 'unused'",
+        (to_text(clock.now()), tenant_id, code_hash),
+    )
+    if cursor.rowcount != 1:
+        return None
+    return await tx.fetchone("SELECT id, package_id FROM vouchers WHERE code_hash = ?", (code_hash,))

@@ -1,6 +1,5 @@
 """Fixtures shared by every test: a fixed clock, a fresh migrated database, a vault, settings."""
 
-import asyncio
 import contextlib
 import datetime
 import ipaddress
@@ -11,7 +10,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from portal import config
 from portal.app import Services, create_app
+from portal.cli import background
 from portal.clock import FixedClock, to_text
 from portal.db import Database
 from portal.migrations import migrate
@@ -61,35 +60,10 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serving(app, port: int | None = None) -> AsyncIterator[str]:
-    """Runs an ASGI app under uvicorn on 127.0.0.1 in this event loop; yields its base URL.
-
-    Tests then talk to it over real HTTP. Waiting for `started` is readiness, not timing.
-    """
-    port = port or free_port()
-    server = uvicorn.Server(
-        # proxy_headers off, as `portal serve` runs it: the app itself decides whom to believe.
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            proxy_headers=False,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("server stopped before it started")
-            await asyncio.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    """Runs an ASGI app under uvicorn on 127.0.0.1 in this event loop, as `portal serve` runs it; yields
+    its base URL. Tests then talk to it over real HTTP."""
+    async with background(app, "127.0.0.1", port or free_port()) as base:
+        yield base
 
 
 @dataclass

@@ -35,6 +35,9 @@ class Outcome:
     retry: bool  # would the same payment, asked again, likely go through?
     known: bool = True
 
+    def say(self, lang: str) -> str:
+        return self.swahili if lang == "sw" else self.english
+
 
 _TRY_AGAIN = (
     "M-Pesa could not process this payment. No money was taken. Try again in a moment.",

@@ -1,20 +1,33 @@
-"""The customer's pages: from the router's redirect to online."""
+"""The customer's pages: from the router's redirect to online.
+
+Every page carries the device (router, MAC, IP, where it was going) in its links and forms, never in a
+cookie: the phone's captive-portal window may not keep one. A payment's page is found by its public
+reference, which is unguessable; it shows no personal data beyond the masked phone number.
+"""
 
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Request, get
+from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.params import FromQuery, QueryParameter
-from litestar.response import Template
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
 
-from .. import packages
+from .. import packages, payments, phones, sessions
+from ..claims import CodeRefused, use_code
+from ..clock import from_text
+from ..mpesa import codes
+from ..routers import LOGIN_PAGE_PATH
+from ..throttle import Throttle
 from . import words
+from .addresses import client_address
 
 MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
+STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
+PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/daraja.md §9)
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,10 @@ class Device:
             link_orig=_http_only(link_orig),
         )
 
+    @classmethod
+    def from_form(cls, form: Any) -> "Device | None":
+        return cls.parse(form.get("router"), form.get("mac"), form.get("ip"), form.get("link-orig"))
+
     def query(self, lang: str, **extra: str) -> str:
         return urlencode(
             {"router": self.router, "mac": self.mac, "ip": self.ip, "link-orig": self.link_orig, "lang": lang}
@@ -61,8 +78,9 @@ def _http_only(url: str | None) -> str:
 async def site_for(state: State, router_name: str):
     """The router the device is behind, with its tenant and the M-Pesa account that takes payments there."""
     return await state.services.db.fetchone(
-        "SELECT routers.id AS router_id, routers.tenant_id, routers.mpesa_account_id,"
-        " tenants.name, tenants.support_phone"
+        "SELECT routers.id AS router_id, routers.tenant_id, tenants.name, tenants.support_phone,"
+        " coalesce(routers.mpesa_account_id,"
+        "  (SELECT min(id) FROM mpesa_accounts WHERE tenant_id = routers.tenant_id)) AS mpesa_account_id"
         " FROM routers JOIN tenants ON tenants.id = routers.tenant_id WHERE routers.name = ?",
         (router_name,),
     )
@@ -87,9 +105,320 @@ def page(name: str, lang: str, context: dict, *, status_code: int = 200, switch_
 NOBODY = {"name": "Wi-Fi", "support_phone": ""}
 
 
+def not_a_customer(lang: str) -> Template:
+    return page("not_a_customer", lang, {"tenant": NOBODY}, status_code=404)
+
+
+def other(lang: str) -> str:
+    return "sw" if lang == "en" else "en"
+
+
+# -- choosing a package ----------------------------------------------------------------------------------
+
+
 @get("/")
 async def splash(
-    request: Request,
+    state: State,
+    router: FromQuery[str | None] = None,
+    mac: FromQuery[str | None] = None,
+    ip: FromQuery[str | None] = None,
+    link_orig: Annotated[str | None, QueryParameter(name="link-orig")] = None,
+    lang: FromQuery[str | None] = None,
+    more: FromQuery[str | None] = None,
+) -> Template:
+    lang = words.language(lang)
+    device = Device.parse(router, mac, ip, link_orig)
+    site = await site_for(state, device.router) if device else None
+    if site is None:
+        return not_a_customer(lang)
+    live = None if more else await _live_session(state, site["router_id"], device.mac)
+    if live is not None and live["state"] == "active":
+        # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in again.
+        async with state.services.db.transaction() as tx:
+            if await sessions.log_in_again(tx, state.services.clock, live["id"]):
+                state.services.sessions.wake()
+        return await _session_page(state, lang, site, device, live["id"], welcome=True)
+    return await _choose(state, lang, site, device)
+
+
+async def _live_session(state: State, router_id: int, mac: str):
+    return await state.services.db.fetchone(
+        "SELECT id, state FROM access_sessions"
+        " WHERE router_id = ? AND mac = ? AND state IN ('pending', 'active')",
+        (router_id, mac),
+    )
+
+
+async def _choose(
+    state: State, lang: str, site, device: Device, *, chosen=None, phone="", error="", status_code=200
+) -> Template:
+    return page(
+        "index",
+        lang,
+        {
+            "tenant": site,
+            "device": device,
+            "packages": await packages.for_sale(state.services.db, site["tenant_id"]),
+            "can_pay": site["mpesa_account_id"] is not None,
+            "chosen": chosen,
+            "phone": phone,
+            "error": error,
+            "reconnect_url": f"/reconnect?{device.query(lang)}",
+        },
+        status_code=status_code,
+        switch_url=f"/?{device.query(other(lang))}",
+    )
+
+
+@post("/pay")
+async def pay(request: Request, state: State) -> Template | Redirect:
+    form = await request.form()
+    lang = words.language(form.get("lang"))
+    device = Device.from_form(form)
+    site = await site_for(state, device.router) if device else None
+    if site is None:
+        return not_a_customer(lang)
+    typed_phone = form.get("phone", "")
+    package_id = _package_id(form.get("package"))
+    offered = {row["id"] for row in await packages.for_sale(state.services.db, site["tenant_id"])}
+
+    def again(error: str) -> Any:
+        return _choose(
+            state, lang, site, device, chosen=package_id, phone=typed_phone, error=error, status_code=400
+        )
+
+    if package_id not in offered:
+        return await again(words.say(lang, "pick_package"))
+    try:
+        payment = await payments.start_payment(
+            state.services,
+            tenant_id=site["tenant_id"],
+            package_id=package_id,
+            phone=typed_phone,
+            router_id=site["router_id"],
+            mac=device.mac,
+            ip=device.ip,
+        )
+    except phones.PhoneError as error:
+        return await again(error.english if lang == "en" else error.swahili)
+    except payments.TooManyPushes:
+        return await again(words.say(lang, "too_many_pushes"))
+    except payments.PhoneBusy:
+        return await again(words.say(lang, "phone_busy"))
+    except payments.PaymentError:
+        return await again(words.say(lang, "cannot_pay"))
+    return Redirect(_payment_url(payment.ref, lang, device), status_code=303)
+
+
+def _package_id(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) < 10 else None
+
+
+def _payment_url(ref: str, lang: str, device: Device, **extra: str) -> str:
+    return f"/pay/{ref}?" + urlencode({"lang": lang, "link-orig": device.link_orig} | extra)
+
+
+# -- following a payment ---------------------------------------------------------------------------------
+
+
+async def _payment_and_device(state: State, ref: str, link_orig: str | None):
+    """The payment behind a reference, and the device it is for; (None, None) if there is no such payment."""
+    payment = await payments.payment_by_ref(state.services.db, ref)
+    if payment is None or payment.router_id is None or payment.mac is None:
+        return None, None
+    router = await state.services.db.fetchval("SELECT name FROM routers WHERE id = ?", (payment.router_id,))
+    return payment, Device(router, payment.mac, payment.ip or "", _http_only(link_orig))
+
+
+@get("/pay/{ref:str}")
+async def payment_page(
+    state: State,
+    ref: FromPath[str],
+    link_orig: Annotated[str | None, QueryParameter(name="link-orig")] = None,
+    lang: FromQuery[str | None] = None,
+    notice: FromQuery[str | None] = None,
+) -> Template:
+    lang = words.language(lang)
+    payment, device = await _payment_and_device(state, ref, link_orig)
+    if payment is None:
+        return not_a_customer(lang)
+    site = await site_for(state, device.router)
+    status = await _status(state, payment, lang)
+    if status["view"] in ("online", "connecting") and payment.access_session_id:
+        return await _session_page(state, lang, site, device, payment.access_session_id, payment=payment)
+    return page(
+        "payment",
+        lang,
+        _common(lang, site, device)
+        | status
+        | {
+            "live": status["view"] == "waiting",
+            "poll_url": f"/pay/{ref}/status",
+            "retry_url": f"/pay/{ref}/retry",
+            "masked_phone": phones.mask(payment.phone),
+            "amount": payment.amount,
+            "payee": site["name"],
+            "prompt_seconds_left": _prompt_seconds_left(state, payment),
+            "notice": words.say(lang, "resend_wait") if notice == "resend_wait" else "",
+            "pay_by_hand": await _pay_by_hand(state, site, lang),
+        },
+        switch_url=_payment_url(ref, other(lang), device),
+    )
+
+
+def _common(lang: str, site, device: Device) -> dict:
+    return {
+        "tenant": site,
+        "device": device,
+        "link_orig": device.link_orig,
+        "back_url": f"/?{device.query(lang)}",
+        "reconnect_url": f"/reconnect?{device.query(lang)}",
+    }
+
+
+def _prompt_seconds_left(state: State, payment: payments.Payment) -> int:
+    age = (state.services.clock.now() - payment.created_at).total_seconds()
+    return max(0, int(PROMPT_SECONDS - age))
+
+
+async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
+    """Where the payment stands, for the page and for /status: `view` is what the page shows."""
+    if payment.state in payments.OPEN:
+        return {"view": "waiting", "message": codes.describe(STILL_WAITING).say(lang)}
+    if payment.state == "paid":
+        if payment.access_session_id is None:
+            return {"view": "connecting", "message": codes.describe(PAID).say(lang)}
+        status = await sessions.session_status(
+            state.services.db, state.services.clock, payment.access_session_id
+        )
+        if status.state == "active":
+            return {"view": "online", "message": words.say(lang, "online"), "session": status}
+        if status.state == "pending":
+            return {"view": "connecting", "message": codes.describe(PAID).say(lang), "session": status}
+        return {
+            "view": "over",
+            "message": words.say(lang, "time_over"),
+            "headline": words.say(lang, "time_over"),
+            "reason": words.say(lang, "time_over_detail"),
+        }
+    outcome = payment.outcome or codes.describe(codes.EXPIRED)
+    return {
+        "view": "failed",
+        "message": outcome.say(lang),
+        "headline": words.say(lang, "failed"),
+        "reason": outcome.say(lang),
+    }
+
+
+@get("/pay/{ref:str}/status")
+async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str | None] = None) -> dict:
+    """For the waiting page's script and for anyone polling: no personal data beyond the masked phone."""
+    lang = words.language(lang)
+    payment = await payments.payment_by_ref(state.services.db, ref)
+    if payment is None:
+        return {"state": "unknown", "view": "unknown", "message": ""}
+    status = await _status(state, payment, lang)
+    answer = {
+        "state": "failed" if payment.state == "reversed" else payment.state,
+        "view": status["view"],
+        "message": status["message"],
+        "phone": phones.mask(payment.phone),
+    }
+    if status["view"] == "online":
+        session = status["session"]
+        answer["session"] = {"expires_at": session.expires_at, "seconds_left": session.seconds_left}
+    return answer
+
+
+@post("/pay/{ref:str}/retry")
+async def retry(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
+    """Try again (after a failure) or send the prompt again (the phone never showed it)."""
+    form = await request.form()
+    lang = words.language(form.get("lang"))
+    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    if payment is None:
+        return not_a_customer(lang)
+    if payment.state in payments.OPEN:
+        # M-Pesa takes one prompt at a time per phone: this one must end first (its countdown says when).
+        return Redirect(_payment_url(ref, lang, device, notice="resend_wait"), status_code=303)
+    site = await site_for(state, device.router)
+    try:
+        again = await payments.start_payment(
+            state.services,
+            tenant_id=payment.tenant_id,
+            package_id=payment.package_id,
+            phone=payment.phone,
+            router_id=payment.router_id,
+            mac=payment.mac,
+            ip=payment.ip,
+        )
+    except payments.PaymentError as error:
+        key = "too_many_pushes" if isinstance(error, payments.TooManyPushes) else "cannot_pay"
+        return await _choose(
+            state, lang, site, device, chosen=payment.package_id, error=words.say(lang, key), status_code=400
+        )
+    return Redirect(_payment_url(again.ref, lang, device), status_code=303)
+
+
+async def _pay_by_hand(state: State, site, lang: str) -> str:
+    """How to pay from the M-Pesa menu, for when the prompt never comes; then the receipt is the code."""
+    if site["mpesa_account_id"] is None:
+        return ""
+    account = await state.services.db.fetchone(
+        "SELECT kind, shortcode, till_number FROM mpesa_accounts WHERE id = ?", (site["mpesa_account_id"],)
+    )
+    if account["kind"] == "till":
+        how = words.say(lang, "till_how", till=account["till_number"] or account["shortcode"])
+    else:
+        how = words.say(lang, "paybill_how", shortcode=account["shortcode"], account="WIFI")
+    return words.say(lang, "pay_by_hand", how=how)
+
+
+# -- online, and coming back -----------------------------------------------------------------------------
+
+
+async def _session_page(
+    state: State, lang: str, site, device: Device, session_id: int, *, payment=None, welcome=False
+) -> Template:
+    services = state.services
+    status = await sessions.session_status(services.db, services.clock, session_id)
+    code_enc = await services.db.fetchval(
+        "SELECT access_code_enc FROM access_sessions WHERE id = ?", (session_id,)
+    )
+    code = services.vault.decrypt(code_enc)
+    expires_local = ""
+    if status.expires_at:
+        expires_local = (
+            from_text(status.expires_at).astimezone(services.settings.store.timezone).strftime("%H:%M")
+        )
+    seconds_left = status.seconds_left or 0
+    view = "online" if status.state == "active" else "connecting"
+    return page(
+        "payment",
+        lang,
+        _common(lang, site, device)
+        | {
+            "view": view,
+            "welcome": welcome,
+            "live": view == "connecting",
+            # A page reached by a code has no payment to poll: it refreshes itself while connecting.
+            "poll_url": f"/pay/{payment.ref}/status" if payment else "",
+            "receipt": payment.receipt if payment else "",
+            "seconds_left": seconds_left,
+            "time_left": words.duration(lang, seconds_left - seconds_left % 60)
+            if seconds_left >= 60
+            else words.duration(lang, 0),
+            "expires_local": expires_local,
+            "access_code": f"{code[:4]}-{code[4:]}",
+        },
+        switch_url=(
+            _payment_url(payment.ref, other(lang), device) if payment else f"/?{device.query(other(lang))}"
+        ),
+    )
+
+
+@get("/reconnect")
+async def reconnect_form(
     state: State,
     router: FromQuery[str | None] = None,
     mac: FromQuery[str | None] = None,
@@ -101,20 +430,73 @@ async def splash(
     device = Device.parse(router, mac, ip, link_orig)
     site = await site_for(state, device.router) if device else None
     if site is None:
-        return page("not_a_customer", lang, {"tenant": NOBODY}, status_code=404)
-    other = "sw" if lang == "en" else "en"
+        return not_a_customer(lang)
+    return await _reconnect_page(state, lang, site, device)
+
+
+async def _reconnect_page(
+    state: State, lang: str, site, device: Device, *, code="", error="", status_code=200
+):
     return page(
-        "index",
+        "reconnect",
         lang,
-        {
-            "tenant": site,
-            "device": device,
-            "packages": await packages.for_sale(state.services.db, site["tenant_id"]),
-            "can_pay": site["mpesa_account_id"] is not None,
-            "chosen": None,
-            "phone": "",
-            "error": "",
-            "reconnect_url": f"/reconnect?{device.query(lang)}",
-        },
-        switch_url=f"/?{device.query(other)}",
+        _common(lang, site, device)
+        | {"code": code, "error": error, "pay_by_hand": await _pay_by_hand(state, site, lang)},
+        status_code=status_code,
+        switch_url=f"/reconnect?{device.query(other(lang))}",
     )
+
+
+@post("/reconnect")
+async def reconnect(request: Request, state: State) -> Template | Redirect:
+    """An access code, a voucher or an M-Pesa receipt → access for this device."""
+    form = await request.form()
+    lang = words.language(form.get("lang"))
+    device = Device.from_form(form)
+    site = await site_for(state, device.router) if device else None
+    if site is None:
+        return not_a_customer(lang)
+    services = state.services
+    throttle: Throttle = state.code_throttle
+    address = client_address(request, services.settings.server.trusted_proxies)
+    keys = (f"mac:{device.mac}", f"ip:{address}")
+    typed = form.get("code", "")[:64]
+    if throttle.blocked(*keys):
+        return await _reconnect_page(
+            state, lang, site, device, code=typed, error=words.say(lang, "too_many"), status_code=429
+        )
+    try:
+        async with services.db.transaction() as tx:
+            session_id = await use_code(
+                tx,
+                services.clock,
+                services.vault,
+                tenant_id=site["tenant_id"],
+                router_id=site["router_id"],
+                mac=device.mac,
+                ip=device.ip,
+                typed=typed,
+            )
+    except CodeRefused as refused:
+        if refused.reason in ("code_unknown", "code_used_up"):
+            throttle.failed(*keys)
+        return await _reconnect_page(
+            state, lang, site, device, code=typed, error=words.say(lang, refused.reason), status_code=400
+        )
+    services.sessions.wake()
+    return await _session_page(state, lang, site, device, session_id, welcome=True)
+
+
+# -- the router's own login page -------------------------------------------------------------------------
+
+
+@get(LOGIN_PAGE_PATH, media_type="text/html")
+async def router_login_page(state: State, router: FromQuery[str]) -> Template:
+    """What `portal router provision` has each router fetch: its redirect page, naming the router."""
+    return Template(
+        template_name="hotspot/login.html",
+        context={"portal_url": state.services.settings.server.portal_url.rstrip("/"), "router_name": router},
+    )
+
+
+HANDLERS = [splash, pay, payment_page, payment_status, retry, reconnect_form, reconnect, router_login_page]

@@ -30,6 +30,7 @@ WORDS: dict[str, dict[str, str]] = {
         "try_again": "Try again",
         "connecting": "Paid. Connecting you…",
         "connecting_detail": "Your payment is received ({receipt}). We are logging your device in.",
+        "connecting_detail_no_receipt": "Your payment is received. We are logging your device in.",
         "online": "You're online",
         "time_left": "Time left",
         "expires_at": "Until",
@@ -46,6 +47,23 @@ WORDS: dict[str, dict[str, str]] = {
         "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
         "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
         "too_many": "Too many tries. Please wait a few minutes and try again.",
+        "too_many_pushes": (
+            "You have asked for many M-Pesa prompts this hour. Please wait a while, or use a code."
+        ),
+        "phone_busy": "Another M-Pesa request is open on this phone. Finish it, then try again in a minute.",
+        "cannot_pay": "Payments can't be taken right now. Please ask the staff.",
+        "resend_wait": "The last prompt is still open on your phone. A new one can be sent when it ends.",
+        "waiting_answer": "Waiting for M-Pesa's answer…",
+        "failed": "Payment not completed",
+        "time_over": "Your time is over",
+        "time_over_detail": "The time you bought has ended. Buy more to go on.",
+        "code_empty": "Enter the code.",
+        "code_unknown": "That code is not right. Check it and try again.",
+        "code_used_up": "That code has been used up, or its time is over.",
+        "device_has_time": "This device already has time of its own.",
+        "amount_too_small": "That payment is less than the price of any package. Please ask the staff.",
+        "reconnected": "You're back online.",
+        "minutes_left": "{minutes} min",
     },
     "sw": {
         "choose_package": "Chagua kifurushi",
@@ -70,6 +88,7 @@ WORDS: dict[str, dict[str, str]] = {
         "try_again": "Jaribu tena",
         "connecting": "Umelipa. Tunakuunganisha…",
         "connecting_detail": "Malipo yako yamepokelewa ({receipt}). Tunaingiza kifaa chako.",
+        "connecting_detail_no_receipt": "Malipo yako yamepokelewa. Tunaingiza kifaa chako.",
         "online": "Uko mtandaoni",
         "time_left": "Muda uliobaki",
         "expires_at": "Hadi",
@@ -86,6 +105,27 @@ WORDS: dict[str, dict[str, str]] = {
         "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
         "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
         "too_many": "Majaribio mengi mno. Tafadhali subiri dakika chache ujaribu tena.",
+        "too_many_pushes": (
+            "Umeomba maombi mengi ya M-Pesa saa hii. Tafadhali subiri kidogo, au tumia nambari."
+        ),
+        "phone_busy": (
+            "Kuna ombi lingine la M-Pesa kwenye simu hii. Likamilishe, kisha ujaribu tena baada ya dakika."
+        ),
+        "cannot_pay": "Malipo hayawezi kupokelewa sasa hivi. Tafadhali uliza wahudumu.",
+        "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya litatumwa likiisha.",
+        "waiting_answer": "Tunasubiri jibu la M-Pesa…",
+        "failed": "Malipo hayakukamilika",
+        "time_over": "Muda wako umekwisha",
+        "time_over_detail": "Muda ulionunua umekwisha. Nunua zaidi ili uendelee.",
+        "code_empty": "Weka nambari.",
+        "code_unknown": "Nambari hiyo si sahihi. Iangalie ujaribu tena.",
+        "code_used_up": "Nambari hiyo imeshatumika, au muda wake umekwisha.",
+        "device_has_time": "Kifaa hiki tayari kina muda wake.",
+        "amount_too_small": (
+            "Malipo hayo ni kidogo kuliko bei ya kifurushi chochote. Tafadhali uliza wahudumu."
+        ),
+        "reconnected": "Umerudi mtandaoni.",
+        "minutes_left": "dakika {minutes}",
     },
 }
 
