@@ -66,6 +66,12 @@ async def use_code(
             "UPDATE c2b_payments SET access_session_id = ? WHERE id = ?", (session_id, received.id)
         )
         return session_id
+    if await tx.fetchval(
+        "SELECT 1 FROM vouchers WHERE tenant_id = ? AND code_hash = ?"
+        " UNION ALL SELECT 1 FROM c2b_payments WHERE tenant_id = ? AND receipt = ?",
+        (tenant_id, fingerprint(code), tenant_id, code),
+    ):
+        raise CodeRefused("code_used_up")
     raise CodeRefused("code_unknown")
 
 

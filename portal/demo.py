@@ -90,7 +90,7 @@ async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
             try:
                 await migrate(db)
                 demo = await seed(db, clock)
-                await _connect(db, clock, vault, demo.tenant_id, daraja_url, emulator.port, router_password)
+                await connect(db, clock, vault, demo.tenant_id, daraja_url, emulator.port, router_password)
             finally:
                 await db.close()
             mac, ip = DEMO_DEVICE
@@ -107,8 +107,16 @@ async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
         await emulator.stop()
 
 
-async def _connect(db, clock, vault, tenant_id, daraja_url, router_port, router_password) -> None:
-    """The demo business's M-Pesa account on the simulator and its router on the emulator."""
+async def connect(
+    db: Database,
+    clock: Clock,
+    vault: Vault,
+    tenant_id: int,
+    daraja_url: str,
+    router_port: int,
+    router_password: str,
+) -> None:
+    """The demo business's M-Pesa account on the Daraja simulator and its router on the RouterOS emulator."""
     async with db.transaction() as tx:
         account_id = await create_account(
             tx,

@@ -1,5 +1,6 @@
 """Fixtures shared by every test: a fixed clock, a fresh migrated database, a vault, settings."""
 
+import asyncio
 import contextlib
 import datetime
 import ipaddress
@@ -8,6 +9,7 @@ import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from cryptography import x509
@@ -21,6 +23,7 @@ from portal.app import Services, create_app
 from portal.cli import background
 from portal.clock import FixedClock, to_text
 from portal.db import Database
+from portal.demo import DEMO_DEVICE, DEMO_ROUTER, DemoData, connect, seed
 from portal.migrations import migrate
 from portal.mpesa.accounts import create_account
 from portal.sim.daraja import SANDBOX_PASSKEY, Simulator, create_simulator
@@ -144,6 +147,44 @@ async def emulator(clock) -> AsyncIterator[RouterEmulator]:
     await router.start()
     yield router
     await router.stop()
+
+
+async def eventually(condition, seconds: float = 5.0) -> None:
+    """Waits (in real time, bounded) for work the test set going to show its effect on the router or in
+    the database, which offer no event to wait on."""
+    async with asyncio.timeout(seconds):
+        while not await condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+@dataclass
+class Hotspot:
+    """The demo business on the simulators, as `portal demo` runs it: the portal, Daraja, a router."""
+
+    portal: RunningPortal
+    daraja: RunningSimulator
+    emulator: RouterEmulator
+    demo: DemoData
+    router: str = DEMO_ROUTER
+
+    def splash_url(self, mac: str = DEMO_DEVICE[0], ip: str = DEMO_DEVICE[1], **extra: str) -> str:
+        device = {"router": self.router, "mac": mac, "ip": ip, "link-orig": "http://example.com/"} | extra
+        return f"{self.portal.base_url}/?{urlencode(device)}"
+
+
+@pytest.fixture
+async def hotspot(settings, clock, vault, daraja) -> AsyncIterator[Hotspot]:
+    emulator = RouterEmulator(clock, users={"admin": "secret"}, identity=DEMO_ROUTER)
+    await emulator.start()
+    emulator.connect_device(*DEMO_DEVICE)
+    try:
+        async with running_portal(settings, clock, vault) as portal:
+            db = portal.services.db
+            demo = await seed(db, clock)
+            await connect(db, clock, vault, demo.tenant_id, daraja.base_url, emulator.port, "secret")
+            yield Hotspot(portal, daraja, emulator, demo)
+    finally:
+        await emulator.stop()
 
 
 def self_signed_context(tmp_path) -> ssl.SSLContext:

@@ -24,7 +24,7 @@ from portal.sessions import (
 )
 from portal.tenants import create_tenant
 from portal.vault import fingerprint
-from tests.conftest import serving
+from tests.conftest import eventually, serving
 
 MAC = "AA:BB:CC:DD:EE:01"
 IP = "10.5.50.11"
@@ -95,14 +95,6 @@ async def tasks(db, session_id):
 
 def logins(emulator, mac=MAC):
     return [s for s in emulator.sentences if s[0] == "/ip/hotspot/active/login" and f"=user={mac}" in s]
-
-
-async def eventually(condition, seconds: float = 5.0) -> None:
-    """Waits (in real time, bounded) for work the test set going to show its effect on the router or in
-    the database, which offer no event to wait on."""
-    async with asyncio.timeout(seconds):
-        while not await condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 def user_on_router(emulator, mac=MAC):

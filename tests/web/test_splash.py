@@ -1,10 +1,18 @@
+import asyncio
+import json
+import re
+from dataclasses import replace
+
 import httpx
 import pytest
 
+from portal import c2b, vouchers
 from portal.app import create_app
 from portal.clock import to_text
-from portal.demo import seed
-from tests.conftest import serving
+from portal.demo import DEMO_DEVICE, seed
+from portal.scope import Scope
+from tests.conftest import Hotspot, eventually, serving
+from tests.test_c2b import pay_by_hand
 
 DEVICE = {
     "router": "cafe-1",
@@ -71,3 +79,249 @@ async def test_only_plain_web_links_are_carried_on(portal_url):
     async with httpx.AsyncClient() as http:
         page = await http.get(portal_url, params=DEVICE | {"link-orig": "javascript:alert(1)"})
     assert "javascript:" not in page.text
+
+
+# -- the whole flow, on the simulators -------------------------------------------------------------------
+
+OTHER_DEVICE = ("AA:BB:CC:00:00:02", "10.5.50.3")
+
+
+@pytest.fixture
+async def http():
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+def device_form(hotspot: Hotspot, mac: str = DEMO_DEVICE[0], ip: str = DEMO_DEVICE[1], **fields) -> dict:
+    return {
+        "router": hotspot.router,
+        "mac": mac,
+        "ip": ip,
+        "link-orig": "http://example.com/",
+        "lang": "en",
+    } | fields
+
+
+async def pay(http, hotspot: Hotspot, phone="0712 345 678", package="1", **device) -> httpx.Response:
+    return await http.post(
+        f"{hotspot.portal.base_url}/pay",
+        data=device_form(hotspot, **device) | {"phone": phone, "package": package},
+    )
+
+
+async def answer(hotspot: Hotspot, outcome: str) -> None:
+    """The payer answers the newest prompt on the fake phone; Daraja calls the portal back."""
+    [prompt] = hotspot.daraja.sim.pending_prompts()
+    hotspot.daraja.sim.answer(prompt.checkout_request_id, outcome)
+    await hotspot.daraja.sim.settle()
+
+
+async def status(http, hotspot: Hotspot, location: str) -> dict:
+    return (await http.get(f"{hotspot.portal.base_url}{location.split('?')[0]}/status")).json()
+
+
+async def online(hotspot: Hotspot, mac: str = DEMO_DEVICE[0], expected: bool = True) -> None:
+    async def check():
+        return hotspot.emulator.has_access(mac) == expected
+
+    await eventually(check)
+
+
+async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router(http, hotspot, vault):
+    response = await pay(http, hotspot)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    ref = location.split("/pay/")[1].split("?")[0]
+    assert re.fullmatch(r"[0-9a-f]{16}", ref)  # unguessable, and not the phone number
+    waiting = await http.get(hotspot.portal.base_url + location)
+    assert "Check your phone" in waiting.text and "0712 ••• 678" in waiting.text
+    assert await status(http, hotspot, location) == {
+        "state": "pending",
+        "view": "waiting",
+        "message": "Enter your M-Pesa PIN on your phone to pay.",
+        "phone": "0712 ••• 678",
+    }
+
+    await answer(hotspot, "success")
+    await online(hotspot)
+    after = await status(http, hotspot, location)
+    assert (after["state"], after["view"]) == ("paid", "online")
+    assert after["session"]["seconds_left"] == 3600  # the clock stood still: the whole hour is left
+    assert "254712345678" not in json.dumps(after)
+    page = await http.get(hotspot.portal.base_url + location)
+    assert "You&#39;re online" in page.text and 'href="http://example.com/"' in page.text
+    code = re.search(r'id="access-code">([^<]+)<', page.text).group(1)
+    stored = await hotspot.portal.services.db.fetchval("SELECT access_code_enc FROM access_sessions")
+    assert code.replace("-", "") == vault.decrypt(stored)
+
+
+@pytest.mark.parametrize("typed", ["+254 712-345-678", "0712345678", "254712345678", "712 345 678"])
+async def test_phone_numbers_are_taken_as_people_type_them(http, hotspot, typed):
+    assert (await pay(http, hotspot, phone=typed)).status_code == 303
+    assert [p.phone for p in hotspot.daraja.sim.pending_prompts()] == ["254712345678"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "lang", "says"),
+    [
+        ("0812 345 678", "en", "M-Pesa numbers start with 07 or 01"),
+        ("0712 345", "en", "a Kenyan mobile number has 10"),
+        ("0712 345 678", "en", "Choose a package first."),
+        ("07l2 345 678", "sw", "Nambari ya simu ina tarakimu pekee"),
+    ],
+)
+async def test_a_wrong_phone_or_no_package_is_explained_and_nothing_is_sent(http, hotspot, typed, lang, says):
+    package = "" if "package" in says else "1"
+    response = await http.post(
+        f"{hotspot.portal.base_url}/pay",
+        data=device_form(hotspot, lang=lang) | {"phone": typed, "package": package},
+    )
+    assert response.status_code == 400
+    assert says in response.text
+    assert f'value="{typed}"' in response.text  # what they typed stays, to be corrected
+    assert hotspot.daraja.sim.pending_prompts() == []
+
+
+async def test_a_double_tapped_pay_button_sends_one_prompt(http, hotspot):
+    first, second = await asyncio.gather(pay(http, hotspot), pay(http, hotspot))
+    assert first.headers["location"] == second.headers["location"]
+    assert len(hotspot.daraja.sim.pending_prompts()) == 1
+
+
+async def test_a_cancelled_prompt_is_explained_and_trying_again_sends_a_new_one(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "cancel")
+    assert (await status(http, hotspot, location))["state"] == "failed"
+    page = await http.get(hotspot.portal.base_url + location)
+    assert "You cancelled the M-Pesa request. No money was taken." in page.text
+    assert "Pay Bill 174379" in page.text  # the way to pay by hand, then claim with the receipt
+    again = await http.post(
+        f"{hotspot.portal.base_url}{location.split('?')[0]}/retry", data=device_form(hotspot)
+    )
+    assert again.status_code == 303 and again.headers["location"] != location
+    assert len(hotspot.daraja.sim.pending_prompts()) == 1
+    await answer(hotspot, "success")
+    await online(hotspot)
+
+
+async def test_resend_while_the_prompt_is_still_open_sends_nothing_and_says_why(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    resend = await http.post(
+        f"{hotspot.portal.base_url}{location.split('?')[0]}/retry",
+        data=device_form(hotspot),
+        follow_redirects=True,
+    )
+    assert "The last prompt is still open on your phone" in resend.text
+    assert len(hotspot.daraja.sim.prompts) == 1
+
+
+@pytest.fixture
+def settings(settings):
+    return replace(
+        settings, limits=replace(settings.limits, pushes_per_phone_per_hour=2, code_attempts_per_hour=3)
+    )
+
+
+async def test_prompts_per_phone_are_limited_with_a_friendly_word(http, hotspot):
+    for _ in range(2):
+        await pay(http, hotspot)
+        await answer(hotspot, "cancel")
+    refused = await pay(http, hotspot)
+    assert refused.status_code == 400
+    assert "You have asked for many M-Pesa prompts this hour" in refused.text
+    assert len(hotspot.daraja.sim.prompts) == 2
+
+
+async def test_a_returning_device_sees_its_time_left_and_is_logged_back_in(http, hotspot, clock):
+    await pay(http, hotspot)
+    await answer(hotspot, "success")
+    await online(hotspot)
+    clock.advance(minutes=15)
+    hotspot.emulator.reboot()  # the router lost every login
+    hotspot.emulator.connect_device(*DEMO_DEVICE)
+    page = await http.get(hotspot.splash_url())
+    assert "Welcome back" in page.text and "45 minutes" in page.text
+    await online(hotspot)
+    more = await http.get(hotspot.splash_url(more="1"))
+    assert "Choose a package" in more.text
+
+
+async def test_the_access_code_moves_the_time_to_a_second_device(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    page = await http.get(hotspot.portal.base_url + location)
+    code = re.search(r'id="access-code">([^<]+)<', page.text).group(1)
+    hotspot.emulator.connect_device(*OTHER_DEVICE)
+    moved = await http.post(
+        f"{hotspot.portal.base_url}/reconnect",
+        data=device_form(hotspot, *OTHER_DEVICE) | {"code": code.lower()},
+    )
+    assert moved.status_code == 200 and "You&#39;re online" in moved.text
+    await online(hotspot, OTHER_DEVICE[0])
+    await online(hotspot, DEMO_DEVICE[0], expected=False)
+
+
+async def test_wrong_codes_are_refused_plainly_and_guessing_is_throttled(http, hotspot):
+    url = f"{hotspot.portal.base_url}/reconnect"
+    for _ in range(3):
+        wrong = await http.post(url, data=device_form(hotspot) | {"code": "ABCD-EFGH"})
+        assert wrong.status_code == 400 and "That code is not right" in wrong.text
+    blocked = await http.post(url, data=device_form(hotspot) | {"code": "ABCD-EFGH"})
+    assert blocked.status_code == 429 and "Too many tries" in blocked.text
+    from_another_mac = await http.post(url, data=device_form(hotspot, *OTHER_DEVICE) | {"code": "X"})
+    assert from_another_mac.status_code == 429  # the same address: one guesser with many MACs
+
+
+async def test_a_voucher_gives_its_package_once(http, hotspot, clock, vault):
+    db = hotspot.portal.services.db
+    async with db.transaction() as tx:
+        package_id = await tx.fetchval("SELECT id FROM packages WHERE name = '3 hours'")
+        batch = await vouchers.generate_batch(tx, clock, vault, hotspot.demo.tenant_id, package_id, 1)
+    [voucher] = await vouchers.batch_vouchers(db, vault, Scope((hotspot.demo.tenant_id,)), batch)
+    used = await http.post(
+        f"{hotspot.portal.base_url}/reconnect", data=device_form(hotspot) | {"code": voucher.code}
+    )
+    assert used.status_code == 200
+    await online(hotspot)
+    assert await db.fetchval("SELECT paid_seconds FROM access_sessions") == 3 * 3600
+    again = await http.post(
+        f"{hotspot.portal.base_url}/reconnect",
+        data=device_form(hotspot, *OTHER_DEVICE) | {"code": voucher.code},
+    )
+    assert again.status_code == 400 and "That code has been used up" in again.text
+
+
+async def test_an_mpesa_receipt_paid_by_hand_is_claimed_once(http, hotspot):
+    await c2b.register_urls(hotspot.portal.services, 1)
+    receipt = await pay_by_hand(http, hotspot.daraja, amount=20)
+    claimed = await http.post(
+        f"{hotspot.portal.base_url}/reconnect", data=device_form(hotspot) | {"code": receipt}
+    )
+    assert claimed.status_code == 200
+    await online(hotspot)
+    assert await hotspot.portal.services.db.fetchval("SELECT paid_seconds FROM access_sessions") == 3 * 3600
+    again = await http.post(
+        f"{hotspot.portal.base_url}/reconnect", data=device_form(hotspot, *OTHER_DEVICE) | {"code": receipt}
+    )
+    assert "That code has been used up" in again.text
+
+
+async def test_the_router_fetches_a_login_page_that_names_it(http, hotspot):
+    page = await http.get(f"{hotspot.portal.base_url}/hotspot/login.html", params={"router": "demo-router"})
+    assert page.status_code == 200
+    assert "/?router=demo-router&mac=$(mac-esc)&ip=$(ip-esc)" in page.text
+    assert "link-orig=$(link-orig-esc)" in page.text
+
+
+async def test_customer_pages_fit_the_budget_and_load_nothing_from_elsewhere(http, hotspot):
+    splash = await http.get(hotspot.splash_url())
+    location = (await pay(http, hotspot)).headers["location"]
+    waiting = await http.get(hotspot.portal.base_url + location)
+    await answer(hotspot, "success")
+    await online(hotspot)
+    success = await http.get(hotspot.portal.base_url + location)
+    for page in (splash, waiting, success):
+        assert len(page.content) <= 30 * 1024
+        assert not re.search(r'(src|href|action)="(?!/|http://example.com/|tel:|#)', page.text)
+        assert "@import" not in page.text and "url(" not in page.text
