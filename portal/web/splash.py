@@ -132,11 +132,12 @@ async def splash(
     if site is None:
         return not_a_customer(lang)
     live = None if more else await _live_session(state, site["router_id"], device.mac)
-    if live is not None and live["state"] == "active":
-        # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in again.
-        async with state.services.db.transaction() as tx:
-            if await sessions.log_in_again(tx, state.services.clock, live["id"]):
-                state.services.sessions.wake()
+    if live is not None:
+        if live["state"] == "active":
+            # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in.
+            async with state.services.db.transaction() as tx:
+                if await sessions.log_in_again(tx, state.services.clock, live["id"]):
+                    state.services.sessions.wake()
         return await _session_page(state, lang, site, device, live["id"], welcome=True)
     return await _choose(state, lang, site, device)
 
@@ -467,7 +468,7 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
         )
     try:
         async with services.db.transaction() as tx:
-            session_id = await use_code(
+            await use_code(
                 tx,
                 services.clock,
                 services.vault,
@@ -484,7 +485,8 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
             state, lang, site, device, code=typed, error=words.say(lang, refused.reason), status_code=400
         )
     services.sessions.wake()
-    return await _session_page(state, lang, site, device, session_id, welcome=True)
+    # To the device's own page, which can be reloaded (and reloads itself until the device is online).
+    return Redirect(f"/?{device.query(lang)}", status_code=303)
 
 
 # -- the router's own login page -------------------------------------------------------------------------

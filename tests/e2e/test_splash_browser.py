@@ -1,0 +1,145 @@
+"""The customer's side in real headless Chromium, on a cheap phone's screen, against the running system on
+the simulators: the portal, the Daraja simulator (its fake phone answers prompts) and a RouterOS emulator.
+
+Screenshots go to artifacts/screenshots/ (not committed) for a person to look at.
+"""
+
+import contextlib
+
+import httpx
+import pytest
+from playwright.async_api import Page, async_playwright
+
+from portal import c2b
+from portal.demo import DEMO_DEVICE
+from tests.conftest import Hotspot, eventually
+from tests.e2e.test_admin_browser import CHROMIUM_ARGS, PHONE, SCREENSHOTS, fits_the_screen
+from tests.test_c2b import pay_by_hand
+
+pytestmark = pytest.mark.browser
+
+SECOND_DEVICE = ("AA:BB:CC:00:00:02", "10.5.50.3")
+WAIT_MS = 10_000  # the waiting page looks every 2 s (every 4 s without JavaScript)
+
+
+@contextlib.asynccontextmanager
+async def phone_browser(hotspot: Hotspot, *, javascript: bool = True):
+    """A phone-sized page; fails the test if anything is fetched from anywhere but the portal."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport=PHONE, java_script_enabled=javascript)
+            page = await context.new_page()
+            elsewhere = []
+            page.on(
+                "request",
+                lambda r: None if r.url.startswith(hotspot.portal.base_url) else elsewhere.append(r.url),
+            )
+            yield page
+            assert elsewhere == []
+        finally:
+            await browser.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    assert await fits_the_screen(page)
+    await page.screenshot(path=SCREENSHOTS / f"splash-{name}-360x740.png", full_page=True)
+
+
+async def choose_and_pay(page: Page, hotspot: Hotspot, *, mac=DEMO_DEVICE[0], ip=DEMO_DEVICE[1]) -> None:
+    await page.goto(hotspot.splash_url(mac, ip))
+    await page.click("text=3 hours")
+    await page.fill("#phone", "0712 345 678")
+    await page.click("button:has-text('Pay with M-Pesa')")
+    await page.wait_for_selector("text=Check your phone")
+
+
+async def answer(hotspot: Hotspot, outcome: str) -> None:
+    [prompt] = hotspot.daraja.sim.pending_prompts()
+    hotspot.daraja.sim.answer(prompt.checkout_request_id, outcome)
+    await hotspot.daraja.sim.settle()
+
+
+async def on_router(hotspot: Hotspot, mac: str, expected: bool = True) -> None:
+    async def check():
+        return hotspot.emulator.has_access(mac) == expected
+
+    await eventually(check)
+
+
+async def test_pay_go_online_come_back_and_move_to_a_second_phone_with_the_access_code(hotspot):
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        await shot(page, "packages")
+        await choose_and_pay(page, hotspot)
+        assert "0712 ••• 678" in await page.inner_text("main")
+        await shot(page, "waiting")
+
+        await answer(hotspot, "success")
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        assert "You're online" in await page.inner_text("main")
+        await shot(page, "online")
+        await on_router(hotspot, DEMO_DEVICE[0])
+        code = await page.inner_text("#access-code")
+
+        await page.goto(hotspot.splash_url())  # the same phone, back at the splash page
+        assert "Welcome back" in await page.inner_text("main")
+        assert await page.inner_text("#access-code") == code
+        await shot(page, "welcome-back")
+
+        hotspot.emulator.connect_device(*SECOND_DEVICE)
+        await page.goto(hotspot.splash_url(*SECOND_DEVICE))
+        await page.click("text=Enter your code")
+        await shot(page, "reconnect")
+        await page.fill("#code", code)
+        await page.click("button:has-text('Connect')")
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        await on_router(hotspot, SECOND_DEVICE[0])
+        await on_router(hotspot, DEMO_DEVICE[0], expected=False)
+
+
+async def test_a_cancelled_prompt_then_a_retry(hotspot):
+    async with phone_browser(hotspot) as page:
+        await choose_and_pay(page, hotspot)
+        await answer(hotspot, "cancel")
+        await page.wait_for_selector("#reason", timeout=WAIT_MS)
+        assert "You cancelled the M-Pesa request" in await page.inner_text("#reason")
+        await shot(page, "cancelled")
+        await page.click("button:has-text('Try again')")
+        await page.wait_for_selector("text=Check your phone")
+        await answer(hotspot, "success")
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        await on_router(hotspot, DEMO_DEVICE[0])
+
+
+async def test_the_whole_flow_works_without_javascript(hotspot):
+    async with phone_browser(hotspot, javascript=False) as page:
+        await choose_and_pay(page, hotspot)
+        await shot(page, "waiting-without-javascript")
+        await answer(hotspot, "success")
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)  # the page refreshed itself
+        await on_router(hotspot, DEMO_DEVICE[0])
+
+
+async def test_a_receipt_from_paying_by_hand_is_claimed_on_the_reconnect_page(hotspot):
+    await c2b.register_urls(hotspot.portal.services, 1)
+    async with httpx.AsyncClient() as http:
+        receipt = await pay_by_hand(http, hotspot.daraja, amount=20)
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        await page.click("text=Enter your code")
+        await page.fill("#code", receipt)
+        await page.click("button:has-text('Connect')")
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        await on_router(hotspot, DEMO_DEVICE[0])
+
+
+async def test_a_double_tapped_pay_button_sends_one_prompt(hotspot):
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        await page.click("text=1 hour")
+        await page.fill("#phone", "0712345678")
+        await page.dblclick("button:has-text('Pay with M-Pesa')")
+        await page.wait_for_selector("text=Check your phone")
+        assert len(hotspot.daraja.sim.prompts) == 1
