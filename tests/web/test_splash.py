@@ -121,8 +121,15 @@ async def status(http, hotspot: Hotspot, location: str) -> dict:
 
 
 async def online(hotspot: Hotspot, mac: str = DEMO_DEVICE[0], expected: bool = True) -> None:
+    """Waits until the router has (or no longer has) the device, and the portal has heard so."""
+
     async def check():
-        return hotspot.emulator.has_access(mac) == expected
+        confirmed = await hotspot.portal.services.db.fetchval(
+            "SELECT count(*) FROM access_sessions WHERE mac = ? AND state = 'active'"
+            " AND NOT EXISTS (SELECT 1 FROM router_tasks WHERE state = 'queued')",
+            (mac,),
+        )
+        return hotspot.emulator.has_access(mac) == expected == bool(confirmed)
 
     await eventually(check)
 
