@@ -90,14 +90,7 @@ async def sign_in(db: Database, clock: Clock, email: str, password: str, source_
                 "UPDATE admin_users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user["id"],)
             )
             token = await _new_session(tx, clock, user["id"])
-            await audit.record(
-                tx,
-                clock,
-                tenant_id=user["tenant_id"],
-                actor=user["email"],
-                action="sign_in",
-                source_ip=source_ip,
-            )
+            await _audit(tx, clock, user, "sign_in", source_ip)
     if refusal:
         raise SignInRefused(refusal)
     return token
@@ -107,15 +100,7 @@ async def _lock_check(tx: Transaction, clock: Clock, user, source_ip: str) -> st
     """Why this account may not try now (and the refusal audited), or None."""
     now = clock.now()
     if user["locked_until"] and from_text(user["locked_until"]) > now:
-        await audit.record(
-            tx,
-            clock,
-            tenant_id=user["tenant_id"],
-            actor=user["email"],
-            action="sign_in_failed",
-            detail={"reason": "locked"},
-            source_ip=source_ip,
-        )
+        await _audit(tx, clock, user, "sign_in_failed", source_ip, {"reason": "locked"})
         return _locked_message(from_text(user["locked_until"]) - now)
     if user["failed_logins"] >= MAX_FAILURES:  # guesses that raced each other
         await _lock(tx, clock, user, source_ip)
@@ -124,15 +109,8 @@ async def _lock_check(tx: Transaction, clock: Clock, user, source_ip: str) -> st
 
 
 async def _record_failure(tx: Transaction, clock: Clock, email: str, user, source_ip: str) -> str:
-    await audit.record(
-        tx,
-        clock,
-        tenant_id=user["tenant_id"] if user else None,
-        actor=email,
-        action="sign_in_failed",
-        detail={"reason": "wrong password" if user else "unknown email"},
-        source_ip=source_ip,
-    )
+    reason = "wrong password" if user else "unknown email"
+    await _audit(tx, clock, user, "sign_in_failed", source_ip, {"reason": reason}, actor=email)
     if user is not None:
         failures = await tx.fetchval("SELECT failed_logins FROM admin_users WHERE id = ?", (user["id"],))
         if failures >= MAX_FAILURES:
@@ -146,13 +124,23 @@ async def _lock(tx: Transaction, clock: Clock, user, source_ip: str) -> None:
         "UPDATE admin_users SET failed_logins = 0, locked_until = ? WHERE id = ?",
         (to_text(clock.now() + LOCKOUT), user["id"]),
     )
+    await _audit(
+        tx, clock, user, "account_locked", source_ip, {"minutes": int(LOCKOUT.total_seconds() // 60)}
+    )
+
+
+async def _audit(
+    tx: Transaction, clock: Clock, user, action: str, source_ip: str, detail=None, actor: str = ""
+) -> None:
+    """A sign-in event of the admin `user`, or (user None) of an email no admin has: `actor` is what
+    was typed."""
     await audit.record(
         tx,
         clock,
-        tenant_id=user["tenant_id"],
-        actor=user["email"],
-        action="account_locked",
-        detail={"minutes": int(LOCKOUT.total_seconds() // 60)},
+        tenant_id=user["tenant_id"] if user else None,
+        actor=actor or user["email"],
+        action=action,
+        detail=detail,
         source_ip=source_ip,
     )
 

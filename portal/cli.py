@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument(
         "--portal-url",
         type=http_url,
-        help="this portal as Wi-Fi clients reach it (default: routers.portal_url)",
+        help="this portal as Wi-Fi clients reach it (default: server.portal_url)",
     )
 
     sim = command("sim-router", cmd_sim_router, "run the RouterOS API emulator (for trying portal out)")
@@ -484,10 +484,10 @@ def cmd_router_check(args: argparse.Namespace) -> None:
 def cmd_router_provision(args: argparse.Namespace) -> None:
     settings = load_settings(args)
     vault = load_vault(settings)
-    portal_url = args.portal_url or settings.routers.portal_url
+    portal_url = args.portal_url or settings.server.portal_url
     if not portal_url:
         raise CommandError(
-            "where do Wi-Fi clients reach this portal? pass --portal-url or set routers.portal_url"
+            "where do Wi-Fi clients reach this portal? pass --portal-url or set server.portal_url"
         )
 
     async def run(db: Database) -> list[str]:

@@ -131,7 +131,10 @@ class Server:
     host: str = setting("0.0.0.0", _text, "address to listen on; the Wi-Fi clients must reach it")  # noqa: S104
     port: int = setting(8080, _port, "TCP port to listen on")
     portal_url: str = setting(
-        "", _public_url, "address at which Wi-Fi customers reach this box, e.g. http://10.5.50.2:8080"
+        "",
+        _public_url,
+        "address at which Wi-Fi customers reach this box, e.g. http://10.5.50.2:8080"
+        " (provisioning points the routers' walled garden and login page at it)",
     )
     public_url: str = setting(
         "", _public_url, "HTTPS address at which Daraja can reach this box; empty = confirm payments by query"
@@ -173,11 +176,6 @@ class Limits:
 
 @dataclass(frozen=True)
 class Routers:
-    portal_url: str = setting(
-        "",
-        _public_url,
-        "this portal as the Wi-Fi clients reach it, e.g. http://10.5.50.2:8080 (for provisioning)",
-    )
     api_timeout: int = setting(
         5, _positive, "seconds to wait for a router's answer before calling it unreachable"
     )

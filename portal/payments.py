@@ -484,21 +484,6 @@ async def mark_expired(tx: Transaction, clock: Clock, payment_id: int) -> bool:
     )
 
 
-async def reverse(
-    tx: Transaction, clock: Clock, *, tenant_id: int, ref: str, reason: str, actor: str
-) -> bool:
-    """Paid → reversed, by the owner (after refunding the payer through M-Pesa), with a reason."""
-    if not reason.strip():
-        raise PaymentError("a reversal needs a reason")
-    row = await tx.fetchone("SELECT id FROM payments WHERE ref = ? AND tenant_id = ?", (ref, tenant_id))
-    if row is None:
-        raise PaymentError("no such payment")
-    reversed_ = await _transition(tx, clock, row["id"], ("paid",), "reversed", reversed_reason=reason.strip())
-    if reversed_:
-        await _record(tx, clock, row["id"], "reversed", actor, reason=reason.strip())
-    return reversed_
-
-
 # --- confirmation by callback -----------------------------------------------------------------------------
 
 
@@ -698,23 +683,17 @@ async def reverse_payment(
     left alone: taking it away is a separate, deliberate act."""
     reason = " ".join(reason.split())
     if not reason:
-        raise ValueError("Say why the payment was reversed.")
+        raise PaymentError("Say why the payment was reversed.")
     if len(reason) > REVERSAL_REASON_MAX:
-        raise ValueError(f"Keep the reason under {REVERSAL_REASON_MAX} characters.")
-    now = to_text(clock.now())
-    cursor = await tx.execute(
-        "UPDATE payments SET state = 'reversed', reversed_reason = ?, updated_at = ?"
-        " WHERE id = ? AND tenant_id = ? AND state = 'paid'",
-        (reason, now, payment_id, tenant_id),
+        raise PaymentError(f"Keep the reason under {REVERSAL_REASON_MAX} characters.")
+    ref = await tx.fetchval(
+        "SELECT ref FROM payments WHERE id = ? AND tenant_id = ?", (payment_id, tenant_id)
     )
-    if cursor.rowcount != 1:
+    if ref is None or not await _transition(
+        tx, clock, payment_id, ("paid",), "reversed", reversed_reason=reason
+    ):
         return False
-    await tx.execute(
-        "INSERT INTO payment_events (payment_id, at, kind, source, detail)"
-        " VALUES (?, ?, 'reversed', 'admin', ?)",
-        (payment_id, now, json.dumps({"reason": reason, "by": actor})),
-    )
-    ref = await tx.fetchval("SELECT ref FROM payments WHERE id = ?", (payment_id,))
+    await _record(tx, clock, payment_id, "reversed", "admin", reason=reason, by=actor)
     await audit.record(
         tx,
         clock,

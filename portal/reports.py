@@ -14,14 +14,13 @@ from zoneinfo import ZoneInfo
 
 from .clock import to_text
 from .db import Database
+from .mpesa import codes
 from .scope import Scope
 
 PAYMENT_STATES = ("created", "pending", "paid", "failed", "expired", "reversed")
 
-# STK results that are the customer's doing (cancelled, wrong PIN, no funds, no answer, a prompt
-# already open). Any other failure points at the set-up or at Daraja, and the owner should look.
-# Codes: reference/daraja.md §6.
-CUSTOMER_RESULT_CODES = ("1", "17", "1001", "1019", "1031", "1032", "1036", "1037", "2001", "8006")
+# Failures the owner need not look at: the payer's doing (mpesa/codes.py decides which).
+PAYER_CODES = codes.payer_codes()
 
 # A paid customer normally gets online within seconds; after this long, someone should look.
 STUCK_AFTER = timedelta(minutes=2)
@@ -155,13 +154,13 @@ async def stuck(db: Database, scope: Scope, now: datetime) -> Stuck:
         " WHERE tenant_id IN (SELECT value FROM json_each(?)) AND last_error IS NOT NULL ORDER BY name",
         (scope.param,),
     )
-    codes = ", ".join("?" for _ in CUSTOMER_RESULT_CODES)
+    marks = ", ".join("?" for _ in PAYER_CODES)
     daraja_errors = await db.fetchall(
         "SELECT coalesce(result_code, '') AS code, max(result_desc) AS description, count(*) AS count,"  # noqa: S608
         " max(updated_at) AS last_at FROM payments"
         f" WHERE tenant_id IN (SELECT value FROM json_each(?)) AND state = 'failed' AND created_at >= ?"
-        f" AND coalesce(result_code, '') NOT IN ({codes}) GROUP BY code ORDER BY count DESC",
-        (scope.param, to_text(now - timedelta(days=1)), *CUSTOMER_RESULT_CODES),
+        f" AND coalesce(result_code, '') NOT IN ({marks}) GROUP BY code ORDER BY count DESC",
+        (scope.param, to_text(now - timedelta(days=1)), *PAYER_CODES),
     )
     router_tasks = await db.fetchall(
         "SELECT r.id, r.name, count(*) AS count, max(t.last_error) AS last_error FROM router_tasks t"
@@ -334,4 +333,11 @@ async def ended_sessions(db: Database, scope: Scope, since: datetime, limit: int
         " AND s.state IN ('expired', 'revoked') AND coalesce(s.ended_at, s.updated_at) >= ?"
         " ORDER BY coalesce(s.ended_at, s.updated_at) DESC LIMIT ?",
         (scope.param, to_text(since), limit),
+    )
+
+
+async def session(db: Database, scope: Scope, session_id: int) -> sqlite3.Row | None:
+    return await db.fetchone(
+        f"SELECT {SESSION_COLUMNS} WHERE s.id = ? AND s.tenant_id IN (SELECT value FROM json_each(?))",  # noqa: S608
+        (session_id, scope.param),
     )

@@ -4,16 +4,17 @@ A router's `name` is its identity in URLs: the splash page link carries it, and 
 router serves is fetched from `/hotspot/login.html?router=<name>`.
 """
 
+import asyncio
 import ipaddress
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from .clock import Clock, to_text
 from .db import Database, Transaction
-from .gateway.base import Gateway, Profile
+from .gateway.base import Gateway, GatewayError, Profile
 from .gateway.routeros import RouterOSGateway
 from .packages import profile_name, queue_profile_sync
 from .scope import Scope
@@ -119,6 +120,37 @@ async def record_contact_in(tx: Transaction, clock: Clock, router_id: int, error
         )
     else:
         await tx.execute("UPDATE routers SET last_error = ? WHERE id = ?", (error, router_id))
+
+
+@dataclass(frozen=True)
+class DataUsed:
+    """What the routers count for the devices online on them now."""
+
+    bytes: dict[tuple[int, str], int]  # (router id, MAC) → bytes both ways in its current router session
+    unreachable: dict[str, str]  # router name → why it could not say
+
+
+async def data_used(gateways: Gateways, routers: Sequence[sqlite3.Row], wait: float) -> DataUsed:
+    """Asks the routers side by side, each for at most `wait` seconds, so that a page never waits
+    long for one that is down."""
+
+    async def ask(router: sqlite3.Row) -> list:
+        async with asyncio.timeout(wait):
+            return await (await gateways.get(router)).active_sessions()
+
+    answers = await asyncio.gather(*(ask(router) for router in routers), return_exceptions=True)
+    used, unreachable = {}, {}
+    for router, answer in zip(routers, answers, strict=True):
+        if isinstance(answer, TimeoutError):
+            unreachable[router["name"]] = f"no answer within {wait:g} s"
+        elif isinstance(answer, GatewayError):
+            unreachable[router["name"]] = str(answer)
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            for session in answer:
+                used[(router["id"], session.mac.upper())] = session.bytes_in + session.bytes_out
+    return DataUsed(used, unreachable)
 
 
 async def provision(db: Database, gateways: Gateways, router: sqlite3.Row, portal_url: str) -> list[str]:

@@ -82,21 +82,15 @@ async def seed_tenant(
             rate_limit="1M/2M",
             **stamps,
         )
-        session_id = await insert(
+        session_id = await insert_session(
             tx,
-            "access_sessions",
-            tenant_id=tenant_id,
-            router_id=router_id,
-            package_id=package_id,
-            mac=f"AA:BB:CC:00:00:{tenant_id:02X}",
+            clock,
+            vault,
+            tenant_id,
+            router_id,
+            package_id,
+            f"AA:BB:CC:00:00:{tenant_id:02X}",
             ip="10.5.50.7",
-            state="active",
-            paid_seconds=3600,
-            access_code_hash=fingerprint(new_token()),
-            access_code_enc=vault.encrypt("code"),
-            started_at=now,
-            expires_at=to_text(clock.now() + timedelta(hours=1)),
-            **stamps,
         )
         common = {
             "tenant_id": tenant_id,
@@ -125,6 +119,32 @@ async def seed_tenant(
     return Seeded(slug, tenant_id, owner, staff, account_id, router_id, package_id, paid, failed, session_id)
 
 
+async def insert_session(
+    tx, clock: Clock, vault: Vault, tenant_id: int, router_id: int, package_id: int, mac: str, **values
+) -> int:
+    """A device online since now, with an hour paid (unless `values` say otherwise)."""
+    now = to_text(clock.now())
+    row = {
+        "state": "active",
+        "paid_seconds": 3600,
+        "started_at": now,
+        "expires_at": to_text(clock.now() + timedelta(hours=1)),
+        "created_at": now,
+        "updated_at": now,
+    }
+    return await insert(
+        tx,
+        "access_sessions",
+        tenant_id=tenant_id,
+        router_id=router_id,
+        package_id=package_id,
+        mac=mac,
+        access_code_hash=fingerprint(new_token()),
+        access_code_enc=vault.encrypt("code"),
+        **(row | values),
+    )
+
+
 async def insert_payment(tx, *, state: str, at: str, **values) -> int:
     """A payment in `state` as of `at` (paid then, if it was paid)."""
     return await insert(
@@ -140,3 +160,19 @@ async def insert_payment(tx, *, state: str, at: str, **values) -> int:
         paid_at=at if state in ("paid", "reversed") else None,
         **values,
     )
+
+
+async def on_emulator(
+    db: Database,
+    vault: Vault,
+    router_id: int,
+    port: int,
+    password: str = "secret",  # noqa: S107
+) -> None:
+    """Points a seeded router at the RouterOS emulator on loopback (API user admin)."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE routers SET host = '127.0.0.1', port = ?, username = 'admin', password_enc = ?"
+            " WHERE id = ?",
+            (port, vault.encrypt(password), router_id),
+        )

@@ -63,6 +63,20 @@ async def test_a_router_is_added_checked_and_provisioned_from_the_command_line(c
     assert emulator.files["flash/hotspot/login.html"] == b"<html>lobby</html>"
 
 
+async def test_provision_goes_to_the_portal_address_of_the_settings_and_says_when_there_is_none(
+    config_file, emulator, capsys
+):
+    add = ["router", "add", "--tenant", "cafe", "--name", "lobby", "--host", "127.0.0.1"]
+    await run(config_file, *add, "--port", str(emulator.port), "--user", "admin", stdin="secret\n")
+    assert await run(config_file, "router", "provision", "lobby") == 2
+    assert "pass --portal-url or set server.portal_url" in capsys.readouterr().err
+    async with serving(Litestar([login_page], logging_config=None)) as base:
+        config_file.write_text(config_file.read_text() + f'[server]\nportal_url = "{base}"\n')
+        assert await run(config_file, "router", "provision", "lobby") == 0
+    assert f"login page fetched from {base}/hotspot/login.html?router=lobby" in capsys.readouterr().out
+    assert emulator.files["flash/hotspot/login.html"] == b"<html>lobby</html>"
+
+
 async def test_a_router_that_refuses_the_login_fails_check_with_one_line_and_no_password(
     config_file, emulator, capsys
 ):

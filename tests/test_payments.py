@@ -494,26 +494,28 @@ async def test_daraja_unreachable_fails_the_payment_and_frees_the_phone(portal, 
 async def test_owner_reverses_a_paid_payment_with_a_reason(portal, shop, daraja, http, clock):
     payment = await start(portal, shop)
     db = portal.services.db
-    async with db.transaction() as tx:
-        with pytest.raises(PaymentError, match="reason"):
-            await payments.reverse(
-                tx, clock, tenant_id=shop.tenant_id, ref=payment.ref, reason=" ", actor="owner"
+
+    async def reverse(reason: str, tenant_id: int = shop.tenant_id) -> bool:
+        async with db.transaction() as tx:
+            return await payments.reverse_payment(
+                tx,
+                clock,
+                payment_id=payment.id,
+                tenant_id=tenant_id,
+                reason=reason,
+                actor="owner@cafe",
+                source_ip="127.0.0.1",
             )
-        assert not await payments.reverse(
-            tx, clock, tenant_id=shop.tenant_id, ref=payment.ref, reason="refunded", actor="owner@cafe"
-        )
+
+    with pytest.raises(PaymentError, match="Say why"):
+        await reverse(" ")
+    assert not await reverse("refunded")  # not paid yet
     await answer(daraja, http, payment, "success")
     await daraja.sim.settle()
-    async with db.transaction() as tx:
-        assert await payments.reverse(
-            tx,
-            clock,
-            tenant_id=shop.tenant_id,
-            ref=payment.ref,
-            reason="refunded: no signal",
-            actor="owner@cafe",
-        )
+    assert not await reverse("refunded", tenant_id=shop.tenant_id + 1)
+    assert await reverse("refunded:   no signal")
+    assert not await reverse("refunded twice")
     reversed_ = await current(portal, payment)
     assert reversed_.state == "reversed" and reversed_.reversed_reason == "refunded: no signal"
     [event] = [event for event in await timeline(db, payment.id) if event.kind == "reversed"]
-    assert event.source == "owner@cafe"
+    assert event.source == "admin" and event.detail == {"reason": "refunded: no signal", "by": "owner@cafe"}

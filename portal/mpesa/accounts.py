@@ -1,74 +1,135 @@
-"""A tenant's M-Pesa accounts: PayBill or Till, the environment, and secrets kept in the vault.
+"""A tenant's M-Pesa accounts: the PayBill or Till it is paid through, and its Daraja app credentials.
 
 The consumer key, consumer secret and passkey are write-only: stored encrypted, decrypted only into a
-`daraja.Account` for the client, never in an `AccountSummary`, a page, an API answer or a log line.
+`daraja.Account` for the client (`load_account`), never in a page, an API answer or a log line. Forms
+say which are set, and a new value replaces (rotates) the stored one. For a Till (Buy Goods), Daraja's
+BusinessShortCode is the store number (head office) and the till number is where the money goes;
+mixing them up is the most common set-up error (reference/daraja.md §11.7), so both are asked for.
 """
 
-import re
+import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..clock import Clock, to_text
 from ..db import Database, Transaction
+from ..scope import Scope
 from ..vault import Vault, new_token
-from .daraja import ENVIRONMENTS, Account, base_url
+from .daraja import Account, base_url
 
-SHORTCODE = re.compile(r"^\d{5,7}$")
-KINDS = ("paybill", "till")
+KINDS = {"paybill": "PayBill", "till": "Till (Buy Goods)"}
+ENVIRONMENTS = {"sandbox": "Sandbox (testing)", "production": "Production (real money)"}
+SECRETS = {"consumer_key": "consumer key", "consumer_secret": "consumer secret", "passkey": "passkey"}
+SUMMARY = "id, tenant_id, name, kind, shortcode, till_number, environment, created_at, updated_at"
 
 
 class AccountError(ValueError):
-    """A field of an M-Pesa account is wrong; the message names it."""
+    """A field of an M-Pesa account is wrong; `field` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
-class AccountSummary:
-    """What may be shown about an account: everything but the secrets."""
-
-    id: int
-    tenant_id: int
+class AccountSpec:
     name: str
-    shortcode: str
     kind: str
+    shortcode: str
     till_number: str | None
-    environment: str
-    created_at: str
-    updated_at: str
+    environment: str  # sandbox, production, or the base URL of a Daraja simulator
+    secrets: dict[str, str]  # only the secrets given: the others keep their stored values
 
 
-def _clean(
-    name: str, shortcode: str, kind: str, till_number: str | None, environment: str
-) -> tuple[str, str, str, str | None, str]:
-    name, shortcode, kind = name.strip(), shortcode.strip(), kind.strip().lower()
-    till_number = (till_number or "").strip() or None
-    environment = environment.strip()
+def read_account(form: Mapping[str, str], *, new: bool) -> tuple[AccountSpec | None, dict[str, str]]:
+    """The account a form describes, or what is wrong with each field."""
+    errors = {}
+    name = " ".join(form.get("name", "").split())
     if not name or len(name) > 60:
-        raise AccountError("name: the name payers see, 1 to 60 characters")
+        errors["name"] = (
+            "Give the account a name you will recognise, like “Main PayBill” (up to 60 characters)."
+        )
+    kind = form.get("kind", "").strip().lower()
     if kind not in KINDS:
-        raise AccountError("kind: paybill or till")
-    if not SHORTCODE.match(shortcode):
-        what = "the store (head office) number" if kind == "till" else "the PayBill number"
-        raise AccountError(f"shortcode: {what}, 5 to 7 digits")
-    if kind == "till" and not (till_number and SHORTCODE.match(till_number)):
-        raise AccountError("till_number: the Till number customers pay to, 5 to 7 digits")
-    if kind == "paybill" and till_number:
-        raise AccountError("till_number: only a Till has one; a PayBill is paid to its shortcode")
-    if environment.lower() in ENVIRONMENTS:
-        environment = environment.lower()
-    else:
-        parts = urlsplit(environment)
-        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
-            raise AccountError("environment: sandbox, production, or the base URL of a Daraja simulator")
-        environment = environment.rstrip("/")
-    return name, shortcode, kind, till_number, environment
+        errors["kind"] = "Pick PayBill or Till."
+    shortcode = form.get("shortcode", "").strip()
+    if not _is_shortcode(shortcode):
+        errors["shortcode"] = (
+            "The shortcode is 5 to 7 digits: the PayBill number, or for a Till the store number"
+            " (not the till number)."
+        )
+    till_number = (form.get("till_number") or "").strip()
+    if kind == "till" and not _is_shortcode(till_number):
+        errors["till_number"] = "A Till needs its till number (5 to 7 digits): where customers' money goes."
+    elif kind == "paybill" and till_number:
+        errors["till_number"] = "A PayBill has no till number; leave this empty."
+    environment = _environment(form.get("environment", ""))
+    if environment is None:
+        errors["environment"] = "Pick sandbox or production."
+    given = {key: (form.get(key) or "").strip() for key in SECRETS}
+    for key, label in SECRETS.items():
+        if new and not given[key]:
+            errors[key] = f"Paste the {label} from the Daraja portal."
+        elif len(given[key]) > 500:
+            errors[key] = f"That {label} is too long."
+    if errors:
+        return None, errors
+    return (
+        AccountSpec(
+            name=name,
+            kind=kind,
+            shortcode=shortcode,
+            till_number=till_number if kind == "till" else None,
+            environment=environment,
+            secrets={key: value for key, value in given.items() if value},
+        ),
+        {},
+    )
 
 
-def _secret(name: str, value: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise AccountError(f"{name}: required")
-    return value
+def _is_shortcode(text: str) -> bool:
+    return text.isdigit() and 5 <= len(text) <= 7  # reference/daraja.md §3.1
+
+
+def _environment(text: str) -> str | None:
+    """sandbox, production, or the base URL of something that speaks Daraja (the simulator, in tests
+    and the demo)."""
+    text = text.strip()
+    if text.lower() in ENVIRONMENTS:
+        return text.lower()
+    parts = urlsplit(text)
+    if parts.scheme in {"http", "https"} and parts.netloc and not (parts.query or parts.fragment):
+        return text.rstrip("/")
+    return None
+
+
+def account_fields(row: Mapping) -> dict[str, str]:
+    """What a form shows of an account (a row, or a spec as a dict): never a secret."""
+    return {
+        "name": row["name"],
+        "kind": row["kind"],
+        "shortcode": row["shortcode"],
+        "till_number": row["till_number"] or "",
+        "environment": row["environment"],
+    }
+
+
+async def accounts(db: Database, scope: Scope) -> list[sqlite3.Row]:
+    return await db.fetchall(
+        f"SELECT {SUMMARY} FROM mpesa_accounts WHERE tenant_id IN (SELECT value FROM json_each(?))"  # noqa: S608
+        " ORDER BY tenant_id, name",
+        (scope.param,),
+    )
+
+
+async def account(db: Database, scope: Scope, account_id: int) -> sqlite3.Row | None:
+    """The account without its secrets: pages never need them."""
+    return await db.fetchone(
+        f"SELECT {SUMMARY} FROM mpesa_accounts"  # noqa: S608
+        " WHERE id = ? AND tenant_id IN (SELECT value FROM json_each(?))",
+        (account_id, scope.param),
+    )
 
 
 async def create_account(
@@ -86,82 +147,72 @@ async def create_account(
     passkey: str,
     till_number: str | None = None,
 ) -> int:
-    name, shortcode, kind, till_number, environment = _clean(name, shortcode, kind, till_number, environment)
-    secrets = [
-        vault.encrypt(_secret(label, value))
-        for label, value in (
-            ("consumer_key", consumer_key),
-            ("consumer_secret", consumer_secret),
-            ("passkey", passkey),
-        )
-    ]
+    """Adds an account from what a person typed (a test's shop, a script), checked as the admin form
+    checks it; the first mistake is raised."""
+    typed = {"name": name, "shortcode": shortcode, "kind": kind, "environment": environment}
+    secrets = {"consumer_key": consumer_key, "consumer_secret": consumer_secret, "passkey": passkey}
+    spec, errors = read_account({**typed, **secrets, "till_number": till_number or ""}, new=True)
+    if spec is None:
+        field, message = next(iter(errors.items()))
+        raise AccountError(field, f"{field}: {message}")
+    return await insert_account(tx, vault, clock, tenant_id, spec)
+
+
+async def insert_account(
+    tx: Transaction, vault: Vault, clock: Clock, tenant_id: int, spec: AccountSpec
+) -> int:
     now = to_text(clock.now())
     cursor = await tx.execute(
         "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, till_number, environment,"
         " consumer_key_enc, consumer_secret_enc, passkey_enc, c2b_token, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (tenant_id, name, shortcode, kind, till_number, environment, *secrets, new_token(), now, now),
+        (
+            tenant_id,
+            spec.name,
+            spec.shortcode,
+            spec.kind,
+            spec.till_number,
+            spec.environment,
+            *(vault.encrypt(spec.secrets[key]) for key in SECRETS),
+            new_token(),
+            now,
+            now,
+        ),
     )
     return cursor.lastrowid
 
 
 async def update_account(
-    tx: Transaction,
-    vault: Vault,
-    clock: Clock,
-    account_id: int,
-    *,
-    tenant_id: int,
-    name: str,
-    shortcode: str,
-    kind: str,
-    environment: str,
-    till_number: str | None = None,
-    consumer_key: str | None = None,
-    consumer_secret: str | None = None,
-    passkey: str | None = None,
-) -> None:
-    """Secrets left as None (or empty: a form's untouched field) keep their stored value."""
-    name, shortcode, kind, till_number, environment = _clean(name, shortcode, kind, till_number, environment)
-    assignments = [
-        "name = ?",
-        "shortcode = ?",
-        "kind = ?",
-        "till_number = ?",
-        "environment = ?",
-        "updated_at = ?",
-    ]
-    values: list[Any] = [name, shortcode, kind, till_number, environment, to_text(clock.now())]
-    for column, value in (
-        ("consumer_key_enc", consumer_key),
-        ("consumer_secret_enc", consumer_secret),
-        ("passkey_enc", passkey),
-    ):
-        if value and value.strip():
-            assignments.append(f"{column} = ?")
-            values.append(vault.encrypt(value.strip()))
+    tx: Transaction, vault: Vault, clock: Clock, account_id: int, tenant_id: int, spec: AccountSpec
+) -> bool:
+    """Changes the account; a secret given replaces the stored one, a secret left out is kept. False if
+    the tenant has no such account."""
+    encrypted = [vault.encrypt(spec.secrets[key]) if key in spec.secrets else None for key in SECRETS]
     cursor = await tx.execute(
-        f"UPDATE mpesa_accounts SET {', '.join(assignments)} WHERE id = ? AND tenant_id = ?",  # noqa: S608
-        (*values, account_id, tenant_id),
+        "UPDATE mpesa_accounts SET name = ?, kind = ?, shortcode = ?, till_number = ?, environment = ?,"
+        " consumer_key_enc = coalesce(?, consumer_key_enc),"
+        " consumer_secret_enc = coalesce(?, consumer_secret_enc),"
+        " passkey_enc = coalesce(?, passkey_enc), updated_at = ? WHERE id = ? AND tenant_id = ?",
+        (
+            spec.name,
+            spec.kind,
+            spec.shortcode,
+            spec.till_number,
+            spec.environment,
+            *encrypted,
+            to_text(clock.now()),
+            account_id,
+            tenant_id,
+        ),
     )
-    if cursor.rowcount != 1:
-        raise AccountError(f"no M-Pesa account {account_id} for this tenant")
-
-
-async def list_accounts(db: Database, tenant_id: int) -> list[AccountSummary]:
-    rows = await db.fetchall(
-        "SELECT id, tenant_id, name, shortcode, kind, till_number, environment, created_at, updated_at"
-        " FROM mpesa_accounts WHERE tenant_id = ? ORDER BY id",
-        (tenant_id,),
-    )
-    return [AccountSummary(**dict(row)) for row in rows]
+    return cursor.rowcount == 1
 
 
 async def load_account(store: Database | Transaction, vault: Vault, account_id: int) -> Account:
     """The account with its secrets decrypted, for the Daraja client only."""
     row = await store.fetchone("SELECT * FROM mpesa_accounts WHERE id = ?", (account_id,))
     if row is None:
-        raise AccountError(f"no M-Pesa account {account_id}")
+        raise AccountError("id", f"no M-Pesa account {account_id}")
     return Account(
         id=row["id"],
         name=row["name"],

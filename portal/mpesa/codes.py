@@ -14,9 +14,14 @@ CANCELLED = "cancelled"
 INSUFFICIENT_FUNDS = "insufficient_funds"
 WRONG_PIN = "wrong_pin"
 UNREACHABLE = "unreachable"
-BUSY = "busy"
+BUSY = "busy"  # the payer must wait: a prompt already open, the same payment twice within minutes
+CONGESTED = "congested"  # M-Pesa or Daraja is overloaded, or asks us to slow down
 DECLINED = "declined"  # an M-Pesa rule on the payer's account: limits, bad debt
 SYSTEM = "system"
+
+# Failures that are the payer's doing or the payer's phone's: nothing for the owner to fix. Any other
+# failure points at the set-up, at M-Pesa or at Daraja, and the owner is shown it.
+PAYER_CATEGORIES = frozenset({CANCELLED, INSUFFICIENT_FUNDS, WRONG_PIN, UNREACHABLE, BUSY, DECLINED})
 
 # The portal's own codes (see the module docstring).
 PUSH_LOCKED = "push.locked"  # Daraja: "Unable to lock subscriber": a prompt is already open on that phone
@@ -125,7 +130,7 @@ _TABLE: dict[str, tuple[str, tuple[str, str], bool]] = {
     "4": (DECLINED, _MESSAGES["daily_limit"], False),
     "8": (SYSTEM, _SETUP, False),  # the receiving account is at its maximum balance
     "17": (BUSY, _MESSAGES["rule_limited"], True),  # same amount, same payer, within 2 minutes
-    "26": (BUSY, _MESSAGES["system_busy"], True),
+    "26": (CONGESTED, _MESSAGES["system_busy"], True),
     "1001": (BUSY, _LOCKED, True),
     "1019": (UNREACHABLE, _MESSAGES["expired_prompt"], True),
     "1025": (SYSTEM, _TRY_AGAIN, True),  # the prompt could not be sent (or its text was too long)
@@ -143,7 +148,7 @@ _TABLE: dict[str, tuple[str, tuple[str, str], bool]] = {
     "SFC_IC0003": (SYSTEM, _SETUP, False),  # PayBill/Till mix-up
     "E3008": (DECLINED, _MESSAGES["bad_debt"], False),
     PUSH_LOCKED: (BUSY, _LOCKED, True),
-    PUSH_BUSY: (BUSY, _MESSAGES["system_busy"], True),
+    PUSH_BUSY: (CONGESTED, _MESSAGES["system_busy"], True),
     PUSH_REFUSED: (SYSTEM, _SETUP, False),
     PUSH_UNREACHABLE: (SYSTEM, _MESSAGES["unreachable"], True),
     EXPIRED: (UNREACHABLE, _MESSAGES["no_answer_in_time"], True),
@@ -166,3 +171,8 @@ def describe(code: object) -> Outcome:
 
 def is_known(code: object) -> bool:
     return normalize(code) in _TABLE
+
+
+def payer_codes() -> tuple[str, ...]:
+    """The known codes of failures that are the payer's own (see PAYER_CATEGORIES)."""
+    return tuple(code for code, (category, _, _) in _TABLE.items() if category in PAYER_CATEGORIES)

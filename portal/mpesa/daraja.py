@@ -284,14 +284,20 @@ class DarajaClient:
                 raise error
             self._forget(account, token)
 
-    async def _token(self, account: Account) -> str:
+    async def check_credentials(self, account: Account) -> None:
+        """An OAuth round trip with the account's consumer key and secret, even when a token is cached
+        (the owner's "test credentials"); raises AuthError or UnavailableError. The new token replaces
+        the cached one, which it has just made void (§2)."""
+        await self._token(account, fresh=True)
+
+    async def _token(self, account: Account, fresh: bool = False) -> str:
         key = (account.id, account.base_url, account.consumer_key)
         token = self._tokens.get(key)
-        if token and self._clock.now() < token.refresh_at:
+        if token and not fresh and self._clock.now() < token.refresh_at:
             return token.value
         async with self._locks.setdefault(key, asyncio.Lock()):
             token = self._tokens.get(key)
-            if token and self._clock.now() < token.refresh_at:
+            if token and not fresh and self._clock.now() < token.refresh_at:
                 return token.value
             value, lifetime = await self._mint(account)
             margin = min(TOKEN_REFRESH_MARGIN, lifetime / 2)

@@ -3,29 +3,37 @@
 import ipaddress
 from collections.abc import Iterable
 
-from litestar import Request
+from litestar.connection import ASGIConnection
 
 Networks = Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 
-def within(address: str, networks: Networks) -> bool:
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return any(ip in network for network in networks)
+        return None
 
 
-def client_address(request: Request, trusted_proxies: Networks) -> str:
+def within(address: str, networks: Networks) -> bool:
+    ip = _address(address)
+    return ip is not None and any(ip in network for network in networks)
+
+
+def client_address(connection: ASGIConnection, trusted_proxies: Networks) -> str:
     """The right-most X-Forwarded-For hop that isn't a trusted proxy: every hop left of it could have
-    been written by the client itself. Without a trusted proxy in front, the peer's own address."""
+    been written by the client itself. Without a trusted proxy in front, the peer's own address; at a
+    hop that isn't an address at all (a forged or broken header), the nearest trusted one."""
     trusted = tuple(trusted_proxies)
-    peer = request.client.host if request.client else ""
-    if not within(peer, trusted):
-        return peer
-    hops = [hop.strip() for line in request.headers.getall("x-forwarded-for", []) for hop in line.split(",")]
-    hops = [hop for hop in hops if hop]
+    nearest = connection.client.host if connection.client else ""
+    if not within(nearest, trusted):
+        return nearest
+    lines = connection.headers.getall("x-forwarded-for", [])
+    hops = [hop.strip() for line in lines for hop in line.split(",") if hop.strip()]
     for hop in reversed(hops):
+        if _address(hop) is None:
+            break
         if not within(hop, trusted):
             return hop
-    return hops[0] if hops else peer
+        nearest = hop
+    return nearest

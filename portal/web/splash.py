@@ -59,8 +59,9 @@ class Device:
         )
 
     @classmethod
-    def from_form(cls, form: Any) -> "Device | None":
-        return cls.parse(form.get("router"), form.get("mac"), form.get("ip"), form.get("link-orig"))
+    def read(cls, fields: Any) -> "Device | None":
+        """The device named by a query string or a form: the router's redirect, passed along."""
+        return cls.parse(fields.get("router"), fields.get("mac"), fields.get("ip"), fields.get("link-orig"))
 
     def query(self, lang: str, **extra: str) -> str:
         return urlencode(
@@ -116,22 +117,20 @@ def other(lang: str) -> str:
 # -- choosing a package ----------------------------------------------------------------------------------
 
 
+async def _customer(state: State, fields: Any) -> tuple[str, Device | None, Any]:
+    """The language, device and site (tenant and router) a customer's request names; no site, no customer."""
+    lang = words.language(fields.get("lang"))
+    device = Device.read(fields)
+    return lang, device, await site_for(state, device.router) if device else None
+
+
 @get("/")
-async def splash(
-    state: State,
-    router: FromQuery[str | None] = None,
-    mac: FromQuery[str | None] = None,
-    ip: FromQuery[str | None] = None,
-    link_orig: Annotated[str | None, QueryParameter(name="link-orig")] = None,
-    lang: FromQuery[str | None] = None,
-    more: FromQuery[str | None] = None,
-) -> Template:
-    lang = words.language(lang)
-    device = Device.parse(router, mac, ip, link_orig)
-    site = await site_for(state, device.router) if device else None
+async def splash(request: Request, state: State) -> Template:
+    lang, device, site = await _customer(state, request.query_params)
     if site is None:
         return not_a_customer(lang)
-    live = None if more else await _live_session(state, site["router_id"], device.mac)
+    wants_more = bool(request.query_params.get("more"))  # "buy more time" on the session page
+    live = None if wants_more else await _live_session(state, site["router_id"], device.mac)
     if live is not None:
         if live["state"] == "active":
             # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in.
@@ -174,9 +173,7 @@ async def _choose(
 @post("/pay")
 async def pay(request: Request, state: State) -> Template | Redirect:
     form = await request.form()
-    lang = words.language(form.get("lang"))
-    device = Device.from_form(form)
-    site = await site_for(state, device.router) if device else None
+    lang, device, site = await _customer(state, form)
     if site is None:
         return not_a_customer(lang)
     typed_phone = form.get("phone", "")
@@ -419,17 +416,8 @@ async def _session_page(
 
 
 @get("/reconnect")
-async def reconnect_form(
-    state: State,
-    router: FromQuery[str | None] = None,
-    mac: FromQuery[str | None] = None,
-    ip: FromQuery[str | None] = None,
-    link_orig: Annotated[str | None, QueryParameter(name="link-orig")] = None,
-    lang: FromQuery[str | None] = None,
-) -> Template:
-    lang = words.language(lang)
-    device = Device.parse(router, mac, ip, link_orig)
-    site = await site_for(state, device.router) if device else None
+async def reconnect_form(request: Request, state: State) -> Template:
+    lang, device, site = await _customer(state, request.query_params)
     if site is None:
         return not_a_customer(lang)
     return await _reconnect_page(state, lang, site, device)
@@ -452,9 +440,7 @@ async def _reconnect_page(
 async def reconnect(request: Request, state: State) -> Template | Redirect:
     """An access code, a voucher or an M-Pesa receipt → access for this device."""
     form = await request.form()
-    lang = words.language(form.get("lang"))
-    device = Device.from_form(form)
-    site = await site_for(state, device.router) if device else None
+    lang, device, site = await _customer(state, form)
     if site is None:
         return not_a_customer(lang)
     services = state.services

@@ -204,6 +204,12 @@ async def test_owner_signs_in_sees_earnings_exports_csv_adds_a_package_and_print
             await page.screenshot(path=SCREENSHOTS / "vouchers-print-1280x800.png", full_page=True)
             await page.pdf(path=str(SCREENSHOTS / "vouchers-a4.pdf"), format="A4")
             await page.emulate_media(media="screen")
+
+            await page.click("nav >> text=Routers")
+            assert await page.locator("button:has-text('Check connection')").count() == 1
+            await page.screenshot(path=SCREENSHOTS / "routers-1280x800.png", full_page=True)
+            await page.click("nav >> text=M-Pesa")
+            assert await page.locator("button:has-text('Test credentials')").count() == 1
             await laptop.close()
 
             phone = await browser.new_context(
@@ -222,10 +228,17 @@ async def test_owner_signs_in_sees_earnings_exports_csv_adds_a_package_and_print
                 ("payments", "/admin/payments"),
                 ("sessions", "/admin/sessions"),
                 ("packages", "/admin/packages"),
+                ("routers", "/admin/routers"),
+                ("mpesa", "/admin/mpesa"),
             ]:
                 await page.goto(base + path)
                 assert await fits_the_screen(page), path
                 await page.screenshot(path=SCREENSHOTS / f"{name}-360x740.png", full_page=True)
+            await page.goto(f"{base}/admin/sessions")
+            await page.click("text=Manage >> nth=0")  # add time, move, end access
+            assert await page.locator("button:has-text('End access now')").count() == 1
+            assert await fits_the_screen(page)
+            await page.screenshot(path=SCREENSHOTS / "session-360x740.png", full_page=True)
             await phone.close()
         finally:
             await browser.close()

@@ -11,7 +11,7 @@ REFERENCE_CODES = [
 ]  # fmt: skip
 CATEGORIES = {
     codes.PAID, codes.PENDING, codes.CANCELLED, codes.INSUFFICIENT_FUNDS, codes.WRONG_PIN,
-    codes.UNREACHABLE, codes.BUSY, codes.DECLINED, codes.SYSTEM,
+    codes.UNREACHABLE, codes.BUSY, codes.CONGESTED, codes.DECLINED, codes.SYSTEM,
 }  # fmt: skip
 
 
@@ -67,3 +67,10 @@ def test_messages_promise_no_money_was_taken_only_where_none_was():
         if "No money was taken" in outcome.english:
             assert outcome.category != codes.PAID
             assert re.search(r"Hakuna pesa iliyotolewa", outcome.swahili)
+
+
+def test_only_the_payers_own_failures_are_kept_from_the_owner():
+    payer = set(codes.payer_codes())
+    assert {"1", "17", "1001", "1019", "1032", "1037", "2001", "8006", codes.PUSH_LOCKED} <= payer
+    # The set-up, M-Pesa being overloaded, Daraja refusing us: the owner should see these.
+    assert not {"2", "26", "2028", "SFC_IC0003", "9999", codes.PUSH_REFUSED, codes.PUSH_BUSY} & payer

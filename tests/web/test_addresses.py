@@ -30,7 +30,10 @@ def request(peer: str, *forwarded: str) -> Request:
         ("10.0.0.2", ["6.6.6.6", "196.201.214.200"], PROXY, "196.201.214.200"),  # header sent twice
         ("10.0.0.2", [], PROXY, "10.0.0.2"),
         ("10.0.0.2", ["196.201.214.200"], (), "10.0.0.2"),  # no proxy trusted at all
-        ("10.0.0.2", ["junk"], PROXY, "junk"),
+        ("10.0.0.2", ["198.51.100.1, 203.0.113.9, 10.0.0.5"], PROXY, "203.0.113.9"),
+        ("10.0.0.2", ["10.0.0.7, 10.0.0.5"], PROXY, "10.0.0.7"),  # all ours: the furthest we know
+        ("10.0.0.2", ["junk"], PROXY, "10.0.0.2"),  # forged or broken: only the proxy is believed
+        ("10.0.0.2", ["196.201.214.200, junk, 10.0.0.5"], PROXY, "10.0.0.5"),
     ],
 )
 def test_client_address_is_the_rightmost_untrusted_hop(peer, forwarded, trusted, expected):

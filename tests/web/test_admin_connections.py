@@ -1,12 +1,16 @@
-"""Routers and M-Pesa accounts in the admin: secrets are write-only, rotations are audited."""
+"""Routers and M-Pesa accounts in the admin: secrets are write-only, rotations are audited, and each can
+be tried: a router's connection and set-up (the RouterOS emulator), an account's credentials (the
+Daraja simulator)."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from portal.app import create_app
-from tests.conftest import serving
-from tests.seed import seed_tenant
+from portal.clock import to_text
+from tests.conftest import free_port, serving
+from tests.seed import on_emulator, seed_tenant
 from tests.web.conftest import browser, csrf_of, sign_in
 
 ROUTER = {
@@ -90,7 +94,11 @@ async def test_a_router_password_is_stored_encrypted_and_never_shown(settings, c
         tuple(row)
         for row in await db.fetchall("SELECT action, detail FROM audit_events WHERE action LIKE 'router%'")
     ]
-    assert [action for action, _ in actions] == ["router_added", "router_changed", "router_password_changed"]
+    assert [action for action, _ in actions] == [
+        "router_added",
+        "router_changed",
+        "router_credentials_rotated",
+    ]
     assert json.loads(actions[1][1]) == {"changed": ["host"]}
     # The new router gets the tenant's packages as profiles.
     assert (
@@ -158,7 +166,9 @@ async def test_mpesa_credentials_are_write_only_and_rotate_one_at_a_time(setting
     assert form.text.count('<span class="state state-ok">set</span>') == 3
     stored = await everything_stored(db)
     assert not any(value in stored for value in SECRET_VALUES)
-    detail = await db.fetchval("SELECT detail FROM audit_events WHERE action = 'mpesa_credentials_rotated'")
+    detail = await db.fetchval(
+        "SELECT detail FROM audit_events WHERE action = 'mpesa_account_credentials_rotated'"
+    )
     assert json.loads(detail) == {"rotated": ["passkey"]}
     assert not await db.fetchval("SELECT count(*) FROM audit_events WHERE action = 'mpesa_account_changed'")
 
@@ -201,3 +211,115 @@ async def test_a_platform_admin_must_pick_a_tenant_before_adding_to_one(settings
     assert (
         await db.fetchval("SELECT tenant_id FROM mpesa_accounts WHERE name = 'Shop till'") == alpha.tenant_id
     )
+
+
+async def dashboard_alarm(http, base) -> bool:
+    return "Router unreachable" in (await http.get(f"{base}/admin")).text
+
+
+async def test_check_connection_shows_the_router_and_clears_the_dashboards_alarm(
+    settings, clock, vault, db, alpha, emulator
+):
+    await on_emulator(db, vault, alpha.router_id, emulator.port, password="wrong password")
+    check = f"/admin/routers/{alpha.router_id}/check"
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        refused = await http.post(base + check, data={"csrf": csrf})
+        alarm_after_refusal = await dashboard_alarm(http, base)
+        await on_emulator(db, vault, alpha.router_id, emulator.port)
+        answered = await http.post(base + check, data={"csrf": csrf})
+        alarm_after_answer = await dashboard_alarm(http, base)
+    assert refused.status_code == answered.status_code == 200
+    assert "alpha-router did not answer" in refused.text
+    assert "the router refused the API login (check the user and password)" in refused.text
+    assert "wrong password" not in refused.text
+    assert alarm_after_refusal and not alarm_after_answer
+    assert "alpha-router answers" in answered.text
+    assert "Identity: cafe-router" in answered.text and "RouterOS 7.18.2 on hAP ac^2" in answered.text
+    router = await db.fetchone(
+        "SELECT last_error, last_seen_at FROM routers WHERE id = ?", (alpha.router_id,)
+    )
+    assert router["last_error"] is None and router["last_seen_at"] == to_text(clock.now())
+
+
+async def test_provision_sets_the_router_up_at_the_portals_address(
+    settings, clock, vault, db, alpha, emulator
+):
+    await on_emulator(db, vault, alpha.router_id, emulator.port)
+    provision = f"/admin/routers/{alpha.router_id}/provision"
+    port = free_port()
+    pages = f"http://127.0.0.1:{port}"  # the router fetches its login page from this very portal
+    settings = replace(settings, server=replace(settings.server, portal_url=pages))
+    async with serving(create_app(settings, clock=clock, vault=vault), port) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        done = await http.post(base + provision, data={"csrf": csrf})
+    assert done.status_code == 200 and "alpha-router is set up for portal" in done.text
+    assert "walled garden opened to 127.0.0.1" in done.text
+    assert f"login page fetched from {pages}/hotspot/login.html?router=alpha-router" in done.text
+    login_page = emulator.files["flash/hotspot/login.html"].decode()
+    assert f"{pages}/?router=alpha-router&mac=$(mac-esc)&ip=$(ip-esc)" in login_page
+    detail = await db.fetchval("SELECT detail FROM audit_events WHERE action = 'router_provisioned'")
+    assert json.loads(detail) == {"portal_url": pages}
+
+
+async def test_provision_says_what_to_set_when_the_portal_has_no_address_and_why_a_router_failed(
+    settings, clock, vault, db, alpha, emulator
+):
+    await on_emulator(db, vault, alpha.router_id, emulator.port)
+    provision = f"/admin/routers/{alpha.router_id}/provision"
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        unset = await http.post(base + provision, data={"csrf": csrf})
+    # The login page's address answers 404: the router's own refusal is shown.
+    settings = replace(
+        settings, server=replace(settings.server, portal_url=f"http://127.0.0.1:{free_port()}")
+    )
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        unfetched = await http.post(base + provision, data={"csrf": csrf})
+    assert unset.status_code == unfetched.status_code == 200
+    assert "alpha-router was not set up" in unset.text and "portal_url under [server]" in unset.text
+    assert "the router could not fetch" in unfetched.text and "connection failed" in unfetched.text
+    assert not await db.fetchval("SELECT count(*) FROM audit_events WHERE action = 'router_provisioned'")
+
+
+async def test_test_credentials_asks_daraja_and_explains_a_refusal_without_echoing_the_secret(
+    settings, clock, vault, db, alpha, daraja
+):
+    sim = {
+        **ACCOUNT,
+        "kind": "paybill",
+        "shortcode": "174379",
+        "till_number": "",
+        "environment": daraja.base_url,
+        "consumer_key": "sim-consumer-key",
+        "consumer_secret": "sim-consumer-secret",
+    }
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        await http.post(f"{base}/admin/mpesa/new", data={**sim, "csrf": csrf})
+        account_id = await db.fetchval("SELECT id FROM mpesa_accounts WHERE name = ?", (sim["name"],))
+        edit_form = await http.get(f"{base}/admin/mpesa/{account_id}/edit")
+        worked = await http.post(f"{base}/admin/mpesa/{account_id}/test", data={"csrf": csrf})
+        wrong = {**sim, "consumer_key": "", "consumer_secret": "a-mistyped-secret", "passkey": ""}
+        await http.post(f"{base}/admin/mpesa/{account_id}/edit", data={**wrong, "csrf": csrf})
+        refused = await http.post(f"{base}/admin/mpesa/{account_id}/test", data={"csrf": csrf})
+    assert f'<option value="{daraja.base_url}" selected>' in edit_form.text  # kept when edited
+    assert worked.status_code == refused.status_code == 200
+    assert "Shop till: Daraja accepted the consumer key and secret" in worked.text
+    assert "Shop till: the credentials did not work" in refused.text
+    assert "Daraja refused the consumer key and secret" in refused.text
+    assert "a-mistyped-secret" not in refused.text and "sim-consumer" not in refused.text + worked.text
+
+
+async def test_test_credentials_says_when_daraja_cannot_be_reached(settings, clock, vault, db, alpha):
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE mpesa_accounts SET environment = ? WHERE id = ?", (nowhere, alpha.account_id)
+        )
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        answer = await http.post(f"{base}/admin/mpesa/{alpha.account_id}/test", data={"csrf": csrf})
+    assert answer.status_code == 200
+    assert "Daraja could not be reached from this box, so nothing was checked" in answer.text

@@ -38,6 +38,8 @@ FORM = {
     "hidden": "1",
     "direction": "up",
     "count": "5",
+    "minutes": "30",
+    "mac": "AA:BB:CC:DD:EE:99",
     "current": PASSWORD,
     "new": "a brand new password",
     "again": "a brand new password",
@@ -85,6 +87,7 @@ def ids_of(seeded) -> dict:
         "router_id": seeded.router_id,
         "account_id": seeded.account_id,
         "batch": seeded.batch,
+        "session_id": seeded.session_id,
     }
 
 
@@ -112,6 +115,11 @@ async def test_an_owner_reaches_nothing_of_another_tenant_through_any_admin_url(
                 "own router paid to their account",
                 f"/admin/routers/{alpha.router_id}/edit",
                 {"mpesa_account_id": beta.account_id},
+            ),
+            (
+                "own session moved to their router",
+                f"/admin/sessions/{alpha.session_id}/move",
+                {"router_id": beta.router_id},
             ),
         ]:
             response = await http.post(base + path, data={**FORM, **data, "csrf": csrf})
@@ -150,6 +158,7 @@ async def test_no_admin_page_shows_another_tenants_rows(settings, clock, vault, 
             "/admin/payments/{payment_id}",
             "/admin/vouchers/{batch}",
             "/admin/vouchers/{batch}/print",
+            "/admin/sessions/{session_id}",
         ):
             pages[path] = (await http.get(base + fill(path, ids_of(alpha)))).text
     assert "Alpha hour" in pages["/admin/packages"]  # the pages do show this tenant's own rows

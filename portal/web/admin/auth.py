@@ -11,6 +11,7 @@ from ... import admin_auth
 from ...admin_auth import COOKIE, PasswordChangeRefused, SignInRefused
 from .base import (
     CurrentAdmin,
+    admin_of,
     check_csrf,
     is_https,
     page,
@@ -33,8 +34,7 @@ NO_LOGIN_COOKIE = (
 @get("/login", opt={"public": True})
 async def login_form(request: Request) -> Template | Redirect:
     next_page = request.query_params.get("next", "")
-    token = request.cookies.get(COOKIE)
-    if token and await admin_auth.admin_for_session(services(request).db, services(request).clock, token):
+    if await admin_of(request):
         return Redirect(safe_next(next_page), status_code=303)
     csrf = secrets.token_urlsafe(32)
     return await page(

@@ -28,7 +28,7 @@ from ...admin_auth import COOKIE, SESSION_LIFETIME, Admin, admin_for_session, sc
 from ...clock import from_text
 from ...db import Transaction
 from ...scope import Scope
-from ..client import client_ip
+from ..addresses import client_address
 
 if TYPE_CHECKING:
     from ...app import Services
@@ -47,6 +47,9 @@ NOTICES = {
     "saved": "Saved.",
     "generated": "Vouchers generated.",
     "voided": "Unused vouchers in this batch are void.",
+    "extended": "Time added. The router is being told now.",
+    "revoked": "Access ended. The router is being told now.",
+    "moved": "Moved to the new device. The router is being told now.",
 }
 
 
@@ -55,23 +58,28 @@ def services(connection: ASGIConnection) -> "Services":
 
 
 def source_ip(connection: ASGIConnection) -> str:
-    return client_ip(connection, services(connection).settings.server.trusted_proxies)
+    return client_address(connection, services(connection).settings.server.trusted_proxies)
 
 
 async def signed_in(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """The router's guard: a live session for every page but sign-in, and its CSRF token on every POST."""
     if handler.opt.get("public"):
         return
-    token = connection.cookies.get(COOKIE)
-    admin = (
-        await admin_for_session(services(connection).db, services(connection).clock, token) if token else None
-    )
+    admin = await admin_of(connection)
     if admin is None:
         raise NotAuthorizedException()
     connection.state.admin = admin
     connection.state.tenants = await scope_of(services(connection).db, admin)
     if connection.scope["method"] not in ("GET", "HEAD"):
         await check_csrf(connection, admin.csrf_token)
+
+
+async def admin_of(connection: ASGIConnection) -> Admin | None:
+    """Who the session cookie signs in, if anyone."""
+    token = connection.cookies.get(COOKIE)
+    return (
+        await admin_for_session(services(connection).db, services(connection).clock, token) if token else None
+    )
 
 
 async def check_csrf(connection: ASGIConnection, expected: str) -> None:
@@ -203,6 +211,14 @@ def row_id(value: int | str) -> int:
     return number
 
 
+async def owned(request: Request, find, tenants: Scope, row: int | str):
+    """`find(db, tenants, id)`'s row, or 404: another tenant's row is as absent as one never made."""
+    found = await find(services(request).db, tenants, row_id(row))
+    if found is None:
+        raise NotFoundException()
+    return found
+
+
 def tenant_for_new_rows(tenants: Scope) -> int:
     """The tenant a new package, router or account goes to: the admin's own, or the one picked."""
     if tenants.single is None:
@@ -231,6 +247,16 @@ async def audit_change(
         detail=detail,
         source_ip=source_ip(request),
     )
+
+
+@dataclass(frozen=True)
+class Result:
+    """What came of trying something outside (a router's connection, Daraja credentials), shown at the
+    top of the page the button was on."""
+
+    ok: bool
+    title: str
+    lines: list[str]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from .base import (
     audit_change,
     form_fields,
     may_change,
+    owned,
     page,
-    row_id,
     services,
     tenant_for_new_rows,
 )
@@ -23,10 +23,7 @@ NEW_PACKAGE = {"duration": "1", "duration_unit": "hours", "data_cap_unit": "MB"}
 
 
 async def _package(request: Request, tenants: Scope, package_id: int | str):
-    row = await packages.package(services(request).db, tenants, row_id(package_id))
-    if row is None:
-        raise NotFoundException()
-    return row
+    return await owned(request, packages.package, tenants, package_id)
 
 
 async def _package_form(request: Request, *, fields: dict, errors: dict, action: str, status_code: int = 200):

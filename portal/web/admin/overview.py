@@ -1,4 +1,4 @@
-"""The dashboard (earnings, outcomes, what is stuck), sessions, and the audit log."""
+"""The dashboard (earnings, outcomes, what is stuck) and the audit log."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -61,17 +61,6 @@ def bar_chart(days: list[Day]) -> dict:
     return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "top": top}
 
 
-@get("/sessions")
-async def sessions(request: Request, tenants: Tenants) -> Template:
-    db, now = services(request).db, services(request).clock.now()
-    return await page(
-        request,
-        "sessions",
-        live=await reports.live_sessions(db, tenants),
-        ended=await reports.ended_sessions(db, tenants, now - timedelta(days=7), limit=200),
-    )
-
-
 @get("/audit")
 async def audit_log(request: Request, tenants: Tenants) -> Template:
     number = page_number(request)
@@ -83,4 +72,4 @@ async def audit_log(request: Request, tenants: Tenants) -> Template:
     )
 
 
-handlers = [dashboard, sessions, audit_log]
+handlers = [dashboard, audit_log]

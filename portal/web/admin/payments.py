@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -16,7 +15,7 @@ from ... import reports
 from ...payments import reverse_payment
 from ...phones import PhoneError, normalize
 from ...reports import PAYMENT_STATES, PaymentFilter, local_midnight
-from .base import CurrentAdmin, Formats, Tenants, may_change, page, page_number, row_id, services, source_ip
+from .base import CurrentAdmin, Formats, Tenants, may_change, owned, page, page_number, services, source_ip
 
 PAGE_SIZE = 50
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are typing mistakes (and year 9999 has no next day)
@@ -145,10 +144,7 @@ async def payment_detail(request: Request, tenants: Tenants, payment_id: FromPat
 
 
 async def _payment(request: Request, tenants: Tenants, payment_id: int):
-    row = await reports.payment(services(request).db, tenants, row_id(payment_id))
-    if row is None:
-        raise NotFoundException()
-    return row
+    return await owned(request, reports.payment, tenants, payment_id)
 
 
 async def _detail(

@@ -1,0 +1,199 @@
+"""Sessions in the admin: add time, end access and move to another device reach the router (the RouterOS
+emulator over loopback) through the running app's own worker; data used is read from the router."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from portal.app import create_app
+from portal.clock import to_text
+from portal.gateway.routeros import parse_duration
+from tests.conftest import free_port, serving
+from tests.seed import insert, insert_session, on_emulator, seed_tenant
+from tests.test_sessions import eventually, user_on_router
+from tests.web.conftest import browser, csrf_of, sign_in
+
+NEW_MAC = "AA:BB:CC:DD:EE:77"
+
+
+@pytest.fixture
+async def alpha(db, clock, vault):
+    return await seed_tenant(db, clock, vault, "alpha")
+
+
+@pytest.fixture
+async def online(db, clock, vault, alpha, emulator):
+    """Alpha's router is the emulator, and the seeded session's device is on its hotspot."""
+    await on_emulator(db, vault, alpha.router_id, emulator.port)
+    mac, ip = await db.fetchone("SELECT mac, ip FROM access_sessions WHERE id = ?", (alpha.session_id,))
+    emulator.connect_device(mac, ip)
+    return mac
+
+
+async def audited(db, action: str) -> list[tuple]:
+    rows = await db.fetchall(
+        "SELECT actor, target, detail, source_ip FROM audit_events WHERE action = ?", (action,)
+    )
+    return [(row["actor"], row["target"], json.loads(row["detail"]), row["source_ip"]) for row in rows]
+
+
+async def router_has(emulator, mac: str, yes: bool = True):
+    return emulator.has_access(mac) == yes
+
+
+async def test_ending_access_in_the_admin_takes_the_device_off_the_router(
+    settings, clock, vault, db, alpha, emulator, online
+):
+    app = create_app(settings, clock=clock, vault=vault)
+    async with serving(app) as base, browser() as http:
+        await app.state.services.sessions.sync_router(alpha.router_id)  # the device is logged in
+        assert emulator.has_access(online)
+        await sign_in(http, base, alpha.owner)
+        page = await http.get(f"{base}/admin/sessions/{alpha.session_id}")
+        ended = await http.post(
+            f"{base}/admin/sessions/{alpha.session_id}/revoke", data={"csrf": csrf_of(page.text)}
+        )
+        await eventually(lambda: router_has(emulator, online, False))
+        again = await http.post(
+            f"{base}/admin/sessions/{alpha.session_id}/revoke", data={"csrf": csrf_of(page.text)}
+        )
+    assert ended.status_code == 200 and "Access ended" in ended.text
+    assert "End access now" not in ended.text  # nothing left to end
+    assert again.status_code == 409 and "already ended" in again.text
+    state = await db.fetchval("SELECT state FROM access_sessions WHERE id = ?", (alpha.session_id,))
+    assert state == "revoked"
+    assert await audited(db, "session_revoked") == [
+        (
+            alpha.owner,
+            f"session:{alpha.session_id}",
+            {"mac": online, "router": "alpha-router"},
+            "127.0.0.1",
+        )
+    ]
+
+
+async def test_time_added_in_the_admin_reaches_the_routers_cap(
+    settings, clock, vault, db, alpha, emulator, online
+):
+    app = create_app(settings, clock=clock, vault=vault)
+    async with serving(app) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        added = await http.post(
+            f"{base}/admin/sessions/{alpha.session_id}/extend", data={"csrf": csrf, "minutes": "30"}
+        )
+
+        async def cap_grown():
+            user = user_on_router(emulator, online)
+            return user is not None and parse_duration(user["limit-uptime"]) >= 90 * 60
+
+        await eventually(cap_grown)
+    assert added.status_code == 200 and "Time added" in added.text
+    expires_at = await db.fetchval("SELECT expires_at FROM access_sessions WHERE id = ?", (alpha.session_id,))
+    assert expires_at == to_text(clock.now() + timedelta(minutes=90))
+    assert emulator.has_access(online)  # the extend logged the device in
+    [(actor, target, detail, _)] = await audited(db, "session_extended")
+    assert (actor, target, detail) == (
+        alpha.owner,
+        f"session:{alpha.session_id}",
+        {"mac": online, "minutes": 30},
+    )
+
+
+async def test_moving_a_session_hands_the_access_to_the_new_device(
+    settings, clock, vault, db, alpha, emulator, online
+):
+    emulator.connect_device(NEW_MAC, "10.5.50.99")
+    app = create_app(settings, clock=clock, vault=vault)
+    async with serving(app) as base, browser() as http:
+        await app.state.services.sessions.sync_router(alpha.router_id)
+        assert emulator.has_access(online)
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        moved = await http.post(
+            f"{base}/admin/sessions/{alpha.session_id}/move",
+            data={"csrf": csrf, "mac": "aa-bb-cc-dd-ee-77", "router_id": str(alpha.router_id), "ip": ""},
+        )
+
+        async def handed_over():
+            return emulator.has_access(NEW_MAC) and not emulator.has_access(online)
+
+        await eventually(handed_over)
+    assert moved.status_code == 200 and "Moved to the new device" in moved.text
+    assert await db.fetchval("SELECT mac FROM access_sessions WHERE id = ?", (alpha.session_id,)) == NEW_MAC
+    [(_, _, detail, _)] = await audited(db, "session_moved")
+    assert detail == {"from": [online, "alpha-router"], "to": [NEW_MAC, "alpha-router"]}
+
+
+async def test_session_forms_explain_mistakes_and_change_nothing(settings, clock, vault, db, alpha):
+    async with db.transaction() as tx:  # another device with time of its own on the same router
+        await insert_session(tx, clock, vault, alpha.tenant_id, alpha.router_id, alpha.package_id, NEW_MAC)
+    before = [tuple(row) for row in await db.fetchall("SELECT * FROM access_sessions ORDER BY id")]
+    url = f"/admin/sessions/{alpha.session_id}"
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        answers = {}
+        for minutes in ("", "abc", "0", "-5", "10081", "9" * 30):
+            response = await http.post(f"{base}{url}/extend", data={"csrf": csrf, "minutes": minutes})
+            answers[f"extend {minutes!r}"] = (
+                response.status_code,
+                "a whole number from 1 to 10,080" in response.text,
+            )
+        for mac, ip, expected in [
+            ("not a mac", "", "MAC address, like AA:BB:CC:DD:EE:FF"),
+            ("AA:BB:CC:DD:EE:88", "10.5.50.300", "That IP address is not one"),
+            ("AA:BB:CC:00:00:01", "", "on already"),
+            (NEW_MAC, "", "This device already has time of its own."),
+        ]:
+            response = await http.post(f"{base}{url}/move", data={"csrf": csrf, "mac": mac, "ip": ip})
+            answers[f"move {mac}"] = (response.status_code, expected in response.text)
+        kept = await http.post(f"{base}{url}/extend", data={"csrf": csrf, "minutes": "abc"})
+    assert answers == dict.fromkeys(answers, (400, True))
+    assert 'value="abc"' in kept.text  # what was typed stays, to be corrected
+    assert [tuple(row) for row in await db.fetchall("SELECT * FROM access_sessions ORDER BY id")] == before
+    assert not await db.fetchval("SELECT count(*) FROM audit_events WHERE action LIKE 'session_%'")
+    assert not await db.fetchval("SELECT count(*) FROM router_tasks WHERE kind IN ('extend', 'revoke')")
+
+
+async def test_staff_see_a_session_without_its_forms(settings, clock, vault, db, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        await sign_in(http, base, alpha.staff)
+        listed = await http.get(f"{base}/admin/sessions")
+        detail = await http.get(f"{base}/admin/sessions/{alpha.session_id}")
+    assert detail.status_code == 200 and "AA:BB:CC:00:00:01" in detail.text
+    assert "Details" in listed.text and "Manage" not in listed.text
+    for form in ("/extend", "/move", "/revoke"):
+        assert form not in detail.text
+
+
+async def test_data_used_comes_from_the_router_and_a_router_that_is_down_shows_a_dash(
+    settings, clock, vault, db, alpha, emulator, online
+):
+    now = to_text(clock.now())
+    async with db.transaction() as tx:  # a second site whose router is off: nothing listens there
+        down = await insert(
+            tx,
+            "routers",
+            tenant_id=alpha.tenant_id,
+            name="annex",
+            host="127.0.0.1",
+            port=free_port(),
+            username="admin",
+            password_enc=vault.encrypt("secret"),
+            created_at=now,
+        )
+        await insert_session(tx, clock, vault, alpha.tenant_id, down, alpha.package_id, NEW_MAC)
+    app = create_app(settings, clock=clock, vault=vault)
+    async with serving(app) as base, browser() as http:
+        await app.state.services.sessions.sync_router(alpha.router_id)
+        emulator.traffic(online, 1_500_000, 3_000_000)
+        await sign_in(http, base, alpha.owner)
+        listed = await http.get(f"{base}/admin/sessions")
+        detail = await http.get(f"{base}/admin/sessions/{alpha.session_id}")
+    assert listed.status_code == detail.status_code == 200
+    rows = {line for line in listed.text.split("<tr") if "data-used" in line}
+    [on_emulator_row] = [row for row in rows if online in row]
+    [on_annex_row] = [row for row in rows if NEW_MAC in row]
+    assert '<td class="num data-used">4.5 MB</td>' in on_emulator_row
+    assert '<td class="num data-used">—</td>' in on_annex_row
+    assert "Data used is not shown for annex: router annex unreachable" in listed.text
+    assert "4.5 MB" in detail.text
