@@ -107,6 +107,23 @@ async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
         await emulator.stop()
 
 
+async def add_simulator_account(tx, vault: Vault, clock: Clock, tenant_id: int, daraja_url: str) -> int:
+    """An M-Pesa account on the Daraja simulator: its sandbox PayBill, passkey and consumer."""
+    return await create_account(
+        tx,
+        vault,
+        clock,
+        tenant_id=tenant_id,
+        name="Demo Cafe",
+        shortcode="174379",
+        kind="paybill",
+        environment=daraja_url,
+        consumer_key=next(iter(DEFAULT_CONSUMERS)),
+        consumer_secret=next(iter(DEFAULT_CONSUMERS.values())),
+        passkey=SANDBOX_PASSKEY,
+    )
+
+
 async def connect(
     db: Database,
     clock: Clock,
@@ -118,19 +135,7 @@ async def connect(
 ) -> None:
     """The demo business's M-Pesa account on the Daraja simulator and its router on the RouterOS emulator."""
     async with db.transaction() as tx:
-        account_id = await create_account(
-            tx,
-            vault,
-            clock,
-            tenant_id=tenant_id,
-            name="Demo Cafe",
-            shortcode="174379",
-            kind="paybill",
-            environment=daraja_url,
-            consumer_key=next(iter(DEFAULT_CONSUMERS)),
-            consumer_secret=next(iter(DEFAULT_CONSUMERS.values())),
-            passkey=SANDBOX_PASSKEY,
-        )
+        account_id = await add_simulator_account(tx, vault, clock, tenant_id, daraja_url)
         await add_router(
             tx,
             clock,

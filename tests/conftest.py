@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.fernet import Fernet
@@ -23,10 +24,9 @@ from portal.app import Services, create_app
 from portal.cli import background
 from portal.clock import FixedClock, to_text
 from portal.db import Database
-from portal.demo import DEMO_DEVICE, DEMO_ROUTER, DemoData, connect, seed
+from portal.demo import DEMO_DEVICE, DEMO_ROUTER, DemoData, add_simulator_account, connect, seed
 from portal.migrations import migrate
-from portal.mpesa.accounts import create_account
-from portal.sim.daraja import SANDBOX_PASSKEY, Simulator, create_simulator
+from portal.sim.daraja import Simulator, create_simulator
 from portal.sim.routeros import RouterEmulator
 from portal.tenants import create_tenant
 from portal.vault import Vault
@@ -100,19 +100,7 @@ async def seed_shop(db: Database, vault: Vault, clock, daraja_url: str, slug: st
             " VALUES (?, '3 hours', 20, 10800, ?, ?)",
             (tenant_id, now, now),
         )
-        account_id = await create_account(
-            tx,
-            vault,
-            clock,
-            tenant_id=tenant_id,
-            name="Demo Cafe",
-            shortcode="174379",
-            kind="paybill",
-            environment=daraja_url,
-            consumer_key="sim-consumer-key",
-            consumer_secret="sim-consumer-secret",
-            passkey=SANDBOX_PASSKEY,
-        )
+        account_id = await add_simulator_account(tx, vault, clock, tenant_id, daraja_url)
     return Shop(tenant_id, cursor.lastrowid, account_id)
 
 
@@ -138,6 +126,24 @@ async def running_portal(
         # moving the clock, so that what happens is what the test says.
         app.state.services.scheduler.pause()
         yield RunningPortal(base, app.state.services)
+
+
+@pytest.fixture
+async def portal(settings, clock, vault) -> AsyncIterator[RunningPortal]:
+    """The portal on loopback, reachable by the Daraja simulator's callbacks."""
+    async with running_portal(settings, clock, vault) as running:
+        yield running
+
+
+@pytest.fixture
+async def shop(portal, daraja, vault, clock) -> Shop:
+    return await seed_shop(portal.services.db, vault, clock, daraja.base_url)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
 
 
 @pytest.fixture

@@ -1,7 +1,11 @@
 """Test data written with SQL: tenants with one of everything, payments in any state."""
 
+import sqlite3
+from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from portal.clock import Clock, to_text
 from portal.db import Database
@@ -176,3 +180,42 @@ async def on_emulator(
             " WHERE id = ?",
             (port, vault.encrypt(password), router_id),
         )
+
+
+# -- in a database file another process owns (a CLI command, an installed service) --
+
+WRITTEN_AT = "2026-01-05T09:00:00.000000+00:00"
+
+
+def add_shop_rows(path: Path) -> None:
+    """Tenant 1 with M-Pesa account 1 and package 1, for payments to refer to."""
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(
+            "INSERT INTO tenants (slug, name, created_at) VALUES ('cafe', 'Cafe', ?)", (WRITTEN_AT,)
+        )
+        connection.execute(
+            "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, environment, consumer_key_enc,"
+            " consumer_secret_enc, passkey_enc, created_at, updated_at)"
+            " VALUES (1, 'main', '174379', 'paybill', 'sandbox', 'x', 'x', 'x', ?, ?)",
+            (WRITTEN_AT, WRITTEN_AT),
+        )
+        connection.execute(
+            "INSERT INTO packages (tenant_id, name, price, duration_seconds, created_at, updated_at)"
+            " VALUES (1, '1 hour', 10, 3600, ?, ?)",
+            (WRITTEN_AT, WRITTEN_AT),
+        )
+
+
+def add_paid_payments(path: Path, refs: Iterable[str]) -> None:
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.executemany(
+            "INSERT INTO payments (tenant_id, ref, callback_token, mpesa_account_id, package_id, phone,"
+            " amount, state, created_at, updated_at)"
+            " VALUES (1, ?, ?, 1, 1, '254712345678', 10, 'paid', ?, ?)",
+            [(ref, f"token-{ref}", WRITTEN_AT, WRITTEN_AT) for ref in refs],
+        )
+
+
+def payment_refs(path: Path) -> set[str]:
+    with closing(sqlite3.connect(path)) as connection:
+        return {ref for (ref,) in connection.execute("SELECT ref FROM payments")}

@@ -12,8 +12,7 @@ import pytest
 from portal import cli
 from portal.db import Database
 from portal.migrations import MIGRATIONS
-
-NOW = "2026-01-05T09:00:00.000000+00:00"
+from tests.seed import WRITTEN_AT, add_paid_payments, add_shop_rows, payment_refs
 
 # Another process commits payments one transaction at a time, each with its event row, until told to
 # stop: what `portal serve` does to the file while an admin takes a backup.
@@ -58,35 +57,8 @@ def config_file(tmp_path: Path, monkeypatch) -> Path:
 def database(config_file: Path, tmp_path: Path) -> Path:
     assert cli.main(["migrate"]) == 0
     path = tmp_path / "data" / "portal.db"
-    with closing(sqlite3.connect(path)) as connection, connection:
-        connection.execute("INSERT INTO tenants (slug, name, created_at) VALUES ('cafe', 'Cafe', ?)", (NOW,))
-        connection.execute(
-            "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, environment, consumer_key_enc,"
-            " consumer_secret_enc, passkey_enc, created_at, updated_at)"
-            " VALUES (1, 'main', '174379', 'paybill', 'sandbox', 'x', 'x', 'x', ?, ?)",
-            (NOW, NOW),
-        )
-        connection.execute(
-            "INSERT INTO packages (tenant_id, name, price, duration_seconds, created_at, updated_at)"
-            " VALUES (1, '1 hour', 10, 3600, ?, ?)",
-            (NOW, NOW),
-        )
+    add_shop_rows(path)
     return path
-
-
-def add_payments(path: Path, first: int, count: int) -> None:
-    with closing(sqlite3.connect(path)) as connection, connection:
-        connection.executemany(
-            "INSERT INTO payments (tenant_id, ref, callback_token, mpesa_account_id, package_id, phone,"
-            " amount, state, created_at, updated_at)"
-            " VALUES (1, ?, ?, 1, 1, '254712345678', 10, 'paid', ?, ?)",
-            [(f"p{n}", f"c{n}", NOW, NOW) for n in range(first, first + count)],
-        )
-
-
-def payment_refs(path: Path) -> set[str]:
-    with closing(sqlite3.connect(path)) as connection:
-        return {ref for (ref,) in connection.execute("SELECT ref FROM payments")}
 
 
 def integrity(path: Path) -> str:
@@ -108,7 +80,7 @@ def wait_for_writes(path: Path, more_than: int) -> int:
 
 
 def test_backup_under_write_load_restores_every_committed_payment(database, tmp_path, capsys):
-    add_payments(database, 1, 20_000)  # a few MB, so the copy takes a while
+    add_paid_payments(database, (f"p{n}" for n in range(1, 20_001)))  # a few MB, so the copy takes a while
     stop = tmp_path / "stop"
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(database), str(stop)])
     try:
@@ -146,9 +118,9 @@ def test_backup_under_write_load_restores_every_committed_payment(database, tmp_
 
 async def test_database_backup_copies_while_the_app_writes(db, tmp_path):
     async with db.transaction() as tx:
-        await tx.execute("INSERT INTO tenants (slug, name, created_at) VALUES ('a', 'A', ?)", (NOW,))
+        await tx.execute("INSERT INTO tenants (slug, name, created_at) VALUES ('a', 'A', ?)", (WRITTEN_AT,))
     async with db.transaction() as tx:
-        await tx.execute("INSERT INTO tenants (slug, name, created_at) VALUES ('b', 'B', ?)", (NOW,))
+        await tx.execute("INSERT INTO tenants (slug, name, created_at) VALUES ('b', 'B', ?)", (WRITTEN_AT,))
         await db.backup(tmp_path / "copy.db")  # the open write transaction is not in the copy
     with closing(sqlite3.connect(tmp_path / "copy.db")) as copy:
         assert [slug for (slug,) in copy.execute("SELECT slug FROM tenants")] == ["a"]
@@ -188,7 +160,7 @@ def make_newer(path: Path) -> None:
 
 
 def make_corrupt(path: Path) -> None:
-    add_payments(path, 100, 3000)
+    add_paid_payments(path, (f"p{n}" for n in range(100, 3100)))
     with closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA journal_mode = DELETE")
         page_size = connection.execute("PRAGMA page_size").fetchone()[0]
@@ -214,7 +186,7 @@ def make_corrupt(path: Path) -> None:
     ids=["missing", "folder", "not-sqlite", "not-portal", "newer", "corrupt"],
 )
 def test_restore_refuses_a_bad_backup_and_changes_nothing(database, tmp_path, capsys, make, says):
-    add_payments(database, 1, 5)
+    add_paid_payments(database, (f"p{n}" for n in range(1, 6)))
     candidate = tmp_path / "candidate.db"
     if make is make_newer or make is make_corrupt:
         assert cli.main(["backup", str(candidate)]) == 0

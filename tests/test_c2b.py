@@ -1,6 +1,5 @@
 """C2B: payments made by hand to the PayBill reach the portal from the simulator, once, claimable once."""
 
-import httpx
 import pytest
 
 from portal import c2b
@@ -8,23 +7,6 @@ from portal.mpesa.daraja import OAUTH
 from tests.conftest import running_portal, seed_shop
 
 MSISDN = 254708374149
-
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
-async def portal(settings, clock, vault):
-    async with running_portal(settings, clock, vault) as running:
-        yield running
-
-
-@pytest.fixture
-async def shop(portal, daraja, vault, clock):
-    return await seed_shop(portal.services.db, vault, clock, daraja.base_url)
 
 
 async def pay_by_hand(http, daraja, amount=50, bill_ref="WIFI"):

@@ -20,11 +20,10 @@ import pytest
 from portal import config
 from portal.migrations import MIGRATIONS
 from tests.conftest import free_port
+from tests.seed import add_paid_payments, add_shop_rows, payment_refs
 
 CHECKOUT = Path(__file__).parent.parent
 pytestmark = pytest.mark.slow
-
-NOW = "2026-01-05T09:00:00.000000+00:00"
 
 
 def install(root: Path) -> str:
@@ -33,33 +32,6 @@ def install(root: Path) -> str:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
-
-
-def add_paid_payment(database: Path) -> None:
-    with closing(sqlite3.connect(database)) as connection, connection:
-        connection.execute("INSERT INTO tenants (slug, name, created_at) VALUES ('cafe', 'Cafe', ?)", (NOW,))
-        connection.execute(
-            "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, environment, consumer_key_enc,"
-            " consumer_secret_enc, passkey_enc, created_at, updated_at)"
-            " VALUES (1, 'main', '174379', 'paybill', 'sandbox', 'x', 'x', 'x', ?, ?)",
-            (NOW, NOW),
-        )
-        connection.execute(
-            "INSERT INTO packages (tenant_id, name, price, duration_seconds, created_at, updated_at)"
-            " VALUES (1, '1 hour', 10, 3600, ?, ?)",
-            (NOW, NOW),
-        )
-        connection.execute(
-            "INSERT INTO payments (tenant_id, ref, callback_token, mpesa_account_id, package_id, phone,"
-            " amount, state, created_at, updated_at)"
-            " VALUES (1, 'before-upgrade', 't', 1, 1, '254712345678', 10, 'paid', ?, ?)",
-            (NOW, NOW),
-        )
-
-
-def payment_refs(database: Path) -> list[str]:
-    with closing(sqlite3.connect(database)) as connection:
-        return [ref for (ref,) in connection.execute("SELECT ref FROM payments")]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +47,8 @@ def installed(tmp_path_factory) -> dict:
         "template": (etc / "portal.toml").read_text(),
         "database_mode": (state / "portal.db").stat().st_mode & 0o777,
     }
-    add_paid_payment(state / "portal.db")
+    add_shop_rows(state / "portal.db")
+    add_paid_payments(state / "portal.db", ["before-upgrade"])
     edited = first["template"].replace('# format = "text"', 'format = "json"')
     assert edited != first["template"]
     (etc / "portal.toml").write_text(edited)
@@ -112,7 +85,7 @@ def test_install_lays_out_the_box(installed):
 def test_rerun_upgrades_in_place_and_loses_nothing(installed):
     root, first = installed["root"], installed["first"]
     etc, state = root / "etc/portal", root / "var/lib/portal"
-    assert payment_refs(state / "portal.db") == ["before-upgrade"]
+    assert payment_refs(state / "portal.db") == {"before-upgrade"}
     with closing(sqlite3.connect(state / "portal.db")) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert (etc / "vault.key").read_text() == first["key"]
@@ -120,7 +93,7 @@ def test_rerun_upgrades_in_place_and_loses_nothing(installed):
     assert (etc / "portal.toml").read_text() == installed["edited"]  # the owner's edit stays
     # A checked backup was taken before migrating.
     (backup,) = (root / "var/backups/portal").glob("portal-*.db")
-    assert payment_refs(backup) == ["before-upgrade"]
+    assert payment_refs(backup) == {"before-upgrade"}
     # A new virtualenv serves; the previous one stays for a rollback.
     venvs = sorted(path.name for path in (root / "opt/portal").glob("venv-*"))
     assert len(venvs) == 2 and (root / "opt/portal/venv").resolve().name == venvs[1]

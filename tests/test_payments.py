@@ -58,26 +58,9 @@ async def effects(portal, payment, kind=None):
 
 
 @pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
-async def portal(settings, clock, vault):
-    async with running_portal(settings, clock, vault) as running:
-        yield running
-
-
-@pytest.fixture
 async def behind_nat(settings, clock, vault):
     async with running_portal(settings, clock, vault, callbacks=False) as running:
         yield running
-
-
-@pytest.fixture
-async def shop(portal, daraja, vault, clock):
-    return await seed_shop(portal.services.db, vault, clock, daraja.base_url)
 
 
 @pytest.fixture

@@ -1,14 +1,10 @@
-"""The admin in real headless Chromium, on a laptop-sized and a phone-sized screen.
-
-Screenshots go to artifacts/screenshots/ (not committed) for a person to look at.
-"""
+"""The admin in real headless Chromium, on a laptop-sized and a phone-sized screen."""
 
 import csv
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from portal.app import create_app
 from portal.clock import to_text
@@ -18,20 +14,10 @@ from portal.migrations import migrate
 from portal.reports import day_starts
 from portal.vault import fingerprint, new_token
 from tests.conftest import serving
+from tests.e2e.chromium import LAPTOP, PHONE, SCREENSHOTS, chromium, fits_the_screen
 from tests.seed import insert, insert_payment
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LAPTOP, PHONE = {"width": 1280, "height": 800}, {"width": 360, "height": 740}
 
 
 async def seed_demo_payments(settings, clock, vault):
@@ -137,109 +123,80 @@ async def sign_in(page: Page, base: str, email: str, password: str) -> None:
     await page.wait_for_url(f"{base}/admin")
 
 
-async def fits_the_screen(page: Page) -> bool:
-    return await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
 async def test_owner_signs_in_sees_earnings_exports_csv_adds_a_package_and_prints_vouchers(
     settings, clock, vault, tmp_path
 ):
     demo, earned_today = await seed_demo_payments(settings, clock, vault)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    async with (
-        serving(create_app(settings, clock=clock, vault=vault)) as base,
-        async_playwright() as playwright,
-    ):
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            laptop = await browser.new_context(viewport=LAPTOP, accept_downloads=True)
-            page = await laptop.new_page()
-            elsewhere = []
-            page.on(
-                "request",
-                lambda request: None if request.url.startswith(base) else elsewhere.append(request.url),
-            )
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, chromium(base) as browser:
+        page = await browser.page(viewport=LAPTOP, accept_downloads=True)
+        await sign_in(page, base, demo.admin_email, demo.admin_password)
+        assert await page.inner_text("#earned-today") == f"KES {earned_today:,}"
+        assert await page.locator("svg.bars rect.bar").count() == 30
+        assert "Request cancelled by user" in await page.inner_text("main")
+        await page.screenshot(path=SCREENSHOTS / "dashboard-1280x800.png", full_page=True)
 
-            await sign_in(page, base, demo.admin_email, demo.admin_password)
-            assert await page.inner_text("#earned-today") == f"KES {earned_today:,}"
-            assert await page.locator("svg.bars rect.bar").count() == 30
-            assert "Request cancelled by user" in await page.inner_text("main")
-            await page.screenshot(path=SCREENSHOTS / "dashboard-1280x800.png", full_page=True)
+        await page.click("nav >> text=Payments")
+        await page.click("summary")  # the filter folds away, to leave a phone's screen to the list
+        await page.select_option("#state", "paid")
+        await page.click("button:has-text('Filter')")
+        assert "40 payments" in await page.inner_text("main")
+        async with page.expect_download() as download_info:
+            await page.click("text=Export CSV")
+        download = await download_info.value
+        saved = tmp_path / download.suggested_filename
+        await download.save_as(saved)
+        rows = list(csv.DictReader(saved.read_text(encoding="utf-8").splitlines()))
+        assert len(rows) == 40
+        assert {row["State"] for row in rows} == {"paid"}
+        assert sum(int(row["Amount (KES)"]) for row in rows) > 0
+        await page.screenshot(path=SCREENSHOTS / "payments-1280x800.png", full_page=True)
 
-            await page.click("nav >> text=Payments")
-            await page.click("summary")  # the filter folds away, to leave a phone's screen to the list
-            await page.select_option("#state", "paid")
-            await page.click("button:has-text('Filter')")
-            assert "40 payments" in await page.inner_text("main")
-            async with page.expect_download() as download_info:
-                await page.click("text=Export CSV")
-            download = await download_info.value
-            saved = tmp_path / download.suggested_filename
-            await download.save_as(saved)
-            rows = list(csv.DictReader(saved.read_text(encoding="utf-8").splitlines()))
-            assert len(rows) == 40
-            assert {row["State"] for row in rows} == {"paid"}
-            assert sum(int(row["Amount (KES)"]) for row in rows) > 0
-            await page.screenshot(path=SCREENSHOTS / "payments-1280x800.png", full_page=True)
+        await page.click("nav >> text=Packages")
+        await page.click("text=Add a package")
+        await page.fill("#name", "Weekend")
+        await page.fill("#price", "120")
+        await page.fill("#duration", "2")
+        await page.select_option("#duration_unit", "days")
+        await page.fill("#rate_limit", "2M/5M")
+        await page.click("text=Save")
+        await page.wait_for_url(f"{base}/admin/packages?done=saved")
+        assert "Weekend" in await page.inner_text("table")
 
-            await page.click("nav >> text=Packages")
-            await page.click("text=Add a package")
-            await page.fill("#name", "Weekend")
-            await page.fill("#price", "120")
-            await page.fill("#duration", "2")
-            await page.select_option("#duration_unit", "days")
-            await page.fill("#rate_limit", "2M/5M")
-            await page.click("text=Save")
-            await page.wait_for_url(f"{base}/admin/packages?done=saved")
-            assert "Weekend" in await page.inner_text("table")
+        await page.click("nav >> text=Vouchers")
+        await page.select_option("#package_id", label="Weekend · KES 120")
+        await page.fill("#count", "24")
+        await page.click("text=Generate")
+        assert await page.locator("code.voucher-code").count() == 24
+        await page.click("text=Printable sheet (A4)")
+        assert await page.locator(".ticket").count() == 24
+        await page.emulate_media(media="print")
+        await page.screenshot(path=SCREENSHOTS / "vouchers-print-1280x800.png", full_page=True)
+        await page.pdf(path=str(SCREENSHOTS / "vouchers-a4.pdf"), format="A4")
+        await page.emulate_media(media="screen")
 
-            await page.click("nav >> text=Vouchers")
-            await page.select_option("#package_id", label="Weekend · KES 120")
-            await page.fill("#count", "24")
-            await page.click("text=Generate")
-            assert await page.locator("code.voucher-code").count() == 24
-            await page.click("text=Printable sheet (A4)")
-            assert await page.locator(".ticket").count() == 24
-            await page.emulate_media(media="print")
-            await page.screenshot(path=SCREENSHOTS / "vouchers-print-1280x800.png", full_page=True)
-            await page.pdf(path=str(SCREENSHOTS / "vouchers-a4.pdf"), format="A4")
-            await page.emulate_media(media="screen")
+        await page.click("nav >> text=Routers")
+        assert await page.locator("button:has-text('Check connection')").count() == 1
+        await page.screenshot(path=SCREENSHOTS / "routers-1280x800.png", full_page=True)
+        await page.click("nav >> text=M-Pesa")
+        assert await page.locator("button:has-text('Test credentials')").count() == 1
 
-            await page.click("nav >> text=Routers")
-            assert await page.locator("button:has-text('Check connection')").count() == 1
-            await page.screenshot(path=SCREENSHOTS / "routers-1280x800.png", full_page=True)
-            await page.click("nav >> text=M-Pesa")
-            assert await page.locator("button:has-text('Test credentials')").count() == 1
-            await laptop.close()
-
-            phone = await browser.new_context(
-                viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
-            )
-            page = await phone.new_page()
-            page.on(
-                "request",
-                lambda request: None if request.url.startswith(base) else elsewhere.append(request.url),
-            )
-            await sign_in(page, base, demo.admin_email, demo.admin_password)
-            assert await page.inner_text("#earned-today") == f"KES {earned_today:,}"
-            assert await fits_the_screen(page)
-            await page.screenshot(path=SCREENSHOTS / "dashboard-360x740.png", full_page=True)
-            for name, path in [
-                ("payments", "/admin/payments"),
-                ("sessions", "/admin/sessions"),
-                ("packages", "/admin/packages"),
-                ("routers", "/admin/routers"),
-                ("mpesa", "/admin/mpesa"),
-            ]:
-                await page.goto(base + path)
-                assert await fits_the_screen(page), path
-                await page.screenshot(path=SCREENSHOTS / f"{name}-360x740.png", full_page=True)
-            await page.goto(f"{base}/admin/sessions")
-            await page.click("text=Manage >> nth=0")  # add time, move, end access
-            assert await page.locator("button:has-text('End access now')").count() == 1
-            assert await fits_the_screen(page)
-            await page.screenshot(path=SCREENSHOTS / "session-360x740.png", full_page=True)
-            await phone.close()
-        finally:
-            await browser.close()
-    assert elsewhere == []
+        page = await browser.page(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+        await sign_in(page, base, demo.admin_email, demo.admin_password)
+        assert await page.inner_text("#earned-today") == f"KES {earned_today:,}"
+        assert await fits_the_screen(page)
+        await page.screenshot(path=SCREENSHOTS / "dashboard-360x740.png", full_page=True)
+        for name, path in [
+            ("payments", "/admin/payments"),
+            ("sessions", "/admin/sessions"),
+            ("packages", "/admin/packages"),
+            ("routers", "/admin/routers"),
+            ("mpesa", "/admin/mpesa"),
+        ]:
+            await page.goto(base + path)
+            assert await fits_the_screen(page), path
+            await page.screenshot(path=SCREENSHOTS / f"{name}-360x740.png", full_page=True)
+        await page.goto(f"{base}/admin/sessions")
+        await page.click("text=Manage >> nth=0")  # add time, move, end access
+        assert await page.locator("button:has-text('End access now')").count() == 1
+        assert await fits_the_screen(page)
+        await page.screenshot(path=SCREENSHOTS / "session-360x740.png", full_page=True)

@@ -1,19 +1,17 @@
 """The customer's side in real headless Chromium, on a cheap phone's screen, against the running system on
 the simulators: the portal, the Daraja simulator (its fake phone answers prompts) and a RouterOS emulator.
-
-Screenshots go to artifacts/screenshots/ (not committed) for a person to look at.
 """
 
 import contextlib
 
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from portal import c2b
 from portal.demo import DEMO_DEVICE
 from tests.conftest import Hotspot, eventually
-from tests.e2e.test_admin_browser import CHROMIUM_ARGS, PHONE, SCREENSHOTS, fits_the_screen
+from tests.e2e.chromium import PHONE, SCREENSHOTS, chromium, fits_the_screen
 from tests.test_c2b import pay_by_hand
 
 pytestmark = pytest.mark.browser
@@ -25,21 +23,8 @@ WAIT_MS = 10_000  # the waiting page looks every 2 s (every 4 s without JavaScri
 @contextlib.asynccontextmanager
 async def phone_browser(hotspot: Hotspot, *, javascript: bool = True):
     """A phone-sized page; fails the test if anything is fetched from anywhere but the portal."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport=PHONE, java_script_enabled=javascript)
-            page = await context.new_page()
-            elsewhere = []
-            page.on(
-                "request",
-                lambda r: None if r.url.startswith(hotspot.portal.base_url) else elsewhere.append(r.url),
-            )
-            yield page
-            assert elsewhere == []
-        finally:
-            await browser.close()
+    async with chromium(hotspot.portal.base_url) as browser:
+        yield await browser.page(viewport=PHONE, java_script_enabled=javascript)
 
 
 async def shot(page: Page, name: str) -> None:

@@ -46,12 +46,6 @@ def paybill(base_url: str, **changes) -> Account:
 
 
 @pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
 def client(http, clock):
     return DarajaClient(http, clock)
 

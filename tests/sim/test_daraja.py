@@ -29,12 +29,6 @@ class Receiver:
         self.app = Litestar([record], openapi_config=None, logging_config=None)
 
 
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
-
-
 async def token(http, base) -> str:
     response = await http.get(
         base + OAUTH,

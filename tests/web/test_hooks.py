@@ -5,7 +5,6 @@ import logging
 from dataclasses import replace
 from ipaddress import ip_network
 
-import httpx
 import pytest
 
 from portal import payments
@@ -13,18 +12,6 @@ from portal.payments import start_payment, timeline
 from tests.conftest import running_portal, seed_shop
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
-
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
-async def portal(settings, clock, vault):
-    async with running_portal(settings, clock, vault) as running:
-        yield running
 
 
 async def pending_payment(portal, daraja, vault, clock):

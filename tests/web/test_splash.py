@@ -86,12 +86,6 @@ async def test_only_plain_web_links_are_carried_on(portal_url):
 OTHER_DEVICE = ("AA:BB:CC:00:00:02", "10.5.50.3")
 
 
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
 def device_form(hotspot: Hotspot, mac: str = DEMO_DEVICE[0], ip: str = DEMO_DEVICE[1], **fields) -> dict:
     return {
         "router": hotspot.router,
