@@ -388,12 +388,18 @@ async def _json_object(request: Request) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _password_ok(merchant: Merchant, shortcode: str, body: dict) -> bool:
+def _merchant_refused(merchant: Merchant | None, shortcode: str, body: dict) -> Response | None:
+    """Daraja's answer to an unknown shortcode, or to a Password that isn't base64 of the shortcode,
+    the merchant's passkey and the request's Timestamp."""
+    if merchant is None:
+        return _error(500, "500.001.1001", "Merchant does not exist")
     try:
         decoded = base64.b64decode(str(body.get("Password", "")), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        return False
-    return decoded == f"{shortcode}{merchant.passkey}{body.get('Timestamp')}"
+        decoded = None
+    if decoded != f"{shortcode}{merchant.passkey}{body.get('Timestamp')}":
+        return _error(500, "500.001.1001", "[MerchantValidate] - Wrong credentials")
+    return None
 
 
 def _simulator(state: State) -> Simulator:
@@ -491,10 +497,8 @@ async def stk_push(state: State, request: Request) -> Response:
     if not str(body.get("TransactionDesc") or "").strip():
         return _invalid("Remarks")
     merchant = sim.merchants.get(shortcode)
-    if merchant is None:
-        return _error(500, "500.001.1001", "Merchant does not exist")
-    if not _password_ok(merchant, shortcode, body):
-        return _error(500, "500.001.1001", "[MerchantValidate] - Wrong credentials")
+    if refused := _merchant_refused(merchant, shortcode, body):
+        return refused
     phone = _digits(body["PhoneNumber"]) or ""
     if any(prompt.phone == phone for prompt in sim.pending_prompts()):
         return _error(500, "500.001.1001", OUTCOMES["locked"][1].rstrip("."))
@@ -537,10 +541,8 @@ async def stk_query(state: State, request: Request) -> Response:
     if body is None or (shortcode := _digits(body.get("BusinessShortCode"))) is None:
         return _invalid("BusinessShortCode")
     merchant = sim.merchants.get(shortcode)
-    if merchant is None:
-        return _error(500, "500.001.1001", "Merchant does not exist")
-    if not _password_ok(merchant, shortcode, body):
-        return _error(500, "500.001.1001", "[MerchantValidate] - Wrong credentials")
+    if refused := _merchant_refused(merchant, shortcode, body):
+        return refused
     sim.pending_prompts()  # time out what is overdue, so the answer matches the clock
     checkout = str(body.get("CheckoutRequestID", ""))
     prompt = sim.prompts.get(checkout)
