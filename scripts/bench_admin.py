@@ -1,6 +1,6 @@
 """How fast the admin pages answer on a busy box: prints median times and page sizes.
 
-Usage: .venv/bin/python scripts/bench_admin.py [payments]   (default 100000, spread over 90 days)
+Usage: scripts/bench-admin [payments]   (default 100000, spread over 90 days)
 """
 
 import asyncio
@@ -14,8 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from portal import config
 from portal.app import create_app

@@ -18,7 +18,6 @@ import asyncio
 import os
 import platform
 import shutil
-import socket
 import sqlite3
 import statistics
 import sys
@@ -27,39 +26,18 @@ import time
 from pathlib import Path
 
 import httpx
-import uvicorn
+
+from portal import config, payments
+from portal.app import create_app
+from portal.cli import background
+from portal.clock import SystemClock, to_text
+from portal.demo import add_simulator_account
+from portal.sim.daraja import Options, create_simulator, stk_callback_body
+from portal.tenants import create_tenant
+from portal.vault import Vault, write_new_key_file
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from portal import config, payments  # noqa: E402
-from portal.app import create_app  # noqa: E402
-from portal.clock import SystemClock, to_text  # noqa: E402
-from portal.mpesa.accounts import create_account  # noqa: E402
-from portal.sim.daraja import DEFAULT_CONSUMERS, SANDBOX_PASSKEY, Options, create_simulator, stk_callback_body  # noqa: E402
-from portal.tenants import create_tenant  # noqa: E402
-from portal.vault import Vault, write_new_key_file  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-async def start_simulator(clock) -> tuple[uvicorn.Server, asyncio.Task, str, object]:
-    app = create_simulator(clock, Options(drop_callbacks=True))  # the bench posts the callbacks itself
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    return server, task, f"http://127.0.0.1:{port}", app.state.simulator
 
 
 async def create_payments(settings, clock, vault, daraja_url: str, count: int) -> dict[str, str]:
@@ -67,7 +45,6 @@ async def create_payments(settings, clock, vault, daraja_url: str, count: int) -
     app = create_app(settings, clock=clock, vault=vault)
     async with app.lifespan():
         services = app.state.services
-        [(consumer_key, consumer_secret)] = DEFAULT_CONSUMERS.items()
         async with services.db.transaction() as tx:
             tenant_id = await create_tenant(tx, clock, "bench", "Bench Cafe")
             now = to_text(clock.now())
@@ -78,19 +55,7 @@ async def create_payments(settings, clock, vault, daraja_url: str, count: int) -
                     (tenant_id, now, now),
                 )
             ).lastrowid
-            await create_account(
-                tx,
-                vault,
-                clock,
-                tenant_id=tenant_id,
-                name="Bench Cafe",
-                shortcode="174379",
-                kind="paybill",
-                environment=daraja_url,
-                consumer_key=consumer_key,
-                consumer_secret=consumer_secret,
-                passkey=SANDBOX_PASSKEY,
-            )
+            await add_simulator_account(tx, vault, clock, tenant_id, daraja_url)
         refs = []
         for number in range(count):
             payment = await payments.start_payment(
@@ -160,8 +125,9 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
         '[mpesa]\npayment_timeout = 3600\ncallback_allowlist = ["127.0.0.1"]\n[log]\nlevel = "warning"\n'
     )
     settings = config.load(config_file, environ={})
-    sim_server, sim_task, daraja_url, sim = await start_simulator(clock)
-    try:
+    daraja = create_simulator(clock, Options(drop_callbacks=True))  # the bench posts the callbacks itself
+    sim = daraja.state.simulator
+    async with background(daraja, "127.0.0.1", 0) as daraja_url:
         print(f"starting {count} payments through the Daraja simulator...", flush=True)
         paths = await create_payments(settings, clock, vault, daraja_url, count)
         for prompt in sim.pending_prompts():
@@ -169,9 +135,6 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
         jobs = [
             (paths[p.checkout_request_id], stk_callback_body(p, clock.now())) for p in sim.prompts.values()
         ]
-    finally:
-        sim_server.should_exit = True
-        await sim_task
 
     environ = dict(os.environ, PORTAL_CONFIG=str(config_file))
     process = await asyncio.create_subprocess_exec(

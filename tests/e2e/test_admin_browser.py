@@ -188,6 +188,7 @@ async def test_owner_signs_in_sees_earnings_exports_csv_adds_a_package_and_print
         for name, path in [
             ("payments", "/admin/payments"),
             ("sessions", "/admin/sessions"),
+            ("give-access", "/admin/sessions/new"),
             ("packages", "/admin/packages"),
             ("routers", "/admin/routers"),
             ("mpesa", "/admin/mpesa"),

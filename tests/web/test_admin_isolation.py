@@ -121,6 +121,16 @@ async def test_an_owner_reaches_nothing_of_another_tenant_through_any_admin_url(
                 f"/admin/sessions/{alpha.session_id}/move",
                 {"router_id": beta.router_id},
             ),
+            (
+                "access given on their router",
+                "/admin/sessions/new",
+                {"router_id": beta.router_id, "package_id": alpha.package_id},
+            ),
+            (
+                "access given with their package",
+                "/admin/sessions/new",
+                {"router_id": alpha.router_id, "package_id": beta.package_id},
+            ),
         ]:
             response = await http.post(base + path, data={**FORM, **data, "csrf": csrf})
             answers[name] = response.status_code
@@ -201,7 +211,7 @@ async def test_staff_change_nothing_through_any_admin_form(settings, clock, vaul
                 url = base + fill(path, ids_of(alpha))
                 data = {**FORM, "csrf": csrf, "package_id": alpha.package_id, "tenant": alpha.tenant_id}
                 answers["POST " + path] = (await http.post(url, data=data)).status_code
-        for path in ("/admin/packages/new", "/admin/routers/new", "/admin/mpesa/new"):
+        for path in ("/admin/packages/new", "/admin/routers/new", "/admin/mpesa/new", "/admin/sessions/new"):
             answers["GET " + path] = (await http.get(base + path)).status_code
         for path in admin_routes(app, "GET"):
             if path.endswith("/edit"):

@@ -100,6 +100,64 @@ async def test_time_added_in_the_admin_reaches_the_routers_cap(
     )
 
 
+async def test_access_given_by_hand_puts_the_device_online_for_the_packages_time(
+    settings, clock, vault, db, alpha, emulator, online
+):
+    emulator.connect_device(NEW_MAC, "10.5.50.99")
+    app = create_app(settings, clock=clock, vault=vault)
+    async with serving(app) as base, browser() as http:
+        await sign_in(http, base, alpha.owner)
+        form = await http.get(f"{base}/admin/sessions/new")
+        given = await http.post(
+            f"{base}/admin/sessions/new",
+            data={
+                "csrf": csrf_of(form.text),
+                "mac": NEW_MAC.lower().replace(":", "-"),
+                "router_id": alpha.router_id,
+                "package_id": alpha.package_id,
+            },
+        )
+        await eventually(lambda: router_has(emulator, NEW_MAC))
+    assert form.status_code == 200 and "alpha-router" in form.text and "Alpha hour" in form.text
+    assert given.status_code == 200 and "Access given" in given.text
+    session = await db.fetchone("SELECT * FROM access_sessions WHERE mac = ?", (NEW_MAC,))
+    package_seconds = await db.fetchval(
+        "SELECT duration_seconds FROM packages WHERE id = ?", (alpha.package_id,)
+    )
+    assert session["paid_seconds"] == package_seconds
+    assert not await db.fetchval(
+        "SELECT count(*) FROM payments WHERE access_session_id = ?", (session["id"],)
+    )
+    assert session["expires_at"] == to_text(clock.now() + timedelta(seconds=package_seconds))
+    assert emulator.has_access(online)  # the other customer is untouched
+    assert await audited(db, "session_granted") == [
+        (
+            alpha.owner,
+            f"session:{session['id']}",
+            {"mac": NEW_MAC, "router": "alpha-router", "package": "Alpha hour"},
+            "127.0.0.1",
+        )
+    ]
+
+
+async def test_access_by_hand_needs_a_real_mac_and_gives_nothing_otherwise(settings, clock, vault, db, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        refused = await http.post(
+            f"{base}/admin/sessions/new",
+            data={
+                "csrf": csrf,
+                "mac": "my phone",
+                "router_id": alpha.router_id,
+                "package_id": alpha.package_id,
+            },
+        )
+    assert refused.status_code == 400 and "MAC address, like AA:BB:CC:DD:EE:FF" in refused.text
+    assert 'value="my phone"' in refused.text  # what was typed is kept to correct
+    assert await db.fetchval("SELECT count(*) FROM access_sessions") == 1
+    assert await audited(db, "session_granted") == []
+
+
 async def test_moving_a_session_hands_the_access_to_the_new_device(
     settings, clock, vault, db, alpha, emulator, online
 ):

@@ -47,6 +47,7 @@ NOTICES = {
     "saved": "Saved.",
     "generated": "Vouchers generated.",
     "voided": "Unused vouchers in this batch are void.",
+    "granted": "Access given. The router is being told now.",
     "extended": "Time added. The router is being told now.",
     "revoked": "Access ended. The router is being told now.",
     "moved": "Moved to the new device. The router is being told now.",

@@ -1,6 +1,6 @@
-"""Sessions: who is online, until when and how much they used; and the owner's hand on them (add
-time, end, move to another device). Every change is audited, and the session worker is woken so that
-the router follows at once."""
+"""Sessions: who is online, until when and how much they used; and the owner's hand on them (give a
+device a package's time, add time, end, move to another device). Every change is audited, and the
+session worker is woken so that the router follows at once."""
 
 import ipaddress
 from datetime import timedelta
@@ -9,11 +9,11 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from ... import reports, routers
+from ... import packages, reports, routers
 from ...gateway.base import normalize_mac
 from ...scope import Scope
-from ...sessions import SessionError, end_session, extend_session, move_session
-from .base import Tenants, audit_change, form_fields, may_change, owned, page, services
+from ...sessions import SessionError, end_session, extend_session, move_session, open_session
+from .base import Tenants, audit_change, form_fields, may_change, owned, page, services, tenant_for_new_rows
 
 # A page waits this long at most for a router's byte counts; a router that is down costs no more.
 DATA_USED_TIMEOUT = 2.0
@@ -40,6 +40,64 @@ async def session_list(request: Request, tenants: Tenants) -> Template:
         ended=await reports.ended_sessions(db, tenants, now - timedelta(days=7), limit=ENDED_SHOWN),
         data_used=await _data_used(request, tenants, live),
     )
+
+
+async def _grant_page(request: Request, tenant_id: int, fields: dict, error: str = "", status_code=200):
+    own, db = Scope((tenant_id,)), services(request).db
+    return await page(
+        request,
+        "session_new",
+        status_code=status_code,
+        fields=fields,
+        error=error,
+        routers=[(row["id"], row["name"]) for row in await routers.routers(db, own)],
+        packages=[(row["id"], row["name"]) for row in await packages.packages(db, own)],
+    )
+
+
+@get("/sessions/new", guards=[may_change])
+async def grant_form(request: Request, tenants: Tenants) -> Template:
+    return await _grant_page(request, tenant_for_new_rows(tenants), {})
+
+
+@post("/sessions/new", guards=[may_change])
+async def grant(request: Request, tenants: Tenants) -> Template | Redirect:
+    """A package's time for a device, on the house: a customer whose payment went astray, a guest."""
+    tenant_id = tenant_for_new_rows(tenants)
+    own = Scope((tenant_id,))
+    fields = form_fields(await request.form())
+    # Only this tenant's routers and packages: another's id is simply not found.
+    router = await owned(request, routers.router, own, fields.get("router_id", ""))
+    package = await owned(request, packages.package, own, fields.get("package_id", ""))
+    problem, mac, ip = _read_device(fields)
+    if not problem:
+        try:
+            async with services(request).db.transaction() as tx:
+                session_id = await open_session(
+                    tx,
+                    services(request).clock,
+                    services(request).vault,
+                    tenant_id=tenant_id,
+                    router_id=router["id"],
+                    package_id=package["id"],
+                    mac=mac,
+                    ip=ip,
+                    seconds=package["duration_seconds"],
+                )
+                await audit_change(
+                    tx,
+                    request,
+                    tenant_id=tenant_id,
+                    action="session_granted",
+                    target=f"session:{session_id}",
+                    detail={"mac": mac, "router": router["name"], "package": package["name"]},
+                )
+        except SessionError as error:
+            problem = str(error)[:1].upper() + str(error)[1:] + "."
+    if problem:
+        return await _grant_page(request, tenant_id, fields, problem, status_code=400)
+    services(request).sessions.wake()
+    return Redirect(f"/admin/sessions/{session_id}?done=granted", status_code=303)
 
 
 async def _session(request: Request, tenants: Scope, session_id: int):
@@ -128,11 +186,11 @@ async def session_move(request: Request, tenants: Tenants, session_id: FromPath[
 
 
 def _read_device(fields: dict[str, str]) -> tuple[str, str, str | None]:
-    """(what is wrong, MAC, IP) of the device a session moves to."""
+    """(what is wrong, MAC, IP) of the device a form names."""
     try:
         mac = normalize_mac(fields.get("mac", ""))
     except ValueError:
-        return "Give the new device's MAC address, like AA:BB:CC:DD:EE:FF.", "", None
+        return "Give the device's MAC address, like AA:BB:CC:DD:EE:FF.", "", None
     ip = fields.get("ip", "").strip()
     try:
         return "", mac, str(ipaddress.ip_address(ip)) if ip else None
@@ -146,4 +204,4 @@ async def _audit(tx, request: Request, row, action: str, detail: dict) -> None:
     )
 
 
-handlers = [session_list, session_detail, session_extend, session_revoke, session_move]
+handlers = [session_list, grant_form, grant, session_detail, session_extend, session_revoke, session_move]
