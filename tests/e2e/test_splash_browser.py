@@ -17,6 +17,7 @@ from tests.test_c2b import pay_by_hand
 pytestmark = pytest.mark.browser
 
 SECOND_DEVICE = ("AA:BB:CC:00:00:02", "10.5.50.3")
+NARROWEST = {"width": 320, "height": 640}
 WAIT_MS = 10_000  # the waiting page looks every 2 s (every 4 s without JavaScript)
 
 
@@ -28,6 +29,10 @@ async def phone_browser(hotspot: Hotspot, *, javascript: bool = True):
 
 
 async def shot(page: Page, name: str) -> None:
+    """A screenshot at 360×740, once the page is seen to fit the narrowest phones (320 px) too."""
+    await page.set_viewport_size(NARROWEST)
+    assert await fits_the_screen(page), f"{name} is wider than 320 px"
+    await page.set_viewport_size(PHONE)
     assert await fits_the_screen(page)
     await page.screenshot(path=SCREENSHOTS / f"splash-{name}-360x740.png", full_page=True)
 
