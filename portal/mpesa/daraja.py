@@ -28,6 +28,9 @@ ENVIRONMENTS = {"sandbox": SANDBOX, "production": PRODUCTION}
 OAUTH = "/oauth/v1/generate"
 STK_PUSH = "/mpesa/stkpush/v1/processrequest"
 STK_QUERY = "/mpesa/stkpushquery/v1/query"
+NEVER_ISSUED = (
+    "ws_CO_01012000000000000000000000"  # a CheckoutRequestID's shape (§4.2), from before M-Pesa had one
+)
 C2B_REGISTER = "/mpesa/c2b/v2/registerurl"
 
 KENYA = ZoneInfo("Africa/Nairobi")  # Timestamps are Kenya time (§3.1, §11.4)
@@ -285,10 +288,18 @@ class DarajaClient:
             self._forget(account, token)
 
     async def check_credentials(self, account: Account) -> None:
-        """An OAuth round trip with the account's consumer key and secret, even when a token is cached
-        (the owner's "test credentials"); raises AuthError or UnavailableError. The new token replaces
-        the cached one, which it has just made void (§2)."""
+        """The owner's "test credentials", with no prompt on anyone's phone: an OAuth round trip with the
+        consumer key and secret, even when a token is cached (the new token replaces the cached one,
+        which it has just made void, §2); then a query about a push never made, which Daraja refuses
+        with "Wrong credentials" or "Merchant does not exist" when the shortcode or passkey is wrong
+        and with "no such transaction" when they pass. Raises AuthError, CredentialError,
+        ValidationError, BusyError or UnavailableError."""
         await self._token(account, fresh=True)
+        try:
+            await self.stk_query(account, NEVER_ISSUED)
+        except DarajaError as error:
+            if type(error) is not DarajaError:  # anything but "no such transaction"
+                raise
 
     async def _token(self, account: Account, fresh: bool = False) -> str:
         key = (account.id, account.base_url, account.consumer_key)

@@ -29,7 +29,7 @@ async def phone_browser(hotspot: Hotspot, *, javascript: bool = True):
 
 
 async def shot(page: Page, name: str) -> None:
-    """A screenshot at 360×740, once the page is seen to fit the narrowest phones (320 px) too."""
+    """A screenshot at 360 by 740, once the page is seen to fit the narrowest phones (320 px) too."""
     await page.set_viewport_size(NARROWEST)
     assert await fits_the_screen(page), f"{name} is wider than 320 px"
     await page.set_viewport_size(PHONE)

@@ -186,6 +186,19 @@ async def test_wrong_passkey_or_shortcode_is_a_credential_error(daraja, client):
         await push(client, paybill(daraja.base_url, shortcode="999999"))
 
 
+async def test_checking_credentials_tells_a_wrong_key_from_a_wrong_passkey_or_shortcode_and_rings_no_phone(
+    daraja, client
+):
+    await client.check_credentials(paybill(daraja.base_url))
+    with pytest.raises(AuthError):
+        await client.check_credentials(paybill(daraja.base_url, consumer_secret="mistyped"))
+    with pytest.raises(CredentialError, match="Wrong credentials"):
+        await client.check_credentials(paybill(daraja.base_url, passkey="0" * 64))
+    with pytest.raises(CredentialError, match="Merchant does not exist"):
+        await client.check_credentials(paybill(daraja.base_url, shortcode="999999"))
+    assert daraja.sim.prompts == {}
+
+
 async def test_a_field_daraja_refuses_is_a_validation_error(daraja, client):
     with pytest.raises(ValidationError) as refused:
         await push(client, paybill(daraja.base_url), phone="254812345678")

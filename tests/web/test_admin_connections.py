@@ -9,6 +9,7 @@ import pytest
 
 from portal.app import create_app
 from portal.clock import to_text
+from portal.sim.daraja import SANDBOX_PASSKEY
 from tests.conftest import free_port, serving
 from tests.seed import on_emulator, seed_tenant
 from tests.web.conftest import browser, csrf_of, sign_in
@@ -294,6 +295,7 @@ async def test_test_credentials_asks_daraja_and_explains_a_refusal_without_echoi
         "environment": daraja.base_url,
         "consumer_key": "sim-consumer-key",
         "consumer_secret": "sim-consumer-secret",
+        "passkey": SANDBOX_PASSKEY,
     }
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
         csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
@@ -306,10 +308,33 @@ async def test_test_credentials_asks_daraja_and_explains_a_refusal_without_echoi
         refused = await http.post(f"{base}/admin/mpesa/{account_id}/test", data={"csrf": csrf})
     assert f'<option value="{daraja.base_url}" selected>' in edit_form.text  # kept when edited
     assert worked.status_code == refused.status_code == 200
-    assert "Shop till: Daraja accepted the consumer key and secret" in worked.text
+    assert "Shop till: Daraja accepted the credentials" in worked.text
     assert "Shop till: the credentials did not work" in refused.text
     assert "Daraja refused the consumer key and secret" in refused.text
     assert "a-mistyped-secret" not in refused.text and "sim-consumer" not in refused.text + worked.text
+
+
+async def test_test_credentials_points_at_the_shortcode_or_passkey_when_only_they_are_wrong(
+    settings, clock, vault, db, alpha, daraja
+):
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE mpesa_accounts SET environment = ?, consumer_key_enc = ?, consumer_secret_enc = ?"
+            " WHERE id = ?",
+            (
+                daraja.base_url,
+                vault.encrypt("sim-consumer-key"),
+                vault.encrypt("sim-consumer-secret"),
+                alpha.account_id,
+            ),
+        )  # the seeded passkey is not the simulator's
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        answer = await http.post(f"{base}/admin/mpesa/{alpha.account_id}/test", data={"csrf": csrf})
+    assert "the credentials did not work" in answer.text
+    assert "refused the shortcode or the passkey" in answer.text
+    assert "Wrong credentials" in answer.text
+    assert daraja.sim.prompts == {}
 
 
 async def test_test_credentials_says_when_daraja_cannot_be_reached(settings, clock, vault, db, alpha):

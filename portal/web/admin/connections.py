@@ -18,7 +18,7 @@ from ...gateway.base import GatewayError
 from ...gateway.routeros import format_duration
 from ...mpesa import accounts
 from ...mpesa.accounts import ENVIRONMENTS, KINDS, SECRETS, AccountError, account_fields, read_account
-from ...mpesa.daraja import AuthError, DarajaError, UnavailableError
+from ...mpesa.daraja import AuthError, CredentialError, DarajaError, UnavailableError, ValidationError
 from ...routers import RouterError, read_router, router_fields
 from ...scope import Scope
 from .base import (
@@ -331,7 +331,7 @@ async def account_update(
 
 @post("/mpesa/{account_id:int}/test", guards=[may_change])
 async def account_test(request: Request, tenants: Tenants, account_id: FromPath[int]) -> Template:
-    """An OAuth round trip with the stored consumer key and secret: are they right, for this environment?"""
+    """Are the stored credentials right, for this environment? Asked of Daraja without charging anyone."""
     row = await _find(request, tenants, ACCOUNT, account_id)
     account = await accounts.load_account(services(request).db, services(request).vault, row["id"])
     try:
@@ -341,8 +341,11 @@ async def account_test(request: Request, tenants: Tenants, account_id: FromPath[
     else:
         result = Result(
             True,
-            f"{row['name']}: Daraja accepted the consumer key and secret",
-            ["The passkey and shortcode are only checked by a real payment: try one with a small package."],
+            f"{row['name']}: Daraja accepted the credentials",
+            [
+                "The consumer key and secret opened a session, and Daraja did not refuse the shortcode"
+                " and passkey. A payment with the smallest package proves the rest."
+            ],
         )
     return await _account_list(request, tenants, result)
 
@@ -354,6 +357,13 @@ def _daraja_trouble(error: DarajaError) -> str:
             "Daraja refused the consumer key and secret. Check that both were copied whole from your app"
             " on the Daraja portal, and that the environment matches them (sandbox keys do not work in"
             f" production). Daraja said: {error}"
+        )
+    if isinstance(error, CredentialError | ValidationError):
+        return (
+            "Daraja accepted the consumer key and secret but refused the shortcode or the passkey. The"
+            " shortcode is your PayBill number or, for a Till, the store number (head office), not the"
+            " till number; the passkey is the one Safaricom sent for that shortcode when it went live"
+            f" (the sandbox passkey works only with 174379). Daraja said: {error}"
         )
     if isinstance(error, UnavailableError):
         return f"Daraja could not be reached from this box, so nothing was checked: {error}. Try again later."
