@@ -124,6 +124,17 @@ def _payment(row: sqlite3.Row) -> Payment:
     return Payment(**values)
 
 
+async def open_payment_of_device(store: Database | Transaction, router_id: int, mac: str) -> Payment | None:
+    """The device's payment still waiting for its answer: a customer whose captive-portal window closed
+    while the M-Pesa prompt was up comes back to it, rather than to a second push."""
+    row = await store.fetchone(
+        "SELECT * FROM payments WHERE router_id = ? AND mac = ? AND state IN ('created', 'pending')"
+        " ORDER BY id DESC LIMIT 1",
+        (router_id, mac),
+    )
+    return _payment(row) if row else None
+
+
 async def payment_by_ref(store: Database | Transaction, ref: str) -> Payment | None:
     row = await store.fetchone("SELECT * FROM payments WHERE ref = ?", (ref,))
     return _payment(row) if row else None

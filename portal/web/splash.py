@@ -125,12 +125,13 @@ async def _customer(state: State, fields: Any) -> tuple[str, Device | None, Any]
 
 
 @get("/")
-async def splash(request: Request, state: State) -> Template:
+async def splash(request: Request, state: State) -> Template | Redirect:
     lang, device, site = await _customer(state, request.query_params)
     if site is None:
         return not_a_customer(lang)
-    wants_more = bool(request.query_params.get("more"))  # "buy more time" on the session page
-    live = None if wants_more else await _live_session(state, site["router_id"], device.mac)
+    if request.query_params.get("more"):  # "buy more time" on the session page
+        return await _choose(state, lang, site, device)
+    live = await _live_session(state, site["router_id"], device.mac)
     if live is not None:
         if live["state"] == "active":
             # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in.
@@ -138,6 +139,9 @@ async def splash(request: Request, state: State) -> Template:
                 if await sessions.log_in_again(tx, state.services.clock, live["id"]):
                     state.services.sessions.wake()
         return await _session_page(state, lang, site, device, live["id"], welcome=True)
+    waiting = await payments.open_payment_of_device(state.services.db, site["router_id"], device.mac)
+    if waiting is not None:
+        return Redirect(_payment_url(waiting.ref, lang, device), status_code=303)
     return await _choose(state, lang, site, device)
 
 

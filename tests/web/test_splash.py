@@ -233,6 +233,16 @@ async def test_prompts_per_phone_are_limited_with_a_friendly_word(http, hotspot)
     assert len(hotspot.daraja.sim.prompts) == 2
 
 
+async def test_a_device_back_while_its_prompt_is_open_returns_to_that_payment_not_a_new_one(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]  # then the captive window closed
+    back = await http.get(hotspot.splash_url())
+    assert back.status_code == 303 and back.headers["location"] == location
+    await answer(hotspot, "success")
+    await online(hotspot)
+    assert "Welcome back" in (await http.get(hotspot.splash_url())).text
+    assert len(hotspot.daraja.sim.prompts) == 1
+
+
 async def test_a_returning_device_sees_its_time_left_and_is_logged_back_in(http, hotspot, clock):
     await pay(http, hotspot)
     await answer(hotspot, "success")
