@@ -129,7 +129,7 @@ async def splash(request: Request, state: State) -> Template | Redirect:
     lang, device, site = await _customer(state, request.query_params)
     if site is None:
         return not_a_customer(lang)
-    if request.query_params.get("more"):  # "buy more time" on the session page
+    if request.query_params.get("more"):  # the packages asked for: to buy more time, or instead
         return await _choose(state, lang, site, device)
     live = await _live_session(state, site["router_id"], device.mac)
     if live is not None:
@@ -273,7 +273,7 @@ def _common(lang: str, site, device: Device) -> dict:
         "tenant": site,
         "device": device,
         "link_orig": device.link_orig,
-        "back_url": f"/?{device.query(lang)}",
+        "packages_url": f"/?{device.query(lang, more='1')}",  # the packages, whatever is open or online
         "reconnect_url": f"/reconnect?{device.query(lang)}",
     }
 

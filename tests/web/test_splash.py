@@ -1,4 +1,5 @@
 import asyncio
+import html
 import json
 import re
 from dataclasses import replace
@@ -237,6 +238,9 @@ async def test_a_device_back_while_its_prompt_is_open_returns_to_that_payment_no
     location = (await pay(http, hotspot)).headers["location"]  # then the captive window closed
     back = await http.get(hotspot.splash_url())
     assert back.status_code == 303 and back.headers["location"] == location
+    waiting = await http.get(hotspot.portal.base_url + location)
+    [cancel] = re.findall(r'<a class="button secondary" href="([^"]+)">Cancel</a>', waiting.text)
+    assert "Choose a package" in (await http.get(hotspot.portal.base_url + html.unescape(cancel))).text
     await answer(hotspot, "success")
     await online(hotspot)
     assert "Welcome back" in (await http.get(hotspot.splash_url())).text
