@@ -23,6 +23,7 @@ from .db import Database, StoreError
 from .gateway.base import GatewayError, normalize_mac
 from .gateway.routeros import format_duration
 from .migrations import migrate
+from .numbers import whole
 from .routers import Gateways, RouterError, add_router, provision, record_contact, router_by_name
 from .tenants import TenantError, create_admin, create_tenant, tenant_id_for_slug
 from .vault import Vault, VaultError, add_key, reencrypt_all, retire_old_keys, write_new_key_file
@@ -314,9 +315,10 @@ def cmd_restore(args: argparse.Namespace) -> None:
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    number = whole(text)
+    if number is None or number < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return int(text)
+    return number
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .numbers import is_digits
+
 DEFAULT_CONFIG = Path("/etc/portal/portal.toml")
 
 # Safaricom's published callback sources (Daraja "Getting Started") plus the two more that several
@@ -43,7 +45,7 @@ def _integer(value: Any) -> int:
         raise ValueError("must be a whole number")
     if isinstance(value, str):
         value = value.strip()
-        if not value.lstrip("-").isdigit():
+        if not is_digits(value.removeprefix("-")):
             raise ValueError(f"must be a whole number, not {value!r}")
     if not isinstance(value, int | str):
         raise ValueError("must be a whole number")

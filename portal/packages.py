@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from .clock import Clock, to_text
 from .db import Database, Transaction
+from .numbers import whole
 from .scope import Scope
 
 DURATION_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
@@ -91,8 +92,7 @@ def package_fields(row: sqlite3.Row) -> dict[str, str]:
 
 
 def _whole(text: str) -> int | None:
-    text = text.strip().replace(",", "")
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    return whole(text.replace(",", ""))
 
 
 def changes(row: sqlite3.Row, spec: PackageSpec) -> dict[str, list]:

@@ -2,6 +2,8 @@
 
 import re
 
+from .numbers import is_digits
+
 SEPARATORS = re.compile(r"[\s\-().]")
 
 
@@ -21,7 +23,7 @@ def normalize(typed: str) -> str:
         raise PhoneError("Enter your M-Pesa phone number.", "Weka nambari yako ya simu ya M-Pesa.")
     if digits.startswith("+"):
         digits = digits[1:]
-    if not digits.isdigit():
+    if not is_digits(digits):
         raise PhoneError(
             "A phone number has only digits, like 0712 345 678.",
             "Nambari ya simu ina tarakimu pekee, kama 0712 345 678.",

@@ -16,6 +16,7 @@ from .clock import Clock, to_text
 from .db import Database, Transaction
 from .gateway.base import Gateway, GatewayError, Profile
 from .gateway.routeros import RouterOSGateway
+from .numbers import whole
 from .packages import profile_name, queue_profile_sync
 from .scope import Scope
 from .vault import Vault
@@ -183,7 +184,7 @@ def read_router(form: Mapping[str, str], *, new: bool) -> tuple[RouterSpec | Non
         errors["host"] = "Give the router's address on the network, like 192.168.88.1 or router.lan."
     use_tls = form.get("use_tls") == "on"
     port_text = form.get("port", "").strip()
-    port = int(port_text) if port_text.isdigit() and len(port_text) <= 5 else None
+    port = whole(port_text, 5)
     if not port_text:
         port = API_TLS_PORT if use_tls else API_PORT
     elif port is None or not 1 <= port <= 65535:
@@ -202,7 +203,7 @@ def read_router(form: Mapping[str, str], *, new: bool) -> tuple[RouterSpec | Non
     if not NAME.match(hotspot_server):
         errors["hotspot_server"] = "Give the hotspot server's name as the router shows it, or leave “all”."
     account = form.get("mpesa_account_id", "")
-    if account and not (account.isdigit() and len(account) < 19):
+    if account and whole(account, 18) is None:
         errors["mpesa_account_id"] = "Pick an M-Pesa account from the list."
     if errors:
         return None, errors

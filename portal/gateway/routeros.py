@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import routeros_api
 from routeros_api.exceptions import RouterOsApiCommunicationError, RouterOsApiError
 
+from ..numbers import is_digits
 from .base import (
     Access,
     ActiveSession,
@@ -60,7 +61,7 @@ CLOCK_FORM = re.compile(r"^(?:(\d+)d\s*)?(\d+):([0-5]\d):([0-5]\d)$")
 def parse_duration(text: str) -> int:
     """Seconds in a RouterOS time: 1w2d3h4m5s, 2:00:00, 1d 02:00:00, or a bare number of seconds."""
     text = text.strip()
-    if text.isdigit():
+    if is_digits(text):
         return int(text)
     if match := CLOCK_FORM.match(text):
         days, hours, minutes, seconds = (int(part or 0) for part in match.groups())

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from ..clock import Clock, to_text
 from ..db import Database, Transaction
+from ..numbers import is_digits
 from ..scope import Scope
 from ..vault import Vault, new_token
 from .daraja import Account, base_url
@@ -89,7 +90,7 @@ def read_account(form: Mapping[str, str], *, new: bool) -> tuple[AccountSpec | N
 
 
 def _is_shortcode(text: str) -> bool:
-    return text.isdigit() and 5 <= len(text) <= 7  # reference/daraja.md §3.1
+    return is_digits(text) and 5 <= len(text) <= 7  # reference/daraja.md §3.1
 
 
 def _environment(text: str) -> str | None:

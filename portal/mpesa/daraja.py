@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from ..clock import Clock
+from ..numbers import is_digits
 from . import codes
 
 SANDBOX = "https://sandbox.safaricom.co.ke"
@@ -333,7 +334,7 @@ class DarajaClient:
         data = _json(response)
         if response.status_code == 200 and isinstance(data, dict):
             value, expires_in = data.get("access_token"), str(data.get("expires_in", "")).strip()
-            if isinstance(value, str) and value and expires_in.isdigit():  # "3599" or 3599 (§2)
+            if isinstance(value, str) and value and is_digits(expires_in):  # "3599" or 3599 (§2)
                 return value, timedelta(seconds=int(expires_in))
         if response.status_code == 400 or (isinstance(data, dict) and data.get("errorCode")):
             # Wrong or foreign keys come back as HTTP 400 with an empty body (§2).

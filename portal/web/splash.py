@@ -20,6 +20,7 @@ from .. import packages, payments, phones, sessions
 from ..claims import CodeRefused, use_code
 from ..clock import from_text
 from ..mpesa import codes
+from ..numbers import whole
 from ..routers import LOGIN_PAGE_PATH
 from ..throttle import Throttle
 from . import words
@@ -213,7 +214,7 @@ async def pay(request: Request, state: State) -> Template | Redirect:
 
 
 def _package_id(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 10 else None
+    return whole(text or "")
 
 
 def _payment_url(ref: str, lang: str, device: Device, **extra: str) -> str:

@@ -264,6 +264,18 @@ async def test_ids_that_cannot_exist_are_not_found_never_an_error(settings, cloc
         for path, field in [("/admin/vouchers", "package_id"), ("/admin/routers/new", "mpesa_account_id")]:
             response = await http.post(base + path, data={**FORM, field: huge, "csrf": csrf})
             answers[f"{path} {field}"] = response.status_code
-    assert {status for status in answers.values()} <= {400, 404}
+        for path, field in [
+            ("/admin/vouchers", "count"),
+            ("/admin/packages/new", "price"),
+            ("/admin/sessions/new", "router_id"),
+            (f"/admin/sessions/{alpha.session_id}/extend", "minutes"),
+            (f"/admin/routers/{alpha.router_id}/edit", "port"),
+            (f"/admin/mpesa/{alpha.account_id}/edit", "shortcode"),
+        ]:  # digits that are not 0-9: '²' passes str.isdigit() but not int()
+            response = await http.post(base + path, data={**FORM, field: "²²²²²", "csrf": csrf})
+            answers[f"{path} {field}=²"] = response.status_code
+        answers["GET /admin/payments?page=²"] = (await http.get(f"{base}/admin/payments?page=²")).status_code
+    assert {status for status in answers.values()} <= {200, 400, 404}
+    assert {path for path, status in answers.items() if status == 200} == {"GET /admin/payments?page=²"}
     assert answers["/admin/vouchers package_id"] == 404
     assert await snapshot(db) == before

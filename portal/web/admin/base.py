@@ -27,6 +27,7 @@ from ... import audit
 from ...admin_auth import COOKIE, SESSION_LIFETIME, Admin, admin_for_session, scope_of
 from ...clock import from_text
 from ...db import Transaction
+from ...numbers import whole
 from ...scope import Scope
 from ..addresses import client_address
 
@@ -191,7 +192,7 @@ def _message(error: HTTPException) -> str:
 def page_number(request: Request) -> int:
     """The ?page= asked for; anything odd is page 1."""
     text = request.query_params.get("page", "1")
-    return max(1, int(text)) if text.isdigit() and len(text) < 7 else 1
+    return max(1, whole(text, 6) or 1)
 
 
 def safe_next(target: str) -> str:
@@ -206,7 +207,7 @@ MAX_ROW_ID = 2**63 - 1  # SQLite's largest rowid; a bigger number can't even be 
 
 def row_id(value: int | str) -> int:
     """An id from a URL or a form, or 404: whatever can't be a row is simply not found."""
-    number = int(value) if isinstance(value, int) or (value.isdigit() and len(value) < 20) else 0
+    number = value if isinstance(value, int) else whole(value, 19) or 0
     if not 1 <= number <= MAX_ROW_ID:
         raise NotFoundException()
     return number

@@ -6,6 +6,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ... import packages, vouchers
+from ...numbers import is_digits, whole
 from ...packages import CAP_UNITS, DURATION_UNITS, package_fields, read_package
 from ...scope import Scope
 from .base import (
@@ -157,12 +158,12 @@ async def _voucher_list(request: Request, tenants: Scope, status_code: int = 200
 async def voucher_generate(request: Request, tenants: Tenants) -> Template | Redirect:
     fields = form_fields(await request.form())
     package_id, count = fields.get("package_id", ""), fields.get("count", "").strip()
-    if not package_id.isdigit():
+    if not is_digits(package_id):
         return await _voucher_list(
             request, tenants, 400, fields=fields, errors={"package_id": "Pick a package."}
         )
-    row = await _package(request, tenants, int(package_id))  # the package decides the tenant
-    if not (count.isdigit() and 1 <= int(count) <= vouchers.MAX_BATCH):
+    row = await _package(request, tenants, package_id)  # the package decides the tenant
+    if not 1 <= (whole(count, 5) or 0) <= vouchers.MAX_BATCH:
         error = f"Make 1 to {vouchers.MAX_BATCH} vouchers at a time."
         return await _voucher_list(request, tenants, 400, fields=fields, errors={"count": error})
     async with services(request).db.transaction() as tx:

@@ -12,6 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ... import reports
+from ...numbers import is_digits
 from ...payments import reverse_payment
 from ...phones import PhoneError, normalize
 from ...reports import PAYMENT_STATES, PaymentFilter, local_midnight
@@ -60,7 +61,7 @@ def read_filter(request: Request) -> tuple[PaymentFilter, dict[str, str], dict[s
         try:
             found = replace(found, phone=normalize(typed["phone"]))
         except PhoneError as error:
-            if typed["phone"].isdigit() and 3 <= len(typed["phone"]) <= 9:
+            if is_digits(typed["phone"]) and 3 <= len(typed["phone"]) <= 9:
                 found = replace(found, phone=typed["phone"])  # the last digits of a number
             else:
                 errors["phone"] = f"{error.english} Or type only its last digits."

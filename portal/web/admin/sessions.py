@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 
 from ... import packages, reports, routers
 from ...gateway.base import normalize_mac
+from ...numbers import whole
 from ...scope import Scope
 from ...sessions import SessionError, end_session, extend_session, move_session, open_session
 from .base import Tenants, audit_change, form_fields, may_change, owned, page, services, tenant_for_new_rows
@@ -131,7 +132,7 @@ async def session_extend(
 ) -> Template | Redirect:
     row = await _session(request, tenants, session_id)
     text = form_fields(await request.form()).get("minutes", "").strip()
-    minutes = int(text) if text.isdigit() and len(text) < 7 else 0
+    minutes = whole(text, 6) or 0
     if not 1 <= minutes <= MAX_MINUTES:
         problem = f"Give the minutes to add: a whole number from 1 to {MAX_MINUTES:,} (a week)."
         return await _detail(request, tenants, session_id, 400, extend_error=problem, minutes=text)
