@@ -107,7 +107,7 @@ def create_app(
             *route_handlers,
         ],
         lifespan=[lifespan],
-        # Reconnect-code failures per device and address (portal/throttle.py says why memory is enough).
+        # Reconnect-code tries per device and address (portal/throttle.py says why memory is enough).
         state=State(
             {"settings": settings, "code_throttle": Throttle(clock, settings.limits.code_attempts_per_hour)}
         ),

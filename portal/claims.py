@@ -1,9 +1,13 @@
 """What a customer types on the reconnect page, turned into access for the device in front of us.
 
-One field takes three kinds of code, because customers can't be expected to know which is which: the
-access code the success page gave them (its session moves to this device), a voucher bought over the
-counter, or the receipt of an M-Pesa payment they made by hand to the PayBill or Till (C2B). Each is
-good once; the caller throttles failures, so none of them can be guessed.
+One field takes every kind of code, because customers can't be expected to know which is which: the
+access code the success page gave them, the receipt in the SMS of an M-Pesa payment (one made through
+the prompt, or by hand to the PayBill or Till: C2B), or a voucher bought over the counter. A code that
+has not bought anything yet (a voucher, a C2B receipt) buys its package once. A code that has bought
+time moves that time to this device, for as long as it lasts: that is how a customer whose phone
+changed its MAC address, or who switches to a laptop, keeps what they paid for. So the codes are what
+proves a customer's time is theirs, never the MAC address a request claims; the caller throttles
+tries, so none of them can be guessed.
 """
 
 from . import c2b, sessions, vouchers
@@ -37,18 +41,22 @@ async def use_code(
     if not code:
         raise CodeRefused("code_empty")
     device = {"router_id": router_id, "mac": mac, "ip": ip}
-    session = await tx.fetchone(
-        "SELECT id, state FROM access_sessions WHERE tenant_id = ? AND access_code_hash = ?",
-        (tenant_id, fingerprint(code)),
+    bought = await tx.fetchone(
+        "SELECT id, state FROM access_sessions WHERE tenant_id = ? AND id IN ("
+        " SELECT id FROM access_sessions WHERE access_code_hash = ?"
+        " UNION ALL SELECT access_session_id FROM payments WHERE receipt = ?"
+        " UNION ALL SELECT access_session_id FROM vouchers WHERE code_hash = ?"
+        " UNION ALL SELECT access_session_id FROM c2b_payments WHERE receipt = ?)",
+        (tenant_id, fingerprint(code), code, fingerprint(code), code),
     )
-    if session is not None:
-        if session["state"] not in ("pending", "active"):
+    if bought is not None:
+        if bought["state"] not in ("pending", "active"):
             raise CodeRefused("code_used_up")
         try:
-            await sessions.move_session(tx, clock, session["id"], **device)
+            await sessions.move_session(tx, clock, bought["id"], **device)
         except sessions.SessionError:
             raise CodeRefused("device_has_time") from None
-        return session["id"]
+        return bought["id"]
     voucher = await vouchers.redeem(tx, clock, tenant_id, code)
     if voucher is not None:
         session_id = await _open(tx, clock, vault, tenant_id, voucher["package_id"], device)
@@ -68,8 +76,9 @@ async def use_code(
         return session_id
     if await tx.fetchval(
         "SELECT 1 FROM vouchers WHERE tenant_id = ? AND code_hash = ?"
-        " UNION ALL SELECT 1 FROM c2b_payments WHERE tenant_id = ? AND receipt = ?",
-        (tenant_id, fingerprint(code), tenant_id, code),
+        " UNION ALL SELECT 1 FROM c2b_payments WHERE tenant_id = ? AND receipt = ?"
+        " UNION ALL SELECT 1 FROM payments WHERE tenant_id = ? AND receipt = ?",
+        (tenant_id, fingerprint(code), tenant_id, code, tenant_id, code),
     ):
         raise CodeRefused("code_used_up")
     raise CodeRefused("code_unknown")

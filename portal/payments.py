@@ -76,7 +76,8 @@ class TooManyPushes(PaymentError):
 
 
 class PhoneBusy(PaymentError):
-    """The phone has an open payment with another business; M-Pesa allows one prompt at a time."""
+    """The phone has an open payment for another device, package or business; M-Pesa allows one prompt
+    per phone at a time."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,10 @@ async def start_payment(
             "SELECT * FROM payments WHERE phone = ? AND state IN ('created', 'pending')", (phone,)
         )
         if open_payment is not None:
-            if open_payment["tenant_id"] != tenant_id:
+            asked = (tenant_id, router_id, mac, package_id)
+            if tuple(open_payment[key] for key in ("tenant_id", "router_id", "mac", "package_id")) != asked:
+                # Not the same Pay button tapped twice: another device, package or business would be
+                # handed someone else's payment. M-Pesa allows one prompt per phone at a time anyway.
                 raise PhoneBusy("an M-Pesa request is already open on this phone; try again in a few minutes")
             return _payment(open_payment)
         await _check_limits(tx, clock, settings.limits, phone, mac)
@@ -253,7 +257,8 @@ async def start_payment(
 
 async def _check_limits(tx: Transaction, clock: Clock, limits: Limits, phone: str, mac: str | None) -> None:
     """Pushes per phone and per device in the last hour, from the payments themselves (a restart forgets
-    nothing). A prompt still open doesn't count: asking again returns it rather than pushing anew."""
+    nothing). Prompts still open count too: one device asking for prompts on many phones at once is
+    exactly what the limit is for (the same Pay button tapped twice never gets here)."""
     since = to_text(clock.now() - timedelta(hours=1))
     for column, value, limit in (
         ("phone", phone, limits.pushes_per_phone_per_hour),
@@ -262,8 +267,7 @@ async def _check_limits(tx: Transaction, clock: Clock, limits: Limits, phone: st
         if value is None:
             continue
         pushes = await tx.fetchval(
-            f"SELECT count(*) FROM payments WHERE {column} = ? AND created_at >= ?"  # noqa: S608
-            " AND state NOT IN ('created', 'pending')",
+            f"SELECT count(*) FROM payments WHERE {column} = ? AND created_at >= ?",  # noqa: S608
             (value, since),
         )
         if pushes >= limit:

@@ -21,12 +21,17 @@ def normalize(typed: str) -> str:
     digits = SEPARATORS.sub("", typed or "")
     if not digits:
         raise PhoneError("Enter your M-Pesa phone number.", "Weka nambari yako ya simu ya M-Pesa.")
-    if digits.startswith("+"):
-        digits = digits[1:]
+    international = digits.startswith("+")
+    digits = digits.removeprefix("+")
     if not is_digits(digits):
         raise PhoneError(
             "A phone number has only digits, like 0712 345 678.",
             "Nambari ya simu ina tarakimu pekee, kama 0712 345 678.",
+        )
+    if international and not digits.startswith("254"):
+        raise PhoneError(
+            "Use a Kenyan M-Pesa number, like +254 712 345 678 or 0712 345 678.",
+            "Tumia nambari ya M-Pesa ya Kenya, kama +254 712 345 678 au 0712 345 678.",
         )
     if digits.startswith("254"):
         national = digits[3:]
@@ -34,10 +39,20 @@ def normalize(typed: str) -> str:
         national = digits[1:]
     else:
         national = digits
-    if len(national) != 9:
+    # Counted after the 0 or 254, so the words hold however the number was typed.
+    if len(national) < 9:
+        short = 9 - len(national)
         raise PhoneError(
-            f"That number has {len(digits)} digits; a Kenyan mobile number has 10, like 0712 345 678.",
-            f"Nambari hiyo ina tarakimu {len(digits)}; nambari ya simu ya Kenya ina 10, kama 0712 345 678.",
+            f"That number is {short} digit{'s' * (short > 1)} short: a Kenyan mobile number is like"
+            " 0712 345 678.",
+            f"Nambari hiyo inakosa tarakimu {short}: nambari ya simu ya Kenya ni kama 0712 345 678.",
+        )
+    if len(national) > 9:
+        extra = len(national) - 9
+        raise PhoneError(
+            f"That number has {extra} digit{'s' * (extra > 1)} too many: a Kenyan mobile number is like"
+            " 0712 345 678.",
+            f"Nambari hiyo ina tarakimu {extra} za ziada: nambari ya simu ya Kenya ni kama 0712 345 678.",
         )
     if national[0] not in "17":
         raise PhoneError(

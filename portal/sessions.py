@@ -262,6 +262,8 @@ class SessionStatus:
     """What the payer's page and the admin show: online until when, or 'paid, connecting…' and why."""
 
     state: str
+    router_id: int
+    mac: str  # the device it is on now: an access code may have moved it
     connecting: bool
     seconds_left: int | None
     expires_at: str | None
@@ -271,7 +273,7 @@ class SessionStatus:
 
 async def session_status(db: Database, clock: Clock, session_id: int) -> SessionStatus:
     row = await db.fetchone(
-        "SELECT s.state, s.expires_at, s.paid_seconds, t.attempts, t.last_error"
+        "SELECT s.state, s.router_id, s.mac, s.expires_at, s.paid_seconds, t.attempts, t.last_error"
         " FROM access_sessions s LEFT JOIN router_tasks t"
         " ON t.access_session_id = s.id AND t.kind = 'grant'"
         " WHERE s.id = ? ORDER BY t.id DESC LIMIT 1",
@@ -286,6 +288,8 @@ async def session_status(db: Database, clock: Clock, session_id: int) -> Session
         seconds_left = row["paid_seconds"]
     return SessionStatus(
         state=row["state"],
+        router_id=row["router_id"],
+        mac=row["mac"],
         connecting=row["state"] == "pending",
         seconds_left=seconds_left,
         expires_at=row["expires_at"],

@@ -33,9 +33,7 @@ async def start(portal, shop, phone=PHONE, **options):
         tenant_id=shop.tenant_id,
         package_id=shop.package_id,
         phone=phone,
-        mac="AA:BB:CC:DD:EE:FF",
-        ip="10.5.50.7",
-        **options,
+        **{"mac": "AA:BB:CC:DD:EE:FF", "ip": "10.5.50.7"} | options,
     )
 
 
@@ -142,10 +140,14 @@ async def test_double_tapped_pay_button_gets_the_same_payment(portal, shop, dara
 
 
 async def test_phone_with_a_payment_open_elsewhere_is_busy(portal, shop, daraja, vault, clock):
-    await start(portal, shop)
+    first = await start(portal, shop)
     other = await seed_shop(portal.services.db, vault, clock, daraja.base_url, slug="other")
     with pytest.raises(PhoneBusy):
         await start(portal, other)
+    with pytest.raises(PhoneBusy):  # another device must not be handed this device's payment
+        await start(portal, shop, mac="AA:BB:CC:DD:EE:01")
+    assert (await current(portal, first)).state == "pending"
+    assert daraja.sim.requests[STK_PUSH] == 1
 
 
 async def test_idempotency_key_returns_the_same_payment_and_refuses_another_body(portal, shop, daraja, clock):

@@ -22,10 +22,13 @@ def test_accepts_01_prefixed_numbers(typed):
     [
         ("", "Enter your M-Pesa phone number"),
         ("0712 34S 678", "only digits"),
-        ("071234567", "has 9 digits"),
-        ("07123456789", "has 11 digits"),
+        ("071234567", "is 1 digit short"),
+        ("+2547123456", "is 2 digits short"),
+        ("07123456789", "has 1 digit too many"),
+        ("25471234567890", "has 2 digits too many"),
         ("0212 345 678", "start with 07 or 01"),
-        ("+1 202 555 0101", "has 11 digits"),
+        ("+1 202 555 0101", "Use a Kenyan M-Pesa number"),
+        ("0712\uff13\uff14\uff15678", "only digits"),  # full-width digits pass str.isdigit()
     ],
 )
 def test_explains_what_is_wrong_in_english_and_swahili(typed, says):

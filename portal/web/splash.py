@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -204,13 +205,18 @@ async def pay(request: Request, state: State) -> Template | Redirect:
         )
     except phones.PhoneError as error:
         return await again(error.english if lang == "en" else error.swahili)
-    except payments.TooManyPushes:
-        return await again(words.say(lang, "too_many_pushes"))
-    except payments.PhoneBusy:
-        return await again(words.say(lang, "phone_busy"))
-    except payments.PaymentError:
-        return await again(words.say(lang, "cannot_pay"))
+    except payments.PaymentError as error:
+        return await again(words.say(lang, _why_not(error)))
     return Redirect(_payment_url(payment.ref, lang, device), status_code=303)
+
+
+def _why_not(error: payments.PaymentError) -> str:
+    """The words for a payment that could not be started."""
+    if isinstance(error, payments.TooManyPushes):
+        return "too_many_pushes"
+    if isinstance(error, payments.PhoneBusy):
+        return "phone_busy"
+    return "cannot_pay"
 
 
 def _package_id(text: str | None) -> int | None:
@@ -294,23 +300,30 @@ async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
         status = await sessions.session_status(
             state.services.db, state.services.clock, payment.access_session_id
         )
+        if (status.router_id, status.mac) != (payment.router_id, payment.mac):
+            return _ended(lang, "moved")
         if status.state == "active":
             return {"view": "online", "message": words.say(lang, "online"), "session": status}
         if status.state == "pending":
             return {"view": "connecting", "message": codes.describe(PAID).say(lang), "session": status}
-        return {
-            "view": "over",
-            "message": words.say(lang, "time_over"),
-            "headline": words.say(lang, "time_over"),
-            "reason": words.say(lang, "time_over_detail"),
-        }
+        return _ended(lang, "time_over")
+    if payment.state == "reversed":
+        return _ended(lang, "refunded")
     outcome = payment.outcome or codes.describe(codes.EXPIRED)
     return {
         "view": "failed",
         "message": outcome.say(lang),
         "headline": words.say(lang, "failed"),
         "reason": outcome.say(lang),
+        "can_retry": outcome.retry,  # else the same prompt fails the same way: another number, or by hand
     }
+
+
+def _ended(lang: str, why: str) -> dict:
+    """Nothing more this payment can do for this device: its time is over, moved away, or refunded."""
+    headline = words.say(lang, why)
+    reason = words.say(lang, f"{why}_detail")
+    return {"view": "over", "message": headline, "headline": headline, "reason": reason}
 
 
 @get("/pay/{ref:str}/status")
@@ -319,7 +332,7 @@ async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str |
     lang = words.language(lang)
     payment = await payments.payment_by_ref(state.services.db, ref)
     if payment is None:
-        return {"state": "unknown", "view": "unknown", "message": ""}
+        raise NotFoundException("no such payment")
     status = await _status(state, payment, lang)
     answer = {
         "state": "failed" if payment.state == "reversed" else payment.state,
@@ -344,6 +357,8 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
     if payment.state in payments.OPEN:
         # M-Pesa takes one prompt at a time per phone: this one must end first (its countdown says when).
         return Redirect(_payment_url(ref, lang, device, notice="resend_wait"), status_code=303)
+    if payment.state not in ("failed", "expired"):  # paid: a late tap must not charge the payer twice
+        return Redirect(_payment_url(ref, lang, device), status_code=303)
     site = await site_for(state, device.router)
     try:
         again = await payments.start_payment(
@@ -356,10 +371,8 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
             ip=payment.ip,
         )
     except payments.PaymentError as error:
-        key = "too_many_pushes" if isinstance(error, payments.TooManyPushes) else "cannot_pay"
-        return await _choose(
-            state, lang, site, device, chosen=payment.package_id, error=words.say(lang, key), status_code=400
-        )
+        why = words.say(lang, _why_not(error))
+        return await _choose(state, lang, site, device, chosen=payment.package_id, error=why, status_code=400)
     return Redirect(_payment_url(again.ref, lang, device), status_code=303)
 
 
@@ -385,15 +398,22 @@ async def _session_page(
 ) -> Template:
     services = state.services
     status = await sessions.session_status(services.db, services.clock, session_id)
-    code_enc = await services.db.fetchval(
-        "SELECT access_code_enc FROM access_sessions WHERE id = ?", (session_id,)
-    )
-    code = services.vault.decrypt(code_enc)
+    access_code = ""
+    if payment is not None:
+        # Only on the page of the payment (its reference is unguessable), never on a page found by a MAC
+        # address: anyone can claim any MAC in a URL, and the code moves the time to whoever types it.
+        stored = await services.db.fetchval(
+            "SELECT access_code_enc FROM access_sessions WHERE id = ?", (session_id,)
+        )
+        code = services.vault.decrypt(stored)
+        access_code = f"{code[:4]}-{code[4:]}"
     expires_local = ""
     if status.expires_at:
-        expires_local = (
-            from_text(status.expires_at).astimezone(services.settings.store.timezone).strftime("%H:%M")
-        )
+        zone = services.settings.store.timezone
+        ends = from_text(status.expires_at).astimezone(zone)
+        # The day too, as Kenyans write it, when it is not today: a week's package ends on another day.
+        today = ends.date() == services.clock.now().astimezone(zone).date()
+        expires_local = ends.strftime("%H:%M" if today else "%H:%M, %d/%m/%Y")
     seconds_left = status.seconds_left or 0
     view = "online" if status.state == "active" else "connecting"
     return page(
@@ -412,7 +432,7 @@ async def _session_page(
             if seconds_left >= 60
             else words.duration(lang, 0),
             "expires_local": expires_local,
-            "access_code": f"{code[:4]}-{code[4:]}",
+            "access_code": access_code,
         },
         switch_url=(
             _payment_url(payment.ref, other(lang), device) if payment else f"/?{device.query(other(lang))}"
@@ -453,7 +473,7 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
     address = client_address(request, services.settings.server.trusted_proxies)
     keys = (f"mac:{device.mac}", f"ip:{address}")
     typed = form.get("code", "")[:64]
-    if throttle.blocked(*keys):
+    if not throttle.may_try(*keys):
         return await _reconnect_page(
             state, lang, site, device, code=typed, error=words.say(lang, "too_many"), status_code=429
         )
@@ -470,8 +490,6 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
                 typed=typed,
             )
     except CodeRefused as refused:
-        if refused.reason in ("code_unknown", "code_used_up"):
-            throttle.failed(*keys)
         return await _reconnect_page(
             state, lang, site, device, code=typed, error=words.say(lang, refused.reason), status_code=400
         )

@@ -28,6 +28,7 @@ WORDS: dict[str, dict[str, str]] = {
         "cancel": "Cancel",
         "resend": "Send the prompt again",
         "try_again": "Try again",
+        "other_number": "Pay with another number",
         "connecting": "Paid. Connecting you…",
         "connecting_detail": "Your payment is received ({receipt}). We are logging your device in.",
         "connecting_detail_no_receipt": "Your payment is received. We are logging your device in.",
@@ -37,6 +38,10 @@ WORDS: dict[str, dict[str, str]] = {
         "access_code": "Your access code",
         "access_code_hint": "Keep it: it reconnects you on another device, or if your phone changes.",
         "continue": "Continue browsing",
+        "codes_move_time": (
+            "Changed phone? On the other device, enter your access code, voucher, or the receipt code from"
+            " your M-Pesa SMS: your time moves there."
+        ),
         "buy_more": "Buy more time",
         "welcome_back": "Welcome back",
         "enter_code": "Enter your code",
@@ -57,6 +62,12 @@ WORDS: dict[str, dict[str, str]] = {
         "failed": "Payment not completed",
         "time_over": "Your time is over",
         "time_over_detail": "The time you bought has ended. Buy more to go on.",
+        "moved": "Your time is on another device",
+        "moved_detail": (
+            "It was moved with your access code. To go online here, buy a package or enter a code."
+        ),
+        "refunded": "Payment refunded",
+        "refunded_detail": "The hotspot gave this payment back to you. Buy a package to go online.",
         "code_empty": "Enter the code.",
         "code_unknown": "That code is not right. Check it and try again.",
         "code_used_up": "That code has been used up, or its time is over.",
@@ -86,6 +97,7 @@ WORDS: dict[str, dict[str, str]] = {
         "cancel": "Ghairi",
         "resend": "Tuma ombi tena",
         "try_again": "Jaribu tena",
+        "other_number": "Lipa kwa nambari nyingine",
         "connecting": "Umelipa. Tunakuunganisha…",
         "connecting_detail": "Malipo yako yamepokelewa ({receipt}). Tunaingiza kifaa chako.",
         "connecting_detail_no_receipt": "Malipo yako yamepokelewa. Tunaingiza kifaa chako.",
@@ -95,6 +107,10 @@ WORDS: dict[str, dict[str, str]] = {
         "access_code": "Nambari yako ya ufikiaji",
         "access_code_hint": "Itunze: inakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
         "continue": "Endelea kuvinjari",
+        "codes_move_time": (
+            "Umebadilisha simu? Kwenye kifaa kingine, weka msimbo wako wa kuingia, vocha, au msimbo wa"
+            " risiti kutoka kwenye SMS yako ya M-Pesa: muda wako utahamia huko."
+        ),
         "buy_more": "Nunua muda zaidi",
         "welcome_back": "Karibu tena",
         "enter_code": "Weka nambari yako",
@@ -117,6 +133,12 @@ WORDS: dict[str, dict[str, str]] = {
         "failed": "Malipo hayakukamilika",
         "time_over": "Muda wako umekwisha",
         "time_over_detail": "Muda ulionunua umekwisha. Nunua zaidi ili uendelee.",
+        "moved": "Muda wako uko kwenye kifaa kingine",
+        "moved_detail": (
+            "Ulihamishwa kwa msimbo wako wa kuingia. Ili uunganishwe hapa, nunua kifurushi au weka msimbo."
+        ),
+        "refunded": "Malipo yamerudishwa",
+        "refunded_detail": "Hotspot imekurudishia malipo haya. Nunua kifurushi ili uunganishwe.",
         "code_empty": "Weka nambari.",
         "code_unknown": "Nambari hiyo si sahihi. Iangalie ujaribu tena.",
         "code_used_up": "Nambari hiyo imeshatumika, au muda wake umekwisha.",

@@ -3,11 +3,12 @@ import html
 import json
 import re
 from dataclasses import replace
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from portal import c2b, vouchers
+from portal import c2b, sessions, vouchers
 from portal.app import create_app
 from portal.clock import to_text
 from portal.demo import DEMO_DEVICE, seed
@@ -167,7 +168,7 @@ async def test_phone_numbers_are_taken_as_people_type_them(http, hotspot, typed)
     ("typed", "lang", "says"),
     [
         ("0812 345 678", "en", "M-Pesa numbers start with 07 or 01"),
-        ("0712 345", "en", "a Kenyan mobile number has 10"),
+        ("0712 345", "en", "That number is 3 digits short"),
         ("0712 345 678", "en", "Choose a package first."),
         ("07l2 345 678", "sw", "Nambari ya simu ina tarakimu pekee"),
     ],
@@ -204,6 +205,52 @@ async def test_a_cancelled_prompt_is_explained_and_trying_again_sends_a_new_one(
     assert len(hotspot.daraja.sim.pending_prompts()) == 1
     await answer(hotspot, "success")
     await online(hotspot)
+
+
+async def test_a_late_tap_on_try_again_after_paying_sends_no_new_prompt(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    late = await http.post(
+        f"{hotspot.portal.base_url}{location.split('?')[0]}/retry", data=device_form(hotspot)
+    )
+    assert late.status_code == 303 and late.headers["location"] == location
+    assert len(hotspot.daraja.sim.prompts) == 1
+
+
+@pytest.mark.parametrize(
+    ("outcome", "offers"), [("wrong_pin", "Try again"), ("bad_debt", "Pay with another number")]
+)
+async def test_a_failure_offers_try_again_only_when_it_could_go_through(http, hotspot, outcome, offers):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, outcome)
+    page = await http.get(hotspot.portal.base_url + location)
+    assert offers in page.text
+    assert ("Try again</button>" in page.text) == (offers == "Try again")
+
+
+async def test_a_refunded_payment_says_so(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    async with hotspot.portal.services.db.transaction() as tx:
+        await tx.execute("UPDATE payments SET state = 'reversed', reversed_reason = 'refunded'")
+    page = await http.get(hotspot.portal.base_url + location)
+    assert "Payment refunded" in page.text and "Connecting you now" not in page.text
+    assert (await status(http, hotspot, location))["state"] == "failed"
+
+
+async def test_a_package_that_ends_on_another_day_shows_that_day(http, hotspot, clock, settings):
+    location = (await pay(http, hotspot, package="4")).headers["location"]  # 7 days
+    await answer(hotspot, "success")
+    await online(hotspot)
+    ends = (clock.now() + timedelta(days=7)).astimezone(settings.store.timezone)
+    page = await http.get(hotspot.portal.base_url + location)
+    assert f"Until {ends:%H:%M, %d/%m/%Y}" in page.text
+
+
+async def test_an_unknown_payment_reference_is_not_found(http, hotspot):
+    assert (await http.get(f"{hotspot.portal.base_url}/pay/0123456789abcdef/status")).status_code == 404
 
 
 async def test_resend_while_the_prompt_is_still_open_sends_nothing_and_says_why(http, hotspot):
@@ -247,6 +294,23 @@ async def test_a_device_back_while_its_prompt_is_open_returns_to_that_payment_no
     assert len(hotspot.daraja.sim.prompts) == 1
 
 
+async def test_one_device_asking_prompts_for_many_phones_at_once_is_limited(http, hotspot, settings):
+    limit = settings.limits.pushes_per_mac_per_hour
+    answers = [await pay(http, hotspot, phone=f"0712 000 {n:03d}") for n in range(limit + 2)]
+    assert [answer.status_code for answer in answers] == [303] * limit + [400] * 2
+    assert "You have asked for many M-Pesa prompts this hour" in answers[-1].text
+    assert len(hotspot.daraja.sim.prompts) == limit
+
+
+async def test_a_second_device_paying_with_a_phone_whose_prompt_is_open_is_told_to_wait(http, hotspot):
+    first = await pay(http, hotspot)
+    hotspot.emulator.connect_device(*OTHER_DEVICE)
+    second = await pay(http, hotspot, package="3", mac=OTHER_DEVICE[0], ip=OTHER_DEVICE[1])
+    assert first.status_code == 303
+    assert second.status_code == 400 and "Another M-Pesa request is open on this phone" in second.text
+    assert len(hotspot.daraja.sim.prompts) == 1
+
+
 async def test_a_returning_device_sees_its_time_left_and_is_logged_back_in(http, hotspot, clock):
     await pay(http, hotspot)
     await answer(hotspot, "success")
@@ -276,6 +340,9 @@ async def test_the_access_code_moves_the_time_to_a_second_device(http, hotspot):
     assert moved.status_code == 200 and "You&#39;re online" in moved.text
     await online(hotspot, OTHER_DEVICE[0])
     await online(hotspot, DEMO_DEVICE[0], expected=False)
+    assert (await status(http, hotspot, location))["view"] == "over"  # not "online" for the first phone
+    first_phone = await http.get(hotspot.portal.base_url + location)
+    assert "Your time is on another device" in first_phone.text and "access-code" not in first_phone.text
 
 
 async def test_wrong_codes_are_refused_plainly_and_guessing_is_throttled(http, hotspot):
@@ -287,6 +354,14 @@ async def test_wrong_codes_are_refused_plainly_and_guessing_is_throttled(http, h
     assert blocked.status_code == 429 and "Too many tries" in blocked.text
     from_another_mac = await http.post(url, data=device_form(hotspot, *OTHER_DEVICE) | {"code": "X"})
     assert from_another_mac.status_code == 429  # the same address: one guesser with many MACs
+
+
+async def test_guesses_sent_all_at_once_get_no_more_tries_than_the_limit(http, hotspot):
+    url = f"{hotspot.portal.base_url}/reconnect"
+    answers = await asyncio.gather(
+        *(http.post(url, data=device_form(hotspot) | {"code": f"ABCD-EFG{n}"}) for n in range(20))
+    )
+    assert sorted(answer.status_code for answer in answers) == [400] * 3 + [429] * 17
 
 
 async def test_a_voucher_gives_its_package_once(http, hotspot, clock, vault):
@@ -301,10 +376,24 @@ async def test_a_voucher_gives_its_package_once(http, hotspot, clock, vault):
     assert used.status_code == 303 and used.headers["location"].startswith("/?router=demo-router")
     await online(hotspot)
     assert await db.fetchval("SELECT paid_seconds FROM access_sessions") == 3 * 3600
-    again = await http.post(
-        f"{hotspot.portal.base_url}/reconnect",
-        data=device_form(hotspot, *OTHER_DEVICE) | {"code": voucher.code},
+    await code_moves_the_time_once_then_is_used_up(http, hotspot, voucher.code)
+
+
+async def code_moves_the_time_once_then_is_used_up(http, hotspot: Hotspot, code: str) -> None:
+    """A code that bought time moves that time to another device (not a second package), until it ends."""
+    hotspot.emulator.connect_device(*OTHER_DEVICE)
+    moved = await http.post(
+        f"{hotspot.portal.base_url}/reconnect", data=device_form(hotspot, *OTHER_DEVICE) | {"code": code}
     )
+    assert moved.status_code == 303
+    await online(hotspot, OTHER_DEVICE[0])
+    await online(hotspot, DEMO_DEVICE[0], expected=False)
+    db = hotspot.portal.services.db
+    [session_id] = [row["id"] for row in await db.fetchall("SELECT id FROM access_sessions")]
+    async with db.transaction() as tx:
+        await sessions.end_session(tx, hotspot.portal.services.clock, session_id)
+    url = f"{hotspot.portal.base_url}/reconnect"
+    again = await http.post(url, data=device_form(hotspot) | {"code": code})
     assert again.status_code == 400 and "That code has been used up" in again.text
 
 
@@ -317,10 +406,15 @@ async def test_an_mpesa_receipt_paid_by_hand_is_claimed_once(http, hotspot):
     assert claimed.status_code == 303
     await online(hotspot)
     assert await hotspot.portal.services.db.fetchval("SELECT paid_seconds FROM access_sessions") == 3 * 3600
-    again = await http.post(
-        f"{hotspot.portal.base_url}/reconnect", data=device_form(hotspot, *OTHER_DEVICE) | {"code": receipt}
-    )
-    assert "That code has been used up" in again.text
+    await code_moves_the_time_once_then_is_used_up(http, hotspot, receipt)
+
+
+async def test_the_receipt_in_the_payers_sms_moves_the_time_like_the_access_code(http, hotspot):
+    await pay(http, hotspot)
+    await answer(hotspot, "success")
+    await online(hotspot)
+    receipt = await hotspot.portal.services.db.fetchval("SELECT receipt FROM payments")
+    await code_moves_the_time_once_then_is_used_up(http, hotspot, receipt.lower())
 
 
 async def test_the_router_fetches_a_login_page_that_names_it(http, hotspot):
