@@ -3,7 +3,9 @@
 Times are stored in UTC; a "day" is a day in the configured zone. Day boundaries are computed here, in
 Python, and queried as UTC ranges, so a payment at 23:59 and one at 00:01 Nairobi time land on the
 days the owner lived them. Earnings count payments that are `paid` when asked (a reversal takes its
-money back out), on the day they were paid.
+money back out), on the day they were paid, and money paid by hand to the PayBill or Till (C2B) once a
+customer claimed it for Wi-Fi, on the day it was claimed: a PayBill may take money for other things
+too, which is not Wi-Fi's to count.
 """
 
 import json
@@ -57,16 +59,26 @@ class Earnings:
         return sum(day.amount for day in self.days[-days:])
 
 
+# Wi-Fi money as rows (tenant_id, amount, at, package_id, router_id) from a moment on, given twice:
+# each branch is filtered before the union, so each reads its own index.
+WIFI_MONEY = (
+    "SELECT tenant_id, amount, paid_at AS at, package_id, router_id FROM payments"
+    " WHERE state = 'paid' AND paid_at >= ?"
+    " UNION ALL SELECT c.tenant_id, c.amount, c.claimed_at, s.package_id, s.router_id"
+    " FROM c2b_payments c JOIN access_sessions s ON s.id = c.access_session_id WHERE c.claimed_at >= ?"
+)
+
+
 async def earnings(db: Database, scope: Scope, zone: ZoneInfo, now: datetime, days: int = 30) -> Earnings:
     starts = [to_text(start) for start in day_starts(zone, now, days)]
     ranges = json.dumps([[n, starts[n], starts[n + 1]] for n in range(days)])
     rows = await db.fetchall(
-        "SELECT json_extract(d.value, '$[0]') AS n, sum(p.amount) AS amount, count(*) AS count"
-        " FROM json_each(?) d JOIN payments p ON p.state = 'paid'"
-        " AND p.tenant_id IN (SELECT value FROM json_each(?))"
-        " AND p.paid_at >= json_extract(d.value, '$[1]') AND p.paid_at < json_extract(d.value, '$[2]')"
+        "SELECT json_extract(d.value, '$[0]') AS n, sum(m.amount) AS amount, count(*) AS count"  # noqa: S608
+        f" FROM json_each(?) d JOIN ({WIFI_MONEY}) m"
+        " ON m.tenant_id IN (SELECT value FROM json_each(?))"
+        " AND m.at >= json_extract(d.value, '$[1]') AND m.at < json_extract(d.value, '$[2]')"
         " GROUP BY n",
-        (ranges, scope.param),
+        (ranges, starts[0], starts[0], scope.param),
     )
     totals = {row["n"]: (row["amount"], row["count"]) for row in rows}
     first = now.astimezone(zone).date() - timedelta(days=days - 1)
@@ -74,14 +86,14 @@ async def earnings(db: Database, scope: Scope, zone: ZoneInfo, now: datetime, da
 
 
 async def earnings_by(db: Database, scope: Scope, since: datetime, by: str) -> list[sqlite3.Row]:
-    """Paid totals since `since`, per package or per router, largest first."""
+    """Wi-Fi money since `since`, per package or per router, largest first."""
     table, column = {"package": ("packages", "package_id"), "router": ("routers", "router_id")}[by]
     return await db.fetchall(
         f"SELECT x.name, t.amount, t.count FROM (SELECT {column}, sum(amount) AS amount, count(*) AS count"  # noqa: S608
-        " FROM payments WHERE state = 'paid' AND tenant_id IN (SELECT value FROM json_each(?))"
-        f" AND paid_at >= ? GROUP BY {column}) t LEFT JOIN {table} x ON x.id = t.{column}"
+        f" FROM ({WIFI_MONEY}) WHERE tenant_id IN (SELECT value FROM json_each(?))"
+        f" GROUP BY {column}) t LEFT JOIN {table} x ON x.id = t.{column}"
         " ORDER BY t.amount DESC",
-        (scope.param, to_text(since)),
+        (to_text(since), to_text(since), scope.param),
     )
 
 

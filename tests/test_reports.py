@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from portal import reports
 from portal.clock import FixedClock, to_text
 from portal.scope import Scope
-from tests.seed import insert_payment, seed_tenant
+from tests.seed import insert, insert_payment, seed_tenant
 
 NAIROBI = ZoneInfo("Africa/Nairobi")  # UTC+3 all year
 
@@ -58,6 +58,32 @@ async def test_earnings_are_summed_by_local_day_across_the_utc_boundary(db, vaul
     # The other tenant's money (30 KES paid now) is in neither's sums but its own.
     both = await reports.earnings(db, Scope((alpha.tenant_id, beta.tenant_id)), NAIROBI, clock.now())
     assert both.last(1) == 50 + 30
+
+
+async def test_money_paid_by_hand_counts_once_claimed_for_wifi_on_the_day_it_was_claimed(db, vault):
+    clock = FixedClock(at(2026, 1, 5, 21, 30))  # 00:30 on 6 January in Nairobi
+    alpha = await seed_tenant(db, clock, vault, "alpha")  # 30 KES paid through the prompt now
+    async with db.transaction() as tx:
+        for receipt, amount, claimed in [
+            ("SGR0000001", 200, at(2026, 1, 5, 20, 59)),  # claimed 23:59 on 5 January
+            ("SGR0000002", 500, None),  # paid to the PayBill for something else: not Wi-Fi's
+        ]:
+            await insert(
+                tx,
+                "c2b_payments",
+                tenant_id=alpha.tenant_id,
+                mpesa_account_id=alpha.account_id,
+                receipt=receipt,
+                amount=amount,
+                received_at=to_text(at(2026, 1, 5, 20, 0)),
+                claimed_at=to_text(claimed) if claimed else None,
+                access_session_id=alpha.session_id if claimed else None,
+            )
+    alpha_only = Scope((alpha.tenant_id,))
+    earnings = await reports.earnings(db, alpha_only, NAIROBI, clock.now())
+    assert [earnings.days[-2].amount, earnings.days[-1].amount] == [200, 30]
+    by_package = await reports.earnings_by(db, alpha_only, at(2026, 1, 1), "package")
+    assert [(row["name"], row["amount"], row["count"]) for row in by_package] == [("Alpha hour", 230, 2)]
 
 
 async def test_outcomes_give_the_success_rate_and_why_payments_failed(db, clock, vault):
