@@ -59,42 +59,68 @@ class Earnings:
         return sum(day.amount for day in self.days[-days:])
 
 
-# Wi-Fi money as rows (tenant_id, amount, at, package_id, router_id) from a moment on, given twice:
-# each branch is filtered before the union, so each reads its own index.
-WIFI_MONEY = (
-    "SELECT tenant_id, amount, paid_at AS at, package_id, router_id FROM payments"
-    " WHERE state = 'paid' AND paid_at >= ?"
-    " UNION ALL SELECT c.tenant_id, c.amount, c.claimed_at, s.package_id, s.router_id"
-    " FROM c2b_payments c JOIN access_sessions s ON s.id = c.access_session_id WHERE c.claimed_at >= ?"
+# Where Wi-Fi money is: (rows, which count, when, package, router). Each source is summed on its own, so
+# that each is read from its own index, and the sums are added up here.
+MONEY_SOURCES = (
+    ("payments m", "m.state = 'paid'", "m.paid_at", "m.package_id", "m.router_id"),
+    (
+        "c2b_payments m JOIN access_sessions s ON s.id = m.access_session_id",
+        "m.claimed_at IS NOT NULL",
+        "m.claimed_at",
+        "s.package_id",
+        "s.router_id",
+    ),
 )
+
+
+@dataclass(frozen=True)
+class Earned:
+    name: str | None
+    amount: int
+    count: int
 
 
 async def earnings(db: Database, scope: Scope, zone: ZoneInfo, now: datetime, days: int = 30) -> Earnings:
     starts = [to_text(start) for start in day_starts(zone, now, days)]
     ranges = json.dumps([[n, starts[n], starts[n + 1]] for n in range(days)])
-    rows = await db.fetchall(
-        "SELECT json_extract(d.value, '$[0]') AS n, sum(m.amount) AS amount, count(*) AS count"  # noqa: S608
-        f" FROM json_each(?) d JOIN ({WIFI_MONEY}) m"
-        " ON m.tenant_id IN (SELECT value FROM json_each(?))"
-        " AND m.at >= json_extract(d.value, '$[1]') AND m.at < json_extract(d.value, '$[2]')"
-        " GROUP BY n",
-        (ranges, starts[0], starts[0], scope.param),
-    )
-    totals = {row["n"]: (row["amount"], row["count"]) for row in rows}
+    totals: dict[int, tuple[int, int]] = {}
+    for rows, counted, moment, _, _ in MONEY_SOURCES:
+        for row in await db.fetchall(
+            "SELECT json_extract(d.value, '$[0]') AS n, sum(m.amount) AS amount, count(*) AS count"  # noqa: S608
+            f" FROM json_each(?) d, {rows} WHERE {counted}"
+            " AND m.tenant_id IN (SELECT value FROM json_each(?))"
+            f" AND {moment} >= json_extract(d.value, '$[1]') AND {moment} < json_extract(d.value, '$[2]')"
+            " GROUP BY n",
+            (ranges, scope.param),
+        ):
+            amount, count = totals.get(row["n"], (0, 0))
+            totals[row["n"]] = (amount + row["amount"], count + row["count"])
     first = now.astimezone(zone).date() - timedelta(days=days - 1)
     return Earnings([Day(first + timedelta(days=n), *totals.get(n, (0, 0))) for n in range(days)])
 
 
-async def earnings_by(db: Database, scope: Scope, since: datetime, by: str) -> list[sqlite3.Row]:
+async def earnings_by(db: Database, scope: Scope, since: datetime, by: str) -> list[Earned]:
     """Wi-Fi money since `since`, per package or per router, largest first."""
-    table, column = {"package": ("packages", "package_id"), "router": ("routers", "router_id")}[by]
-    return await db.fetchall(
-        f"SELECT x.name, t.amount, t.count FROM (SELECT {column}, sum(amount) AS amount, count(*) AS count"  # noqa: S608
-        f" FROM ({WIFI_MONEY}) WHERE tenant_id IN (SELECT value FROM json_each(?))"
-        f" GROUP BY {column}) t LEFT JOIN {table} x ON x.id = t.{column}"
-        " ORDER BY t.amount DESC",
-        (to_text(since), to_text(since), scope.param),
+    table = {"package": "packages", "router": "routers"}[by]
+    totals: dict[int | None, tuple[int, int]] = {}
+    for rows, counted, moment, package, router in MONEY_SOURCES:
+        key = package if by == "package" else router
+        for row in await db.fetchall(
+            f"SELECT {key} AS id, sum(m.amount) AS amount, count(*) AS count FROM {rows}"  # noqa: S608
+            f" WHERE {counted} AND m.tenant_id IN (SELECT value FROM json_each(?)) AND {moment} >= ?"
+            " GROUP BY 1",
+            (scope.param, to_text(since)),
+        ):
+            amount, count = totals.get(row["id"], (0, 0))
+            totals[row["id"]] = (amount + row["amount"], count + row["count"])
+    names = dict(
+        await db.fetchall(
+            f"SELECT id, name FROM {table} WHERE id IN (SELECT value FROM json_each(?))",  # noqa: S608
+            (json.dumps([key for key in totals if key is not None]),),
+        )
     )
+    earned = [Earned(names.get(key), amount, count) for key, (amount, count) in totals.items()]
+    return sorted(earned, key=lambda row: -row.amount)
 
 
 @dataclass(frozen=True)

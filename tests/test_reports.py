@@ -83,7 +83,7 @@ async def test_money_paid_by_hand_counts_once_claimed_for_wifi_on_the_day_it_was
     earnings = await reports.earnings(db, alpha_only, NAIROBI, clock.now())
     assert [earnings.days[-2].amount, earnings.days[-1].amount] == [200, 30]
     by_package = await reports.earnings_by(db, alpha_only, at(2026, 1, 1), "package")
-    assert [(row["name"], row["amount"], row["count"]) for row in by_package] == [("Alpha hour", 230, 2)]
+    assert by_package == [reports.Earned("Alpha hour", 230, 2)]
 
 
 async def test_outcomes_give_the_success_rate_and_why_payments_failed(db, clock, vault):
