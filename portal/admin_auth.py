@@ -5,8 +5,9 @@ copy of the database signs no one in, and sessions survive a restart. Each sessi
 CSRF token, which every form posts back.
 
 Guessing is slowed two ways: an account locks for LOCKOUT after MAX_FAILURES wrong passwords in a
-row, and an address that failed IP_MAX_FAILURES times within IP_WINDOW is refused for a while
-(counted from the audit log, where every failure is written anyway).
+row (at sign-in, or as the current one when changing it), and an address that failed IP_MAX_FAILURES
+sign-ins within IP_WINDOW is refused for a while (counted from the audit log, where every failure is
+written anyway).
 """
 
 import asyncio
@@ -25,8 +26,22 @@ COOKIE = "portal_admin"
 SESSION_LIFETIME = timedelta(days=7)
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
+LOCKOUT_MINUTES = int(LOCKOUT.total_seconds() // 60)
 IP_MAX_FAILURES = 20
 IP_WINDOW = timedelta(minutes=15)
+UNKNOWN_EMAIL = "(unknown email)"  # the actor of a failed sign-in as no admin: never what was typed
+
+# One answer for every refused sign-in, whether the email is an account or not, so that it tells
+# nothing; it still tells a locked-out owner what happened and what to do.
+SIGN_IN_REFUSED = (
+    f"Wrong email or password. After {MAX_FAILURES} wrong passwords in a row an account is locked for"
+    f" {LOCKOUT_MINUTES} minutes: if that happened, wait, then sign in again."
+)
+# Changing one's password is asked by someone signed in: they may be told plainly.
+LOCKED_AND_SIGNED_OUT = (
+    f"Too many wrong passwords: this account is locked for {LOCKOUT_MINUTES} minutes and signed out"
+    " everywhere. Sign in again after that."
+)
 
 # Verified when the email is unknown, so a wrong email costs the same time as a wrong password.
 _DECOY_HASH = hash_password("decoy password that matches nothing")
@@ -58,65 +73,68 @@ class SignInRefused(Exception):
 
 
 async def sign_in(db: Database, clock: Clock, email: str, password: str, source_ip: str) -> str:
-    """Returns a new session token, or raises SignInRefused. Every outcome is audited."""
+    """Returns a new session token, or raises SignInRefused. Every outcome is audited.
+
+    A wrong password, an unknown email and a locked account get the same answer after the same work
+    (a password hash is checked every time), so the form tells no one which emails are accounts."""
     email = email.strip()[:200]
-    # What was typed is audited with a failure; a password typed into the email field must not be.
-    typed = email if "@" in email else "(not an email address)"
-    refusal = None
     async with db.transaction() as tx:
         if await audit.sign_in_failures_from(tx, source_ip, clock.now() - IP_WINDOW) >= IP_MAX_FAILURES:
             raise SignInRefused(
                 "Too many failed sign-ins from this address. Wait 15 minutes and try again.", throttled=True
             )
         user = await tx.fetchone("SELECT * FROM admin_users WHERE email = ?", (email,))
-        if user is not None:
-            refusal = await _lock_check(tx, clock, user, source_ip)
-            if refusal is None:
-                # Counted before the password is checked, so parallel guesses can't slip past the limit.
-                await tx.execute(
-                    "UPDATE admin_users SET failed_logins = failed_logins + 1 WHERE id = ?", (user["id"],)
-                )
-    if refusal:
-        raise SignInRefused(refusal)
+        may_try = user is not None and await _may_try(tx, clock, user, source_ip, "sign_in_failed")
     # Argon2 takes tens of milliseconds of CPU: off the event loop, and outside the write lock.
     correct = await asyncio.to_thread(
         verify_password, password, user["password_hash"] if user else _DECOY_HASH
     )
     async with db.transaction() as tx:
-        if user is None or not correct:
-            refusal = await _record_failure(tx, clock, typed, user, source_ip)
-        else:
+        if user is None:
+            # What was typed is no admin's email, and may be a password typed into the wrong field.
+            await audit.record(
+                tx,
+                clock,
+                tenant_id=None,
+                actor=UNKNOWN_EMAIL,
+                action="sign_in_failed",
+                detail={"reason": "unknown email"},
+                source_ip=source_ip,
+            )
+        elif may_try and correct:
             await tx.execute(
                 "UPDATE admin_users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user["id"],)
             )
             token = await _new_session(tx, clock, user["id"])
             await _audit(tx, clock, user, "sign_in", source_ip)
-    if refusal:
-        raise SignInRefused(refusal)
-    return token
+            return token
+        elif may_try:
+            await _wrong_password(tx, clock, user, source_ip, "sign_in_failed")
+    raise SignInRefused(SIGN_IN_REFUSED)
 
 
-async def _lock_check(tx: Transaction, clock: Clock, user, source_ip: str) -> str | None:
-    """Why this account may not try now (and the refusal audited), or None."""
-    now = clock.now()
-    if user["locked_until"] and from_text(user["locked_until"]) > now:
-        await _audit(tx, clock, user, "sign_in_failed", source_ip, {"reason": "locked"})
-        return _locked_message(from_text(user["locked_until"]) - now)
+async def _may_try(tx: Transaction, clock: Clock, user, source_ip: str, failed: str) -> bool:
+    """May `user`'s password be tried now? Not while the account is locked (the refusal is audited as
+    `failed`). A try is counted before the password is checked, so parallel guesses can't slip past
+    the limit."""
+    if user["locked_until"] and from_text(user["locked_until"]) > clock.now():
+        await _audit(tx, clock, user, failed, source_ip, {"reason": "locked"})
+        return False
     if user["failed_logins"] >= MAX_FAILURES:  # guesses that raced each other
         await _lock(tx, clock, user, source_ip)
-        return _locked_message(LOCKOUT)
-    return None
+        return False
+    await tx.execute("UPDATE admin_users SET failed_logins = failed_logins + 1 WHERE id = ?", (user["id"],))
+    return True
 
 
-async def _record_failure(tx: Transaction, clock: Clock, email: str, user, source_ip: str) -> str:
-    reason = "wrong password" if user else "unknown email"
-    await _audit(tx, clock, user, "sign_in_failed", source_ip, {"reason": reason}, actor=email)
-    if user is not None:
-        failures = await tx.fetchval("SELECT failed_logins FROM admin_users WHERE id = ?", (user["id"],))
-        if failures >= MAX_FAILURES:
-            await _lock(tx, clock, user, source_ip)
-            return _locked_message(LOCKOUT)
-    return "Wrong email or password."
+async def _wrong_password(tx: Transaction, clock: Clock, user, source_ip: str, failed: str) -> bool:
+    """Audits a wrong password as `failed`; True if it was one too many and the account is now locked."""
+    await _audit(tx, clock, user, failed, source_ip, {"reason": "wrong password"})
+    failures = await tx.fetchval("SELECT failed_logins FROM admin_users WHERE id = ?", (user["id"],))
+    if failures < MAX_FAILURES:
+        return False
+    await _lock(tx, clock, user, source_ip)
+    return True
 
 
 async def _lock(tx: Transaction, clock: Clock, user, source_ip: str) -> None:
@@ -124,32 +142,19 @@ async def _lock(tx: Transaction, clock: Clock, user, source_ip: str) -> None:
         "UPDATE admin_users SET failed_logins = 0, locked_until = ? WHERE id = ?",
         (to_text(clock.now() + LOCKOUT), user["id"]),
     )
-    await _audit(
-        tx, clock, user, "account_locked", source_ip, {"minutes": int(LOCKOUT.total_seconds() // 60)}
-    )
+    await _audit(tx, clock, user, "account_locked", source_ip, {"minutes": LOCKOUT_MINUTES})
 
 
-async def _audit(
-    tx: Transaction, clock: Clock, user, action: str, source_ip: str, detail=None, actor: str = ""
-) -> None:
-    """A sign-in event of the admin `user`, or (user None) of an email no admin has: `actor` is what
-    was typed."""
+async def _audit(tx: Transaction, clock: Clock, user, action: str, source_ip: str, detail=None) -> None:
+    """A sign-in event of the admin `user`."""
     await audit.record(
         tx,
         clock,
-        tenant_id=user["tenant_id"] if user else None,
-        actor=actor or user["email"],
+        tenant_id=user["tenant_id"],
+        actor=user["email"],
         action=action,
         detail=detail,
         source_ip=source_ip,
-    )
-
-
-def _locked_message(left: timedelta) -> str:
-    minutes = max(1, -(-int(left.total_seconds()) // 60))
-    return (
-        f"Too many wrong passwords: this account is locked. Try again in {minutes} minute"
-        f"{'s' if minutes != 1 else ''}."
     )
 
 
@@ -208,24 +213,39 @@ class PasswordChangeRefused(ValueError):
 async def change_password(
     db: Database, clock: Clock, admin: Admin, *, current: str, new: str, again: str, source_ip: str
 ) -> str:
-    """Sets a new password and ends every session of this admin; returns a fresh session token."""
+    """Sets a new password and ends every session of this admin; returns a fresh session token.
+
+    A wrong current password counts as a wrong password at sign-in, so a stolen session can't guess
+    the password behind it: the account locks after MAX_FAILURES, and a locked account changes no
+    password and is signed out everywhere."""
     if new != again:
         raise PasswordChangeRefused("The two new passwords differ.")
     if problem := password_problem(new):
         raise PasswordChangeRefused(problem[0].upper() + problem[1:] + ".")
-    stored = await db.fetchval("SELECT password_hash FROM admin_users WHERE id = ?", (admin.user_id,))
+    async with db.transaction() as tx:
+        user = await tx.fetchone("SELECT * FROM admin_users WHERE id = ?", (admin.user_id,))
+        may_try = await _may_try(tx, clock, user, source_ip, "password_change_failed")
+        if not may_try:
+            await _end_sessions(tx, user)
+    if not may_try:
+        raise PasswordChangeRefused(LOCKED_AND_SIGNED_OUT)
+    stored = user["password_hash"]
     if not await asyncio.to_thread(verify_password, current, stored):
-        raise PasswordChangeRefused("The current password is wrong.")
+        async with db.transaction() as tx:
+            locked = await _wrong_password(tx, clock, user, source_ip, "password_change_failed")
+            if locked:
+                await _end_sessions(tx, user)
+        raise PasswordChangeRefused(LOCKED_AND_SIGNED_OUT if locked else "The current password is wrong.")
     new_hash = await asyncio.to_thread(hash_password, new)
     async with db.transaction() as tx:
         # Compare-and-swap: a password changed meanwhile elsewhere wins, and this one is refused.
         cursor = await tx.execute(
-            "UPDATE admin_users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+            "UPDATE admin_users SET password_hash = ?, failed_logins = 0 WHERE id = ? AND password_hash = ?",
             (new_hash, admin.user_id, stored),
         )
         if cursor.rowcount != 1:
             raise PasswordChangeRefused("The password was changed meanwhile; sign in again.")
-        await tx.execute("DELETE FROM admin_sessions WHERE user_id = ?", (admin.user_id,))
+        await _end_sessions(tx, user)
         token = await _new_session(tx, clock, admin.user_id)
         await audit.record(
             tx,
@@ -237,6 +257,10 @@ async def change_password(
             source_ip=source_ip,
         )
     return token
+
+
+async def _end_sessions(tx: Transaction, user) -> None:
+    await tx.execute("DELETE FROM admin_sessions WHERE user_id = ?", (user["id"],))
 
 
 async def scope_of(db: Database, admin: Admin) -> Scope:

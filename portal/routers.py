@@ -27,6 +27,10 @@ HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 API_PORT, API_TLS_PORT = 8728, 8729
+RETYPE_PASSWORD = (
+    "The address, port, TLS or user changed: type the password again. A stored password is only sent"  # noqa: S105
+    " to the router and user it was typed for."
+)
 
 
 class RouterError(ValueError):
@@ -40,7 +44,7 @@ async def add_router(
 ) -> int:
     """Adds a router from what a person typed (`portal router add`, or a test's site), checked as the
     admin form checks it; the first mistake is raised."""
-    spec, errors = read_router(fields, new=True)
+    spec, errors = read_router(fields, stored=None)
     if spec is None:
         field, message = next(iter(errors.items()))
         raise RouterError(field, f"{field}: {message}")
@@ -174,7 +178,14 @@ class RouterSpec:
     mpesa_account_id: int | None
 
 
-def read_router(form: Mapping[str, str], *, new: bool) -> tuple[RouterSpec | None, dict[str, str]]:
+def read_router(
+    form: Mapping[str, str], *, stored: Mapping | None
+) -> tuple[RouterSpec | None, dict[str, str]]:
+    """The router a form describes, or what is wrong with each field.
+
+    `stored` is the router being edited (None: a new one). Its password left blank is kept, but only
+    while it goes where it was typed for: Check connection sends it in the API login, so a router
+    re-pointed at another host, port, TLS setting or user needs it typed again."""
     errors = {}
     name = form.get("name", "").strip()
     if not NAME.match(name):
@@ -194,9 +205,17 @@ def read_router(form: Mapping[str, str], *, new: bool) -> tuple[RouterSpec | Non
     username = form.get("username", "").strip()
     if not username or len(username) > 64:
         errors["username"] = "Give the name of the router user the portal signs in as."
+    moved = (
+        stored is not None
+        and not errors.keys() & {"host", "port", "username"}
+        and (host, port, use_tls, username)
+        != (stored["host"], stored["port"], bool(stored["use_tls"]), stored["username"])
+    )
     password = form.get("password", "")
-    if new and not password:
+    if stored is None and not password:
         errors["password"] = "Give that user's password."  # noqa: S105 (a message, not a password)
+    elif moved and not password:
+        errors["password"] = RETYPE_PASSWORD
     elif len(password) > 200:
         errors["password"] = "That password is too long."  # noqa: S105
     hotspot_server = form.get("hotspot_server", "").strip() or "all"
@@ -285,10 +304,14 @@ async def create_router(tx: Transaction, clock: Clock, vault: Vault, tenant_id: 
 async def update_router(
     tx: Transaction, vault: Vault, router_id: int, tenant_id: int, spec: RouterSpec
 ) -> bool:
+    """Changes the router; a password given replaces the stored one, none keeps it. False if the tenant
+    has no such router, or if the kept password would go to another host, port, TLS setting or user
+    than it was typed for (read_router asks for it again; this holds even against a racing edit)."""
     try:
         cursor = await tx.execute(
             "UPDATE routers SET name = ?, host = ?, port = ?, use_tls = ?, username = ?, hotspot_server = ?,"
-            " mpesa_account_id = ?, password_enc = coalesce(?, password_enc) WHERE id = ? AND tenant_id = ?",
+            " mpesa_account_id = ?, password_enc = coalesce(?, password_enc) WHERE id = ? AND tenant_id = ?"
+            " AND (? OR (host = ? AND port = ? AND use_tls = ? AND username = ?))",
             (
                 spec.name,
                 spec.host,
@@ -300,6 +323,11 @@ async def update_router(
                 vault.encrypt(spec.password) if spec.password else None,
                 router_id,
                 tenant_id,
+                spec.password is not None,
+                spec.host,
+                spec.port,
+                int(spec.use_tls),
+                spec.username,
             ),
         )
     except sqlite3.IntegrityError:

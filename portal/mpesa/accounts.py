@@ -22,6 +22,10 @@ from .daraja import Account, base_url
 KINDS = {"paybill": "PayBill", "till": "Till (Buy Goods)"}
 ENVIRONMENTS = {"sandbox": "Sandbox (testing)", "production": "Production (real money)"}
 SECRETS = {"consumer_key": "consumer key", "consumer_secret": "consumer secret", "passkey": "passkey"}
+RETYPE_SECRETS = (
+    "The environment changed: type the consumer key, secret and passkey again. Stored ones are only"
+    " sent to the environment they were typed for."
+)
 SUMMARY = "id, tenant_id, name, kind, shortcode, till_number, environment, created_at, updated_at"
 
 
@@ -43,8 +47,14 @@ class AccountSpec:
     secrets: dict[str, str]  # only the secrets given: the others keep their stored values
 
 
-def read_account(form: Mapping[str, str], *, new: bool) -> tuple[AccountSpec | None, dict[str, str]]:
-    """The account a form describes, or what is wrong with each field."""
+def read_account(
+    form: Mapping[str, str], *, stored: Mapping | None
+) -> tuple[AccountSpec | None, dict[str, str]]:
+    """The account a form describes, or what is wrong with each field.
+
+    `stored` is the account being edited (None: a new one). Its secrets left blank are kept, but only
+    while the environment stays: re-pointed at another URL, an account would otherwise send the stored
+    secrets there (Test credentials sends them all), so a new environment needs them typed again."""
     errors = {}
     name = " ".join(form.get("name", "").split())
     if not name or len(name) > 60:
@@ -68,10 +78,13 @@ def read_account(form: Mapping[str, str], *, new: bool) -> tuple[AccountSpec | N
     environment = _environment(form.get("environment", ""))
     if environment is None:
         errors["environment"] = "Pick sandbox or production."
+    moved = stored is not None and environment not in (None, stored["environment"])
     given = {key: (form.get(key) or "").strip() for key in SECRETS}
     for key, label in SECRETS.items():
-        if new and not given[key]:
+        if stored is None and not given[key]:
             errors[key] = f"Paste the {label} from the Daraja portal."
+        elif moved and not given[key]:
+            errors[key] = RETYPE_SECRETS
         elif len(given[key]) > 500:
             errors[key] = f"That {label} is too long."
     if errors:
@@ -152,7 +165,7 @@ async def create_account(
     checks it; the first mistake is raised."""
     typed = {"name": name, "shortcode": shortcode, "kind": kind, "environment": environment}
     secrets = {"consumer_key": consumer_key, "consumer_secret": consumer_secret, "passkey": passkey}
-    spec, errors = read_account({**typed, **secrets, "till_number": till_number or ""}, new=True)
+    spec, errors = read_account({**typed, **secrets, "till_number": till_number or ""}, stored=None)
     if spec is None:
         field, message = next(iter(errors.items()))
         raise AccountError(field, f"{field}: {message}")
@@ -187,13 +200,17 @@ async def update_account(
     tx: Transaction, vault: Vault, clock: Clock, account_id: int, tenant_id: int, spec: AccountSpec
 ) -> bool:
     """Changes the account; a secret given replaces the stored one, a secret left out is kept. False if
-    the tenant has no such account."""
+    the tenant has no such account, or if a secret left out would be kept for another environment than
+    the one it was typed for (read_account asks for them again; this holds even against an edit that
+    raced another)."""
     encrypted = [vault.encrypt(spec.secrets[key]) if key in spec.secrets else None for key in SECRETS]
+    all_given = len(spec.secrets) == len(SECRETS)
     cursor = await tx.execute(
         "UPDATE mpesa_accounts SET name = ?, kind = ?, shortcode = ?, till_number = ?, environment = ?,"
         " consumer_key_enc = coalesce(?, consumer_key_enc),"
         " consumer_secret_enc = coalesce(?, consumer_secret_enc),"
-        " passkey_enc = coalesce(?, passkey_enc), updated_at = ? WHERE id = ? AND tenant_id = ?",
+        " passkey_enc = coalesce(?, passkey_enc), updated_at = ?"
+        " WHERE id = ? AND tenant_id = ? AND (? OR environment = ?)",
         (
             spec.name,
             spec.kind,
@@ -204,6 +221,8 @@ async def update_account(
             to_text(clock.now()),
             account_id,
             tenant_id,
+            all_given,
+            spec.environment,
         ),
     )
     return cursor.rowcount == 1

@@ -1,6 +1,9 @@
+from dataclasses import replace
+
 import pytest
 
 from portal.mpesa.accounts import (
+    RETYPE_SECRETS,
     AccountError,
     accounts,
     create_account,
@@ -78,10 +81,10 @@ async def test_wrong_fields_are_named(db, vault, clock, tenant_id, fields, probl
         await create(db, vault, clock, tenant_id, **fields)
 
 
-def edited(**fields):
+def edited(stored=None, **fields):
     """An edit form as posted: the secrets left empty are kept."""
-    form = {"name": "Cafe Two", "shortcode": "174379", "kind": "paybill", "environment": "production"}
-    spec, errors = read_account(form | fields, new=False)
+    form = {"name": "Cafe Two", "shortcode": "174379", "kind": "paybill", "environment": "sandbox"}
+    spec, errors = read_account(form | fields, stored=stored or {"environment": "sandbox"})
     assert spec is not None, errors
     return spec
 
@@ -93,8 +96,29 @@ async def test_update_keeps_secrets_left_blank_and_replaces_those_given(db, vaul
             tx, vault, clock, account_id, tenant_id, edited(consumer_key="", passkey="new-passkey")
         )
     account = await load_account(db, vault, account_id)
-    assert account.name == "Cafe Two" and account.base_url == PRODUCTION
+    assert account.name == "Cafe Two" and account.base_url == SANDBOX
     assert account.consumer_key == "key-123" and account.passkey == "new-passkey"
+
+
+@pytest.mark.parametrize("environment", ["production", "http://attacker.example:8080"])
+def test_a_new_environment_needs_every_secret_typed_again(environment):
+    form = {"name": "Cafe", "shortcode": "174379", "kind": "paybill", "environment": environment}
+    stored = {"environment": "sandbox"}
+    spec, errors = read_account(form | {"passkey": "new-passkey"}, stored=stored)
+    assert spec is None
+    assert errors == dict.fromkeys(["consumer_key", "consumer_secret"], RETYPE_SECRETS)
+    spec, errors = read_account(form | SECRETS, stored=stored)
+    assert errors == {} and spec.environment == environment
+
+
+async def test_update_never_keeps_a_secret_for_another_environment(db, vault, clock, tenant_id):
+    account_id = await create(db, vault, clock, tenant_id)
+    # As if the form's check had been passed: an edit that raced another, or a caller that skipped it.
+    moved = replace(edited(passkey="new-passkey"), environment="http://attacker.example:8080")
+    async with db.transaction() as tx:
+        assert not await update_account(tx, vault, clock, account_id, tenant_id, moved)
+    account = await load_account(db, vault, account_id)
+    assert account.base_url == SANDBOX and account.passkey == SECRETS["passkey"]
 
 
 async def test_update_is_scoped_to_the_tenant(db, vault, clock, tenant_id):

@@ -1,11 +1,13 @@
 """Signing in to the admin: sessions, cookies, CSRF, lock-out, throttling, roles, restarts."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
 
-from portal import config
-from portal.admin_auth import IP_MAX_FAILURES, LOCKOUT, MAX_FAILURES
+from portal import admin_auth, config
+from portal.admin_auth import IP_MAX_FAILURES, LOCKOUT, MAX_FAILURES, SIGN_IN_REFUSED, UNKNOWN_EMAIL
 from portal.app import create_app
 from portal.clock import to_text
 from portal.passwords import verify_password
@@ -73,37 +75,58 @@ async def test_session_cookie_is_secure_when_the_portal_is_served_over_https(tmp
     assert "Secure" in response.headers["set-cookie"]
 
 
+def refusal(page) -> tuple[int, str]:
+    found = re.search(r'<p class="error-box" role="alert">(.*?)</p>', page.text)
+    return page.status_code, found.group(1) if found else ""
+
+
 async def test_wrong_password_is_refused_with_the_same_words_as_an_unknown_email(
     settings, clock, vault, db, alpha
 ):
     async with serving(app_for(settings, clock, vault)) as base, browser() as http:
         wrong = await sign_in(http, base, alpha.owner, "not the password")
         unknown = await sign_in(http, base, "nobody@alpha.example", PASSWORD)
-        await sign_in(http, base, PASSWORD, PASSWORD)  # the password typed into the email field
         dashboard = await http.get(f"{base}/admin", follow_redirects=False)
-    assert wrong.status_code == unknown.status_code == 401
+    assert refusal(wrong) == refusal(unknown)
+    assert refusal(wrong) == (401, html.escape(SIGN_IN_REFUSED))
     assert "Wrong email or password." in wrong.text
-    assert "Wrong email or password." in unknown.text
     assert dashboard.status_code == 303
-    assert await audit_actions(db) == ["sign_in_failed"] * 3
-    actors = [row[0] for row in await db.fetchall("SELECT actor FROM audit_events ORDER BY id")]
-    assert actors == [alpha.owner, "nobody@alpha.example", "(not an email address)"]
+    assert await audit_actions(db) == ["sign_in_failed"] * 2
 
 
-async def test_account_locks_after_repeated_failures_and_opens_again_later(settings, clock, vault, db, alpha):
+async def test_a_failed_sign_in_audits_what_was_typed_only_when_it_is_an_admins_email(
+    settings, clock, vault, db, alpha
+):
+    typed_passwords = ["hunter2@home", PASSWORD, "nobody@alpha.example"]  # one of them an email, even
     async with serving(app_for(settings, clock, vault)) as base, browser() as http:
-        for _ in range(MAX_FAILURES - 1):
-            assert (await sign_in(http, base, alpha.owner, "guess")).status_code == 401
-        locking = await sign_in(http, base, alpha.owner, "guess")
-        assert locking.status_code == 401
-        assert "locked" in locking.text
-        refused = await sign_in(http, base, alpha.owner, PASSWORD)  # the right password, too late
-        assert refused.status_code == 401
-        assert "Try again in 15 minutes" in refused.text
+        await sign_in(http, base, alpha.owner, "not the password")
+        for typed in typed_passwords:
+            await sign_in(http, base, typed, typed)
+    events = [tuple(row) for row in await db.fetchall("SELECT * FROM audit_events ORDER BY id")]
+    assert [event[3] for event in events] == [alpha.owner] + [UNKNOWN_EMAIL] * 3  # the actor
+    assert not any(typed in repr(events) for typed in typed_passwords)
+
+
+async def test_a_locked_account_answers_as_an_unknown_email_does_until_it_opens_again(
+    settings, clock, vault, db, alpha, monkeypatch
+):
+    checked = []  # every password hash checked: a refusal that skipped it would answer sooner
+    monkeypatch.setattr(
+        admin_auth, "verify_password", lambda *args: checked.append(1) or verify_password(*args)
+    )
+    async with serving(app_for(settings, clock, vault)) as base, browser() as http:
+        tries = MAX_FAILURES + 2
+        existing = [refusal(await sign_in(http, base, alpha.owner, "guess")) for _ in range(tries)]
+        unknown = [refusal(await sign_in(http, base, "nobody@alpha.example", "guess")) for _ in range(tries)]
+        right_too_soon = refusal(await sign_in(http, base, alpha.owner, PASSWORD))
         clock.advance((LOCKOUT - timedelta(seconds=60)).total_seconds())
-        assert "Try again in 1 minute" in (await sign_in(http, base, alpha.owner, PASSWORD)).text
+        right_still_too_soon = refusal(await sign_in(http, base, alpha.owner, PASSWORD))
         clock.advance(seconds=60)
         opened = await sign_in(http, base, alpha.owner, PASSWORD)
+    assert existing == unknown == [(401, html.escape(SIGN_IN_REFUSED))] * tries
+    assert right_too_soon == right_still_too_soon == existing[0]
+    assert "locked for 15 minutes" in SIGN_IN_REFUSED
+    assert len(checked) == 2 * tries + 3
     assert opened.status_code == 200
     assert opened.url.path == "/admin"
     actions = await audit_actions(db)
@@ -219,6 +242,42 @@ async def test_changing_the_password_signs_out_other_devices(settings, clock, va
         assert (await phone.get(f"{base}/admin")).url.path == "/admin/login"
         assert (await sign_in(phone, base, alpha.owner, new)).url.path == "/admin"
     assert "password_changed" in await audit_actions(db)
+
+
+async def test_wrong_current_passwords_lock_the_account_and_end_its_sessions(
+    settings, clock, vault, db, alpha
+):
+    """A stolen session can't find the password behind it by guessing it on the change password form."""
+    new = "a brand new password"
+    async with serving(app_for(settings, clock, vault)) as base, browser() as thief, browser() as owner:
+        csrf = csrf_of((await sign_in(thief, base, alpha.owner)).text)
+        await sign_in(owner, base, alpha.owner)
+
+        async def guess(current: str):
+            data = {"csrf": csrf, "current": current, "new": new, "again": new}
+            return await thief.post(f"{base}/admin/account/password", data=data)
+
+        wrong = [await guess(f"guess {n}") for n in range(MAX_FAILURES)]
+        right = await guess(PASSWORD)
+        owner_page = await owner.get(f"{base}/admin")
+        signing_in = await sign_in(owner, base, alpha.owner)
+        clock.advance(LOCKOUT.total_seconds())
+        opened = await sign_in(owner, base, alpha.owner)
+    assert [page.status_code for page in wrong] == [400] * MAX_FAILURES
+    assert all("The current password is wrong." in page.text for page in wrong[:-1])
+    assert "locked for 15 minutes and signed out everywhere" in wrong[-1].text
+    assert right.url.path == owner_page.url.path == "/admin/login"  # both sessions ended
+    assert signing_in.status_code == 401
+    assert opened.url.path == "/admin"
+    stored = await db.fetchval("SELECT password_hash FROM admin_users WHERE email = ?", (alpha.owner,))
+    assert verify_password(PASSWORD, stored)
+    failures = await db.fetchall(
+        "SELECT actor, at, source_ip FROM audit_events WHERE action = 'password_change_failed'"
+    )
+    assert [tuple(row) for row in failures] == [
+        (alpha.owner, to_text(clock.now() - LOCKOUT), "127.0.0.1")
+    ] * 5
+    assert (await audit_actions(db)).count("account_locked") == 1
 
 
 async def test_a_page_asked_for_before_signing_in_opens_after_signing_in(settings, clock, vault, alpha):

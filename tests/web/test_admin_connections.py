@@ -9,6 +9,7 @@ import pytest
 
 from portal.app import create_app
 from portal.clock import to_text
+from portal.routers import read_router, update_router
 from portal.sim.daraja import SANDBOX_PASSKEY
 from tests.conftest import free_port, serving
 from tests.seed import on_emulator, seed_tenant
@@ -56,28 +57,14 @@ async def test_a_router_password_is_stored_encrypted_and_never_shown(settings, c
         router = await db.fetchone("SELECT * FROM routers WHERE name = 'cafe-annex'")
         same_account = {"mpesa_account_id": alpha.account_id}
         form = await http.get(f"{base}/admin/routers/{router['id']}/edit")
+        edited = {**ROUTER, **same_account, "hotspot_server": "hotspot2"}
         kept = await http.post(
-            f"{base}/admin/routers/{router['id']}/edit",
-            data={
-                **ROUTER,
-                **same_account,
-                "host": "192.168.88.3",
-                "password": "",
-                "port": "8729",
-                "csrf": csrf,
-            },
+            f"{base}/admin/routers/{router['id']}/edit", data={**edited, "password": "", "csrf": csrf}
         )
         after_keep = await db.fetchval("SELECT password_enc FROM routers WHERE id = ?", (router["id"],))
         await http.post(
             f"{base}/admin/routers/{router['id']}/edit",
-            data={
-                **ROUTER,
-                **same_account,
-                "host": "192.168.88.3",
-                "port": "8729",
-                "password": "the next password",
-                "csrf": csrf,
-            },
+            data={**edited, "host": "192.168.88.3", "password": "the next password", "csrf": csrf},
         )
         after_change = await db.fetchval("SELECT password_enc FROM routers WHERE id = ?", (router["id"],))
     assert added.url.path == kept.url.path == "/admin/routers"
@@ -98,9 +85,11 @@ async def test_a_router_password_is_stored_encrypted_and_never_shown(settings, c
     assert [action for action, _ in actions] == [
         "router_added",
         "router_changed",
+        "router_changed",
         "router_credentials_rotated",
     ]
-    assert json.loads(actions[1][1]) == {"changed": ["host"]}
+    assert json.loads(actions[1][1]) == {"changed": ["hotspot_server"]}
+    assert json.loads(actions[2][1]) == {"changed": ["host"]}
     # The new router gets the tenant's packages as profiles.
     assert (
         await db.fetchval(
@@ -109,6 +98,45 @@ async def test_a_router_password_is_stored_encrypted_and_never_shown(settings, c
         )
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [{"host": "192.168.88.66"}, {"port": "18728"}, {"use_tls": "on"}, {"username": "admin"}],
+    ids=["host", "port", "tls", "user"],
+)
+async def test_a_router_pointed_elsewhere_keeps_no_password_until_it_is_typed_again(
+    settings, clock, vault, db, alpha, moved
+):
+    """Otherwise anyone able to edit the router could point it at a host of theirs and press Check
+    connection, which logs in there with the stored password."""
+    seeded = {"name": "alpha-router", "host": "10.0.0.1", "port": "8728", "username": "portal"}
+    where = "SELECT host, port, use_tls, username, password_enc FROM routers WHERE id = ?"
+    before = await db.fetchone(where, (alpha.router_id,))
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        edit = f"{base}/admin/routers/{alpha.router_id}/edit"
+        refused = await http.post(edit, data={**seeded, **moved, "password": "", "csrf": csrf})
+        unchanged = await db.fetchone(where, (alpha.router_id,))
+        retyped = await http.post(edit, data={**seeded, **moved, "password": "typed again", "csrf": csrf})
+    assert refused.status_code == 400
+    assert "type the password again" in refused.text
+    assert "router password" not in refused.text
+    assert tuple(unchanged) == tuple(before)
+    assert retyped.url.path == "/admin/routers"
+    after = await db.fetchone("SELECT password_enc FROM routers WHERE id = ?", (alpha.router_id,))
+    assert vault.decrypt(after["password_enc"]) == "typed again"
+
+
+async def test_an_edit_racing_a_move_keeps_no_password_for_the_new_place(clock, vault, db, alpha):
+    """The form was read while the router was here; it moved before the edit was saved."""
+    stored = await db.fetchone("SELECT * FROM routers WHERE id = ?", (alpha.router_id,))
+    form = {"name": "alpha-router", "host": "10.0.0.2", "port": "8728", "username": "portal"}
+    spec, errors = read_router(form, stored={**stored, "host": "10.0.0.2"})
+    assert errors == {} and spec.password is None
+    async with db.transaction() as tx:
+        assert not await update_router(tx, vault, alpha.router_id, alpha.tenant_id, spec)
+    assert await db.fetchval("SELECT host FROM routers WHERE id = ?", (alpha.router_id,)) == "10.0.0.1"
 
 
 async def test_router_form_mistakes_are_explained_and_the_password_is_not_echoed(
@@ -312,6 +340,43 @@ async def test_test_credentials_asks_daraja_and_explains_a_refusal_without_echoi
     assert "Shop till: the credentials did not work" in refused.text
     assert "Daraja refused the consumer key and secret" in refused.text
     assert "a-mistyped-secret" not in refused.text and "sim-consumer" not in refused.text + worked.text
+
+
+async def test_an_account_pointed_elsewhere_sends_its_stored_secrets_nowhere_until_typed_again(
+    settings, clock, vault, db, alpha, daraja
+):
+    """Otherwise anyone able to edit the account could point it at a URL of theirs and press Test
+    credentials, which sends the consumer key and secret, and the passkey, there. Here the simulator
+    plays that URL; the account's own environment answers nothing."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE mpesa_accounts SET environment = ? WHERE id = ?", (nowhere, alpha.account_id)
+        )
+    fields = {"name": "alpha-paybill", "kind": "paybill", "shortcode": "174379", "till_number": ""}
+    blank = dict.fromkeys(["consumer_key", "consumer_secret", "passkey"], "")
+    typed = {
+        "consumer_key": "sim-consumer-key",
+        "consumer_secret": "sim-consumer-secret",
+        "passkey": SANDBOX_PASSKEY,
+    }
+    edit, test = (f"/admin/mpesa/{alpha.account_id}/{action}" for action in ("edit", "test"))
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        moved = {**fields, "environment": daraja.base_url, "csrf": csrf}
+        refused = await http.post(base + edit, data={**moved, **blank})
+        partly = await http.post(base + edit, data={**moved, **blank, "passkey": SANDBOX_PASSKEY})
+        tried = await http.post(base + test, data={"csrf": csrf})
+        reached = dict(daraja.sim.requests)
+        retyped = await http.post(base + edit, data={**moved, **typed})
+        worked = await http.post(base + test, data={"csrf": csrf})
+    assert refused.status_code == partly.status_code == 400
+    assert refused.text.count("type the consumer key, secret and passkey again") == 3
+    assert partly.text.count("type the consumer key, secret and passkey again") == 2
+    assert "could not be reached" in tried.text
+    assert reached == {}
+    assert retyped.url.path == "/admin/mpesa"
+    assert "Daraja accepted the credentials" in worked.text
 
 
 async def test_test_credentials_points_at_the_shortcode_or_passkey_when_only_they_are_wrong(

@@ -11,7 +11,7 @@ import pytest
 from portal import vouchers
 from portal.app import create_app
 from portal.tenants import create_admin
-from tests.conftest import serving
+from tests.conftest import free_port, serving
 from tests.seed import PASSWORD, seed_tenant
 from tests.web.conftest import browser, csrf_of, sign_in
 
@@ -279,3 +279,40 @@ async def test_ids_that_cannot_exist_are_not_found_never_an_error(settings, cloc
     assert {path for path, status in answers.items() if status == 200} == {"GET /admin/payments?page=²"}
     assert answers["/admin/vouchers package_id"] == 404
     assert await snapshot(db) == before
+
+
+async def test_a_file_posted_where_text_belongs_is_never_an_error(settings, clock, vault, db, two_tenants):
+    alpha, _ = two_tenants
+    nowhere = free_port()  # Check connection and Test credentials reach a loopback port nobody answers
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE routers SET host = '127.0.0.1', port = ? WHERE id = ?", (nowhere, alpha.router_id)
+        )
+        await tx.execute(
+            "UPDATE mpesa_accounts SET environment = ? WHERE id = ?",
+            (f"http://127.0.0.1:{nowhere}", alpha.account_id),
+        )
+        await create_admin(
+            tx, clock, email="root@example.com", password=PASSWORD, role="platform", tenant_id=None
+        )
+    text_fields = [*FORM, "email", "next", "package_id", "router_id", "mpesa_account_id", "tenant"]
+    files = {name: ("typed.txt", b"1", "text/plain") for name in text_fields}
+    app = create_app(settings, clock=clock, vault=vault)
+    answers = {}
+    async with serving(app) as base, browser() as http:
+        login = await http.get(f"{base}/admin/login")
+        signing_in = await http.post(f"{base}/admin/login", data={"csrf": csrf_of(login.text)}, files=files)
+        answers["POST /admin/login"] = signing_in.status_code
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        # Signing out last, so that every other form is posted signed in.
+        paths = sorted(admin_routes(app, "POST"), key=lambda path: path == "/admin/logout")
+        for path in paths:
+            response = await http.post(base + fill(path, ids_of(alpha)), data={"csrf": csrf}, files=files)
+            answers["POST " + path] = response.status_code
+    async with serving(app) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, "root@example.com")).text)
+        picking = await http.post(f"{base}/admin/tenant", data={"csrf": csrf}, files=files)
+        answers["POST /admin/tenant (platform admin)"] = picking.status_code
+    assert len(answers) >= 20
+    assert {path: status for path, status in answers.items() if status >= 500} == {}
+    assert answers["POST /admin/login"] == 401

@@ -13,6 +13,7 @@ from .base import (
     CurrentAdmin,
     admin_of,
     check_csrf,
+    form_fields,
     is_https,
     page,
     platform_only,
@@ -44,7 +45,7 @@ async def login_form(request: Request) -> Template | Redirect:
 
 @post("/login", opt={"public": True})
 async def login(request: Request) -> Template | Redirect:
-    form = await request.form()
+    form = form_fields(await request.form())
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected:
         raise PermissionDeniedException(NO_LOGIN_COOKIE)
@@ -95,7 +96,7 @@ async def account(request: Request) -> Template:
 
 @post("/account/password")
 async def change_password(request: Request, admin: CurrentAdmin) -> Template | Redirect:
-    form = await request.form()
+    form = form_fields(await request.form())
     try:
         token = await admin_auth.change_password(
             services(request).db,
@@ -113,7 +114,7 @@ async def change_password(request: Request, admin: CurrentAdmin) -> Template | R
 
 @post("/tenant", guards=[platform_only])
 async def pick_tenant(request: Request, admin: CurrentAdmin) -> Redirect:
-    picked = (await request.form()).get("tenant", "")
+    picked = form_fields(await request.form()).get("tenant", "")
     if not await admin_auth.view_tenant(services(request).db, admin, row_id(picked) if picked else None):
         raise NotFoundException()
     return Redirect("/admin", status_code=303)

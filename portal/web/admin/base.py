@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie
+from litestar.datastructures import Cookie, UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.exceptions import (
@@ -85,9 +85,8 @@ async def admin_of(connection: ASGIConnection) -> Admin | None:
 
 
 async def check_csrf(connection: ASGIConnection, expected: str) -> None:
-    form = await Request(connection.scope, connection.receive).form()
-    posted = form.get(CSRF_FIELD, "")
-    if not (expected and isinstance(posted, str) and hmac.compare_digest(posted.encode(), expected.encode())):
+    posted = form_fields(await Request(connection.scope, connection.receive).form()).get(CSRF_FIELD, "")
+    if not (expected and hmac.compare_digest(posted.encode(), expected.encode())):
         raise PermissionDeniedException(CSRF_REFUSED)
 
 
@@ -231,7 +230,12 @@ def tenant_for_new_rows(tenants: Scope) -> int:
 
 
 def form_fields(form: Any) -> dict[str, str]:
-    """The posted fields as text, to read and to show again when something needs fixing."""
+    """The posted fields as text, to read and to show again when something needs fixing. Every admin
+    form is read through this (its CSRF token first): a file posted where text belongs is simply not
+    there, and is closed at once, as nothing will read it (Litestar leaves uploads open)."""
+    for value in form.values():
+        if isinstance(value, UploadFile):
+            value.file.close()
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 

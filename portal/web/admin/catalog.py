@@ -113,7 +113,7 @@ async def package_update(
 @post("/packages/{package_id:int}/hide", guards=[may_change])
 async def package_hide(request: Request, tenants: Tenants, package_id: FromPath[int]) -> Redirect:
     row = await _package(request, tenants, package_id)
-    hidden = (await request.form()).get("hidden") == "1"
+    hidden = form_fields(await request.form()).get("hidden") == "1"
     async with services(request).db.transaction() as tx:
         if await packages.set_hidden(tx, services(request).clock, package_id, row["tenant_id"], hidden):
             await audit_change(
@@ -129,7 +129,7 @@ async def package_hide(request: Request, tenants: Tenants, package_id: FromPath[
 @post("/packages/{package_id:int}/move", guards=[may_change])
 async def package_move(request: Request, tenants: Tenants, package_id: FromPath[int]) -> Redirect:
     row = await _package(request, tenants, package_id)
-    step = -1 if (await request.form()).get("direction") == "up" else 1
+    step = -1 if form_fields(await request.form()).get("direction") == "up" else 1
     async with services(request).db.transaction() as tx:
         await packages.move_package(tx, services(request).clock, package_id, row["tenant_id"], step)
     return Redirect("/admin/packages", status_code=303)

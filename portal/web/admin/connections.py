@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -33,6 +34,10 @@ from .base import (
     tenant_for_new_rows,
 )
 
+CHANGED_MEANWHILE = (
+    "This was changed elsewhere meanwhile, so nothing was saved. Reload the page and try again."
+)
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -42,13 +47,14 @@ class Kind:
     path: str  # the list page; the forms are {path}/new and {path}/{id}/edit
     template: str
     blank: Mapping[str, str]  # a new one's form
-    read: Callable[..., tuple[Any, dict[str, str]]]  # (form, new=) → spec, or what is wrong by field
+    # (form, stored=row or None when new) → spec, or what is wrong by field
+    read: Callable[..., tuple[Any, dict[str, str]]]
     shown: Callable[[Mapping], dict[str, str]]  # a row, or a spec as a dict → what a form shows
     secrets: tuple[str, ...]  # fields never sent back to the browser, not even what was just typed
     rotated: Callable[[Any], list[str]]  # the secrets a spec replaces
     find: Callable[..., Awaitable[Any]]  # (db, scope, id) → row or None
     insert: Callable[..., Awaitable[int]]  # (tx, services, tenant_id, spec) → id
-    update: Callable[..., Awaitable[Any]]  # (tx, services, row, spec)
+    update: Callable[..., Awaitable[bool]]  # (tx, services, row, spec) → False if the row changed meanwhile
     context: Callable[..., Awaitable[dict]]  # (request, tenant_id, fields) → what else the form shows
     check: Callable[..., Awaitable[None]]  # (request, tenant_id, spec): 404 if it names another's rows
 
@@ -136,7 +142,7 @@ async def _new(request: Request, tenants: Scope, kind: Kind) -> Template:
 async def _create(request: Request, tenants: Scope, kind: Kind) -> Template | Redirect:
     tenant_id = tenant_for_new_rows(tenants)
     fields = form_fields(await request.form())
-    spec, errors = kind.read(fields, new=True)
+    spec, errors = kind.read(fields, stored=None)
     if spec is not None:
         await kind.check(request, tenant_id, spec)
         try:
@@ -164,7 +170,7 @@ async def _edit(request: Request, tenants: Scope, kind: Kind, item_id: int) -> T
 async def _update(request: Request, tenants: Scope, kind: Kind, item_id: int) -> Template | Redirect:
     row = await _find(request, tenants, kind, item_id)
     fields = form_fields(await request.form())
-    spec, errors = kind.read(fields, new=False)
+    spec, errors = kind.read(fields, stored=row)
     if spec is not None:
         await kind.check(request, row["tenant_id"], spec)
         before, after = kind.shown(row), kind.shown(asdict(spec))
@@ -172,7 +178,8 @@ async def _update(request: Request, tenants: Scope, kind: Kind, item_id: int) ->
         target = f"{kind.name}:{row['id']}"
         try:
             async with services(request).db.transaction() as tx:
-                await kind.update(tx, services(request), row, spec)
+                if not await kind.update(tx, services(request), row, spec):
+                    raise HTTPException(status_code=409, detail=CHANGED_MEANWHILE)
                 if changed:
                     await audit_change(
                         tx,

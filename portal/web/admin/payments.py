@@ -16,7 +16,18 @@ from ...numbers import is_digits
 from ...payments import reverse_payment
 from ...phones import PhoneError, normalize
 from ...reports import PAYMENT_STATES, PaymentFilter, local_midnight
-from .base import CurrentAdmin, Formats, Tenants, may_change, owned, page, page_number, services, source_ip
+from .base import (
+    CurrentAdmin,
+    Formats,
+    Tenants,
+    form_fields,
+    may_change,
+    owned,
+    page,
+    page_number,
+    services,
+    source_ip,
+)
 
 PAGE_SIZE = 50
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are typing mistakes (and year 9999 has no next day)
@@ -161,7 +172,7 @@ async def reverse(
     request: Request, tenants: Tenants, admin: CurrentAdmin, payment_id: FromPath[int]
 ) -> Template | Redirect:
     row = await _payment(request, tenants, payment_id)
-    reason = (await request.form()).get("reason", "")
+    reason = form_fields(await request.form()).get("reason", "")
     try:
         async with services(request).db.transaction() as tx:
             done = await reverse_payment(
