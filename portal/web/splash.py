@@ -26,6 +26,7 @@ from ..routers import LOGIN_PAGE_PATH
 from ..throttle import Throttle
 from . import words
 from .addresses import client_address
+from .forms import form_fields
 
 MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
 STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
@@ -178,7 +179,7 @@ async def _choose(
 
 @post("/pay")
 async def pay(request: Request, state: State) -> Template | Redirect:
-    form = await request.form()
+    form = form_fields(await request.form())
     lang, device, site = await _customer(state, form)
     if site is None:
         return not_a_customer(lang)
@@ -349,7 +350,7 @@ async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str |
 @post("/pay/{ref:str}/retry")
 async def retry(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
     """Try again (after a failure) or send the prompt again (the phone never showed it)."""
-    form = await request.form()
+    form = form_fields(await request.form())
     lang = words.language(form.get("lang"))
     payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
     if payment is None:
@@ -464,7 +465,7 @@ async def _reconnect_page(
 @post("/reconnect")
 async def reconnect(request: Request, state: State) -> Template | Redirect:
     """An access code, a voucher or an M-Pesa receipt → access for this device."""
-    form = await request.form()
+    form = form_fields(await request.form())
     lang, device, site = await _customer(state, form)
     if site is None:
         return not_a_customer(lang)

@@ -417,6 +417,25 @@ async def test_the_receipt_in_the_payers_sms_moves_the_time_like_the_access_code
     await code_moves_the_time_once_then_is_used_up(http, hotspot, receipt.lower())
 
 
+async def test_files_or_odd_digits_where_text_belongs_are_explained_never_an_error(http, hotspot):
+    base = hotspot.portal.base_url
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "cancel")
+    retry = location.split("?")[0] + "/retry"
+    fields = ["phone", "package", "router", "mac", "ip", "link-orig", "lang", "code"]
+    files = {name: ("typed.txt", b"1", "text/plain") for name in fields}
+    answers = {}
+    for path in ("/pay", "/reconnect", retry):
+        answers[path] = (await http.post(base + path, files=files)).status_code
+    # No device named: "connect to the Wi-Fi first". A retry knows its payment's device.
+    assert answers == {"/pay": 404, "/reconnect": 404, retry: 303}
+    # '²' and full-width digits pass str.isdigit(), but are no number anyone meant.
+    odd = {"package": "\u00b2", "phone": "07\uff11\uff12345678"}
+    for field, typed in odd.items():
+        refused = await http.post(base + "/pay", data=device_form(hotspot) | {field: typed})
+        assert refused.status_code == 400, field
+
+
 async def test_the_router_fetches_a_login_page_that_names_it(http, hotspot):
     page = await http.get(f"{hotspot.portal.base_url}/hotspot/login.html", params={"router": "demo-router"})
     assert page.status_code == 200

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, UploadFile
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.exceptions import (
@@ -30,6 +30,7 @@ from ...db import Transaction
 from ...numbers import whole
 from ...scope import Scope
 from ..addresses import client_address
+from ..forms import form_fields
 
 if TYPE_CHECKING:
     from ...app import Services
@@ -227,16 +228,6 @@ def tenant_for_new_rows(tenants: Scope) -> int:
             status_code=409, detail="Pick a tenant at the top of the page first: this belongs to one tenant."
         )
     return tenants.single
-
-
-def form_fields(form: Any) -> dict[str, str]:
-    """The posted fields as text, to read and to show again when something needs fixing. Every admin
-    form is read through this (its CSRF token first): a file posted where text belongs is simply not
-    there, and is closed at once, as nothing will read it (Litestar leaves uploads open)."""
-    for value in form.values():
-        if isinstance(value, UploadFile):
-            value.file.close()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 async def audit_change(
