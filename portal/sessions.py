@@ -254,7 +254,9 @@ async def queue_task(
 
 
 def retry_delay(attempts: int) -> float:
-    return min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP)
+    # The exponent stops where the cap is long reached: a task tried a thousand times (a device that
+    # stays away for days) must not overflow a float.
+    return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16), RETRY_CAP)
 
 
 @dataclass(frozen=True)
@@ -395,8 +397,16 @@ class SessionWorker:
                 router = await self.db.fetchone("SELECT * FROM routers WHERE id = ?", (router_id,))
                 async with self._locks[router_id]:
                     for task in tasks:
-                        if not await self._run_task(router, task):
-                            break
+                        try:
+                            if not await self._run_task(router, task):
+                                break
+                        except Exception:
+                            # Recording the try failed (a bug): the task still has to move out of the
+                            # way, or it would come first again and again and hold up the router.
+                            log.exception(
+                                "router task bookkeeping failed", extra={"fields": {"task": task["id"]}}
+                            )
+                            await self._set_aside(task)
         except Exception:
             log.exception("router tasks failed", extra={"fields": {"router_id": router_id}})
 
@@ -529,6 +539,14 @@ class SessionWorker:
                 }
             },
         )
+
+    async def _set_aside(self, task: sqlite3.Row) -> None:
+        retry_at = self.clock.now() + timedelta(seconds=RETRY_CAP)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE router_tasks SET next_attempt_at = ? WHERE id = ? AND state = 'queued'",
+                (to_text(retry_at), task["id"]),
+            )
 
     # -- expiry --
 

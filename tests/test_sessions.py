@@ -13,6 +13,7 @@ from portal.gateway.routeros import GRACE_SECONDS, parse_duration
 from portal.routers import Gateways, add_router
 from portal.sessions import (
     CODE_ALPHABET,
+    RETRY_CAP,
     SessionError,
     SessionWorker,
     end_session,
@@ -286,6 +287,37 @@ async def test_a_task_that_hits_a_bug_backs_off_like_any_failure_and_spares_the_
     assert broken["attempts"] == 1 and broken["last_error"] == "internal error (TypeError)"
     assert from_text(broken["next_attempt_at"]) > clock.now()
     assert (await session(db, session_id))["state"] == "active"
+
+
+async def test_a_task_retried_a_thousand_times_still_backs_off_and_spares_the_routers_other_tasks(
+    db, clock, vault, site, worker, emulator
+):
+    away = await buy(db, clock, vault, site, mac="AA:BB:CC:DD:EE:77")  # paid, never seen on the Wi-Fi again
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE router_tasks SET attempts = 5000 WHERE access_session_id = ?", (away,))
+    emulator.connect_device(MAC, IP)
+    here = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    [task] = await tasks(db, away)
+    assert task["attempts"] == 5001 and from_text(task["next_attempt_at"]) > clock.now()
+    assert (await session(db, here))["state"] == "active"
+    assert retry_delay(10**6) == RETRY_CAP
+
+
+async def test_a_task_whose_retry_bookkeeping_fails_is_set_aside_and_spares_the_others(
+    db, clock, vault, site, worker, emulator, monkeypatch
+):
+    def broken(*_):
+        raise ArithmeticError("a bug in the back-off")
+
+    monkeypatch.setattr("portal.sessions.retry_delay", broken)
+    away = await buy(db, clock, vault, site, mac="AA:BB:CC:DD:EE:77")
+    emulator.connect_device(MAC, IP)
+    here = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    [task] = await tasks(db, away)
+    assert task["state"] == "queued" and from_text(task["next_attempt_at"]) > clock.now()
+    assert (await session(db, here))["state"] == "active"
 
 
 # -- expiry ---------------------------------------------------------------------------------------------
