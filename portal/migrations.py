@@ -250,6 +250,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_events_sign_in_failures ON audit_events (source_ip, at)
         WHERE action = 'sign_in_failed';
     """,
+    # 2: a task held back only because its router was out goes as soon as the router answers again;
+    # one backing off for its own reason (a device away from the Wi-Fi) keeps its back-off.
+    """
+    ALTER TABLE router_tasks ADD COLUMN held_by_outage INTEGER NOT NULL DEFAULT 0
+        CHECK (held_by_outage IN (0, 1));
+    """,
 ]
 
 

@@ -34,8 +34,10 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a s
 CODE_LENGTH = 8
 RETRY_FIRST = 2.0  # seconds before the first retry; doubles each time
 RETRY_CAP = 60.0  # a paying customer waits at most this long after the router comes back
+# A device that left the Wi-Fi may stay away for days: its grant is tried this rarely, and a sync that
+# finds it back on the hotspot makes the grant due at once.
+AWAY_RETRY_CAP = 300.0
 BACKSTOP = 30.0  # the loops look at the database at least this often, whatever woke them (or not)
-TASK_BATCH = 200
 
 
 class SessionError(ValueError):
@@ -253,10 +255,10 @@ async def queue_task(
     return cursor.lastrowid
 
 
-def retry_delay(attempts: int) -> float:
+def retry_delay(attempts: int, cap: float = RETRY_CAP) -> float:
     # The exponent stops where the cap is long reached: a task tried a thousand times (a device that
     # stays away for days) must not overflow a float.
-    return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16), RETRY_CAP)
+    return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16), cap)
 
 
 @dataclass(frozen=True)
@@ -384,29 +386,30 @@ class SessionWorker:
         return runner
 
     async def _drain(self, router_id: int) -> None:
-        """Runs the router's due tasks, oldest first, until none is due (an outage postpones them all)."""
+        """Runs the router's due tasks one by one until none is due (an outage postpones them all).
+        Revokes go first, whatever else waits: an expired device must be off within moments, not after
+        a queue of grants for devices that walked away. Then the oldest first."""
         try:
             while True:
-                tasks = await self.db.fetchall(
+                task = await self.db.fetchone(
                     "SELECT * FROM router_tasks WHERE router_id = ? AND state = 'queued'"
-                    " AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-                    (router_id, to_text(self.clock.now()), TASK_BATCH),
+                    " AND next_attempt_at <= ? ORDER BY kind <> 'revoke', id LIMIT 1",
+                    (router_id, to_text(self.clock.now())),
                 )
-                if not tasks:
+                if task is None:
                     return
                 router = await self.db.fetchone("SELECT * FROM routers WHERE id = ?", (router_id,))
                 async with self._locks[router_id]:
-                    for task in tasks:
-                        try:
-                            if not await self._run_task(router, task):
-                                break
-                        except Exception:
-                            # Recording the try failed (a bug): the task still has to move out of the
-                            # way, or it would come first again and again and hold up the router.
-                            log.exception(
-                                "router task bookkeeping failed", extra={"fields": {"task": task["id"]}}
-                            )
-                            await self._set_aside(task)
+                    try:
+                        if not await self._run_task(router, task):
+                            return
+                    except Exception:
+                        # Recording the try failed (a bug): the task still has to move out of the way,
+                        # or it would come first again and again and hold up the router.
+                        log.exception(
+                            "router task bookkeeping failed", extra={"fields": {"task": task["id"]}}
+                        )
+                        await self._set_aside(task)
         except Exception:
             log.exception("router tasks failed", extra={"fields": {"router_id": router_id}})
 
@@ -507,12 +510,15 @@ class SessionWorker:
     async def _retry_later(self, task: sqlite3.Row, router_id: int, error: GatewayError) -> None:
         now = self.clock.now()
         attempts = task["attempts"] + 1
-        retry_at = to_text(now + timedelta(seconds=retry_delay(attempts)))
+        away = isinstance(error, DeviceNotConnected)
+        retry_at = to_text(
+            now + timedelta(seconds=retry_delay(attempts, AWAY_RETRY_CAP if away else RETRY_CAP))
+        )
         async with self.db.transaction() as tx:
             await tx.execute(
-                "UPDATE router_tasks SET attempts = ?, next_attempt_at = ?, last_error = ?"
-                " WHERE id = ? AND state = 'queued'",
-                (attempts, retry_at, str(error), task["id"]),
+                "UPDATE router_tasks SET attempts = ?, next_attempt_at = ?, last_error = ?,"
+                " held_by_outage = ? WHERE id = ? AND state = 'queued'",
+                (attempts, retry_at, str(error), int(error.outage), task["id"]),
             )
             await tx.execute(
                 "INSERT INTO router_task_attempts (task_id, at, ok, error) VALUES (?, ?, 0, ?)",
@@ -521,12 +527,12 @@ class SessionWorker:
             if error.outage:
                 # The router is out: its other tasks wait as long, instead of each timing out in turn.
                 await tx.execute(
-                    "UPDATE router_tasks SET next_attempt_at = ?"
+                    "UPDATE router_tasks SET next_attempt_at = ?, held_by_outage = 1"
                     " WHERE router_id = ? AND state = 'queued' AND next_attempt_at < ?",
                     (retry_at, router_id, retry_at),
                 )
                 await record_contact_in(tx, self.clock, router_id, str(error))
-        level = logging.INFO if isinstance(error, DeviceNotConnected) else logging.WARNING
+        level = logging.INFO if away else logging.WARNING
         log.log(
             level,
             "router task postponed",
@@ -610,14 +616,14 @@ class SessionWorker:
         router = await self.db.fetchone("SELECT * FROM routers WHERE id = ?", (router_id,))
         gateway = await self.gateways.get(router)
         snapshot = await gateway.snapshot()
-        await self._router_answered(router_id)
+        present = {host.mac for host in snapshot.hosts}
+        await self._router_answered(router_id, present)
         rows = await self.db.fetchall(
             f"{SESSION_FOR_ROUTER} WHERE s.router_id = ? AND s.state IN ('pending', 'active')", (router_id,)
         )
         known = {(row["id"], row["mac"]) for row in rows}
         with_user = {(user.session_id, user.name) for user in snapshot.users}
         online = {session.mac for session in snapshot.active if session.user == session.mac}
-        present = {host.mac for host in snapshot.hosts}
         removed = restored = 0
         for user in snapshot.users:
             if (user.session_id, user.name) in known:
@@ -667,16 +673,19 @@ class SessionWorker:
             return False
         return True
 
-    async def _router_answered(self, router_id: int) -> None:
+    async def _router_answered(self, router_id: int, present: set[str]) -> None:
         now = to_text(self.clock.now())
         async with self.db.transaction() as tx:
             await tx.execute("UPDATE routers SET last_sync_at = ? WHERE id = ?", (now, router_id))
             await record_contact_in(tx, self.clock, router_id, None)
-            # The router answers: whatever was waiting out its outage can go now.
+            # The router answers: whatever was waiting out its outage can go now, and so can the grant
+            # of a paid device that is back on the hotspot. Other back-offs stand.
             cursor = await tx.execute(
-                "UPDATE router_tasks SET next_attempt_at = ?"
-                " WHERE router_id = ? AND state = 'queued' AND next_attempt_at > ?",
-                (now, router_id, now),
+                "UPDATE router_tasks SET next_attempt_at = ?, held_by_outage = 0"
+                " WHERE router_id = ? AND state = 'queued' AND next_attempt_at > ? AND (held_by_outage = 1"
+                " OR kind = 'grant' AND access_session_id IN (SELECT id FROM access_sessions"
+                " WHERE router_id = ? AND state = 'pending' AND mac IN (SELECT value FROM json_each(?))))",
+                (now, router_id, now, router_id, json.dumps(sorted(present))),
             )
         if cursor.rowcount:
             self._tasks_due.set()

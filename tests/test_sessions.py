@@ -12,6 +12,7 @@ from portal.clock import from_text, to_text
 from portal.gateway.routeros import GRACE_SECONDS, parse_duration
 from portal.routers import Gateways, add_router
 from portal.sessions import (
+    AWAY_RETRY_CAP,
     CODE_ALPHABET,
     RETRY_CAP,
     SessionError,
@@ -183,7 +184,7 @@ async def test_more_time_bought_while_the_grant_is_in_flight_reaches_the_router(
 ):
     emulator.connect_device(MAC, IP)
     session_id = await buy(db, clock, vault, site)
-    emulator.inject_trap("/ip/hotspot/host/print", "busy")  # the first grant attempt fails late...
+    emulator.inject_trap("/ip/hotspot/active/login", "busy")  # the first grant attempt fails late...
     await worker.run_due_tasks()
     await buy(db, clock, vault, site)  # ...and the customer buys again meanwhile
     clock.advance(retry_delay(1))
@@ -254,6 +255,65 @@ async def test_a_device_that_left_the_wifi_is_granted_when_it_comes_back(
     await worker.run_due_tasks()
     row = await session(db, session_id)
     assert row["state"] == "active" and row["ip"] == "10.5.50.77"
+
+
+async def test_a_grant_for_a_device_that_is_away_writes_nothing_to_the_router(
+    db, clock, vault, site, worker, emulator
+):
+    before = len(emulator.sentences)
+    await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    sent = [sentence[0] for sentence in list(emulator.sentences)[before:]]
+    assert sent == ["/ip/hotspot/host/print"] and user_on_router(emulator) is None
+
+
+async def test_a_device_away_for_long_is_tried_rarely_until_a_sync_sees_it_back(
+    db, clock, vault, site, worker, emulator
+):
+    session_id = await buy(db, clock, vault, site)
+    async with db.transaction() as tx:  # it has been away for a while
+        await tx.execute("UPDATE router_tasks SET attempts = 10 WHERE access_session_id = ?", (session_id,))
+    await worker.run_due_tasks()
+    [task] = await tasks(db, session_id)
+    backed_off = from_text(task["next_attempt_at"])
+    assert backed_off == clock.now() + timedelta(seconds=retry_delay(11, AWAY_RETRY_CAP))
+    assert retry_delay(11, AWAY_RETRY_CAP) == AWAY_RETRY_CAP > RETRY_CAP
+    await worker.sync_router(site.router_id)  # the router answers, but the device is still away
+    assert from_text((await tasks(db, session_id))[0]["next_attempt_at"]) == backed_off
+    emulator.connect_device(MAC, IP)
+    await worker.sync_router(site.router_id)
+    assert from_text((await tasks(db, session_id))[0]["next_attempt_at"]) == clock.now()
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["state"] == "active" and emulator.has_access(MAC)
+
+
+async def test_a_sync_sends_what_waited_out_an_outage_at_once(db, clock, vault, site, worker, emulator):
+    emulator.connect_device(MAC, IP)
+    await emulator.down()
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    await emulator.up()
+    await worker.sync_router(site.router_id)
+    assert from_text((await tasks(db, session_id))[0]["next_attempt_at"]) == clock.now()
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["state"] == "active"
+
+
+async def test_an_expired_device_is_revoked_before_grants_that_wait_for_devices_away(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site, seconds=600)
+    await worker.run_due_tasks()
+    for n in range(20):
+        await buy(db, clock, vault, site, mac=f"AA:BB:CC:DD:EF:{n:02X}")  # paid, then walked away
+    clock.advance(600)
+    await worker.expire_due()
+    before = len(emulator.sentences)
+    await worker.run_due_tasks()
+    sent = [sentence[0] for sentence in list(emulator.sentences)[before:]]
+    assert sent.index("/ip/hotspot/active/remove") < sent.index("/ip/hotspot/host/print")
+    assert (await tasks(db, session_id))[-1]["state"] == "done" and not emulator.has_access(MAC)
 
 
 async def test_an_outage_postpones_the_routers_other_tasks_instead_of_timing_each_out(

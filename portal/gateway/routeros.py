@@ -236,6 +236,11 @@ class RouterOSGateway:
 
     def _ensure_access(self, api: Any, access: Access, require_login: bool) -> ActiveSession | None:
         name = access.mac
+        # First, and before anything is written: a device that left the Wi-Fi may stay away for days,
+        # and each try at its grant then costs the router one read, not a config write.
+        found = api.get_resource(HOSTS).get(mac_address=name)
+        if require_login and not found:
+            raise DeviceNotConnected(name)
         self._ensure_profile(api, access.profile)
         users = api.get_resource(USERS)
         existing = users.get(name=name)
@@ -266,10 +271,7 @@ class RouterOSGateway:
         for row in sessions:
             if row.get("mac-address") == name and time_left(row) >= access.seconds:
                 return active_session(row)
-        found = api.get_resource(HOSTS).get(mac_address=name)
         if not found:
-            if require_login:
-                raise DeviceNotConnected(name)
             return None
         address = next(
             (row["address"] for row in found if row.get("address") == access.ip), found[0]["address"]

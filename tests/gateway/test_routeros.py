@@ -138,7 +138,7 @@ async def test_every_login_uses_a_new_password_that_is_nowhere_but_on_the_router
 async def test_grant_waits_for_a_device_that_is_not_on_the_hotspot(emulator, gateway, clock):
     with pytest.raises(DeviceNotConnected) as caught:
         await gateway.grant(access(clock))
-    assert not caught.value.outage
+    assert not caught.value.outage and user_row(emulator) is None  # nothing written while it is away
     emulator.connect_device(MAC, "10.5.50.99")  # back, with a new address from DHCP
     assert (await gateway.grant(access(clock))).ip == "10.5.50.99"
 
