@@ -235,6 +235,15 @@ class RouterOSGateway:
     # -- the work, on the router's thread --
 
     def _ensure_access(self, api: Any, access: Access, require_login: bool) -> ActiveSession | None:
+        try:
+            return self._write_access(api, access, require_login)
+        except RouterOsApiCommunicationError:
+            # The router refused: the profile may be gone although this gateway made sure of it before
+            # (a router reset, a spare swapped in, deleted by hand). The next try checks it again.
+            self._profiles_seen.discard(access.profile)
+            raise
+
+    def _write_access(self, api: Any, access: Access, require_login: bool) -> ActiveSession | None:
         name = access.mac
         # First, and before anything is written: a device that left the Wi-Fi may stay away for days,
         # and each try at its grant then costs the router one read, not a config write.

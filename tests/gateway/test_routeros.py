@@ -177,6 +177,19 @@ async def test_a_missing_profile_is_created_again_on_the_next_grant(emulator, ga
     await fresh.close()
 
 
+async def test_a_profile_deleted_on_the_router_is_created_again_by_the_next_try_of_the_same_gateway(
+    emulator, gateway, clock
+):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))
+    await gateway.revoke(MAC, 1)
+    emulator.console("/ip/hotspot/user/profile/remove", {"numbers": "portal-p1"})  # e.g. a router reset
+    with pytest.raises(GatewayError, match="input does not match any value of profile"):
+        await gateway.grant(access(clock, session_id=2))
+    await gateway.grant(access(clock, session_id=2))  # the worker's retry
+    assert emulator.has_access(MAC) and user_row(emulator)["profile"] == "portal-p1"
+
+
 # -- extend ---------------------------------------------------------------------------------------------
 
 
