@@ -451,8 +451,18 @@ class SessionWorker:
         now = self.clock.now()
         async with self.db.transaction() as tx:
             current = await tx.fetchone(
-                "SELECT paid_seconds FROM access_sessions WHERE id = ?", (session["id"],)
+                "SELECT router_id, mac, state, paid_seconds FROM access_sessions WHERE id = ?",
+                (session["id"],),
             )
+            if (current["router_id"], current["mac"]) != (session["router_id"], session["mac"]):
+                # Moved while this grant was on its way: the device just let in is no longer the
+                # session's (the move's revoke takes it off again). Paid time starts when the new
+                # device is online, through a grant of its own.
+                if current["state"] == "pending":
+                    await queue_task(tx, now, current["router_id"], session["id"], "grant")
+                await self._finish_in(tx, task, session["router_id"], now)
+                self._tasks_due.set()
+                return
             # Paid time starts now, when the router has the device online.
             cursor = await tx.execute(
                 "UPDATE access_sessions SET state = 'active', started_at = ?, expires_at = ?, ip = ?,"

@@ -504,6 +504,29 @@ async def test_moving_a_session_hands_its_remaining_time_to_the_new_device_and_e
     assert (report.restored, report.removed) == (0, 0)
 
 
+async def test_a_session_moved_while_its_grant_is_in_flight_starts_on_the_new_device(
+    db, clock, vault, site, emulator
+):
+    new_mac, new_ip = "AA:BB:CC:DD:EE:99", "10.5.50.99"
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device(new_mac, new_ip)
+    gateways = Gateways(vault, timeout=5.0)  # the held answer must not time out meanwhile
+    worker = SessionWorker(db, clock, gateways)
+    session_id = await buy(db, clock, vault, site)
+    emulator.hold_replies(after="/ip/hotspot/active/login")
+    running = asyncio.create_task(worker.run_due_tasks())
+    await eventually(lambda: _has(emulator, MAC))  # the router let the old device in...
+    async with db.transaction() as tx:  # ...and before the portal hears of it, the session moves
+        await move_session(tx, clock, session_id, router_id=site.router_id, mac=new_mac, ip=new_ip)
+    emulator.release_replies()
+    await running
+    assert emulator.has_access(new_mac) and not emulator.has_access(MAC)
+    row = await session(db, session_id)
+    assert (row["state"], row["mac"], row["ip"]) == ("active", new_mac, new_ip)
+    assert from_text(row["expires_at"]) == clock.now() + timedelta(hours=1)
+    await gateways.close()
+
+
 async def test_a_session_cannot_move_onto_a_device_that_has_its_own_time(db, clock, vault, site, worker):
     first = await buy(db, clock, vault, site)
     await buy(db, clock, vault, site, mac="AA:BB:CC:DD:EE:99")
