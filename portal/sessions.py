@@ -3,7 +3,9 @@
 A session is `pending` from payment until the router confirms the device is online; only then do
 `started_at` and `expires_at` get set, so an unreachable router never eats paid time. Buying again while
 a session is live adds to it. The portal ends sessions on the wall clock (`expired`); the router's
-`limit-uptime` is only the safety net.
+`limit-uptime` is only the safety net. A package's data cap is the router's to enforce
+(`limit-bytes-total`): the portal only knows how much the session bought, and how much it used on the
+devices it has left.
 
 Every change the router must see is a row in `router_tasks`, written in the same transaction as the
 decision. The worker runs tasks at once and retries them with back-off until the router confirms;
@@ -83,11 +85,21 @@ async def open_session(
     if live is None:
         return await _insert_session(tx, now, vault, tenant_id, router_id, package_id, mac, ip, seconds)
     await _add_time(tx, now, live, seconds, package_id, ip)
+    # The data bought adds to what the session has: left over data is not lost, as left over time is
+    # not. A package without a cap (NULL, which absorbs the sum) lifts the session's cap altogether,
+    # as the newest package's speed applies to the whole session. The router learns it from the
+    # extend that `_add_time` queued, or from the grant still on its way.
+    await tx.execute(
+        "UPDATE access_sessions SET data_cap_bytes = data_cap_bytes"
+        " + (SELECT data_cap_bytes FROM packages WHERE id = ?) WHERE id = ?",
+        (package_id, live["id"]),
+    )
     return live["id"]
 
 
 async def extend_session(tx: Transaction, clock: Clock, session_id: int, seconds: int) -> bool:
-    """Adds time to a live session by hand (the owner's goodwill); False if it has ended."""
+    """Adds time to a live session by hand (the owner's goodwill; its data cap stays as it is); False if
+    it has ended."""
     check_seconds(seconds)
     live = await tx.fetchone(
         "SELECT id, router_id, package_id, state, expires_at FROM access_sessions"
@@ -204,8 +216,9 @@ async def _insert_session(
         try:
             cursor = await tx.execute(
                 "INSERT INTO access_sessions (tenant_id, router_id, package_id, mac, ip, state, paid_seconds,"
-                " access_code_hash, access_code_enc, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                " data_cap_bytes, access_code_hash, access_code_enc, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'pending', ?, (SELECT data_cap_bytes FROM packages WHERE id = ?),"
+                " ?, ?, ?, ?)",
                 (
                     tenant_id,
                     router_id,
@@ -213,6 +226,7 @@ async def _insert_session(
                     mac,
                     ip,
                     seconds,
+                    package_id,
                     fingerprint(code),
                     vault.encrypt(code),
                     to_text(now),
@@ -306,7 +320,7 @@ class SyncReport:
 
 SESSION_FOR_ROUTER = """
     SELECT s.id, s.router_id, s.package_id, s.mac, s.ip, s.state, s.paid_seconds, s.expires_at,
-           p.rate_limit
+           s.data_cap_bytes, s.data_used_bytes, p.rate_limit
     FROM access_sessions s JOIN packages p ON p.id = s.package_id
 """
 
@@ -423,9 +437,7 @@ class SessionWorker:
             elif task["kind"] == "extend":
                 await self._extend(gateway, task, session)
             elif task["kind"] == "revoke":
-                mac = json.loads(task["payload"]).get("mac") or session["mac"]
-                await gateway.revoke(mac, session["id"])
-                await self._finish(task, router["id"])
+                await self._revoke(gateway, task, session, router["id"])
             elif task["kind"] == "sync_profiles":
                 await gateway.sync_profiles(await package_profiles(self.db, router["tenant_id"]))
                 await self._finish(task, router["id"])
@@ -451,7 +463,8 @@ class SessionWorker:
         now = self.clock.now()
         async with self.db.transaction() as tx:
             current = await tx.fetchone(
-                "SELECT router_id, mac, state, paid_seconds FROM access_sessions WHERE id = ?",
+                "SELECT router_id, mac, state, paid_seconds, data_cap_bytes FROM access_sessions"
+                " WHERE id = ?",
                 (session["id"],),
             )
             if (current["router_id"], current["mac"]) != (session["router_id"], session["mac"]):
@@ -475,14 +488,39 @@ class SessionWorker:
                     session["id"],
                 ),
             )
-            if cursor.rowcount == 1 and current["paid_seconds"] > paid:
-                # More was bought while this grant was on its way: the router's cap must grow too.
+            bought_meanwhile = (current["paid_seconds"], current["data_cap_bytes"]) != (
+                paid,
+                session["data_cap_bytes"],
+            )
+            if cursor.rowcount == 1 and bought_meanwhile:
+                # More was bought while this grant was on its way: the router's caps must grow too.
                 await queue_task(tx, now, session["router_id"], session["id"], "extend")
             elif cursor.rowcount == 0:
                 # Ended while the grant was in flight: take the access back.
                 await queue_task(tx, now, session["router_id"], session["id"], "revoke")
             await self._finish_in(tx, task, session["router_id"], now)
         self._expiry_changed.set()  # a new expires_at, maybe the next one due
+
+    async def _revoke(self, gateway, task: sqlite3.Row, session: sqlite3.Row, router_id: int) -> None:
+        moved_from = json.loads(task["payload"]).get("mac")  # a device the session moved away from
+        used = await gateway.revoke(moved_from or session["mac"], session["id"])
+        now = self.clock.now()
+        async with self.db.transaction() as tx:
+            # What the device used counts against the session's data cap on the device it has now.
+            await tx.execute(
+                "UPDATE access_sessions SET data_used_bytes = data_used_bytes + ? WHERE id = ?",
+                (used, session["id"]),
+            )
+            elsewhere = await tx.fetchval(
+                "SELECT router_id FROM access_sessions WHERE id = ? AND state = 'active'"
+                " AND data_cap_bytes IS NOT NULL AND router_id <> ?",
+                (session["id"], router_id),
+            )
+            if moved_from and used and elsewhere:
+                # Moved to another router, whose grant may have let the new device in before this
+                # ran: what this device used comes off the cap there too.
+                await queue_task(tx, now, elsewhere, session["id"], "extend")
+            await self._finish_in(tx, task, router_id, now)
 
     async def _extend(self, gateway, task: sqlite3.Row, session: sqlite3.Row) -> None:
         now = self.clock.now()
@@ -493,6 +531,7 @@ class SessionWorker:
 
     @staticmethod
     def _access(session: sqlite3.Row, seconds: int, expires_at: datetime) -> Access:
+        cap = session["data_cap_bytes"]
         return Access(
             session_id=session["id"],
             mac=session["mac"],
@@ -500,6 +539,7 @@ class SessionWorker:
             profile=profile_for(session["package_id"], session["rate_limit"]),
             seconds=seconds,
             expires_at=expires_at,
+            data_cap_bytes=None if cap is None else max(cap - session["data_used_bytes"], 0),
         )
 
     async def _finish(self, task: sqlite3.Row, router_id: int) -> None:

@@ -24,6 +24,7 @@ from portal.sessions import (
     retry_delay,
     session_status,
 )
+from portal.sim.routeros import RouterEmulator
 from portal.tenants import create_tenant
 from portal.vault import fingerprint
 from tests.conftest import eventually, serving
@@ -40,12 +41,12 @@ class Site:
     router_id: int
 
 
-async def add_package(tx, clock, tenant_id, name="1 hour", seconds=HOUR, rate="1M/2M") -> int:
+async def add_package(tx, clock, tenant_id, name="1 hour", seconds=HOUR, rate="1M/2M", cap=None) -> int:
     now = to_text(clock.now())
     cursor = await tx.execute(
-        "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, created_at, updated_at)"
-        " VALUES (?, ?, 10, ?, ?, ?, ?)",
-        (tenant_id, name, seconds, rate, now, now),
+        "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, data_cap_bytes,"
+        " created_at, updated_at) VALUES (?, ?, 10, ?, ?, ?, ?, ?)",
+        (tenant_id, name, seconds, rate, cap, now, now),
     )
     return cursor.lastrowid
 
@@ -378,6 +379,101 @@ async def test_a_task_whose_retry_bookkeeping_fails_is_set_aside_and_spares_the_
     [task] = await tasks(db, away)
     assert task["state"] == "queued" and from_text(task["next_attempt_at"]) > clock.now()
     assert (await session(db, here))["state"] == "active"
+
+
+# -- data caps ------------------------------------------------------------------------------------------
+
+
+async def capped(db, clock, site: Site, cap: int) -> Site:
+    """The site, selling a package of `cap` bytes."""
+    async with db.transaction() as tx:
+        package_id = await add_package(tx, clock, site.tenant_id, name="1 MB", cap=cap)
+    return Site(site.tenant_id, package_id, site.router_id)
+
+
+async def test_a_packages_data_cap_holds_on_the_router_and_buying_more_adds_to_it(
+    db, clock, vault, site, worker, emulator
+):
+    mb = await capped(db, clock, site, 1_000_000)
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, mb)
+    await worker.run_due_tasks()
+    assert user_on_router(emulator)["limit-bytes-total"] == "1000000"
+    emulator.traffic(MAC, 600_000, 400_000)
+    assert not emulator.has_access(MAC) and emulator.ended[-1]["cause"] == "traffic-limit"
+    await worker.sync_router(site.router_id)  # the sync does not undo the cap
+    assert not emulator.has_access(MAC)
+    assert await buy(db, clock, vault, mb) == session_id  # more data, bought while the time lasts
+    await worker.run_due_tasks()
+    assert emulator.has_access(MAC) and (await session(db, session_id))["data_cap_bytes"] == 2_000_000
+    emulator.traffic(MAC, 500_000, 499_999)
+    assert emulator.has_access(MAC)
+    emulator.traffic(MAC, 1, 0)
+    assert not emulator.has_access(MAC)
+
+
+async def test_buying_a_package_without_a_cap_lifts_the_sessions_cap(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, await capped(db, clock, site, 1_000_000))
+    await worker.run_due_tasks()
+    await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["data_cap_bytes"] is None
+    emulator.traffic(MAC, 5_000_000, 5_000_000)
+    assert emulator.has_access(MAC)
+
+
+async def test_a_moved_session_takes_only_the_data_it_has_left_to_the_new_device(
+    db, clock, vault, site, worker, emulator
+):
+    new_mac, new_ip = "AA:BB:CC:DD:EE:99", "10.5.50.99"
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device(new_mac, new_ip)
+    session_id = await buy(db, clock, vault, await capped(db, clock, site, 1_000_000))
+    await worker.run_due_tasks()
+    emulator.traffic(MAC, 100_000, 500_000)
+    async with db.transaction() as tx:
+        await move_session(tx, clock, session_id, router_id=site.router_id, mac=new_mac, ip=new_ip)
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["data_used_bytes"] == 600_000
+    assert user_on_router(emulator, new_mac)["limit-bytes-total"] == "400000"
+    emulator.traffic(new_mac, 0, 399_999)
+    assert emulator.has_access(new_mac)
+    emulator.traffic(new_mac, 1, 0)
+    assert not emulator.has_access(new_mac)
+
+
+async def test_data_used_before_a_move_to_another_router_comes_off_the_cap_there_whatever_runs_first(
+    db, clock, vault, site, worker, emulator
+):
+    lounge = RouterEmulator(clock, identity="lounge-router")
+    await lounge.start()
+    async with db.transaction() as tx:
+        lounge_id = await add_router(tx, clock, vault, site.tenant_id, {
+            "name": "lounge", "host": "127.0.0.1", "port": str(lounge.port),
+            "username": "admin", "password": "secret",
+        })  # fmt: skip
+    new_mac = "AA:BB:CC:DD:EE:99"
+    emulator.connect_device(MAC, IP)
+    lounge.connect_device(new_mac, "10.6.50.9")
+    session_id = await buy(db, clock, vault, await capped(db, clock, site, 1_000_000))
+    await worker.run_due_tasks()
+    emulator.traffic(MAC, 100_000, 500_000)
+    await emulator.down()  # the old router's revoke has to wait...
+    async with db.transaction() as tx:
+        await move_session(tx, clock, session_id, router_id=lounge_id, mac=new_mac, ip=None)
+    await worker.run_due_tasks()  # ...while the new device is let in with the whole cap
+    assert lounge.has_access(new_mac)
+    await emulator.up()
+    clock.advance(retry_delay(1))
+    await worker.run_due_tasks()  # the revoke counts what the old device used
+    await worker.run_due_tasks()  # and the new device's cap comes down by as much
+    assert user_on_router(lounge, new_mac)["limit-bytes-total"] == "400000"
+    lounge.traffic(new_mac, 0, 400_000)
+    assert not lounge.has_access(new_mac) and not emulator.has_access(MAC)
+    await lounge.stop()
 
 
 # -- expiry ---------------------------------------------------------------------------------------------
