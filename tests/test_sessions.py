@@ -391,6 +391,14 @@ async def capped(db, clock, site: Site, cap: int) -> Site:
     return Site(site.tenant_id, package_id, site.router_id)
 
 
+def assert_data_left(router, mac: str, left: int) -> None:
+    """The device is online until it has moved exactly `left` more bytes."""
+    router.traffic(mac, left // 2, left - left // 2 - 1)
+    assert router.has_access(mac)
+    router.traffic(mac, 1, 0)
+    assert not router.has_access(mac) and router.ended[-1]["cause"] == "traffic-limit"
+
+
 async def test_a_packages_data_cap_holds_on_the_router_and_buying_more_adds_to_it(
     db, clock, vault, site, worker, emulator
 ):
@@ -405,11 +413,8 @@ async def test_a_packages_data_cap_holds_on_the_router_and_buying_more_adds_to_i
     assert not emulator.has_access(MAC)
     assert await buy(db, clock, vault, mb) == session_id  # more data, bought while the time lasts
     await worker.run_due_tasks()
-    assert emulator.has_access(MAC) and (await session(db, session_id))["data_cap_bytes"] == 2_000_000
-    emulator.traffic(MAC, 500_000, 499_999)
-    assert emulator.has_access(MAC)
-    emulator.traffic(MAC, 1, 0)
-    assert not emulator.has_access(MAC)
+    assert (await session(db, session_id))["data_cap_bytes"] == 2_000_000
+    assert_data_left(emulator, MAC, 1_000_000)
 
 
 async def test_buying_a_package_without_a_cap_lifts_the_sessions_cap(
@@ -439,10 +444,7 @@ async def test_a_moved_session_takes_only_the_data_it_has_left_to_the_new_device
     await worker.run_due_tasks()
     assert (await session(db, session_id))["data_used_bytes"] == 600_000
     assert user_on_router(emulator, new_mac)["limit-bytes-total"] == "400000"
-    emulator.traffic(new_mac, 0, 399_999)
-    assert emulator.has_access(new_mac)
-    emulator.traffic(new_mac, 1, 0)
-    assert not emulator.has_access(new_mac)
+    assert_data_left(emulator, new_mac, 400_000)
 
 
 async def test_data_used_before_a_move_to_another_router_comes_off_the_cap_there_whatever_runs_first(
@@ -471,8 +473,8 @@ async def test_data_used_before_a_move_to_another_router_comes_off_the_cap_there
     await worker.run_due_tasks()  # the revoke counts what the old device used
     await worker.run_due_tasks()  # and the new device's cap comes down by as much
     assert user_on_router(lounge, new_mac)["limit-bytes-total"] == "400000"
-    lounge.traffic(new_mac, 0, 400_000)
-    assert not lounge.has_access(new_mac) and not emulator.has_access(MAC)
+    assert_data_left(lounge, new_mac, 400_000)
+    assert not emulator.has_access(MAC)
     await lounge.stop()
 
 
