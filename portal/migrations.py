@@ -250,6 +250,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_events_sign_in_failures ON audit_events (source_ip, at)
         WHERE action = 'sign_in_failed';
     """,
+    # 2: a task held back only because its router was out goes as soon as the router answers again;
+    # one backing off for its own reason (a device away from the Wi-Fi) keeps its back-off.
+    """
+    ALTER TABLE router_tasks ADD COLUMN held_by_outage INTEGER NOT NULL DEFAULT 0
+        CHECK (held_by_outage IN (0, 1));
+    """,
+    # 3: packages' data caps reach the routers. A session's cap is what its purchases bought in all
+    # (NULL: no cap); what it used on a device is counted when it leaves it (a move, or its end).
+    """
+    ALTER TABLE access_sessions ADD COLUMN data_cap_bytes INTEGER
+        CHECK (data_cap_bytes IS NULL OR data_cap_bytes > 0);
+    ALTER TABLE access_sessions ADD COLUMN data_used_bytes INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

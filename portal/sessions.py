@@ -3,7 +3,9 @@
 A session is `pending` from payment until the router confirms the device is online; only then do
 `started_at` and `expires_at` get set, so an unreachable router never eats paid time. Buying again while
 a session is live adds to it. The portal ends sessions on the wall clock (`expired`); the router's
-`limit-uptime` is only the safety net.
+`limit-uptime` is only the safety net. A package's data cap is the router's to enforce
+(`limit-bytes-total`): the portal only knows how much the session bought, and how much it used on the
+devices it has left.
 
 Every change the router must see is a row in `router_tasks`, written in the same transaction as the
 decision. The worker runs tasks at once and retries them with back-off until the router confirms;
@@ -34,8 +36,10 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a s
 CODE_LENGTH = 8
 RETRY_FIRST = 2.0  # seconds before the first retry; doubles each time
 RETRY_CAP = 60.0  # a paying customer waits at most this long after the router comes back
+# A device that left the Wi-Fi may stay away for days: its grant is tried this rarely, and a sync that
+# finds it back on the hotspot makes the grant due at once.
+AWAY_RETRY_CAP = 300.0
 BACKSTOP = 30.0  # the loops look at the database at least this often, whatever woke them (or not)
-TASK_BATCH = 200
 
 
 class SessionError(ValueError):
@@ -81,11 +85,21 @@ async def open_session(
     if live is None:
         return await _insert_session(tx, now, vault, tenant_id, router_id, package_id, mac, ip, seconds)
     await _add_time(tx, now, live, seconds, package_id, ip)
+    # The data bought adds to what the session has: left over data is not lost, as left over time is
+    # not. A package without a cap (NULL, which absorbs the sum) lifts the session's cap altogether,
+    # as the newest package's speed applies to the whole session. The router learns it from the
+    # extend that `_add_time` queued, or from the grant still on its way.
+    await tx.execute(
+        "UPDATE access_sessions SET data_cap_bytes = data_cap_bytes"
+        " + (SELECT data_cap_bytes FROM packages WHERE id = ?) WHERE id = ?",
+        (package_id, live["id"]),
+    )
     return live["id"]
 
 
 async def extend_session(tx: Transaction, clock: Clock, session_id: int, seconds: int) -> bool:
-    """Adds time to a live session by hand (the owner's goodwill); False if it has ended."""
+    """Adds time to a live session by hand (the owner's goodwill; its data cap stays as it is); False if
+    it has ended."""
     check_seconds(seconds)
     live = await tx.fetchone(
         "SELECT id, router_id, package_id, state, expires_at FROM access_sessions"
@@ -202,8 +216,9 @@ async def _insert_session(
         try:
             cursor = await tx.execute(
                 "INSERT INTO access_sessions (tenant_id, router_id, package_id, mac, ip, state, paid_seconds,"
-                " access_code_hash, access_code_enc, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                " data_cap_bytes, access_code_hash, access_code_enc, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'pending', ?, (SELECT data_cap_bytes FROM packages WHERE id = ?),"
+                " ?, ?, ?, ?)",
                 (
                     tenant_id,
                     router_id,
@@ -211,6 +226,7 @@ async def _insert_session(
                     mac,
                     ip,
                     seconds,
+                    package_id,
                     fingerprint(code),
                     vault.encrypt(code),
                     to_text(now),
@@ -253,8 +269,10 @@ async def queue_task(
     return cursor.lastrowid
 
 
-def retry_delay(attempts: int) -> float:
-    return min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP)
+def retry_delay(attempts: int, cap: float = RETRY_CAP) -> float:
+    # The exponent stops where the cap is long reached: a task tried a thousand times (a device that
+    # stays away for days) must not overflow a float.
+    return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16), cap)
 
 
 @dataclass(frozen=True)
@@ -306,7 +324,7 @@ class SyncReport:
 
 SESSION_FOR_ROUTER = """
     SELECT s.id, s.router_id, s.package_id, s.mac, s.ip, s.state, s.paid_seconds, s.expires_at,
-           p.rate_limit
+           s.data_cap_bytes, s.data_used_bytes, p.rate_limit
     FROM access_sessions s JOIN packages p ON p.id = s.package_id
 """
 
@@ -386,21 +404,30 @@ class SessionWorker:
         return runner
 
     async def _drain(self, router_id: int) -> None:
-        """Runs the router's due tasks, oldest first, until none is due (an outage postpones them all)."""
+        """Runs the router's due tasks one by one until none is due (an outage postpones them all).
+        Revokes go first, whatever else waits: an expired device must be off within moments, not after
+        a queue of grants for devices that walked away. Then the oldest first."""
         try:
             while True:
-                tasks = await self.db.fetchall(
+                task = await self.db.fetchone(
                     "SELECT * FROM router_tasks WHERE router_id = ? AND state = 'queued'"
-                    " AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-                    (router_id, to_text(self.clock.now()), TASK_BATCH),
+                    " AND next_attempt_at <= ? ORDER BY kind <> 'revoke', id LIMIT 1",
+                    (router_id, to_text(self.clock.now())),
                 )
-                if not tasks:
+                if task is None:
                     return
                 router = await self.db.fetchone("SELECT * FROM routers WHERE id = ?", (router_id,))
                 async with self._locks[router_id]:
-                    for task in tasks:
+                    try:
                         if not await self._run_task(router, task):
-                            break
+                            return
+                    except Exception:
+                        # Recording the try failed (a bug): the task still has to move out of the way,
+                        # or it would come first again and again and hold up the router.
+                        log.exception(
+                            "router task bookkeeping failed", extra={"fields": {"task": task["id"]}}
+                        )
+                        await self._set_aside(task)
         except Exception:
             log.exception("router tasks failed", extra={"fields": {"router_id": router_id}})
 
@@ -414,9 +441,7 @@ class SessionWorker:
             elif task["kind"] == "extend":
                 await self._extend(gateway, task, session)
             elif task["kind"] == "revoke":
-                mac = json.loads(task["payload"]).get("mac") or session["mac"]
-                await gateway.revoke(mac, session["id"])
-                await self._finish(task, router["id"])
+                await self._revoke(gateway, task, session, router["id"])
             elif task["kind"] == "sync_profiles":
                 await gateway.sync_profiles(await package_profiles(self.db, router["tenant_id"]))
                 await self._finish(task, router["id"])
@@ -442,8 +467,19 @@ class SessionWorker:
         now = self.clock.now()
         async with self.db.transaction() as tx:
             current = await tx.fetchone(
-                "SELECT paid_seconds FROM access_sessions WHERE id = ?", (session["id"],)
+                "SELECT router_id, mac, state, paid_seconds, data_cap_bytes FROM access_sessions"
+                " WHERE id = ?",
+                (session["id"],),
             )
+            if (current["router_id"], current["mac"]) != (session["router_id"], session["mac"]):
+                # Moved while this grant was on its way: the device just let in is no longer the
+                # session's (the move's revoke takes it off again). Paid time starts when the new
+                # device is online, through a grant of its own.
+                if current["state"] == "pending":
+                    await queue_task(tx, now, current["router_id"], session["id"], "grant")
+                await self._finish_in(tx, task, session["router_id"], now)
+                self._tasks_due.set()
+                return
             # Paid time starts now, when the router has the device online.
             cursor = await tx.execute(
                 "UPDATE access_sessions SET state = 'active', started_at = ?, expires_at = ?, ip = ?,"
@@ -456,14 +492,39 @@ class SessionWorker:
                     session["id"],
                 ),
             )
-            if cursor.rowcount == 1 and current["paid_seconds"] > paid:
-                # More was bought while this grant was on its way: the router's cap must grow too.
+            bought_meanwhile = (current["paid_seconds"], current["data_cap_bytes"]) != (
+                paid,
+                session["data_cap_bytes"],
+            )
+            if cursor.rowcount == 1 and bought_meanwhile:
+                # More was bought while this grant was on its way: the router's caps must grow too.
                 await queue_task(tx, now, session["router_id"], session["id"], "extend")
             elif cursor.rowcount == 0:
                 # Ended while the grant was in flight: take the access back.
                 await queue_task(tx, now, session["router_id"], session["id"], "revoke")
             await self._finish_in(tx, task, session["router_id"], now)
         self._expiry_changed.set()  # a new expires_at, maybe the next one due
+
+    async def _revoke(self, gateway, task: sqlite3.Row, session: sqlite3.Row, router_id: int) -> None:
+        moved_from = json.loads(task["payload"]).get("mac")  # a device the session moved away from
+        used = await gateway.revoke(moved_from or session["mac"], session["id"])
+        now = self.clock.now()
+        async with self.db.transaction() as tx:
+            # What the device used counts against the session's data cap on the device it has now.
+            await tx.execute(
+                "UPDATE access_sessions SET data_used_bytes = data_used_bytes + ? WHERE id = ?",
+                (used, session["id"]),
+            )
+            elsewhere = await tx.fetchval(
+                "SELECT router_id FROM access_sessions WHERE id = ? AND state = 'active'"
+                " AND data_cap_bytes IS NOT NULL AND router_id <> ?",
+                (session["id"], router_id),
+            )
+            if moved_from and used and elsewhere:
+                # Moved to another router, whose grant may have let the new device in before this
+                # ran: what this device used comes off the cap there too.
+                await queue_task(tx, now, elsewhere, session["id"], "extend")
+            await self._finish_in(tx, task, router_id, now)
 
     async def _extend(self, gateway, task: sqlite3.Row, session: sqlite3.Row) -> None:
         now = self.clock.now()
@@ -474,6 +535,7 @@ class SessionWorker:
 
     @staticmethod
     def _access(session: sqlite3.Row, seconds: int, expires_at: datetime) -> Access:
+        cap = session["data_cap_bytes"]
         return Access(
             session_id=session["id"],
             mac=session["mac"],
@@ -481,6 +543,7 @@ class SessionWorker:
             profile=profile_for(session["package_id"], session["rate_limit"]),
             seconds=seconds,
             expires_at=expires_at,
+            data_cap_bytes=None if cap is None else max(cap - session["data_used_bytes"], 0),
         )
 
     async def _finish(self, task: sqlite3.Row, router_id: int) -> None:
@@ -501,12 +564,15 @@ class SessionWorker:
     async def _retry_later(self, task: sqlite3.Row, router_id: int, error: GatewayError) -> None:
         now = self.clock.now()
         attempts = task["attempts"] + 1
-        retry_at = to_text(now + timedelta(seconds=retry_delay(attempts)))
+        away = isinstance(error, DeviceNotConnected)
+        retry_at = to_text(
+            now + timedelta(seconds=retry_delay(attempts, AWAY_RETRY_CAP if away else RETRY_CAP))
+        )
         async with self.db.transaction() as tx:
             await tx.execute(
-                "UPDATE router_tasks SET attempts = ?, next_attempt_at = ?, last_error = ?"
-                " WHERE id = ? AND state = 'queued'",
-                (attempts, retry_at, str(error), task["id"]),
+                "UPDATE router_tasks SET attempts = ?, next_attempt_at = ?, last_error = ?,"
+                " held_by_outage = ? WHERE id = ? AND state = 'queued'",
+                (attempts, retry_at, str(error), int(error.outage), task["id"]),
             )
             await tx.execute(
                 "INSERT INTO router_task_attempts (task_id, at, ok, error) VALUES (?, ?, 0, ?)",
@@ -515,12 +581,12 @@ class SessionWorker:
             if error.outage:
                 # The router is out: its other tasks wait as long, instead of each timing out in turn.
                 await tx.execute(
-                    "UPDATE router_tasks SET next_attempt_at = ?"
+                    "UPDATE router_tasks SET next_attempt_at = ?, held_by_outage = 1"
                     " WHERE router_id = ? AND state = 'queued' AND next_attempt_at < ?",
                     (retry_at, router_id, retry_at),
                 )
                 await record_contact_in(tx, self.clock, router_id, str(error))
-        level = logging.INFO if isinstance(error, DeviceNotConnected) else logging.WARNING
+        level = logging.INFO if away else logging.WARNING
         log.log(
             level,
             "router task postponed",
@@ -533,6 +599,14 @@ class SessionWorker:
                 }
             },
         )
+
+    async def _set_aside(self, task: sqlite3.Row) -> None:
+        retry_at = self.clock.now() + timedelta(seconds=RETRY_CAP)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE router_tasks SET next_attempt_at = ? WHERE id = ? AND state = 'queued'",
+                (to_text(retry_at), task["id"]),
+            )
 
     # -- expiry --
 
@@ -596,14 +670,14 @@ class SessionWorker:
         router = await self.db.fetchone("SELECT * FROM routers WHERE id = ?", (router_id,))
         gateway = await self.gateways.get(router)
         snapshot = await gateway.snapshot()
-        await self._router_answered(router_id)
+        present = {host.mac for host in snapshot.hosts}
+        await self._router_answered(router_id, present)
         rows = await self.db.fetchall(
             f"{SESSION_FOR_ROUTER} WHERE s.router_id = ? AND s.state IN ('pending', 'active')", (router_id,)
         )
         known = {(row["id"], row["mac"]) for row in rows}
         with_user = {(user.session_id, user.name) for user in snapshot.users}
         online = {session.mac for session in snapshot.active if session.user == session.mac}
-        present = {host.mac for host in snapshot.hosts}
         removed = restored = 0
         for user in snapshot.users:
             if (user.session_id, user.name) in known:
@@ -653,16 +727,19 @@ class SessionWorker:
             return False
         return True
 
-    async def _router_answered(self, router_id: int) -> None:
+    async def _router_answered(self, router_id: int, present: set[str]) -> None:
         now = to_text(self.clock.now())
         async with self.db.transaction() as tx:
             await tx.execute("UPDATE routers SET last_sync_at = ? WHERE id = ?", (now, router_id))
             await record_contact_in(tx, self.clock, router_id, None)
-            # The router answers: whatever was waiting out its outage can go now.
+            # The router answers: whatever was waiting out its outage can go now, and so can the grant
+            # of a paid device that is back on the hotspot. Other back-offs stand.
             cursor = await tx.execute(
-                "UPDATE router_tasks SET next_attempt_at = ?"
-                " WHERE router_id = ? AND state = 'queued' AND next_attempt_at > ?",
-                (now, router_id, now),
+                "UPDATE router_tasks SET next_attempt_at = ?, held_by_outage = 0"
+                " WHERE router_id = ? AND state = 'queued' AND next_attempt_at > ? AND (held_by_outage = 1"
+                " OR kind = 'grant' AND access_session_id IN (SELECT id FROM access_sessions"
+                " WHERE router_id = ? AND state = 'pending' AND mac IN (SELECT value FROM json_each(?))))",
+                (now, router_id, now, router_id, json.dumps(sorted(present))),
             )
         if cursor.rowcount:
             self._tasks_due.set()

@@ -12,7 +12,9 @@ from portal.clock import from_text, to_text
 from portal.gateway.routeros import GRACE_SECONDS, parse_duration
 from portal.routers import Gateways, add_router
 from portal.sessions import (
+    AWAY_RETRY_CAP,
     CODE_ALPHABET,
+    RETRY_CAP,
     SessionError,
     SessionWorker,
     end_session,
@@ -22,6 +24,7 @@ from portal.sessions import (
     retry_delay,
     session_status,
 )
+from portal.sim.routeros import RouterEmulator
 from portal.tenants import create_tenant
 from portal.vault import fingerprint
 from tests.conftest import eventually, serving
@@ -38,12 +41,12 @@ class Site:
     router_id: int
 
 
-async def add_package(tx, clock, tenant_id, name="1 hour", seconds=HOUR, rate="1M/2M") -> int:
+async def add_package(tx, clock, tenant_id, name="1 hour", seconds=HOUR, rate="1M/2M", cap=None) -> int:
     now = to_text(clock.now())
     cursor = await tx.execute(
-        "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, created_at, updated_at)"
-        " VALUES (?, ?, 10, ?, ?, ?, ?)",
-        (tenant_id, name, seconds, rate, now, now),
+        "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, data_cap_bytes,"
+        " created_at, updated_at) VALUES (?, ?, 10, ?, ?, ?, ?, ?)",
+        (tenant_id, name, seconds, rate, cap, now, now),
     )
     return cursor.lastrowid
 
@@ -182,7 +185,7 @@ async def test_more_time_bought_while_the_grant_is_in_flight_reaches_the_router(
 ):
     emulator.connect_device(MAC, IP)
     session_id = await buy(db, clock, vault, site)
-    emulator.inject_trap("/ip/hotspot/host/print", "busy")  # the first grant attempt fails late...
+    emulator.inject_trap("/ip/hotspot/active/login", "busy")  # the first grant attempt fails late...
     await worker.run_due_tasks()
     await buy(db, clock, vault, site)  # ...and the customer buys again meanwhile
     clock.advance(retry_delay(1))
@@ -255,6 +258,65 @@ async def test_a_device_that_left_the_wifi_is_granted_when_it_comes_back(
     assert row["state"] == "active" and row["ip"] == "10.5.50.77"
 
 
+async def test_a_grant_for_a_device_that_is_away_writes_nothing_to_the_router(
+    db, clock, vault, site, worker, emulator
+):
+    before = len(emulator.sentences)
+    await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    sent = [sentence[0] for sentence in list(emulator.sentences)[before:]]
+    assert sent == ["/ip/hotspot/host/print"] and user_on_router(emulator) is None
+
+
+async def test_a_device_away_for_long_is_tried_rarely_until_a_sync_sees_it_back(
+    db, clock, vault, site, worker, emulator
+):
+    session_id = await buy(db, clock, vault, site)
+    async with db.transaction() as tx:  # it has been away for a while
+        await tx.execute("UPDATE router_tasks SET attempts = 10 WHERE access_session_id = ?", (session_id,))
+    await worker.run_due_tasks()
+    [task] = await tasks(db, session_id)
+    backed_off = from_text(task["next_attempt_at"])
+    assert backed_off == clock.now() + timedelta(seconds=retry_delay(11, AWAY_RETRY_CAP))
+    assert retry_delay(11, AWAY_RETRY_CAP) == AWAY_RETRY_CAP > RETRY_CAP
+    await worker.sync_router(site.router_id)  # the router answers, but the device is still away
+    assert from_text((await tasks(db, session_id))[0]["next_attempt_at"]) == backed_off
+    emulator.connect_device(MAC, IP)
+    await worker.sync_router(site.router_id)
+    assert from_text((await tasks(db, session_id))[0]["next_attempt_at"]) == clock.now()
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["state"] == "active" and emulator.has_access(MAC)
+
+
+async def test_a_sync_sends_what_waited_out_an_outage_at_once(db, clock, vault, site, worker, emulator):
+    emulator.connect_device(MAC, IP)
+    await emulator.down()
+    session_id = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    await emulator.up()
+    await worker.sync_router(site.router_id)
+    assert from_text((await tasks(db, session_id))[0]["next_attempt_at"]) == clock.now()
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["state"] == "active"
+
+
+async def test_an_expired_device_is_revoked_before_grants_that_wait_for_devices_away(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, site, seconds=600)
+    await worker.run_due_tasks()
+    for n in range(20):
+        await buy(db, clock, vault, site, mac=f"AA:BB:CC:DD:EF:{n:02X}")  # paid, then walked away
+    clock.advance(600)
+    await worker.expire_due()
+    before = len(emulator.sentences)
+    await worker.run_due_tasks()
+    sent = [sentence[0] for sentence in list(emulator.sentences)[before:]]
+    assert sent.index("/ip/hotspot/active/remove") < sent.index("/ip/hotspot/host/print")
+    assert (await tasks(db, session_id))[-1]["state"] == "done" and not emulator.has_access(MAC)
+
+
 async def test_an_outage_postpones_the_routers_other_tasks_instead_of_timing_each_out(
     db, clock, vault, site, worker, emulator
 ):
@@ -286,6 +348,134 @@ async def test_a_task_that_hits_a_bug_backs_off_like_any_failure_and_spares_the_
     assert broken["attempts"] == 1 and broken["last_error"] == "internal error (TypeError)"
     assert from_text(broken["next_attempt_at"]) > clock.now()
     assert (await session(db, session_id))["state"] == "active"
+
+
+async def test_a_task_retried_a_thousand_times_still_backs_off_and_spares_the_routers_other_tasks(
+    db, clock, vault, site, worker, emulator
+):
+    away = await buy(db, clock, vault, site, mac="AA:BB:CC:DD:EE:77")  # paid, never seen on the Wi-Fi again
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE router_tasks SET attempts = 5000 WHERE access_session_id = ?", (away,))
+    emulator.connect_device(MAC, IP)
+    here = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    [task] = await tasks(db, away)
+    assert task["attempts"] == 5001 and from_text(task["next_attempt_at"]) > clock.now()
+    assert (await session(db, here))["state"] == "active"
+    assert retry_delay(10**6) == RETRY_CAP
+
+
+async def test_a_task_whose_retry_bookkeeping_fails_is_set_aside_and_spares_the_others(
+    db, clock, vault, site, worker, emulator, monkeypatch
+):
+    def broken(*_):
+        raise ArithmeticError("a bug in the back-off")
+
+    monkeypatch.setattr("portal.sessions.retry_delay", broken)
+    away = await buy(db, clock, vault, site, mac="AA:BB:CC:DD:EE:77")
+    emulator.connect_device(MAC, IP)
+    here = await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    [task] = await tasks(db, away)
+    assert task["state"] == "queued" and from_text(task["next_attempt_at"]) > clock.now()
+    assert (await session(db, here))["state"] == "active"
+
+
+# -- data caps ------------------------------------------------------------------------------------------
+
+
+async def capped(db, clock, site: Site, cap: int) -> Site:
+    """The site, selling a package of `cap` bytes."""
+    async with db.transaction() as tx:
+        package_id = await add_package(tx, clock, site.tenant_id, name="1 MB", cap=cap)
+    return Site(site.tenant_id, package_id, site.router_id)
+
+
+def assert_data_left(router, mac: str, left: int) -> None:
+    """The device is online until it has moved exactly `left` more bytes."""
+    router.traffic(mac, left // 2, left - left // 2 - 1)
+    assert router.has_access(mac)
+    router.traffic(mac, 1, 0)
+    assert not router.has_access(mac) and router.ended[-1]["cause"] == "traffic-limit"
+
+
+async def test_a_packages_data_cap_holds_on_the_router_and_buying_more_adds_to_it(
+    db, clock, vault, site, worker, emulator
+):
+    mb = await capped(db, clock, site, 1_000_000)
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, mb)
+    await worker.run_due_tasks()
+    assert user_on_router(emulator)["limit-bytes-total"] == "1000000"
+    emulator.traffic(MAC, 600_000, 400_000)
+    assert not emulator.has_access(MAC) and emulator.ended[-1]["cause"] == "traffic-limit"
+    await worker.sync_router(site.router_id)  # the sync does not undo the cap
+    assert not emulator.has_access(MAC)
+    assert await buy(db, clock, vault, mb) == session_id  # more data, bought while the time lasts
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["data_cap_bytes"] == 2_000_000
+    assert_data_left(emulator, MAC, 1_000_000)
+
+
+async def test_buying_a_package_without_a_cap_lifts_the_sessions_cap(
+    db, clock, vault, site, worker, emulator
+):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, await capped(db, clock, site, 1_000_000))
+    await worker.run_due_tasks()
+    await buy(db, clock, vault, site)
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["data_cap_bytes"] is None
+    emulator.traffic(MAC, 5_000_000, 5_000_000)
+    assert emulator.has_access(MAC)
+
+
+async def test_a_moved_session_takes_only_the_data_it_has_left_to_the_new_device(
+    db, clock, vault, site, worker, emulator
+):
+    new_mac, new_ip = "AA:BB:CC:DD:EE:99", "10.5.50.99"
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device(new_mac, new_ip)
+    session_id = await buy(db, clock, vault, await capped(db, clock, site, 1_000_000))
+    await worker.run_due_tasks()
+    emulator.traffic(MAC, 100_000, 500_000)
+    async with db.transaction() as tx:
+        await move_session(tx, clock, session_id, router_id=site.router_id, mac=new_mac, ip=new_ip)
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["data_used_bytes"] == 600_000
+    assert user_on_router(emulator, new_mac)["limit-bytes-total"] == "400000"
+    assert_data_left(emulator, new_mac, 400_000)
+
+
+async def test_data_used_before_a_move_to_another_router_comes_off_the_cap_there_whatever_runs_first(
+    db, clock, vault, site, worker, emulator
+):
+    lounge = RouterEmulator(clock, identity="lounge-router")
+    await lounge.start()
+    async with db.transaction() as tx:
+        lounge_id = await add_router(tx, clock, vault, site.tenant_id, {
+            "name": "lounge", "host": "127.0.0.1", "port": str(lounge.port),
+            "username": "admin", "password": "secret",
+        })  # fmt: skip
+    new_mac = "AA:BB:CC:DD:EE:99"
+    emulator.connect_device(MAC, IP)
+    lounge.connect_device(new_mac, "10.6.50.9")
+    session_id = await buy(db, clock, vault, await capped(db, clock, site, 1_000_000))
+    await worker.run_due_tasks()
+    emulator.traffic(MAC, 100_000, 500_000)
+    await emulator.down()  # the old router's revoke has to wait...
+    async with db.transaction() as tx:
+        await move_session(tx, clock, session_id, router_id=lounge_id, mac=new_mac, ip=None)
+    await worker.run_due_tasks()  # ...while the new device is let in with the whole cap
+    assert lounge.has_access(new_mac)
+    await emulator.up()
+    clock.advance(retry_delay(1))
+    await worker.run_due_tasks()  # the revoke counts what the old device used
+    await worker.run_due_tasks()  # and the new device's cap comes down by as much
+    assert user_on_router(lounge, new_mac)["limit-bytes-total"] == "400000"
+    assert_data_left(lounge, new_mac, 400_000)
+    assert not emulator.has_access(MAC)
+    await lounge.stop()
 
 
 # -- expiry ---------------------------------------------------------------------------------------------
@@ -410,6 +600,29 @@ async def test_moving_a_session_hands_its_remaining_time_to_the_new_device_and_e
     assert (row["mac"], row["state"], row["expires_at"]) == (new_mac, "active", expires_at)
     report = await worker.sync_router(site.router_id)  # the move left nothing for a sync to repair
     assert (report.restored, report.removed) == (0, 0)
+
+
+async def test_a_session_moved_while_its_grant_is_in_flight_starts_on_the_new_device(
+    db, clock, vault, site, emulator
+):
+    new_mac, new_ip = "AA:BB:CC:DD:EE:99", "10.5.50.99"
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device(new_mac, new_ip)
+    gateways = Gateways(vault, timeout=5.0)  # the held answer must not time out meanwhile
+    worker = SessionWorker(db, clock, gateways)
+    session_id = await buy(db, clock, vault, site)
+    emulator.hold_replies(after="/ip/hotspot/active/login")
+    running = asyncio.create_task(worker.run_due_tasks())
+    await eventually(lambda: _has(emulator, MAC))  # the router let the old device in...
+    async with db.transaction() as tx:  # ...and before the portal hears of it, the session moves
+        await move_session(tx, clock, session_id, router_id=site.router_id, mac=new_mac, ip=new_ip)
+    emulator.release_replies()
+    await running
+    assert emulator.has_access(new_mac) and not emulator.has_access(MAC)
+    row = await session(db, session_id)
+    assert (row["state"], row["mac"], row["ip"]) == ("active", new_mac, new_ip)
+    assert from_text(row["expires_at"]) == clock.now() + timedelta(hours=1)
+    await gateways.close()
 
 
 async def test_a_session_cannot_move_onto_a_device_that_has_its_own_time(db, clock, vault, site, worker):

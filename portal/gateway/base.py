@@ -58,6 +58,9 @@ class Access:
     profile: Profile
     seconds: int  # paid time left, counted from now
     expires_at: datetime  # when the portal will end it (written on the router for people to read)
+    # Bytes both ways the device may move in all while the session is on it (what the session has left
+    # of its data cap when it came to this device); None = no cap.
+    data_cap_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,9 @@ class Gateway(Protocol):
         """Brings the router up to date with more paid time; logs the device in again if its session is
         shorter than that or gone. None when the device is away (it gets in when a sync finds it back)."""
 
-    async def revoke(self, mac: str, session_id: int) -> None:
-        """Ends the access that `session_id` gave `mac`; leaves alone whatever belongs to anyone else."""
+    async def revoke(self, mac: str, session_id: int) -> int:
+        """Ends the access that `session_id` gave `mac`; leaves alone whatever belongs to anyone else.
+        Returns the bytes (both ways) the router had counted for that access; 0 if there was none."""
 
     async def active_sessions(self) -> list[ActiveSession]: ...
 

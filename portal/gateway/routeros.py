@@ -2,9 +2,10 @@
 
 Grant = a hotspot user named after the MAC (so only that MAC can use it), a fresh random password, the
 package's profile (rate limit, `shared-users=1`), `limit-uptime` = the time already used + the paid time
-left + a little grace (the router's own cap if portal dies), a comment that marks it as ours, then
-`/ip/hotspot/active/login` with the device's address. The password is never stored: each login sets a
-new one first.
+left + a little grace (the router's own cap if portal dies), `limit-bytes-total` = the data the
+session has left for this device (its data cap: a user profile has no byte limit), a comment that
+marks it as ours, then `/ip/hotspot/active/login` with the device's address. The password is never
+stored: each login sets a new one first.
 
 Our mark is the comment `portal:s=<access session id>;exp=<UTC time>`. Only entries carrying it are
 ever changed or removed, and a revoke only removes the user when the mark names the session being
@@ -145,8 +146,8 @@ class RouterOSGateway:
     async def extend(self, access: Access) -> ActiveSession | None:
         return await self._run(self._ensure_access, access, False)
 
-    async def revoke(self, mac: str, session_id: int) -> None:
-        await self._run(self._revoke, mac, session_id)
+    async def revoke(self, mac: str, session_id: int) -> int:
+        return await self._run(self._revoke, mac, session_id)
 
     async def active_sessions(self) -> list[ActiveSession]:
         return await self._run(lambda api: [active_session(row) for row in api.get_resource(ACTIVE).get()])
@@ -235,24 +236,57 @@ class RouterOSGateway:
     # -- the work, on the router's thread --
 
     def _ensure_access(self, api: Any, access: Access, require_login: bool) -> ActiveSession | None:
+        try:
+            return self._write_access(api, access, require_login)
+        except RouterOsApiCommunicationError:
+            # The router refused: the profile may be gone although this gateway made sure of it before
+            # (a router reset, a spare swapped in, deleted by hand). The next try checks it again.
+            self._profiles_seen.discard(access.profile)
+            raise
+
+    def _write_access(self, api: Any, access: Access, require_login: bool) -> ActiveSession | None:
         name = access.mac
+        # First, and before anything is written: a device that left the Wi-Fi may stay away for days,
+        # and each try at its grant then costs the router one read, not a config write.
+        found = api.get_resource(HOSTS).get(mac_address=name)
+        if require_login and not found:
+            raise DeviceNotConnected(name)
         self._ensure_profile(api, access.profile)
         users = api.get_resource(USERS)
         existing = users.get(name=name)
-        if existing and session_of(existing[0].get("comment")) is None:
+        owner = session_of(existing[0].get("comment")) if existing else None
+        if existing and owner is None:
             raise GatewayError(
                 f"the router has a hotspot user {name} that portal did not create", outage=False
             )
         active = api.get_resource(ACTIVE)
+        if existing and owner != access.session_id:
+            # An earlier session's user (it ended or moved away; its revoke has not run yet). This one
+            # starts on a fresh user, so the time and bytes the router counts on it, which its limits
+            # are measured against, are this session's alone.
+            for row in active.get(user=name):
+                remove_quietly(active, row["id"])
+            remove_quietly(users, existing[0]["id"])
+            existing = []
         sessions = active.get(user=name)
-        # limit-uptime counts all the user's online time: what earlier sessions used stays on it.
+        # limit-uptime and limit-bytes-total count all the user's online time and traffic: what its
+        # earlier logins used stays on it.
         used = sum(parse_duration(row.get("uptime", "0s")) for row in existing + sessions)
+        moved = sum(bytes_moved(row) for row in existing + sessions)
+        cap = access.data_cap_bytes
+        if cap is not None and moved >= cap:
+            # Its data is used up, so the router would refuse the login: it stays off (and nothing is
+            # written) until more is bought.
+            if require_login:
+                raise GatewayError(f"device {name} has used up its data", outage=False)
+            return None
         password = secrets.token_hex(12)
         fields = {
             "password": password,
             "profile": access.profile.name,
             "mac_address": name,
             "limit_uptime": str(used + access.seconds + GRACE_SECONDS),
+            "limit_bytes_total": "0" if cap is None else str(cap),  # 0: no limit
             "comment": mark(access.session_id, access.expires_at),
             "server": self.hotspot_server,
             "disabled": "no",
@@ -261,15 +295,17 @@ class RouterOSGateway:
             users.set(id=existing[0]["id"], **fields)
         else:
             users.add(name=name, **fields)
-        # A session fixes its limits at login; one that already has enough time left is kept (this is
-        # also how a retried grant, whose first answer got lost, avoids a second login).
+        # A session fixes its limits at login; one that already has enough time left, and the data cap
+        # wanted now, is kept (this is also how a retried grant, whose first answer got lost, avoids a
+        # second login).
         for row in sessions:
-            if row.get("mac-address") == name and time_left(row) >= access.seconds:
+            if (
+                row.get("mac-address") == name
+                and time_left(row) >= access.seconds
+                and row.get("limit-bytes-total", "0") == fields["limit_bytes_total"]
+            ):
                 return active_session(row)
-        found = api.get_resource(HOSTS).get(mac_address=name)
         if not found:
-            if require_login:
-                raise DeviceNotConnected(name)
             return None
         address = next(
             (row["address"] for row in found if row.get("address") == access.ip), found[0]["address"]
@@ -303,17 +339,21 @@ class RouterOSGateway:
                 changes.append(f"profile {profile.name} {'updated' if differs else 'up to date'}")
         self._profiles_seen.add(profile)
 
-    def _revoke(self, api: Any, mac: str, session_id: int) -> None:
+    def _revoke(self, api: Any, mac: str, session_id: int) -> int:
         users = api.get_resource(USERS)
+        moved = 0
         for user in users.get(name=mac):
             if session_of(user.get("comment")) != session_id:
-                return  # someone else's user, or a newer purchase's: not ours to end
+                return 0  # someone else's user, or a newer purchase's: not ours to end
+            moved += bytes_moved(user)  # what its logins before the current one moved
             remove_quietly(users, user["id"])
         # Removing the user does not end its session or forget its cookie: both go explicitly.
         for path in (ACTIVE, COOKIES):
             resource = api.get_resource(path)
             for row in resource.get(user=mac):
+                moved += bytes_moved(row)
                 remove_quietly(resource, row["id"])
+        return moved
 
     def _snapshot(self, api: Any) -> Snapshot:
         users = api.get_resource(USERS).call("print", {".proplist": "name,comment"})
@@ -421,6 +461,11 @@ def remove_quietly(resource: Any, entry_id: str) -> None:
 
 def time_left(row: dict[str, str]) -> int:
     return parse_duration(row["session-time-left"]) if "session-time-left" in row else 0
+
+
+def bytes_moved(row: dict[str, str]) -> int:
+    """Both ways, as a user or an active session counts them (0 for entries that count none)."""
+    return int(row.get("bytes-in", "0")) + int(row.get("bytes-out", "0"))
 
 
 def active_session(row: dict[str, str]) -> ActiveSession:

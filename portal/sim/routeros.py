@@ -736,7 +736,10 @@ class RouterEmulator:
         session["_bytes-out"] += bytes_out
         session["_packets-in"] += max(1, bytes_in // 1500)
         session["_packets-out"] += max(1, bytes_out // 1500)
-        if self._over_byte_limit(self.users.named(session["user"]), session):
+        moved_before = session["_moved-before"]
+        if self._over_byte_limit(
+            session, moved_before[0] + session["_bytes-in"], moved_before[1] + session["_bytes-out"]
+        ):
             self.end_session(session, self.clock.now(), "traffic-limit")
 
     def console(self, word: str, args: dict[str, str] | None = None, queries: Iterable[str] = ()) -> Reply:
@@ -825,7 +828,7 @@ class RouterEmulator:
             left = user["limit-uptime"] - user.get("uptime", 0)
             if left <= 0:
                 raise Trap(f"user {name} has reached uptime limit")
-        if self._over_byte_limit(user, None):
+        if self._over_byte_limit(user, user.get("bytes-in", 0), user.get("bytes-out", 0)):
             raise Trap(f"user {name} has reached traffic limit")
         profile = self.profiles.named(user["profile"]) or self.profiles.rows["*0"]
         replaced = self.session_of_mac(host["mac-address"])
@@ -859,6 +862,8 @@ class RouterEmulator:
             "_end_cause": cause,
         }
         session |= {f"_{name}": 0 for name in ("bytes-in", "bytes-out", "packets-in", "packets-out")}
+        # Byte limits are fixed at login like the uptime limit, counted from what the user had moved.
+        session["_moved-before"] = (user.get("bytes-in", 0), user.get("bytes-out", 0))
         for limit in ("limit-bytes-in", "limit-bytes-out", "limit-bytes-total"):
             if user.get(limit):
                 session[limit] = user[limit]
@@ -873,15 +878,12 @@ class RouterEmulator:
             )
             self._cookie_ids.setdefault(host["mac-address"], []).append(cookie[".id"])
 
-    def _over_byte_limit(self, user: dict | None, session: dict | None) -> bool:
-        if user is None:
-            return False
-        moved = {
-            name: user.get(name, 0) + (session[f"_{name}"] if session else 0)
-            for name in ("bytes-in", "bytes-out")
-        }
-        moved["bytes-total"] = moved["bytes-in"] + moved["bytes-out"]
-        return any(user.get(f"limit-{name}") and moved[name] >= user[f"limit-{name}"] for name in moved)
+    @staticmethod
+    def _over_byte_limit(limits: dict, bytes_in: int, bytes_out: int) -> bool:
+        """Whether what was moved reaches one of the byte limits in `limits` (a user, or a session's own
+        from its login)."""
+        moved = {"bytes-in": bytes_in, "bytes-out": bytes_out, "bytes-total": bytes_in + bytes_out}
+        return any(limits.get(f"limit-{name}") and moved[name] >= limits[f"limit-{name}"] for name in moved)
 
     # -- commands --
 

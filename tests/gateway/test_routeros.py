@@ -47,7 +47,12 @@ async def gateway(emulator):
 
 
 def access(
-    clock, seconds: int = 3600, session_id: int = 1, mac: str = MAC, profile: Profile = HOUR
+    clock,
+    seconds: int = 3600,
+    session_id: int = 1,
+    mac: str = MAC,
+    profile: Profile = HOUR,
+    data_cap: int | None = None,
 ) -> Access:
     return Access(
         session_id=session_id,
@@ -56,6 +61,7 @@ def access(
         profile=profile,
         seconds=seconds,
         expires_at=clock.now() + timedelta(seconds=seconds),
+        data_cap_bytes=data_cap,
     )
 
 
@@ -138,7 +144,7 @@ async def test_every_login_uses_a_new_password_that_is_nowhere_but_on_the_router
 async def test_grant_waits_for_a_device_that_is_not_on_the_hotspot(emulator, gateway, clock):
     with pytest.raises(DeviceNotConnected) as caught:
         await gateway.grant(access(clock))
-    assert not caught.value.outage
+    assert not caught.value.outage and user_row(emulator) is None  # nothing written while it is away
     emulator.connect_device(MAC, "10.5.50.99")  # back, with a new address from DHCP
     assert (await gateway.grant(access(clock))).ip == "10.5.50.99"
 
@@ -177,6 +183,19 @@ async def test_a_missing_profile_is_created_again_on_the_next_grant(emulator, ga
     await fresh.close()
 
 
+async def test_a_profile_deleted_on_the_router_is_created_again_by_the_next_try_of_the_same_gateway(
+    emulator, gateway, clock
+):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))
+    await gateway.revoke(MAC, 1)
+    emulator.console("/ip/hotspot/user/profile/remove", {"numbers": "portal-p1"})  # e.g. a router reset
+    with pytest.raises(GatewayError, match="input does not match any value of profile"):
+        await gateway.grant(access(clock, session_id=2))
+    await gateway.grant(access(clock, session_id=2))  # the worker's retry
+    assert emulator.has_access(MAC) and user_row(emulator)["profile"] == "portal-p1"
+
+
 # -- extend ---------------------------------------------------------------------------------------------
 
 
@@ -204,6 +223,65 @@ async def test_extend_for_a_device_that_went_away_updates_the_user_only(emulator
     assert await gateway.extend(access(clock, seconds=7200)) is None
     assert user_row(emulator)["limit-uptime"] == format_duration(7200 + GRACE_SECONDS)
     assert logins(emulator) == []
+
+
+# -- data caps ------------------------------------------------------------------------------------------
+
+
+async def test_the_data_cap_is_the_users_byte_limit_and_the_router_holds_it(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, data_cap=1_000_000))
+    assert user_row(emulator)["limit-bytes-total"] == "1000000"
+    emulator.traffic(MAC, 500_000, 499_999)
+    assert emulator.has_access(MAC)
+    emulator.traffic(MAC, 0, 1)
+    assert not emulator.has_access(MAC) and emulator.ended[-1]["cause"] == "traffic-limit"
+
+
+async def test_extend_with_a_bigger_cap_logs_the_device_in_again_under_it(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, data_cap=1_000_000))
+    emulator.traffic(MAC, 300_000, 300_000)
+    await gateway.extend(access(clock, data_cap=2_000_000))
+    [session] = emulator.active_sessions()
+    assert session["limit-bytes-total"] == "2000000" and len(logins(emulator)) == 2
+    emulator.traffic(MAC, 700_000, 699_999)
+    assert emulator.has_access(MAC)
+    emulator.traffic(MAC, 1, 0)
+    assert not emulator.has_access(MAC)
+
+
+async def test_extend_for_a_device_whose_data_is_used_up_writes_nothing_and_tries_no_login(
+    emulator, gateway, clock
+):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, data_cap=1_000_000))
+    emulator.traffic(MAC, 400_000, 600_000)
+    before = len(emulator.sentences)
+    assert await gateway.extend(access(clock, data_cap=1_000_000)) is None
+    assert all(s[0].endswith("/print") for s in list(emulator.sentences)[before:])
+    assert len(logins(emulator)) == 1
+
+
+async def test_a_new_session_starts_on_a_fresh_user_so_an_earlier_ones_bytes_do_not_count(
+    emulator, gateway, clock
+):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, session_id=1))
+    emulator.traffic(MAC, 1_000_000, 4_000_000)
+    await gateway.grant(access(clock, session_id=2, data_cap=1_000_000))  # bought again after the first
+    emulator.traffic(MAC, 400_000, 500_000)
+    assert emulator.has_access(MAC) and session_of(user_row(emulator)["comment"]) == 2
+
+
+async def test_revoke_says_how_many_bytes_the_session_moved_on_the_device(emulator, gateway, clock):
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock, seconds=600))
+    emulator.traffic(MAC, 100_000, 200_000)
+    await gateway.extend(access(clock, seconds=3600))  # a new login: the first one's bytes go to the user
+    emulator.traffic(MAC, 10_000, 20_000)
+    assert await gateway.revoke(MAC, 1) == 330_000
+    assert await gateway.revoke(MAC, 1) == 0
 
 
 # -- revoke ---------------------------------------------------------------------------------------------

@@ -457,6 +457,22 @@ async def test_traffic_counts_and_a_byte_limit_ends_the_session(emulator):
         log_in(emulator)
 
 
+async def test_a_byte_limit_changed_on_the_user_applies_from_the_next_login(emulator):
+    add_user(emulator, **{"limit-bytes-total": "1000000"})
+    emulator.connect_device(MAC, IP)
+    log_in(emulator)
+    emulator.traffic(MAC, 400_000, 400_000)
+    emulator.console("/ip/hotspot/user/set", {"numbers": MAC, "limit-bytes-total": "3000000"})
+    emulator.traffic(MAC, 100_000, 100_000)
+    assert not emulator.has_access(MAC) and emulator.ended[-1]["cause"] == "traffic-limit"
+    log_in(emulator)  # the new limit, counted against all the user moved
+    assert emulator.active_sessions()[0]["limit-bytes-total"] == "3000000"
+    emulator.traffic(MAC, 1_000_000, 999_999)
+    assert emulator.has_access(MAC)
+    emulator.traffic(MAC, 0, 1)
+    assert not emulator.has_access(MAC)
+
+
 async def test_a_bypassed_binding_gives_access_without_a_session(emulator):
     binding = emulator.console("/ip/hotspot/ip-binding/add", {"mac-address": MAC, "type": "bypassed"}).ret
     assert emulator.has_access(MAC) and emulator.active_sessions() == []

@@ -48,6 +48,13 @@ async def everything_stored(db) -> str:
     return repr([tuple(row) for table in tables for row in await db.fetchall(f"SELECT * FROM {table}")])  # noqa: S608
 
 
+async def test_a_new_router_starts_with_the_api_over_tls_ticked(settings, clock, vault, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        await sign_in(http, base, alpha.owner)
+        form = await http.get(f"{base}/admin/routers/new")
+    assert '<input type="checkbox" name="use_tls" checked>' in form.text
+
+
 async def test_a_router_password_is_stored_encrypted_and_never_shown(settings, clock, vault, db, alpha):
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
         csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)

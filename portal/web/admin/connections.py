@@ -84,7 +84,8 @@ ROUTER = Kind(
     name="router",
     path="/admin/routers",
     template="router_form",
-    blank={"hotspot_server": "all"},
+    # The API over TLS unless the owner unticks it: the plain API carries the router's password openly.
+    blank={"hotspot_server": "all", "use_tls": "on"},
     read=read_router,
     shown=router_fields,
     secrets=("password",),
