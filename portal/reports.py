@@ -211,6 +211,16 @@ async def stuck(db: Database, scope: Scope, now: datetime) -> Stuck:
     return Stuck(unconnected, routers_down, daraja_errors, router_tasks)
 
 
+# What a filter reads in each table: payments (p), and money paid by hand (c), which has no state.
+PAYMENT_FILTER_COLUMNS = {
+    "tenant": "p.tenant_id", "state": "p.state", "at": "p.created_at", "phone": "p.phone",
+    "receipt": "p.receipt",
+}  # fmt: skip
+BY_HAND_FILTER_COLUMNS = {
+    "tenant": "c.tenant_id", "at": "c.received_at", "phone": "c.msisdn", "receipt": "c.receipt",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class PaymentFilter:
     state: str = ""
@@ -219,25 +229,28 @@ class PaymentFilter:
     phone: str = ""  # a whole number (2547…) or its last digits
     receipt: str = ""
 
-    def where(self, scope: Scope) -> tuple[str, list]:
-        clauses, params = ["p.tenant_id IN (SELECT value FROM json_each(?))"], [scope.param]
-        if self.state:
-            clauses.append("p.state = ?")
+    def where(self, scope: Scope, columns: dict[str, str] = PAYMENT_FILTER_COLUMNS) -> tuple[str, list]:
+        """SQL conditions on payments, or on another table whose `columns` are named (one without a
+        state ignores the state asked for)."""
+        clauses = [f"{columns['tenant']} IN (SELECT value FROM json_each(?))"]  # noqa: S608
+        params: list = [scope.param]
+        if self.state and "state" in columns:
+            clauses.append(f"{columns['state']} = ?")
             params.append(self.state)
         if self.start:
-            clauses.append("p.created_at >= ?")
+            clauses.append(f"{columns['at']} >= ?")
             params.append(to_text(self.start))
         if self.end:
-            clauses.append("p.created_at < ?")
+            clauses.append(f"{columns['at']} < ?")
             params.append(to_text(self.end))
         if len(self.phone) == 12:
-            clauses.append("p.phone = ?")
+            clauses.append(f"{columns['phone']} = ?")
             params.append(self.phone)
         elif self.phone:
-            clauses.append("p.phone LIKE ?")
+            clauses.append(f"{columns['phone']} LIKE ?")
             params.append(f"%{self.phone}")
         if self.receipt:
-            clauses.append("p.receipt = ?")
+            clauses.append(f"{columns['receipt']} = ?")
             params.append(self.receipt)
         return " AND ".join(clauses), params
 
@@ -262,6 +275,17 @@ async def search_payments(
         (*params, -1 if limit is None else limit, offset),
     )
     return rows, total
+
+
+async def paid_by_hand(db: Database, scope: Scope, found: PaymentFilter, limit: int) -> list[sqlite3.Row]:
+    """Money sent to the PayBill or Till from the M-Pesa menu (C2B) matching the filter (it has no state),
+    newest first, with the Wi-Fi session it was claimed for, if any."""
+    where, params = found.where(scope, BY_HAND_FILTER_COLUMNS)
+    return await db.fetchall(
+        "SELECT c.*, t.name AS tenant FROM c2b_payments c JOIN tenants t ON t.id = c.tenant_id"  # noqa: S608
+        f" WHERE {where} ORDER BY c.received_at DESC, c.id DESC LIMIT ?",
+        (*params, limit),
+    )
 
 
 async def payment(db: Database, scope: Scope, payment_id: int) -> sqlite3.Row | None:

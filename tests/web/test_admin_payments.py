@@ -111,6 +111,40 @@ async def test_payments_are_filtered_by_state_phone_receipt_and_local_dates(
         assert await ids("to=2026-01-04") == [old]
 
 
+async def test_money_paid_by_hand_is_found_by_its_receipt_with_whether_it_became_wifi(
+    settings, clock, vault, db, alpha
+):
+    beta = await seed_tenant(db, clock, vault, "beta", phone="254722000000")
+    async with db.transaction() as tx:
+        for seeded, receipt, session in [
+            (alpha, "SGR0000AAA", alpha.session_id),
+            (alpha, "SGR0000BBB", None),
+            (beta, "SGR0000CCC", None),
+        ]:
+            await insert(
+                tx,
+                "c2b_payments",
+                tenant_id=seeded.tenant_id,
+                mpesa_account_id=seeded.account_id,
+                receipt=receipt,
+                amount=250,
+                bill_ref="WIFI",
+                received_at=to_text(clock.now()),
+                claimed_at=to_text(clock.now()) if session else None,
+                access_session_id=session,
+            )
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        await sign_in(http, base, alpha.owner)
+        listed = await http.get(f"{base}/admin/payments")
+        found = await http.get(f"{base}/admin/payments", params={"receipt": "sgr0000aaa"})
+        failed_only = await http.get(f"{base}/admin/payments", params={"state": "failed"})
+    assert "SGR0000AAA" in listed.text and "SGR0000BBB" in listed.text and "SGR0000CCC" not in listed.text
+    assert f'href="/admin/sessions/{alpha.session_id}">claimed' in listed.text
+    assert "not claimed" in listed.text
+    assert "SGR0000AAA" in found.text and "SGR0000BBB" not in found.text
+    assert 'id="by-hand"' not in failed_only.text  # money that arrived has not failed
+
+
 async def test_bad_filter_input_is_explained_and_kept(settings, clock, vault, alpha):
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
         await sign_in(http, base, alpha.owner)

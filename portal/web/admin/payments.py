@@ -30,6 +30,7 @@ from .base import (
 )
 
 PAGE_SIZE = 50
+BY_HAND_SHOWN = 50  # the newest; a receipt or dates find older ones
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are typing mistakes (and year 9999 has no next day)
 FILTER_FIELDS = ("state", "from", "to", "phone", "receipt")
 RECEIPT = re.compile(r"^[A-Z0-9]{6,20}$")
@@ -88,17 +89,20 @@ def read_filter(request: Request) -> tuple[PaymentFilter, dict[str, str], dict[s
 async def payment_list(request: Request, tenants: Tenants) -> Template:
     found, typed, errors = read_filter(request)
     number = page_number(request)
-    rows, total = [], 0
+    rows, total, by_hand = [], 0, []
     if not errors:
         rows, total = await reports.search_payments(
             services(request).db, tenants, found, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
         )
+        if found.state in ("", "paid") and number == 1:  # money paid by hand is paid, and has no pages
+            by_hand = await reports.paid_by_hand(services(request).db, tenants, found, limit=BY_HAND_SHOWN)
     return await page(
         request,
         "payments",
         status_code=400 if errors else 200,
         payments=rows,
         total=total,
+        by_hand=by_hand,
         page_number=number,
         pages=max(1, -(-total // PAGE_SIZE)),
         typed=typed,
