@@ -262,6 +262,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE access_sessions ADD COLUMN data_cap_bytes INTEGER
         CHECK (data_cap_bytes IS NULL OR data_cap_bytes > 0);
     ALTER TABLE access_sessions ADD COLUMN data_used_bytes INTEGER NOT NULL DEFAULT 0;
+    -- Sessions live at the upgrade take their package's cap: NULL would lift it for good.
+    UPDATE access_sessions SET data_cap_bytes = (SELECT data_cap_bytes FROM packages WHERE id = package_id)
+        WHERE state IN ('pending', 'active');
     """,
 ]
 

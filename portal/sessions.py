@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a screen, typed on a phone
 CODE_LENGTH = 8
+# Caps add up; past this (a RouterOS counter is 64 bits, SQLite's sum would turn to a float) no more.
+MAX_DATA_CAP = 2**62
 RETRY_FIRST = 2.0  # seconds before the first retry; doubles each time
 RETRY_CAP = 60.0  # a paying customer waits at most this long after the router comes back
 # A device that left the Wi-Fi may stay away for days: its grant is tried this rarely, and a sync that
@@ -90,9 +92,9 @@ async def open_session(
     # as the newest package's speed applies to the whole session. The router learns it from the
     # extend that `_add_time` queued, or from the grant still on its way.
     await tx.execute(
-        "UPDATE access_sessions SET data_cap_bytes = data_cap_bytes"
-        " + (SELECT data_cap_bytes FROM packages WHERE id = ?) WHERE id = ?",
-        (package_id, live["id"]),
+        "UPDATE access_sessions SET data_cap_bytes = min(data_cap_bytes"
+        " + (SELECT data_cap_bytes FROM packages WHERE id = ?), ?) WHERE id = ?",
+        (package_id, MAX_DATA_CAP, live["id"]),
     )
     return live["id"]
 
@@ -506,25 +508,38 @@ class SessionWorker:
         self._expiry_changed.set()  # a new expires_at, maybe the next one due
 
     async def _revoke(self, gateway, task: sqlite3.Row, session: sqlite3.Row, router_id: int) -> None:
-        moved_from = json.loads(task["payload"]).get("mac")  # a device the session moved away from
-        used = await gateway.revoke(moved_from or session["mac"], session["id"])
+        payload = json.loads(task["payload"])
+        mac = payload.get("mac") or session["mac"]  # a device the session moved away from, or its own
+        if "used" not in payload:
+            # Counted before anything is removed, and kept with the task: a retry after a lost answer
+            # would find nothing left to count.
+            payload["used"] = await gateway.usage(mac, session["id"])
+            async with self.db.transaction() as tx:
+                await tx.execute(
+                    "UPDATE router_tasks SET payload = ? WHERE id = ?", (json.dumps(payload), task["id"])
+                )
+        await gateway.revoke(mac, session["id"])
         now = self.clock.now()
         async with self.db.transaction() as tx:
-            # What the device used counts against the session's data cap on the device it has now.
-            await tx.execute(
-                "UPDATE access_sessions SET data_used_bytes = data_used_bytes + ? WHERE id = ?",
-                (used, session["id"]),
-            )
-            elsewhere = await tx.fetchval(
-                "SELECT router_id FROM access_sessions WHERE id = ? AND state = 'active'"
-                " AND data_cap_bytes IS NOT NULL AND router_id <> ?",
-                (session["id"], router_id),
-            )
-            if moved_from and used and elsewhere:
-                # Moved to another router, whose grant may have let the new device in before this
-                # ran: what this device used comes off the cap there too.
-                await queue_task(tx, now, elsewhere, session["id"], "extend")
+            await self._charge(tx, now, session["id"], payload["used"])
             await self._finish_in(tx, task, router_id, now)
+
+    @staticmethod
+    async def _charge(tx: Transaction, now: datetime, session_id: int, used: int) -> None:
+        """What a device used counts against the session's data cap on the device it has now; if that
+        one is online with a cap (it moved there, and got in before this was counted), its router is
+        told the smaller cap."""
+        await tx.execute(
+            "UPDATE access_sessions SET data_used_bytes = data_used_bytes + ? WHERE id = ?",
+            (used, session_id),
+        )
+        online_capped = await tx.fetchval(
+            "SELECT router_id FROM access_sessions WHERE id = ? AND state = 'active'"
+            " AND data_cap_bytes IS NOT NULL",
+            (session_id,),
+        )
+        if used and online_capped:
+            await queue_task(tx, now, online_capped, session_id, "extend")
 
     async def _extend(self, gateway, task: sqlite3.Row, session: sqlite3.Row) -> None:
         now = self.clock.now()
@@ -685,8 +700,12 @@ class SessionWorker:
             async with self._locks[router_id]:
                 live = await self._live(user.session_id, router_id, pending_counts=True)
                 if live is None or live["mac"] != user.name:  # over, or moved to another device
-                    await gateway.revoke(user.name, user.session_id)
+                    if await self._moved_and_revoke_queued(user.session_id):
+                        continue  # the move's own revoke is on the way, and counts the data used
+                    used = await gateway.revoke(user.name, user.session_id)
                     removed += 1
+                    async with self.db.transaction() as tx:
+                        await self._charge(tx, self.clock.now(), user.session_id, used)
         for row in rows:
             if row["state"] == "pending":
                 continue  # its grant task is on it
@@ -696,6 +715,17 @@ class SessionWorker:
                 if await self._restore(gateway, row["id"], router_id):
                     restored += 1
         return SyncReport(restored=restored, removed=removed)
+
+    async def _moved_and_revoke_queued(self, session_id: int) -> bool:
+        """A session still live on another device, whose revoke for this one waits: that task owns it."""
+        return bool(
+            await self.db.fetchval(
+                "SELECT 1 FROM router_tasks t JOIN access_sessions s ON s.id = t.access_session_id"
+                " WHERE t.access_session_id = ? AND t.kind = 'revoke' AND t.state = 'queued'"
+                " AND s.state IN ('pending', 'active')",
+                (session_id,),
+            )
+        )
 
     async def _live(
         self, session_id: int, router_id: int, pending_counts: bool = False

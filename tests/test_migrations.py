@@ -4,6 +4,7 @@ import pytest
 
 from portal.db import Database
 from portal.migrations import MIGRATIONS, DatabaseTooNew, migrate, pending
+from tests.seed import seed_tenant
 
 TABLES = {
     "tenants", "admin_users", "admin_sessions", "api_tokens", "mpesa_accounts", "routers", "packages",
@@ -47,6 +48,24 @@ async def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path, monke
             await migrate(db)
         assert await db.user_version() == len(MIGRATIONS)
         assert await db.fetchval("SELECT count(*) FROM sqlite_master WHERE name = 'extra'") == 0
+    finally:
+        await db.close()
+
+
+async def test_sessions_live_at_the_data_cap_upgrade_keep_their_packages_cap(
+    tmp_path, monkeypatch, clock, vault
+):
+    monkeypatch.setattr("portal.migrations.MIGRATIONS", MIGRATIONS[:2])  # before caps reached routers
+    db = await Database.open(tmp_path / "portal.db")
+    try:
+        await migrate(db)
+        seeded = await seed_tenant(db, clock, vault, "alpha")
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE packages SET data_cap_bytes = 1000000")
+        monkeypatch.setattr("portal.migrations.MIGRATIONS", MIGRATIONS)
+        await migrate(db)
+        live = await db.fetchone("SELECT * FROM access_sessions WHERE id = ?", (seeded.session_id,))
+        assert live["data_cap_bytes"] == 1_000_000
     finally:
         await db.close()
 

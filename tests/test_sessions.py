@@ -14,6 +14,7 @@ from portal.routers import Gateways, add_router
 from portal.sessions import (
     AWAY_RETRY_CAP,
     CODE_ALPHABET,
+    MAX_DATA_CAP,
     RETRY_CAP,
     SessionError,
     SessionWorker,
@@ -417,6 +418,19 @@ async def test_a_packages_data_cap_holds_on_the_router_and_buying_more_adds_to_i
     assert_data_left(emulator, MAC, 1_000_000)
 
 
+async def test_caps_add_up_to_what_a_router_counter_holds_and_no_further(
+    db, clock, vault, site, worker, emulator
+):
+    huge = await capped(db, clock, site, 2**61)
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, huge)
+    for _ in range(3):
+        await buy(db, clock, vault, huge)
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["data_cap_bytes"] == MAX_DATA_CAP
+    assert user_on_router(emulator)["limit-bytes-total"] == str(2**62)
+
+
 async def test_buying_a_package_without_a_cap_lifts_the_sessions_cap(
     db, clock, vault, site, worker, emulator
 ):
@@ -444,6 +458,53 @@ async def test_a_moved_session_takes_only_the_data_it_has_left_to_the_new_device
     await worker.run_due_tasks()
     assert (await session(db, session_id))["data_used_bytes"] == 600_000
     assert user_on_router(emulator, new_mac)["limit-bytes-total"] == "400000"
+    assert_data_left(emulator, new_mac, 400_000)
+
+
+async def moved_after_using(db, clock, vault, site, worker, emulator, new_mac: str) -> int:
+    """A 1 MB session whose device used 600 kB, moved to `new_mac` on the same router; its session id."""
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device(new_mac, "10.5.50.99")
+    session_id = await buy(db, clock, vault, await capped(db, clock, site, 1_000_000))
+    await worker.run_due_tasks()
+    emulator.traffic(MAC, 100_000, 500_000)
+    async with db.transaction() as tx:
+        await move_session(tx, clock, session_id, router_id=site.router_id, mac=new_mac, ip="10.5.50.99")
+    return session_id
+
+
+async def test_a_sync_before_the_moves_revoke_leaves_the_counting_to_it(
+    db, clock, vault, site, worker, emulator
+):
+    new_mac = "AA:BB:CC:DD:EE:99"
+    session_id = await moved_after_using(db, clock, vault, site, worker, emulator, new_mac)
+    await worker.sync_router(site.router_id)
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["data_used_bytes"] == 600_000
+    assert_data_left(emulator, new_mac, 400_000)
+
+
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        # Cut off half way, after the user and its login are gone: the retry finds nothing to count.
+        lambda router: router.inject_fatal("/ip/hotspot/cookie/print"),
+        # The revoke backs off and the new device's grant goes first, with the whole cap.
+        lambda router: router.inject_trap("/ip/hotspot/user/print", "busy"),
+    ],
+    ids=["revoke cut off half way", "revoke runs late"],
+)
+async def test_what_the_old_device_used_comes_off_the_new_devices_cap_whatever_happens_to_its_revoke(
+    db, clock, vault, site, worker, emulator, trouble
+):
+    new_mac = "AA:BB:CC:DD:EE:99"
+    session_id = await moved_after_using(db, clock, vault, site, worker, emulator, new_mac)
+    trouble(emulator)
+    await worker.run_due_tasks()
+    clock.advance(retry_delay(1))
+    await worker.run_due_tasks()
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["data_used_bytes"] == 600_000
     assert_data_left(emulator, new_mac, 400_000)
 
 

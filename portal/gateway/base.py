@@ -123,6 +123,10 @@ class Gateway(Protocol):
         """Ends the access that `session_id` gave `mac`; leaves alone whatever belongs to anyone else.
         Returns the bytes (both ways) the router had counted for that access; 0 if there was none."""
 
+    async def usage(self, mac: str, session_id: int) -> int:
+        """The bytes (both ways) the router has counted for the access `session_id` gave `mac`, changing
+        nothing: read before a revoke, and kept, it survives a revoke whose answer is lost."""
+
     async def active_sessions(self) -> list[ActiveSession]: ...
 
     async def hosts(self) -> list[Host]: ...

@@ -149,6 +149,9 @@ class RouterOSGateway:
     async def revoke(self, mac: str, session_id: int) -> int:
         return await self._run(self._revoke, mac, session_id)
 
+    async def usage(self, mac: str, session_id: int) -> int:
+        return await self._run(self._usage, mac, session_id) or 0
+
     async def active_sessions(self) -> list[ActiveSession]:
         return await self._run(lambda api: [active_session(row) for row in api.get_resource(ACTIVE).get()])
 
@@ -339,19 +342,23 @@ class RouterOSGateway:
                 changes.append(f"profile {profile.name} {'updated' if differs else 'up to date'}")
         self._profiles_seen.add(profile)
 
+    def _usage(self, api: Any, mac: str, session_id: int) -> int | None:
+        """The bytes the access moved: its user's earlier logins, and the login active now. None when
+        the user is someone else's, or a newer purchase's: not ours to end."""
+        users = api.get_resource(USERS).get(name=mac)
+        if any(session_of(user.get("comment")) != session_id for user in users):
+            return None
+        active = api.get_resource(ACTIVE).get(user=mac)
+        return sum(bytes_moved(row) for row in users) + sum(bytes_moved(row) for row in active)
+
     def _revoke(self, api: Any, mac: str, session_id: int) -> int:
-        users = api.get_resource(USERS)
-        moved = 0
-        for user in users.get(name=mac):
-            if session_of(user.get("comment")) != session_id:
-                return 0  # someone else's user, or a newer purchase's: not ours to end
-            moved += bytes_moved(user)  # what its logins before the current one moved
-            remove_quietly(users, user["id"])
+        moved = self._usage(api, mac, session_id)
+        if moved is None:
+            return 0
         # Removing the user does not end its session or forget its cookie: both go explicitly.
-        for path in (ACTIVE, COOKIES):
+        for path, key in ((USERS, "name"), (ACTIVE, "user"), (COOKIES, "user")):
             resource = api.get_resource(path)
-            for row in resource.get(user=mac):
-                moved += bytes_moved(row)
+            for row in resource.get(**{key: mac}):
                 remove_quietly(resource, row["id"])
         return moved
 
