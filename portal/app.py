@@ -108,9 +108,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         # Reconnect-code tries per device and address (portal/throttle.py says why memory is enough).
-        state=State(
-            {"settings": settings, "code_throttle": Throttle(clock, settings.limits.code_attempts_per_hour)}
-        ),
+        state=State({"settings": settings, "code_throttle": Throttle(clock)}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         openapi_config=None,
         logging_config=None,  # logs.configure() owns logging

@@ -7,6 +7,7 @@ a restart gives a guesser change nothing.
 """
 
 from collections import deque
+from collections.abc import Mapping
 from datetime import timedelta
 
 from .clock import Clock
@@ -15,22 +16,26 @@ SWEEP_ABOVE = 10_000  # keys; past this, keys with no recent try are dropped
 
 
 class Throttle:
-    def __init__(self, clock: Clock, limit: int, window: timedelta = timedelta(hours=1)):
+    def __init__(self, clock: Clock, window: timedelta = timedelta(hours=1)):
         self.clock = clock
-        self.limit = limit
         self.window = window
         self._tries: dict[str, deque] = {}
 
-    def may_try(self, *keys: str) -> bool:
-        """False when any key has used up its tries; otherwise counts this try against every key."""
-        if any(self._count(key) >= self.limit for key in keys):
+    def may_try(self, limits: Mapping[str, int]) -> bool:
+        """False when any key has used up its limit of tries; otherwise counts this try against each."""
+        if any(self._count(key) >= limit for key, limit in limits.items()):
             return False
         if len(self._tries) > SWEEP_ABOVE:
             for key in list(self._tries):
                 self._count(key)
-        for key in keys:
+        for key in limits:
             self._tries.setdefault(key, deque()).append(self.clock.now())
         return True
+
+    def forgive(self, key: str) -> None:
+        """Takes back the newest try of `key` (one that turned out right)."""
+        if tries := self._tries.get(key):
+            tries.pop()
 
     def _count(self, key: str) -> int:
         tries = self._tries.get(key)

@@ -32,6 +32,9 @@ MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
 STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
 PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/daraja.md §9)
 
+# Code tries an address gets, in devices' worth: customers behind one NAT share it.
+DEVICES_PER_ADDRESS = 10
+
 
 @dataclass(frozen=True)
 class Device:
@@ -128,7 +131,7 @@ async def _customer(state: State, fields: Any) -> tuple[str, Device | None, Any]
 
 
 @get("/")
-async def splash(request: Request, state: State) -> Template | Redirect:
+async def splash(request: Request, state: State) -> Template:
     lang, device, site = await _customer(state, request.query_params)
     if site is None:
         return not_a_customer(lang)
@@ -142,9 +145,12 @@ async def splash(request: Request, state: State) -> Template | Redirect:
                 if await sessions.log_in_again(tx, state.services.clock, live["id"]):
                     state.services.sessions.wake()
         return await _session_page(state, lang, site, device, live["id"], welcome=True)
-    waiting = await payments.open_payment_of_device(state.services.db, site["router_id"], device.mac)
-    if waiting is not None:
-        return Redirect(_payment_url(waiting.ref, lang, device), status_code=303)
+    if await payments.open_payment_of_device(state.services.db, site["router_id"], device.mac):
+        # Its prompt is still open (the captive window may have closed on it): say so, and follow it.
+        # Not by sending the device to the payment's own page: a MAC in a URL proves nothing, and that
+        # page's reference is what shows the access code.
+        context = _common(lang, site, device) | {"view": "device_waiting", "live": True, "poll_url": ""}
+        return page("payment", lang, context, switch_url=f"/?{device.query(other(lang))}")
     return await _choose(state, lang, site, device)
 
 
@@ -317,6 +323,7 @@ async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
         "headline": words.say(lang, "failed"),
         "reason": outcome.say(lang),
         "can_retry": outcome.retry,  # else the same prompt fails the same way: another number, or by hand
+        "other_number": outcome.category == codes.DECLINED,  # a rule on the payer's M-Pesa account
     }
 
 
@@ -472,9 +479,12 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
     services = state.services
     throttle: Throttle = state.code_throttle
     address = client_address(request, services.settings.server.trusted_proxies)
-    keys = (f"mac:{device.mac}", f"ip:{address}")
+    per_device = services.settings.limits.code_attempts_per_hour
+    # Behind a router that masquerades, every customer comes from one address: it gets many devices'
+    # worth of tries, and a right code gives its try back.
+    tries = {f"mac:{device.mac}": per_device, f"ip:{address}": per_device * DEVICES_PER_ADDRESS}
     typed = form.get("code", "")[:64]
-    if not throttle.may_try(*keys):
+    if not throttle.may_try(tries):
         return await _reconnect_page(
             state, lang, site, device, code=typed, error=words.say(lang, "too_many"), status_code=429
         )
@@ -494,6 +504,7 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
         return await _reconnect_page(
             state, lang, site, device, code=typed, error=words.say(lang, refused.reason), status_code=400
         )
+    throttle.forgive(f"ip:{address}")
     services.sessions.wake()
     # To the device's own page, which can be reloaded (and reloads itself until the device is online).
     return Redirect(f"/?{device.query(lang)}", status_code=303)

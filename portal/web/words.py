@@ -55,16 +55,24 @@ WORDS: dict[str, dict[str, str]] = {
         "too_many_pushes": (
             "You have asked for many M-Pesa prompts this hour. Please wait a while, or use a code."
         ),
-        "phone_busy": "Another M-Pesa request is open on this phone. Finish it, then try again in a minute.",
+        "phone_busy": (
+            "Another M-Pesa request for this phone is still open; it ends within a few minutes. Meanwhile,"
+            " you can pay with another number."
+        ),
         "cannot_pay": "Payments can't be taken right now. Please ask the staff.",
         "resend_wait": "The last prompt is still open on your phone. A new one can be sent when it ends.",
         "waiting_answer": "Waiting for M-Pesa's answer…",
+        "device_waiting": "A payment from this device is waiting",
+        "device_waiting_detail": (
+            "Enter your M-Pesa PIN on the phone that got the prompt. This page updates by itself: once the"
+            " payment is in, you are online."
+        ),
         "failed": "Payment not completed",
         "time_over": "Your time is over",
         "time_over_detail": "The time you bought has ended. Buy more to go on.",
         "moved": "Your time is on another device",
         "moved_detail": (
-            "It was moved with your access code. To go online here, buy a package or enter a code."
+            "It was moved there with one of your codes. To go online here, buy a package or enter a code."
         ),
         "refunded": "Payment refunded",
         "refunded_detail": "The hotspot gave this payment back to you. Buy a package to go online.",
@@ -125,17 +133,24 @@ WORDS: dict[str, dict[str, str]] = {
             "Umeomba maombi mengi ya M-Pesa saa hii. Tafadhali subiri kidogo, au tumia nambari."
         ),
         "phone_busy": (
-            "Kuna ombi lingine la M-Pesa kwenye simu hii. Likamilishe, kisha ujaribu tena baada ya dakika."
+            "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi; litaisha ndani ya dakika chache."
+            " Kwa sasa, unaweza kulipa kwa nambari nyingine."
         ),
         "cannot_pay": "Malipo hayawezi kupokelewa sasa hivi. Tafadhali uliza wahudumu.",
         "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya litatumwa likiisha.",
         "waiting_answer": "Tunasubiri jibu la M-Pesa…",
+        "device_waiting": "Malipo kutoka kifaa hiki yanasubiri",
+        "device_waiting_detail": (
+            "Weka PIN yako ya M-Pesa kwenye simu iliyopata ombi. Ukurasa huu unajisasisha wenyewe: malipo"
+            " yakifika, utaunganishwa."
+        ),
         "failed": "Malipo hayakukamilika",
         "time_over": "Muda wako umekwisha",
         "time_over_detail": "Muda ulionunua umekwisha. Nunua zaidi ili uendelee.",
         "moved": "Muda wako uko kwenye kifaa kingine",
         "moved_detail": (
-            "Ulihamishwa kwa msimbo wako wa kuingia. Ili uunganishwe hapa, nunua kifurushi au weka msimbo."
+            "Ulihamishwa huko kwa mojawapo ya misimbo yako. Ili uunganishwe hapa, nunua kifurushi au weka"
+            " msimbo."
         ),
         "refunded": "Malipo yamerudishwa",
         "refunded_detail": "Hotspot imekurudishia malipo haya. Nunua kifurushi ili uunganishwe.",
