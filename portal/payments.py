@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPEN = ("created", "pending")
+DOUBLE_TAP = timedelta(seconds=30)  # a second Pay this soon is the same tap, and gets the same payment
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 NO_PUBLIC_URL_HOST = "no-public-url.invalid"
 # When to ask Daraja (§5 of reference/daraja.md: first query after 10-20 s, then every 5-10 s; polling
@@ -209,10 +210,12 @@ async def start_payment(
             "SELECT * FROM payments WHERE phone = ? AND state IN ('created', 'pending')", (phone,)
         )
         if open_payment is not None:
-            asked = (tenant_id, router_id, mac, package_id)
-            if tuple(open_payment[key] for key in ("tenant_id", "router_id", "mac", "package_id")) != asked:
-                # Not the same Pay button tapped twice: another device, package or business would be
-                # handed someone else's payment. M-Pesa allows one prompt per phone at a time anyway.
+            asked = {"tenant_id": tenant_id, "router_id": router_id, "mac": mac, "package_id": package_id}
+            same = all(open_payment[key] == value for key, value in asked.items())
+            if not same or from_text(open_payment["created_at"]) < clock.now() - DOUBLE_TAP:
+                # Not the same Pay button tapped twice: anyone else (who could name this phone, device
+                # and package) would be handed the payment's page, and with it its access code. M-Pesa
+                # allows one prompt per phone at a time anyway.
                 raise PhoneBusy("an M-Pesa request is already open on this phone; try again in a few minutes")
             return _payment(open_payment)
         await _check_limits(tx, clock, settings.limits, phone, mac)

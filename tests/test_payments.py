@@ -146,6 +146,9 @@ async def test_phone_with_a_payment_open_elsewhere_is_busy(portal, shop, daraja,
         await start(portal, other)
     with pytest.raises(PhoneBusy):  # another device must not be handed this device's payment
         await start(portal, shop, mac="AA:BB:CC:DD:EE:01")
+    clock.advance(seconds=31)
+    with pytest.raises(PhoneBusy):  # nor anyone naming this one later: only a double tap gets it back
+        await start(portal, shop)
     assert (await current(portal, first)).state == "pending"
     assert daraja.sim.requests[STK_PUSH] == 1
 
