@@ -89,6 +89,19 @@ async def test_pay_go_online_come_back_and_move_to_a_second_phone_with_the_acces
         await on_router(hotspot, DEMO_DEVICE[0], expected=False)
 
 
+async def test_a_captive_window_closed_during_the_prompt_finds_the_payment_again_and_goes_online(hotspot):
+    async with phone_browser(hotspot) as page:
+        await choose_and_pay(page, hotspot)
+        await page.context.close()  # the phone closes the captive-portal window as the prompt appears
+    async with phone_browser(hotspot) as page:  # and opens a new one when the customer comes back
+        await page.goto(hotspot.splash_url())
+        assert "A payment from this device is waiting" in await page.inner_text("main")
+        await shot(page, "device-waiting")
+        await answer(hotspot, "success")
+        await page.wait_for_selector("text=You're online", timeout=WAIT_MS)  # the page refreshed itself
+        await on_router(hotspot, DEMO_DEVICE[0])
+
+
 async def test_a_cancelled_prompt_then_a_retry(hotspot):
     async with phone_browser(hotspot) as page:
         await choose_and_pay(page, hotspot)

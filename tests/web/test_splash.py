@@ -294,8 +294,8 @@ async def test_a_device_back_while_its_prompt_is_open_is_told_so_without_its_pay
     assert back.status_code == 200 and "A payment from this device is waiting" in back.text
     assert ref not in back.text  # a MAC in a URL must not lead to the page that shows the access code
     assert '<meta http-equiv="refresh"' in back.text  # it follows the payment by itself
-    [cancel] = re.findall(r'<a class="button secondary" href="([^"]+)">Cancel</a>', back.text)
-    assert "Choose a package" in (await http.get(hotspot.portal.base_url + html.unescape(cancel))).text
+    [packages] = re.findall(r'<a class="button secondary" href="([^"]+)">Choose a package</a>', back.text)
+    assert 'name="package"' in (await http.get(hotspot.portal.base_url + html.unescape(packages))).text
     await answer(hotspot, "success")
     await online(hotspot)
     welcome = await http.get(hotspot.splash_url())
