@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import Request, post, route
 from litestar.datastructures import State
+from litestar.enums import HttpMethod
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
@@ -31,6 +32,12 @@ from .forms import form_fields
 MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
 STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
 PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/daraja.md §9)
+
+
+def readable(path: str, **options: Any):
+    """A customer page, answering HEAD as well as GET: phones and link previews ask with HEAD."""
+    return route(path, http_method=[HttpMethod.GET, HttpMethod.HEAD], **options)
+
 
 # Code tries an address gets, in devices' worth: customers behind one NAT share it.
 DEVICES_PER_ADDRESS = 10
@@ -130,7 +137,7 @@ async def _customer(state: State, fields: Any) -> tuple[str, Device | None, Any]
     return lang, device, await site_for(state, device.router) if device else None
 
 
-@get("/")
+@readable("/")
 async def splash(request: Request, state: State) -> Template:
     lang, device, site = await _customer(state, request.query_params)
     if site is None:
@@ -246,7 +253,7 @@ async def _payment_and_device(state: State, ref: str, link_orig: str | None):
     return payment, Device(router, payment.mac, payment.ip or "", _http_only(link_orig))
 
 
-@get("/pay/{ref:str}")
+@readable("/pay/{ref:str}")
 async def payment_page(
     state: State,
     ref: FromPath[str],
@@ -334,7 +341,7 @@ def _ended(lang: str, why: str) -> dict:
     return {"view": "over", "message": headline, "headline": headline, "reason": reason}
 
 
-@get("/pay/{ref:str}/status")
+@readable("/pay/{ref:str}/status")
 async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str | None] = None) -> dict:
     """For the waiting page's script and for anyone polling: no personal data beyond the masked phone."""
     lang = words.language(lang)
@@ -448,7 +455,7 @@ async def _session_page(
     )
 
 
-@get("/reconnect")
+@readable("/reconnect")
 async def reconnect_form(request: Request, state: State) -> Template:
     lang, device, site = await _customer(state, request.query_params)
     if site is None:
@@ -513,7 +520,7 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
 # -- the router's own login page -------------------------------------------------------------------------
 
 
-@get(LOGIN_PAGE_PATH, media_type="text/html")
+@readable(LOGIN_PAGE_PATH, media_type="text/html")
 async def router_login_page(state: State, router: FromQuery[str]) -> Template:
     """What `portal router provision` has each router fetch: its redirect page, naming the router."""
     return Template(

@@ -450,6 +450,20 @@ async def test_files_or_odd_digits_where_text_belongs_are_explained_never_an_err
         assert refused.status_code == 400, field
 
 
+async def test_customer_pages_answer_head_as_they_answer_get(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    base = hotspot.portal.base_url
+    for url in (
+        hotspot.splash_url(),
+        base + location,
+        base + location.split("?")[0] + "/status",
+        f"{base}/reconnect?router={hotspot.router}&mac={DEMO_DEVICE[0]}&ip={DEMO_DEVICE[1]}",
+        f"{base}/hotspot/login.html?router={hotspot.router}",
+    ):
+        head, got = await http.head(url), await http.get(url)
+        assert (head.status_code, head.content) == (got.status_code, b""), url
+
+
 async def test_the_router_fetches_a_login_page_that_names_it(http, hotspot):
     page = await http.get(f"{hotspot.portal.base_url}/hotspot/login.html", params={"router": "demo-router"})
     assert page.status_code == 200
