@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
+from . import c2b
 from .clock import Clock
 from .config import Settings
 from .db import Database
@@ -86,6 +87,9 @@ def create_app(
                 scheduler.add_job(
                     sessions.sync_all, "interval", seconds=settings.routers.sync_interval, id="sync-routers"
                 )
+                # Payments made by hand reach the box only once Daraja has its C2B URLs.
+                scheduler.add_job(c2b.register_due, args=[services], id="c2b-at-start")
+                scheduler.add_job(c2b.register_due, "interval", minutes=10, args=[services], id="c2b")
                 scheduler.start()
                 sessions.start()
                 try:

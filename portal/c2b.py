@@ -5,6 +5,7 @@ payer's number comes hashed or masked, so a payment is found by its receipt code
 payer has in their M-Pesa message; `claim_c2b` lets exactly one claim have it.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -13,10 +14,13 @@ from .clock import Clock, to_text
 from .db import Database, Transaction
 from .mpesa.accounts import load_account
 from .mpesa.callbacks import C2BPayment
-from .mpesa.daraja import KENYA
+from .mpesa.daraja import KENYA, DarajaError
 
 if TYPE_CHECKING:
     from .app import Services
+
+
+log = logging.getLogger(__name__)
 
 
 class C2BError(ValueError):
@@ -49,7 +53,26 @@ async def register_urls(services: "Services", account_id: int) -> tuple[str, str
     account = await load_account(services.db, services.vault, account_id)
     confirmation, validation = urls(public_url, token)
     await services.daraja.register_c2b_urls(account, confirmation_url=confirmation, validation_url=validation)
+    async with services.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE mpesa_accounts SET c2b_registered_at = ? WHERE id = ?",
+            (to_text(services.clock.now()), account_id),
+        )
     return confirmation, validation
+
+
+async def register_due(services: "Services") -> None:
+    """Registers the C2B URLs of every account Daraja has not taken them for yet (run at start and
+    then now and again, so a new account gets them without anyone asking). Needs a public URL."""
+    if not services.settings.server.public_url:
+        return
+    for row in await services.db.fetchall("SELECT id FROM mpesa_accounts WHERE c2b_registered_at IS NULL"):
+        try:
+            await register_urls(services, row["id"])
+        except DarajaError as error:
+            log.warning(
+                "C2B URLs not registered", extra={"fields": {"account": row["id"], "error": str(error)}}
+            )
 
 
 def _utc(trans_time: str) -> str | None:

@@ -266,6 +266,11 @@ MIGRATIONS: list[str] = [
     UPDATE access_sessions SET data_cap_bytes = (SELECT data_cap_bytes FROM packages WHERE id = package_id)
         WHERE state IN ('pending', 'active');
     """,
+    # 4: when Daraja took the account's C2B URLs: until then nobody is told to pay by hand, as the
+    # money would never be heard of.
+    """
+    ALTER TABLE mpesa_accounts ADD COLUMN c2b_registered_at TEXT;
+    """,
 ]
 
 

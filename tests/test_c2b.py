@@ -3,7 +3,8 @@
 import pytest
 
 from portal import c2b
-from portal.mpesa.daraja import OAUTH
+from portal.clock import to_text
+from portal.mpesa.daraja import C2B_REGISTER, OAUTH
 from tests.conftest import running_portal, seed_shop
 
 MSISDN = 254708374149
@@ -103,3 +104,19 @@ async def test_registering_needs_a_public_url(settings, clock, vault, daraja):
         shop = await seed_shop(portal.services.db, vault, clock, daraja.base_url)
         with pytest.raises(c2b.C2BError, match="public_url"):
             await c2b.register_urls(portal.services, shop.account_id)
+
+
+async def test_accounts_get_their_c2b_urls_registered_once_without_anyone_asking(portal, shop, daraja):
+    assert await portal.services.db.fetchval("SELECT c2b_registered_at FROM mpesa_accounts") is None
+    await c2b.register_due(portal.services)
+    await c2b.register_due(portal.services)
+    registered = await portal.services.db.fetchval("SELECT c2b_registered_at FROM mpesa_accounts")
+    assert registered == to_text(portal.services.clock.now())
+    assert daraja.sim.requests[C2B_REGISTER] == 1
+
+
+async def test_without_a_public_address_no_c2b_urls_are_registered(settings, daraja, vault, clock):
+    async with running_portal(settings, clock, vault, callbacks=False) as behind_nat:
+        await seed_shop(behind_nat.services.db, vault, clock, daraja.base_url)
+        await c2b.register_due(behind_nat.services)
+        assert await behind_nat.services.db.fetchval("SELECT c2b_registered_at FROM mpesa_accounts") is None

@@ -26,7 +26,11 @@ RETYPE_SECRETS = (
     "The environment changed: type the consumer key, secret and passkey again. Stored ones are only"
     " sent to the environment they were typed for."
 )
-SUMMARY = "id, tenant_id, name, kind, shortcode, till_number, environment, created_at, updated_at"
+# What lists show of an account: never a secret.
+SUMMARY = ", ".join([
+    "id", "tenant_id", "name", "kind", "shortcode", "till_number", "environment", "c2b_registered_at",
+    "created_at", "updated_at",
+])  # fmt: skip
 
 
 class AccountError(ValueError):

@@ -396,8 +396,11 @@ async def _pay_by_hand(state: State, site, lang: str) -> str:
     if site["mpesa_account_id"] is None:
         return ""
     account = await state.services.db.fetchone(
-        "SELECT kind, shortcode, till_number FROM mpesa_accounts WHERE id = ?", (site["mpesa_account_id"],)
+        "SELECT kind, shortcode, till_number, c2b_registered_at FROM mpesa_accounts WHERE id = ?",
+        (site["mpesa_account_id"],),
     )
+    if account["c2b_registered_at"] is None:
+        return ""  # Daraja would not tell us of the money: nobody is sent to pay that way
     if account["kind"] == "till":
         how = words.say(lang, "till_how", till=account["till_number"] or account["shortcode"])
     else:

@@ -197,6 +197,9 @@ async def test_a_cancelled_prompt_is_explained_and_trying_again_sends_a_new_one(
     assert (await status(http, hotspot, location))["state"] == "failed"
     page = await http.get(hotspot.portal.base_url + location)
     assert "You cancelled the M-Pesa request. No money was taken." in page.text
+    assert "Pay Bill" not in page.text  # Daraja has no C2B URLs for the account: money would be unheard of
+    await c2b.register_urls(hotspot.portal.services, 1)
+    page = await http.get(hotspot.portal.base_url + location)
     assert "Pay Bill 174379" in page.text  # the way to pay by hand, then claim with the receipt
     again = await http.post(
         f"{hotspot.portal.base_url}{location.split('?')[0]}/retry", data=device_form(hotspot)
@@ -227,6 +230,7 @@ async def test_a_late_tap_on_try_again_after_paying_sends_no_new_prompt(http, ho
     ],
 )
 async def test_a_failure_offers_only_the_next_step_that_could_work(http, hotspot, outcome, offers):
+    await c2b.register_urls(hotspot.portal.services, 1)
     location = (await pay(http, hotspot)).headers["location"]
     await answer(hotspot, outcome)
     page = await http.get(hotspot.portal.base_url + location)
