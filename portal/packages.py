@@ -197,7 +197,7 @@ def profile_name(package_id: int) -> str:
 async def for_sale(db: Database, tenant_id: int) -> list[sqlite3.Row]:
     """What the splash page offers, in the owner's order."""
     return await db.fetchall(
-        "SELECT id, name, price, duration_seconds, rate_limit FROM packages"
+        "SELECT id, name, price, duration_seconds, rate_limit, data_cap_bytes FROM packages"
         " WHERE tenant_id = ? AND hidden = 0 ORDER BY position, price, id",
         (tenant_id,),
     )

@@ -108,6 +108,7 @@ def page(name: str, lang: str, context: dict, *, status_code: int = 200, switch_
             "t": lambda key, **values: words.say(lang, key, **values),
             "duration": lambda seconds: words.duration(lang, seconds),
             "speed": lambda rate: words.speed(lang, rate),
+            "data_size": words.data_size,
             "money": words.money,
             "other_language_url": switch_url,
         }
@@ -186,7 +187,7 @@ async def _choose(
             "reconnect_url": f"/reconnect?{device.query(lang)}",
         },
         status_code=status_code,
-        switch_url=f"/?{device.query(other(lang))}",
+        switch_url=f"/?{device.query(other(lang), more='1')}",  # still the packages, in the other language
     )
 
 
@@ -308,9 +309,11 @@ async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
     """Where the payment stands, for the page and for /status: `view` is what the page shows."""
     if payment.state in payments.OPEN:
         return {"view": "waiting", "message": codes.describe(STILL_WAITING).say(lang)}
-    if payment.state == "paid":
-        if payment.access_session_id is None:
-            return {"view": "connecting", "message": codes.describe(PAID).say(lang)}
+    if payment.state == "paid" and payment.access_session_id is None:
+        return {"view": "connecting", "message": codes.describe(PAID).say(lang)}
+    # A refund leaves the access it bought alone (ending it is the owner's separate act): while the
+    # access lasts, the page says what the access is, not what happened to the money.
+    if payment.state in ("paid", "reversed") and payment.access_session_id is not None:
         status = await sessions.session_status(
             state.services.db, state.services.clock, payment.access_session_id
         )
@@ -320,9 +323,10 @@ async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
             return {"view": "online", "message": words.say(lang, "online"), "session": status}
         if status.state == "pending":
             return {"view": "connecting", "message": codes.describe(PAID).say(lang), "session": status}
-        return _ended(lang, "time_over")
     if payment.state == "reversed":
         return _ended(lang, "refunded")
+    if payment.state == "paid":
+        return _ended(lang, "time_over")
     outcome = payment.outcome or codes.describe(codes.EXPIRED)
     return {
         "view": "failed",

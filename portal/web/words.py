@@ -192,6 +192,16 @@ def duration(lang: str, seconds: int) -> str:
     return " ".join(parts) or ("less than a minute" if lang == "en" else "chini ya dakika moja")
 
 
+def data_size(size: int | None) -> str:
+    """1_500_000_000 → '1.5 GB': a data cap as customers and owners read it, in either language."""
+    if not size:
+        return ""
+    for unit, scale in (("GB", 1000**3), ("MB", 1000**2)):
+        if size >= scale:
+            return f"{size / scale:g} {unit}"
+    return f"{size:,} bytes"
+
+
 def speed(lang: str, rate_limit: str) -> str:
     """RouterOS 'rx/tx' from the router's side, so tx is the customer's download: '1M/4M' → 'up to 4 Mbps'."""
     if not rate_limit:

@@ -49,13 +49,16 @@ async def portal_url(settings, clock, vault, site):
         yield base
 
 
-async def test_splash_shows_the_tenant_and_its_packages_as_buttons(portal_url):
+async def test_splash_shows_the_tenant_and_its_packages_as_buttons(portal_url, db):
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE packages SET data_cap_bytes = 500000000 WHERE name = '24 hours'")
     async with httpx.AsyncClient() as http:
         page = await http.get(portal_url, params=DEVICE)
     assert page.status_code == 200
     assert "Demo Cafe Wi-Fi" in page.text and "0712 345 678" in page.text
     assert page.text.count('type="radio" name="package"') == 4
     assert "KES 10" in page.text and "1 hour" in page.text and "up to 2 Mbps" in page.text
+    assert "500 MB" in page.text  # the data cap of the package that has one
     assert 'value="AA:BB:CC:DD:EE:01"' in page.text  # the MAC as the router writes it
 
 
@@ -243,11 +246,27 @@ async def test_a_refunded_payment_says_so(http, hotspot):
     location = (await pay(http, hotspot)).headers["location"]
     await answer(hotspot, "success")
     await online(hotspot)
-    async with hotspot.portal.services.db.transaction() as tx:
+    services = hotspot.portal.services
+    async with services.db.transaction() as tx:
         await tx.execute("UPDATE payments SET state = 'reversed', reversed_reason = 'refunded'")
+    still = await http.get(hotspot.portal.base_url + location)
+    assert "You&#39;re online" in still.text  # a refund leaves the access alone: the page says so
+    session_id = await services.db.fetchval("SELECT id FROM access_sessions")
+    async with services.db.transaction() as tx:  # until the owner ends it too
+        await sessions.end_session(tx, services.clock, session_id)
     page = await http.get(hotspot.portal.base_url + location)
     assert "Payment refunded" in page.text and "Connecting you now" not in page.text
     assert (await status(http, hotspot, location))["state"] == "failed"
+
+
+async def test_switching_language_on_the_packages_page_stays_on_the_packages(http, hotspot):
+    await pay(http, hotspot)
+    await answer(hotspot, "success")
+    await online(hotspot)
+    packages = await http.get(hotspot.splash_url(more="1"))
+    [switch] = re.findall(r'href="([^"]+)" lang="sw"', packages.text)
+    swahili = await http.get(hotspot.portal.base_url + html.unescape(switch))
+    assert "Chagua kifurushi" in swahili.text
 
 
 async def test_a_package_that_ends_on_another_day_shows_that_day(http, hotspot, clock, settings):

@@ -31,6 +31,7 @@ from ...numbers import whole
 from ...scope import Scope
 from ..addresses import client_address
 from ..forms import form_fields
+from ..words import data_size
 
 if TYPE_CHECKING:
     from ...app import Services
@@ -318,11 +319,4 @@ class Formats:
         national = "0" + phone[3:]
         return f"{national[:4]} {national[4:7]} {national[7:]}"
 
-    @staticmethod
-    def data(size: int | None) -> str:
-        if not size:
-            return ""
-        for unit, scale in (("GB", 1000**3), ("MB", 1000**2)):
-            if size >= scale:
-                return f"{size / scale:g} {unit}"
-        return f"{size:,} bytes"
+    data = staticmethod(data_size)
