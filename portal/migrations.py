@@ -266,6 +266,12 @@ MIGRATIONS: list[str] = [
     UPDATE access_sessions SET data_cap_bytes = (SELECT data_cap_bytes FROM packages WHERE id = package_id)
         WHERE state IN ('pending', 'active');
     """,
+    # 4: the admin's sessions name the money paid by hand that bought them, as they do payments and
+    # vouchers, each read from an index.
+    """
+    CREATE INDEX c2b_payments_by_access_session ON c2b_payments (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+    """,
 ]
 
 
