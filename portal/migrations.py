@@ -271,6 +271,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE mpesa_accounts ADD COLUMN c2b_registered_at TEXT;
     """,
+    # 5: the admin's sessions name the money paid by hand that bought them, as they do payments and
+    # vouchers, each read from an index.
+    """
+    CREATE INDEX c2b_payments_by_access_session ON c2b_payments (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+    """,
 ]
 
 

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from .clock import to_text
@@ -371,12 +372,47 @@ def _compact(detail: str) -> str:
     return "" if value in ({}, None, "") else json.dumps(value, ensure_ascii=False)[:2000]
 
 
+# One row per session, however many purchases it took: what paid for it is read by `paid_by`.
 SESSION_COLUMNS = (
-    "s.*, r.name AS router, k.name AS package, p.id AS payment_id, p.ref AS payment_ref,"
-    " v.batch AS voucher_batch"
+    "s.*, r.name AS router, k.name AS package"
     " FROM access_sessions s JOIN routers r ON r.id = s.router_id JOIN packages k ON k.id = s.package_id"
-    " LEFT JOIN payments p ON p.access_session_id = s.id LEFT JOIN vouchers v ON v.access_session_id = s.id"
 )
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """Something that bought a session time: an M-Pesa payment, a voucher, money paid by hand (C2B)."""
+
+    label: str
+    href: str
+
+
+async def paid_by(db: Database, sessions: list[sqlite3.Row]) -> dict[int, list[Purchase]]:
+    """What bought each session's time, first purchase first (a session given by hand has none). Each
+    table is read from its own index on access_session_id."""
+    ids = json.dumps([row["id"] for row in sessions])
+    rows = await db.fetchall(
+        "SELECT access_session_id AS session_id, 'payment' AS kind, id, ref AS name, paid_at AS at"
+        " FROM payments WHERE access_session_id IN (SELECT value FROM json_each(?))"
+        " UNION ALL SELECT access_session_id, 'voucher', id, batch, used_at"
+        " FROM vouchers WHERE access_session_id IN (SELECT value FROM json_each(?))"
+        " UNION ALL SELECT access_session_id, 'by hand', id, receipt, claimed_at"
+        " FROM c2b_payments WHERE access_session_id IN (SELECT value FROM json_each(?))"
+        " ORDER BY at, id",
+        (ids, ids, ids),
+    )
+    found: dict[int, list[Purchase]] = {}
+    for row in rows:
+        found.setdefault(row["session_id"], []).append(_purchase(row["kind"], row["id"], row["name"]))
+    return found
+
+
+def _purchase(kind: str, row_id: int, name: str) -> Purchase:
+    if kind == "payment":
+        return Purchase(name, f"/admin/payments/{row_id}")
+    if kind == "voucher":
+        return Purchase(f"voucher {name}", f"/admin/vouchers/{name}")
+    return Purchase(f"{name} (paid by hand)", f"/admin/payments?{urlencode({'receipt': name})}#by-hand")
 
 
 async def live_sessions(db: Database, scope: Scope) -> list[sqlite3.Row]:

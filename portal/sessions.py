@@ -80,17 +80,24 @@ async def open_session(
         raise SessionError("the router and the package must both belong to the tenant")
     now = clock.now()
     live = await tx.fetchone(
-        "SELECT id, router_id, state, expires_at FROM access_sessions"
+        "SELECT id, router_id, package_id, state, expires_at FROM access_sessions"
         " WHERE router_id = ? AND mac = ? AND state IN ('pending', 'active')",
         (router_id, mac),
     )
     if live is None:
         return await _insert_session(tx, now, vault, tenant_id, router_id, package_id, mac, ip, seconds)
-    await _add_time(tx, now, live, seconds, package_id, ip)
+    # One session has one speed, for all its time: that of the dearer package, so that a cheap top-up
+    # never slows down the week already bought (on a tie the session keeps the package it has).
+    dearer = await tx.fetchval(
+        "SELECT CASE WHEN new.price > kept.price THEN new.id ELSE kept.id END"
+        " FROM packages new, packages kept WHERE new.id = ? AND kept.id = ?",
+        (package_id, live["package_id"]),
+    )
+    await _add_time(tx, now, live, seconds, dearer, ip)
     # The data bought adds to what the session has: left over data is not lost, as left over time is
-    # not. A package without a cap (NULL, which absorbs the sum) lifts the session's cap altogether,
-    # as the newest package's speed applies to the whole session. The router learns it from the
-    # extend that `_add_time` queued, or from the grant still on its way.
+    # not. A package without a cap (NULL, which absorbs the sum) lifts the session's cap altogether:
+    # the session has one cap for all its time. The router learns it from the extend that `_add_time`
+    # queued, or from the grant still on its way.
     await tx.execute(
         "UPDATE access_sessions SET data_cap_bytes = min(data_cap_bytes"
         " + (SELECT data_cap_bytes FROM packages WHERE id = ?), ?) WHERE id = ?",
@@ -122,7 +129,7 @@ def check_seconds(seconds: object) -> None:
 async def _add_time(
     tx: Transaction, now: datetime, live: sqlite3.Row, seconds: int, package_id: int, ip: str | None
 ) -> None:
-    # The newest purchase's package (its speed) applies from now on.
+    # `package_id` (its speed) applies to the whole session from now on.
     if live["state"] == "pending":
         cursor = await tx.execute(
             "UPDATE access_sessions SET paid_seconds = paid_seconds + ?, package_id = ?,"

@@ -2,7 +2,7 @@
 RouterOS emulator over loopback TCP through routeros-api. Time only moves when a test advances it."""
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from portal.app import create_app
 from portal.clock import from_text, to_text
 from portal.gateway.routeros import GRACE_SECONDS, parse_duration
-from portal.routers import Gateways, add_router
+from portal.routers import Gateways, add_router, profile_name
 from portal.sessions import (
     AWAY_RETRY_CAP,
     CODE_ALPHABET,
@@ -42,12 +42,14 @@ class Site:
     router_id: int
 
 
-async def add_package(tx, clock, tenant_id, name="1 hour", seconds=HOUR, rate="1M/2M", cap=None) -> int:
+async def add_package(
+    tx, clock, tenant_id, name="1 hour", seconds=HOUR, rate="1M/2M", cap=None, price=10
+) -> int:
     now = to_text(clock.now())
     cursor = await tx.execute(
         "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, data_cap_bytes,"
-        " created_at, updated_at) VALUES (?, ?, 10, ?, ?, ?, ?, ?)",
-        (tenant_id, name, seconds, rate, cap, now, now),
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (tenant_id, name, price, seconds, rate, cap, now, now),
     )
     return cursor.lastrowid
 
@@ -194,6 +196,30 @@ async def test_more_time_bought_while_the_grant_is_in_flight_reaches_the_router(
     row = await session(db, session_id)
     assert from_text(row["expires_at"]) - from_text(row["started_at"]) == timedelta(hours=2)
     assert parse_duration(user_on_router(emulator)["limit-uptime"]) == 2 * HOUR + GRACE_SECONDS
+
+
+async def test_a_cheaper_top_up_keeps_the_faster_speed_and_a_dearer_one_switches_to_its_own(
+    db, clock, vault, site, worker, emulator
+):
+    async with db.transaction() as tx:
+        week = await add_package(tx, clock, site.tenant_id, "7 days", 7 * 24 * HOUR, "5M/5M", price=300)
+        top_up = await add_package(tx, clock, site.tenant_id, "top-up", HOUR, "2M/2M", price=20)
+        same_price = await add_package(tx, clock, site.tenant_id, "3 days", 3 * 24 * HOUR, "3M/3M", price=300)
+        month = await add_package(tx, clock, site.tenant_id, "30 days", 30 * 24 * HOUR, "8M/8M", price=1000)
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(db, clock, vault, replace(site, package_id=week), seconds=7 * 24 * HOUR)
+    await worker.run_due_tasks()
+    assert user_on_router(emulator)["profile"] == profile_name(week)
+    assert await buy(db, clock, vault, replace(site, package_id=top_up)) == session_id
+    await buy(db, clock, vault, replace(site, package_id=same_price))  # a tie keeps what the session has
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["package_id"] == week
+    assert user_on_router(emulator)["profile"] == profile_name(week)
+    await buy(db, clock, vault, replace(site, package_id=month), seconds=30 * 24 * HOUR)
+    await worker.run_due_tasks()
+    assert (await session(db, session_id))["package_id"] == month
+    assert user_on_router(emulator)["profile"] == profile_name(month)
+    assert [t["kind"] for t in await tasks(db, session_id)] == ["grant", "extend", "extend", "extend"]
 
 
 # -- outages --------------------------------------------------------------------------------------------

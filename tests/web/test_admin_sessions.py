@@ -10,7 +10,7 @@ from portal.app import create_app
 from portal.clock import to_text
 from portal.gateway.routeros import parse_duration
 from tests.conftest import free_port, serving
-from tests.seed import insert, insert_session, on_emulator, seed_tenant
+from tests.seed import insert, insert_payment, insert_session, on_emulator, seed_tenant
 from tests.test_sessions import eventually, user_on_router
 from tests.web.conftest import browser, csrf_of, sign_in
 
@@ -221,6 +221,42 @@ async def test_staff_see_a_session_without_its_forms(settings, clock, vault, db,
     assert "Details" in listed.text and "Manage" not in listed.text
     for form in ("/extend", "/move", "/revoke"):
         assert form not in detail.text
+
+
+async def test_a_session_bought_several_times_is_listed_once_with_everything_that_paid_for_it(
+    settings, clock, vault, db, alpha
+):
+    later, last = (to_text(clock.now() + timedelta(minutes=minutes)) for minutes in (40, 50))
+    async with db.transaction() as tx:  # more time bought while online: the same session, extended
+        top_up = await insert_payment(
+            tx, tenant_id=alpha.tenant_id, mpesa_account_id=alpha.account_id, package_id=alpha.package_id,
+            router_id=alpha.router_id, phone="254712345678", amount=90, state="paid", at=later,
+            receipt="SGR0000009", access_session_id=alpha.session_id,
+        )  # fmt: skip
+        await insert(
+            tx, "c2b_payments", tenant_id=alpha.tenant_id, mpesa_account_id=alpha.account_id,
+            receipt="SGR0000010", amount=30, received_at=last, claimed_at=last,
+            access_session_id=alpha.session_id,
+        )  # fmt: skip
+    first_ref, top_up_ref = [
+        await db.fetchval("SELECT ref FROM payments WHERE id = ?", (payment,))
+        for payment in (alpha.paid_payment_id, top_up)
+    ]
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        await sign_in(http, base, alpha.owner)
+        listed = await http.get(f"{base}/admin/sessions")
+        detail = await http.get(f"{base}/admin/sessions/{alpha.session_id}")
+    assert listed.status_code == detail.status_code == 200
+    assert "Online and connecting (1)" in listed.text
+    [row] = [line for line in listed.text.split("<tr") if f'id="session-{alpha.session_id}"' in line]
+    assert f'<a href="/admin/payments/{alpha.paid_payment_id}">{first_ref}</a>' in row
+    assert f'href="/admin/sessions/{alpha.session_id}#paid-by">+2 more</a>' in row
+    assert top_up_ref not in row
+    assert (
+        f'<dd id="paid-by"><a href="/admin/payments/{alpha.paid_payment_id}">{first_ref}</a>,'
+        f' <a href="/admin/payments/{top_up}">{top_up_ref}</a>,'
+        ' <a href="/admin/payments?receipt=SGR0000010#by-hand">SGR0000010 (paid by hand)</a></dd>'
+    ) in detail.text
 
 
 async def test_data_used_comes_from_the_router_and_a_router_that_is_down_shows_a_dash(

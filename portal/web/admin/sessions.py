@@ -34,11 +34,13 @@ async def _data_used(request: Request, tenants: Scope, sessions: list) -> router
 async def session_list(request: Request, tenants: Tenants) -> Template:
     db, now = services(request).db, services(request).clock.now()
     live = await reports.live_sessions(db, tenants)
+    ended = await reports.ended_sessions(db, tenants, now - timedelta(days=7), limit=ENDED_SHOWN)
     return await page(
         request,
         "sessions",
         live=live,
-        ended=await reports.ended_sessions(db, tenants, now - timedelta(days=7), limit=ENDED_SHOWN),
+        ended=ended,
+        paid_by=await reports.paid_by(db, live + ended),
         data_used=await _data_used(request, tenants, live),
     )
 
@@ -115,6 +117,7 @@ async def _detail(
         "session",
         status_code=status_code,
         session=row,
+        paid_by=(await reports.paid_by(services(request).db, [row])).get(row["id"], []),
         routers=await routers.routers(services(request).db, own),
         data_used=await _data_used(request, own, [row]),
         **extra,
