@@ -450,9 +450,8 @@ async def _session_page(
             "poll_url": f"/pay/{payment.ref}/status" if payment else "",
             "receipt": payment.receipt if payment else "",
             "seconds_left": seconds_left,
-            "time_left": words.duration(lang, seconds_left - seconds_left % 60)
-            if seconds_left >= 60
-            else words.duration(lang, 0),
+            # Whole minutes, rounded up: an hour just bought is "1 hour", not "59 minutes".
+            "time_left": words.duration(lang, -(-seconds_left // 60) * 60),
             "expires_local": expires_local,
             "access_code": access_code,
         },
@@ -495,7 +494,7 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
     address = client_address(request, services.settings.server.trusted_proxies)
     per_device = services.settings.limits.code_attempts_per_hour
     # Behind a router that masquerades, every customer comes from one address: it gets many devices'
-    # worth of tries, and a right code gives its try back.
+    # worth of tries. A right code gives its try back.
     tries = {f"mac:{device.mac}": per_device, f"ip:{address}": per_device * DEVICES_PER_ADDRESS}
     typed = form.get("code", "")[:64]
     if not throttle.may_try(tries):
@@ -518,7 +517,8 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
         return await _reconnect_page(
             state, lang, site, device, code=typed, error=words.say(lang, refused.reason), status_code=400
         )
-    throttle.forgive(f"ip:{address}")
+    for key in tries:  # a right code is no guess
+        throttle.forgive(key)
     services.sessions.wake()
     # To the device's own page, which can be reloaded (and reloads itself until the device is online).
     return Redirect(f"/?{device.query(lang)}", status_code=303)

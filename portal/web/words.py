@@ -51,7 +51,7 @@ WORDS: dict[str, dict[str, str]] = {
         "pay_by_hand": "Or pay by M-Pesa yourself: {how}, then enter the receipt code from the SMS.",
         "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
         "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
-        "too_many": "Too many tries. Please wait a few minutes and try again.",
+        "too_many": "Too many tries. Please try again later (within the hour), or ask the staff.",
         "too_many_pushes": (
             "You have asked for many M-Pesa prompts this hour. Please wait a while, or use a code."
         ),
@@ -112,7 +112,7 @@ WORDS: dict[str, dict[str, str]] = {
         "online": "Uko mtandaoni",
         "time_left": "Muda uliobaki",
         "expires_at": "Hadi",
-        "access_code": "Nambari yako ya ufikiaji",
+        "access_code": "Msimbo wako wa kuingia",
         "access_code_hint": "Itunze: inakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
         "continue": "Endelea kuvinjari",
         "codes_move_time": (
@@ -128,16 +128,18 @@ WORDS: dict[str, dict[str, str]] = {
         "pay_by_hand": "Au lipa kwa M-Pesa mwenyewe: {how}, kisha weka nambari ya risiti kutoka kwenye SMS.",
         "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
         "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
-        "too_many": "Majaribio mengi mno. Tafadhali subiri dakika chache ujaribu tena.",
+        "too_many": (
+            "Majaribio mengi mno. Tafadhali jaribu tena baadaye (ndani ya saa moja), au uliza wahudumu."
+        ),
         "too_many_pushes": (
-            "Umeomba maombi mengi ya M-Pesa saa hii. Tafadhali subiri kidogo, au tumia nambari."
+            "Umeomba maombi mengi ya M-Pesa saa hii. Tafadhali subiri kidogo, au tumia msimbo."
         ),
         "phone_busy": (
             "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi; litaisha ndani ya dakika chache."
             " Kwa sasa, unaweza kulipa kwa nambari nyingine."
         ),
         "cannot_pay": "Malipo hayawezi kupokelewa sasa hivi. Tafadhali uliza wahudumu.",
-        "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya litatumwa likiisha.",
+        "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya linaweza kutumwa likiisha.",
         "waiting_answer": "Tunasubiri jibu la M-Pesa…",
         "device_waiting": "Malipo kutoka kifaa hiki yanasubiri",
         "device_waiting_detail": (

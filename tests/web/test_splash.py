@@ -401,6 +401,19 @@ async def test_guesses_sent_all_at_once_get_no_more_tries_than_the_limit(http, h
     assert sorted(answer.status_code for answer in answers) == [400] * 3 + [429] * 17
 
 
+async def test_right_codes_are_no_guesses_and_use_up_no_tries(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    code = re.search(r'id="access-code">([^<]+)<', (await http.get(hotspot.portal.base_url + location)).text)
+    url = f"{hotspot.portal.base_url}/reconnect"
+    answers = [
+        (await http.post(url, data=device_form(hotspot) | {"code": code.group(1)})).status_code
+        for _ in range(5)
+    ]
+    assert answers == [303] * 5  # more than the 3 tries a device has here
+
+
 async def test_a_voucher_gives_its_package_once(http, hotspot, clock, vault):
     db = hotspot.portal.services.db
     async with db.transaction() as tx:
