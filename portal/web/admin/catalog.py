@@ -131,7 +131,15 @@ async def package_move(request: Request, tenants: Tenants, package_id: FromPath[
     row = await _package(request, tenants, package_id)
     step = -1 if form_fields(await request.form()).get("direction") == "up" else 1
     async with services(request).db.transaction() as tx:
-        await packages.move_package(tx, services(request).clock, package_id, row["tenant_id"], step)
+        if await packages.move_package(tx, services(request).clock, package_id, row["tenant_id"], step):
+            await audit_change(
+                tx,
+                request,
+                tenant_id=row["tenant_id"],
+                action="package_moved",
+                target=f"package:{package_id}",
+                detail={"direction": "up" if step < 0 else "down"},
+            )
     return Redirect("/admin/packages", status_code=303)
 
 
