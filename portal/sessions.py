@@ -164,6 +164,18 @@ async def log_in_again(tx: Transaction, clock: Clock, session_id: int) -> bool:
     return True
 
 
+async def ended_lately(db: Database, clock: Clock, router_id: int, mac: str) -> bool:
+    """Did this device's time run out in the last hour? The router sends it back to the splash page,
+    which then says why before offering more."""
+    return bool(
+        await db.fetchval(
+            "SELECT 1 FROM access_sessions WHERE router_id = ? AND mac = ? AND state = 'expired'"
+            " AND ended_at >= ?",
+            (router_id, mac, to_text(clock.now() - timedelta(hours=1))),
+        )
+    )
+
+
 async def move_session(
     tx: Transaction, clock: Clock, session_id: int, *, router_id: int, mac: str, ip: str | None
 ) -> None:

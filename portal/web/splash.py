@@ -159,7 +159,10 @@ async def splash(request: Request, state: State) -> Template:
         # page's reference is what shows the access code.
         context = _common(lang, site, device) | {"view": "device_waiting", "live": True, "poll_url": ""}
         return page("payment", lang, context, switch_url=f"/?{device.query(other(lang))}")
-    return await _choose(state, lang, site, device)
+    ended = await sessions.ended_lately(
+        state.services.db, state.services.clock, site["router_id"], device.mac
+    )
+    return await _choose(state, lang, site, device, notice=words.say(lang, "time_over") if ended else "")
 
 
 async def _live_session(state: State, router_id: int, mac: str):
@@ -171,7 +174,16 @@ async def _live_session(state: State, router_id: int, mac: str):
 
 
 async def _choose(
-    state: State, lang: str, site, device: Device, *, chosen=None, phone="", error="", status_code=200
+    state: State,
+    lang: str,
+    site,
+    device: Device,
+    *,
+    chosen=None,
+    phone="",
+    error="",
+    notice="",
+    status_code=200,
 ) -> Template:
     return page(
         "index",
@@ -184,6 +196,7 @@ async def _choose(
             "chosen": chosen,
             "phone": phone,
             "error": error,
+            "notice": notice,
             "reconnect_url": f"/reconnect?{device.query(lang)}",
         },
         status_code=status_code,

@@ -357,6 +357,18 @@ async def test_a_returning_device_sees_its_time_left_and_is_logged_back_in(http,
     assert "Choose a package" in more.text
 
 
+async def test_a_device_whose_time_ran_out_is_told_so_above_the_packages(http, hotspot, clock):
+    await pay(http, hotspot)
+    await answer(hotspot, "success")
+    await online(hotspot)
+    clock.advance(hours=1, seconds=1)
+    await hotspot.portal.services.sessions.expire_due()
+    back = await http.get(hotspot.splash_url())
+    assert "Your time is over" in back.text and "Choose a package" in back.text
+    clock.advance(hours=1, seconds=1)  # an hour later it is old news
+    assert "Your time is over" not in (await http.get(hotspot.splash_url())).text
+
+
 async def test_the_access_code_moves_the_time_to_a_second_device(http, hotspot):
     location = (await pay(http, hotspot)).headers["location"]
     await answer(hotspot, "success")
