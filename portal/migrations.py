@@ -257,7 +257,7 @@ MIGRATIONS: list[str] = [
         CHECK (held_by_outage IN (0, 1));
     """,
     # 3: packages' data caps reach the routers. A session's cap is what its purchases bought in all
-    # (NULL: no cap); what it used on a device is counted when it leaves it (a move, or its end).
+    # (NULL: no cap); what a capped one used on a device is counted when it leaves it (a move, its end).
     """
     ALTER TABLE access_sessions ADD COLUMN data_cap_bytes INTEGER
         CHECK (data_cap_bytes IS NULL OR data_cap_bytes > 0);

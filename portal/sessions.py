@@ -529,9 +529,10 @@ class SessionWorker:
     async def _revoke(self, gateway, task: sqlite3.Row, session: sqlite3.Row, router_id: int) -> None:
         payload = json.loads(task["payload"])
         mac = payload.get("mac") or session["mac"]  # a device the session moved away from, or its own
-        if "used" not in payload:
-            # Counted before anything is removed, and kept with the task: a retry after a lost answer
-            # would find nothing left to count.
+        if "used" not in payload and session["data_cap_bytes"] is not None:
+            # Only a cap makes the data used matter (an uncapped session stays so: NULL absorbs what is
+            # bought later), so only then is it read: before anything is removed, and kept with the
+            # task, as a retry after a lost answer would find nothing left to count.
             payload["used"] = await gateway.usage(mac, session["id"])
             async with self.db.transaction() as tx:
                 await tx.execute(
@@ -540,7 +541,7 @@ class SessionWorker:
         await gateway.revoke(mac, session["id"])
         now = self.clock.now()
         async with self.db.transaction() as tx:
-            await self._charge(tx, now, session["id"], payload["used"])
+            await self._charge(tx, now, session["id"], payload.get("used", 0))
             await self._finish_in(tx, task, router_id, now)
 
     @staticmethod
