@@ -1,28 +1,33 @@
-"""The application factory: every dependency comes in through `create_app`, nothing reads globals."""
+"""The application factory: every dependency comes in through `create_app`, nothing reads globals.
+
+It builds the services once, in the lifespan, and hands each the few things it needs; nothing below
+this module imports it. Request handlers reach them as `state.services`.
+"""
 
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
-from . import c2b
+from .access.sync import RouterSync
+from .access.worker import RouterWorker
+from .billing.checkout import Checkout
+from .billing.confirmation import Confirmation
 from .clock import Clock
-from .config import Settings
-from .db import Database
+from .gateways.registry import Gateways
+from .jobs import Jobs
 from .metrics import Metrics
-from .migrations import migrate
 from .mpesa.daraja import DarajaClient
-from .payments import reconcile_due
-from .routers import Gateways
-from .sessions import SessionWorker
+from .settings import Settings
+from .store import Store
+from .store.sqlite import SQLiteStore
 from .throttle import Throttle
 from .vault import Vault
 from .web import admin, health, hooks, metrics, splash
@@ -42,18 +47,21 @@ HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 @dataclass
 class Services:
-    """What request handlers and jobs share; built once by the lifespan, reached as `state.services`."""
+    """What request handlers share; built once by the lifespan, reached as `state.services`."""
 
     settings: Settings
     clock: Clock
     vault: Vault
-    db: Database
-    http: httpx.AsyncClient
-    scheduler: AsyncIOScheduler
+    store: Store
     daraja: DarajaClient
     gateways: Gateways
-    sessions: SessionWorker  # wake() it after opening or ending an access session
-    metrics: Metrics = field(default_factory=Metrics)  # one registry per app: see portal/metrics.py
+    checkout: Checkout  # starting payments
+    confirmation: Confirmation  # callbacks and queries
+    worker: RouterWorker  # the router outbox
+    sync: RouterSync
+    jobs: Jobs  # wake() it after a payment, a code or the owner's hand changed a session
+    metrics: Metrics  # one registry per app: see portal/metrics.py
+    code_throttle: Throttle  # reconnect-code tries (portal/throttle.py says why memory is enough)
 
 
 def create_app(
@@ -68,38 +76,62 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        db = await Database.open(settings.database_path)
+        store = await SQLiteStore.open(settings.database_path)
         try:
-            if applied := await migrate(db):
+            if applied := await store.migrate():
                 log.info("database migrated", extra={"fields": {"versions": applied}})
             async with httpx.AsyncClient(transport=http_transport, timeout=HTTP_TIMEOUT) as http:
-                scheduler = AsyncIOScheduler(timezone="UTC")
-                gateways = Gateways(vault, settings.routers.api_timeout)
-                sessions = SessionWorker(db, clock, gateways)
-                services = Services(
-                    settings, clock, vault, db, http, scheduler, DarajaClient(http, clock), gateways, sessions
-                )
-                app.state.services = services
-                # Acts only on payments whose next query is due by `clock`; a restart loses nothing.
-                scheduler.add_job(reconcile_due, "interval", seconds=2, args=[services], max_instances=1)
-                # Once at start (the routers may have rebooted with the box), then on the interval.
-                scheduler.add_job(sessions.sync_all, id="sync-routers-at-start")
-                scheduler.add_job(
-                    sessions.sync_all, "interval", seconds=settings.routers.sync_interval, id="sync-routers"
-                )
-                # Payments made by hand reach the box only once Daraja has its C2B URLs.
-                scheduler.add_job(c2b.register_due, args=[services], id="c2b-at-start")
-                scheduler.add_job(c2b.register_due, "interval", minutes=10, args=[services], id="c2b")
-                scheduler.start()
-                sessions.start()
+                app.state.services = services = build(store, http)
+                services.jobs.start()
                 try:
                     yield
                 finally:
-                    scheduler.shutdown(wait=False)
-                    await sessions.stop()
-                    await gateways.close()
+                    await services.jobs.stop()
+                    await services.gateways.close()
         finally:
-            await db.close()
+            await store.close()
+
+    def build(store: Store, http: httpx.AsyncClient) -> Services:
+        metrics = Metrics()
+        daraja = DarajaClient(http, clock)
+        gateways = Gateways(settings.routers.api_timeout)
+        worker = RouterWorker(store, clock, vault, gateways, metrics)
+        sync = RouterSync(store, clock, worker)
+
+        def paid(path: str) -> None:
+            """After a payment became paid: count how we learnt it, and switch the device on."""
+            metrics.confirmations.labels(path=path).inc()
+            jobs.router_tasks.wake()  # its grant is queued; its expiry has no moment until it is online
+
+        checkout = Checkout(
+            store,
+            clock,
+            vault,
+            daraja,
+            metrics,
+            public_url=settings.server.public_url,
+            payment_timeout=settings.mpesa.payment_timeout,
+            limits=settings.limits,
+        )
+        confirmation = Confirmation(
+            store, clock, vault, daraja, payment_timeout=settings.mpesa.payment_timeout, paid=paid
+        )
+        jobs = Jobs(settings, clock, store, vault, daraja, worker, sync, confirmation)
+        return Services(
+            settings=settings,
+            clock=clock,
+            vault=vault,
+            store=store,
+            daraja=daraja,
+            gateways=gateways,
+            checkout=checkout,
+            confirmation=confirmation,
+            worker=worker,
+            sync=sync,
+            jobs=jobs,
+            metrics=metrics,
+            code_throttle=Throttle(clock),
+        )
 
     return Litestar(
         route_handlers=[
@@ -111,8 +143,7 @@ def create_app(
             *route_handlers,
         ],
         lifespan=[lifespan],
-        # Reconnect-code tries per device and address (portal/throttle.py says why memory is enough).
-        state=State({"settings": settings, "code_throttle": Throttle(clock)}),
+        state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         openapi_config=None,
         logging_config=None,  # logs.configure() owns logging

@@ -1,22 +1,22 @@
 """What `/metrics` tells Prometheus, and the instruments the payment and router code observe.
 
-Two kinds of figure. Counts of things that live in the database (payments by state, queued and
-failed router tasks, active sessions, router reachability) are read from it at each scrape, so
+Two kinds of figure. Counts of things that live in the database (payments by state, queued router
+tasks, active sessions, router reachability) are read from it at each scrape (`Figures`), so
 they are right after a restart and can never drift from the truth. Events that leave no row of
 their own (how long Daraja took to take a push, which path confirmed a payment, each failed
 router attempt) are counted in memory as they happen, by the code that sees them:
 
-    services.metrics.stk_push_seconds.observe(seconds)
-    services.metrics.confirmations.labels(path="callback").inc()   # or path="query"
-    services.metrics.router_task_failures.labels(router=name, kind=task_kind).inc()
+    metrics.stk_push_seconds.time()                               # billing/checkout.py
+    metrics.confirmations.labels(path="callback").inc()           # or path="query": app.py, when paid
+    metrics.router_task_failures.labels(router=name, kind=kind).inc()   # access/worker.py
 
 Each app has its own registry, never prometheus_client's global one: tests build many apps.
 """
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
+from dataclasses import dataclass
+from datetime import datetime
 
-from .clock import from_text
-from .db import Database
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 # The text format that `generate_latest` writes.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -60,9 +60,6 @@ class Metrics:
         self.router_tasks_queued = Gauge(
             "router_tasks_queued", "Router tasks waiting to be done (queue depth)", ["router"], **instrument
         )
-        self.router_tasks_failed = Gauge(
-            "router_tasks_failed", "Router tasks given up on after their last retry", ["router"], **instrument
-        )
         self.sessions_active = Gauge(
             "access_sessions_active", "Devices with paid access now, by router", ["router"], **instrument
         )
@@ -76,30 +73,36 @@ class Metrics:
             **instrument,
         )
 
-    async def exposition(self, db: Database) -> bytes:
-        """The whole page, with the database figures read now."""
-        payments = await db.fetchall(
-            "SELECT tenants.slug, payments.state, count(*) FROM payments"
-            " JOIN tenants ON tenants.id = payments.tenant_id GROUP BY tenants.slug, payments.state"
-        )
-        routers = await db.fetchall(
-            "SELECT name, last_seen_at, last_error,"
-            " (SELECT count(*) FROM router_tasks WHERE router_id = routers.id AND state = 'queued'),"
-            " (SELECT count(*) FROM router_tasks WHERE router_id = routers.id AND state = 'failed'),"
-            " (SELECT count(*) FROM access_sessions WHERE router_id = routers.id AND state = 'active')"
-            " FROM routers"
-        )
-        # No await from here on: a scrape running beside this one never sees half-cleared gauges.
-        for gauge in (self.payments, self.router_tasks_queued, self.router_tasks_failed, self.sessions_active,
-                      self.router_up, self.router_last_seen):  # fmt: skip
+    def exposition(self, figures: "Figures") -> bytes:
+        """The whole page, with the database figures just read."""
+        for gauge in (self.payments, self.router_tasks_queued, self.sessions_active, self.router_up,
+                      self.router_last_seen):  # fmt: skip
             gauge.clear()  # a deleted router or a state with no payments left must not linger
-        for tenant, state, count in payments:
+        for tenant, state, count in figures.payments:
             self.payments.labels(tenant=tenant, state=state).set(count)
-        for name, last_seen_at, last_error, queued, failed, active in routers:
-            self.router_tasks_queued.labels(router=name).set(queued)
-            self.router_tasks_failed.labels(router=name).set(failed)
-            self.sessions_active.labels(router=name).set(active)
-            self.router_up.labels(router=name).set(1 if last_seen_at and not last_error else 0)
-            if last_seen_at:
-                self.router_last_seen.labels(router=name).set(from_text(last_seen_at).timestamp())
+        for router in figures.routers:
+            self.router_tasks_queued.labels(router=router.name).set(router.queued)
+            self.sessions_active.labels(router=router.name).set(router.active)
+            self.router_up.labels(router=router.name).set(
+                1 if router.last_seen_at and not router.last_error else 0
+            )
+            if router.last_seen_at:
+                self.router_last_seen.labels(router=router.name).set(router.last_seen_at.timestamp())
         return generate_latest(self.registry)
+
+
+@dataclass(frozen=True)
+class RouterFigures:
+    name: str
+    queued: int  # router tasks waiting
+    active: int  # devices with paid access now
+    last_seen_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the database says at a scrape (read by web/metrics.py)."""
+
+    payments: list[tuple[str, str, int]]  # (tenant slug, state, count)
+    routers: list[RouterFigures]

@@ -1,7 +1,8 @@
 """Secrets at rest: Fernet tokens under keys kept in their own file, never derived from anything else.
 
 The key file holds one Fernet key per line, newest first. Encryption uses the newest; decryption tries
-each, so `portal keys rotate` can add a key, re-encrypt every stored secret, and retire the old one.
+each, so `portal keys rotate` can add a key, have each table's owner re-encrypt its secrets
+(`rotate_secrets`), and retire the old one.
 """
 
 import hashlib
@@ -10,16 +11,6 @@ import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
-from .db import Database
-
-# Every column that holds a vault token. `portal keys rotate` re-encrypts exactly these.
-SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
-    "mpesa_accounts": ("consumer_key_enc", "consumer_secret_enc", "passkey_enc"),
-    "routers": ("password_enc",),
-    "access_sessions": ("access_code_enc",),
-    "vouchers": ("code_enc",),
-}
 
 
 class VaultError(Exception):
@@ -90,19 +81,6 @@ def _replace(path: Path, keys: list[str]) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
-
-
-async def reencrypt_all(db: Database, vault: Vault) -> int:
-    """Re-encrypts every stored secret under the newest key, in one transaction; returns how many."""
-    count = 0
-    async with db.transaction() as tx:
-        for table, columns in SECRET_COLUMNS.items():
-            for row in await tx.fetchall(f"SELECT id, {', '.join(columns)} FROM {table}"):  # noqa: S608
-                rotated = [vault.rotate_token(row[column]) for column in columns]
-                assignments = ", ".join(f"{column} = ?" for column in columns)
-                await tx.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*rotated, row["id"]))  # noqa: S608
-                count += len(columns)
-    return count
 
 
 def new_token(nbytes: int = 16) -> str:

@@ -3,7 +3,7 @@
 Run it as `scripts/bench-payments [--payments N] [--concurrency C]`. It prints figures; it is not a test.
 
 1. In this process: the Daraja simulator on loopback, and the portal's services (no web server) on a
-   fresh database in a temporary folder, to start N payments through the real client (N pushes).
+   fresh database in a temporary folder, to start N payments through the real checkout (N pushes).
 2. A separate `portal serve` process on that database, as on a gateway box (WAL, synchronous=FULL).
 3. From here, Daraja's success callbacks for those payments are posted to it: first one at a time
    (latency with nothing queued), then C at a time (throughput, and latency under load). The portal
@@ -11,77 +11,93 @@ Run it as `scripts/bench-payments [--payments N] [--concurrency C]`. It prints f
    time from sending a callback to its answer bounds "callback received → paid committed" from above
    (it adds the loopback HTTP round trip).
 4. Every payment must then be `paid`, by exactly one transition each.
+5. The baselines, in the same run: the same callbacks posted the same way to a bare Litestar endpoint
+   in its own uvicorn process (it parses the JSON and answers: the HTTP floor), and SQLite's own
+   durable commit rate on the same disk (one row per `synchronous=FULL` WAL transaction, one at a
+   time: the floor of a store that commits each callback alone). The portal's figures are printed as
+   a share of each.
 """
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
+from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from bench_common import (
+    CALLBACK_ANSWER,
+    ROOT,
+    free_port,
+    percentile,
+    start,
+    start_bare,
+    stop,
+    wait_until_up,
+)
 
-from portal import config, payments
+from portal import settings as config
 from portal.app import create_app
-from portal.cli import background
-from portal.clock import SystemClock, to_text
-from portal.demo import add_simulator_account
+from portal.billing import payments
+from portal.catalog import packages
+from portal.catalog.packages import PackageSpec
+from portal.cli.demo import add_simulator_account
+from portal.cli.serving import background
+from portal.clock import SystemClock
 from portal.sim.daraja import Options, create_simulator, stk_callback_body
-from portal.tenants import create_tenant
+from portal.store.sqlite import SQLiteStore
+from portal.tenancy import tenants
 from portal.vault import Vault, write_new_key_file
-from tests.conftest import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
-async def create_payments(settings, clock, vault, daraja_url: str, count: int) -> dict[str, str]:
-    """Starts `count` payments through the real code; returns each one's callback URL path by ref."""
+def add_shop(db, clock, vault, daraja_url: str) -> tuple[int, int]:
+    tenant_id = tenants.create(db, clock, "bench", "Bench Cafe")
+    package_id = packages.create(db, clock, tenant_id, PackageSpec("1 hour", 10, 3600, "", None))
+    add_simulator_account(db, vault, clock, tenant_id, daraja_url)
+    return tenant_id, package_id
+
+
+def callback_paths(db, started: list[payments.Payment], query_at) -> dict[str, str]:
+    """Each payment's callback URL path by CheckoutRequestID. Their STK queries are put off past the
+    measurement: the first is due 30 s after the push, and the simulator is gone by then, so the
+    poller would add failing queries (each a write) to the callbacks being measured."""
+    paths = {}
+    for payment in started:
+        payments.schedule_query(db, payment.id, query_at)
+        paths[payment.checkout_request_id] = f"/hooks/stk/{payments.callback_token(db, payment.id)}"
+    return paths
+
+
+async def create_payments(settings, clock, vault, daraja_url: str, count: int) -> tuple[dict[str, str], list]:
+    """Starts `count` payments through the real checkout; returns each one's callback URL path by
+    CheckoutRequestID, and their ids."""
     app = create_app(settings, clock=clock, vault=vault)
     async with app.lifespan():
         services = app.state.services
-        async with services.db.transaction() as tx:
-            tenant_id = await create_tenant(tx, clock, "bench", "Bench Cafe")
-            now = to_text(clock.now())
-            package_id = (
-                await tx.execute(
-                    "INSERT INTO packages (tenant_id, name, price, duration_seconds, created_at, updated_at)"
-                    " VALUES (?, '1 hour', 10, 3600, ?, ?)",
-                    (tenant_id, now, now),
-                )
-            ).lastrowid
-            await add_simulator_account(tx, vault, clock, tenant_id, daraja_url)
-        refs = []
+        services.jobs.scheduler.pause()  # no queries while the payments are being made
+        tenant_id, package_id = await services.store.write(add_shop, clock, vault, daraja_url)
+        started = []
         for number in range(count):
-            payment = await payments.start_payment(
-                services, tenant_id=tenant_id, package_id=package_id, phone=f"07{number:08d}"
+            payment = await services.checkout.start(
+                tenant_id=tenant_id, package_id=package_id, phone=f"07{number:08d}"
             )
             assert payment.state == "pending", payment
-            refs.append(payment.ref)
-        rows = await services.db.fetchall("SELECT ref, callback_token, checkout_request_id FROM payments")
-    return {row["checkout_request_id"]: f"/hooks/stk/{row['callback_token']}" for row in rows}
-
-
-async def wait_until_up(base: str, process: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient() as http, asyncio.timeout(30):
-        while True:
-            if process.returncode is not None:
-                raise SystemExit(f"portal serve exited with {process.returncode}")
-            try:
-                if (await http.get(base + "/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
+            started.append(payment)
+        later = clock.now() + timedelta(days=1)
+        paths = await services.store.write(callback_paths, started, later)
+    return paths, [payment.id for payment in started]
 
 
 async def post_callbacks(http: httpx.AsyncClient, base: str, jobs: list[tuple[str, dict]], concurrency: int):
-    """Posts each (path, body); returns (seconds elapsed, latencies in ms)."""
+    """Posts each (path, body), `concurrency` at a time; returns (seconds elapsed, latencies in ms)."""
     latencies: list[float] = []
     gate = asyncio.Semaphore(concurrency)
 
@@ -90,7 +106,7 @@ async def post_callbacks(http: httpx.AsyncClient, base: str, jobs: list[tuple[st
             sent = time.perf_counter()
             response = await http.post(base + path, json=body)
             latencies.append((time.perf_counter() - sent) * 1000)
-            if response.json() != {"ResultCode": 0, "ResultDesc": "Accepted"}:
+            if response.json() != CALLBACK_ANSWER:
                 raise SystemExit(f"unexpected answer {response.status_code}: {response.text}")
 
     started = time.perf_counter()
@@ -98,16 +114,73 @@ async def post_callbacks(http: httpx.AsyncClient, base: str, jobs: list[tuple[st
     return time.perf_counter() - started, latencies
 
 
-def percentile(values: list[float], share: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
-
-
-def report(name: str, elapsed: float, latencies: list[float]) -> None:
+def report(name: str, elapsed: float, latencies: list[float]) -> float:
+    """Prints one line; returns the rate per second."""
+    rate = len(latencies) / elapsed
     print(
-        f"{name:<22} {len(latencies):>6} callbacks  {len(latencies) / elapsed:>8.0f}/s"
-        f"  p50 {percentile(latencies, 0.50):6.1f} ms  p99 {percentile(latencies, 0.99):6.1f} ms"
-        f"  max {max(latencies):6.1f} ms"
+        f"{name:<36} {len(latencies):>6}  {rate:>8.0f}/s  p50 {percentile(latencies, 0.50):6.1f} ms"
+        f"  p99 {percentile(latencies, 0.99):6.1f} ms  max {max(latencies):6.1f} ms"
     )
+    return rate
+
+
+async def post_both_ways(
+    base: str, jobs: list, alone: int, concurrency: int, name: str
+) -> tuple[float, float]:
+    """The first `alone` callbacks one at a time, the rest `concurrency` at a time; returns both rates."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        one = report(f"{name}, one at a time", *await post_callbacks(http, base, jobs[:alone], 1))
+        many = report(
+            f"{name}, {concurrency} at a time", *await post_callbacks(http, base, jobs[alone:], concurrency)
+        )
+    return one, many
+
+
+def sqlite_commits(folder: Path, bodies: list[dict]) -> float:
+    """SQLite's own durable commit rate on this disk, set up as the portal's store sets it up (WAL,
+    synchronous=FULL): one row (the callback's JSON) per transaction, one transaction at a time."""
+    latencies = []
+    with closing(sqlite3.connect(folder / "commits.db", isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("CREATE TABLE callbacks (id INTEGER PRIMARY KEY, at TEXT NOT NULL, body TEXT NOT NULL)")
+        started = time.perf_counter()
+        for body in bodies:
+            sent = time.perf_counter()
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO callbacks (at, body) VALUES (?, ?)", (time.time(), json.dumps(body)))
+            db.execute("COMMIT")
+            latencies.append((time.perf_counter() - sent) * 1000)
+        elapsed = time.perf_counter() - started
+    return report("SQLite, one row per durable commit", elapsed, latencies)
+
+
+async def check_paid(database: Path, payment_ids: list[int]) -> None:
+    """Every payment paid, by exactly one callback that says it made it paid."""
+
+    def outcomes(db) -> list[tuple[str, int]]:
+        return [
+            (
+                payments.get(db, payment_id).state,
+                sum(
+                    event.kind == "callback" and event.detail.get("effect") == "paid"
+                    for event in payments.timeline(db, payment_id)
+                ),
+            )
+            for payment_id in payment_ids
+        ]
+
+    store = await SQLiteStore.open(database)
+    try:
+        found = await store.read(outcomes)
+    finally:
+        await store.close()
+    paid = sum(state == "paid" for state, _ in found)
+    once = sum(transitions == 1 for _, transitions in found)
+    print(f"paid: {paid} of {len(found)} payments; {once} paid by exactly one callback")
+    if paid != len(found) or once != len(found):
+        raise SystemExit("FAILED: every payment should be paid exactly once")
 
 
 async def bench(count: int, concurrency: int, folder: Path) -> None:
@@ -118,10 +191,11 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     config_file = folder / "portal.toml"
+    # With a public URL, the serve process registers C2B URLs at start; the simulator is gone by then, so
+    # that logs one warning ("C2B URLs not registered"): one failed connect, before any callback is sent.
     config_file.write_text(
         f'[server]\nhost = "127.0.0.1"\nport = {port}\npublic_url = "{base}"\n'
         f'[store]\ndata_dir = "{folder}"\n[vault]\nkey_file = "{key_file}"\n'
-        # Keep the portal's own poller out of the measurement: nothing is due for an hour.
         '[mpesa]\npayment_timeout = 3600\ncallback_allowlist = ["127.0.0.1"]\n[log]\nlevel = "warning"\n'
     )
     settings = config.load(config_file, environ={})
@@ -129,36 +203,40 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
     sim = daraja.state.simulator
     async with background(daraja, "127.0.0.1", 0) as daraja_url:
         print(f"starting {count} payments through the Daraja simulator...", flush=True)
-        paths = await create_payments(settings, clock, vault, daraja_url, count)
+        paths, payment_ids = await create_payments(settings, clock, vault, daraja_url, count)
         for prompt in sim.pending_prompts():
             sim.answer(prompt.checkout_request_id, "success")
         jobs = [
             (paths[p.checkout_request_id], stk_callback_body(p, clock.now())) for p in sim.prompts.values()
         ]
+    alone = max(2, min(200, count // 5))
 
-    environ = dict(os.environ, PORTAL_CONFIG=str(config_file))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "portal.cli", "serve", cwd=ROOT, env=environ
-    )
+    environ = dict(os.environ, PORTAL_CONFIG=str(config_file), PYTHONPATH=str(ROOT))
+    process = await start([sys.executable, "-m", "portal.cli", "serve"], cwd=ROOT, env=environ)
     try:
         await wait_until_up(base, process)
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-            alone = max(1, min(200, count // 5))
-            report("one at a time", *await post_callbacks(http, base, jobs[:alone], 1))
-            report(f"{concurrency} at a time", *await post_callbacks(http, base, jobs[alone:], concurrency))
+        portal_one, portal_many = await post_both_ways(base, jobs, alone, concurrency, "portal")
     finally:
-        process.terminate()
-        await process.wait()
+        await stop(process)
+    await check_paid(settings.database_path, payment_ids)
 
-    with sqlite3.connect(settings.database_path) as db:
-        paid = db.execute("SELECT count(*) FROM payments WHERE state = 'paid'").fetchone()[0]
-        transitions = db.execute(
-            "SELECT count(*) FROM payment_events WHERE kind = 'callback' AND detail ->> 'effect' = 'paid'"
-        ).fetchone()[0]
-    print(f"paid: {paid} of {count} payments, {transitions} paid transitions")
-    if paid != count or transitions != count:
-        raise SystemExit("FAILED: every payment should be paid exactly once")
+    # The baselines, each on its own with the machine otherwise as it was for the portal.
+    bare_port = free_port()
+    bare = await start_bare(bare_port)
+    try:
+        bare_one, bare_many = await post_both_ways(
+            f"http://127.0.0.1:{bare_port}", jobs, alone, concurrency, "bare Litestar"
+        )
+    finally:
+        await stop(bare)
+    commits = sqlite_commits(folder, [body for _, body in jobs])
+
+    print(
+        f"portal's share: one at a time {portal_one / bare_one:.0%} of bare Litestar,"
+        f" {portal_one / commits:.0%} of SQLite's commit rate;"
+        f" {concurrency} at a time {portal_many / bare_many:.0%} of bare Litestar,"
+        f" {portal_many / commits:.0%} of SQLite's one-commit-per-row rate"
+    )
 
 
 def main() -> None:
@@ -167,8 +245,11 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=32, help="callbacks in flight at once (default 32)"
     )
+    parser.add_argument(
+        "--dir", type=Path, help="where the temporary database folder goes (default: the system's temp dir)"
+    )
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-payments-"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-payments-", dir=args.dir))
     print(
         f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; database in {folder}"
     )

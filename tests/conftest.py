@@ -19,16 +19,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from portal import config
+from portal import settings as config
 from portal.app import Services, create_app
-from portal.cli import background
-from portal.clock import FixedClock, to_text
-from portal.db import Database
-from portal.demo import DEMO_DEVICE, DEMO_ROUTER, DemoData, add_simulator_account, connect, seed
-from portal.migrations import migrate
+from portal.catalog import packages
+from portal.catalog.packages import PackageSpec
+from portal.cli.demo import DEMO_DEVICE, DEMO_ROUTER, DemoData, add_simulator_account, connect, seed
+from portal.cli.serving import background
+from portal.clock import FixedClock
 from portal.sim.daraja import Simulator, create_simulator
 from portal.sim.routeros import RouterEmulator
-from portal.tenants import create_tenant
+from portal.store import Connection
+from portal.store.sqlite import SQLiteStore
+from portal.tenancy import tenants
 from portal.vault import Vault
 
 
@@ -48,11 +50,27 @@ def settings(tmp_path: Path) -> config.Settings:
 
 
 @pytest.fixture
-async def db(settings: config.Settings):
-    database = await Database.open(settings.database_path)
-    await migrate(database)
-    yield database
-    await database.close()
+async def store(settings: config.Settings):
+    """A fresh, migrated database (the store portal serve opens), with nothing running on it."""
+    opened = await SQLiteStore.open(settings.database_path)
+    await opened.migrate()
+    yield opened
+    await opened.close()
+
+
+# SQL straight at the database, for tests that set up or check what no page shows.
+
+
+async def value(store, sql: str, params=()):
+    return await store.read(lambda db: db.value(sql, params))
+
+
+async def rows(store, sql: str, params=()) -> list:
+    return await store.read(lambda db: db.all(sql, params))
+
+
+async def execute(store, sql: str, params=()) -> int:
+    return await store.write(lambda db: db.execute(sql, params))
 
 
 def free_port() -> int:
@@ -90,18 +108,12 @@ class Shop:
     account_id: int  # Demo Cafe, PayBill 174379 on the simulator
 
 
-async def seed_shop(db: Database, vault: Vault, clock, daraja_url: str, slug: str = "cafe") -> Shop:
-    """A business with one package and an M-Pesa account on the Daraja simulator."""
-    async with db.transaction() as tx:
-        tenant_id = await create_tenant(tx, clock, slug, "Demo Cafe")
-        now = to_text(clock.now())
-        cursor = await tx.execute(
-            "INSERT INTO packages (tenant_id, name, price, duration_seconds, created_at, updated_at)"
-            " VALUES (?, '3 hours', 20, 10800, ?, ?)",
-            (tenant_id, now, now),
-        )
-        account_id = await add_simulator_account(tx, vault, clock, tenant_id, daraja_url)
-    return Shop(tenant_id, cursor.lastrowid, account_id)
+def seed_shop(db: Connection, vault: Vault, clock, daraja_url: str, slug: str = "cafe") -> Shop:
+    """A business with one package and an M-Pesa account on the Daraja simulator (run it in a write)."""
+    tenant_id = tenants.create(db, clock, slug, "Demo Cafe")
+    package_id = packages.create(db, clock, tenant_id, PackageSpec("3 hours", 20, 10800, "", None))
+    account_id = add_simulator_account(db, vault, clock, tenant_id, daraja_url)
+    return Shop(tenant_id, package_id, account_id)
 
 
 @dataclass
@@ -122,9 +134,9 @@ async def running_portal(
     settings = replace(settings, server=server, mpesa=replace(settings.mpesa, **mpesa))
     app = create_app(settings, clock=clock, vault=vault, http_transport=http_transport)
     async with serving(app, port) as base:
-        # The 2 s reconcile job runs on real time; tests call payments.reconcile_due themselves, after
-        # moving the clock, so that what happens is what the test says.
-        app.state.services.scheduler.pause()
+        # The 2 s reconcile job runs on real time; tests call confirmation.reconcile_due themselves,
+        # after moving the clock, so that what happens is what the test says.
+        app.state.services.jobs.scheduler.pause()
         yield RunningPortal(base, app.state.services)
 
 
@@ -137,7 +149,7 @@ async def portal(settings, clock, vault) -> AsyncIterator[RunningPortal]:
 
 @pytest.fixture
 async def shop(portal, daraja, vault, clock) -> Shop:
-    return await seed_shop(portal.services.db, vault, clock, daraja.base_url)
+    return await portal.services.store.write(seed_shop, vault, clock, daraja.base_url)
 
 
 @pytest.fixture
@@ -185,9 +197,9 @@ async def hotspot(settings, clock, vault, daraja) -> AsyncIterator[Hotspot]:
     emulator.connect_device(*DEMO_DEVICE)
     try:
         async with running_portal(settings, clock, vault) as portal:
-            db = portal.services.db
-            demo = await seed(db, clock)
-            await connect(db, clock, vault, demo.tenant_id, daraja.base_url, emulator.port, "secret")
+            store = portal.services.store
+            demo = await store.write(seed, clock)
+            await store.write(connect, clock, vault, demo.tenant_id, daraja.base_url, emulator.port, "secret")
             yield Hotspot(portal, daraja, emulator, demo)
     finally:
         await emulator.stop()

@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from portal.clock import Clock, to_text
-from portal.db import Database
-from portal.tenants import create_admin, create_tenant
+from portal.store import Connection, Store
+from portal.tenancy import admins, tenants
 from portal.vault import Vault, fingerprint, new_token
 
 PASSWORD = "correct horse battery"
@@ -32,99 +32,117 @@ class Seeded:
     batch: str = ""  # a voucher batch, when a test makes one
 
 
-async def insert(tx, table: str, **values) -> int:
+def insert(db: Connection, table: str, **values) -> int:
     """One row from keyword arguments; returns its id."""
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 (test data, names from the test)
-    cursor = await tx.execute(sql, tuple(values.values()))
-    return cursor.lastrowid
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id"
+    return db.value(sql, tuple(values.values()))
 
 
 async def seed_tenant(
-    db: Database, clock: Clock, vault: Vault, slug: str, phone: str = "254712345678"
+    store: Store, clock: Clock, vault: Vault, slug: str, phone: str = "254712345678"
+) -> Seeded:
+    return await store.write(seed_tenant_in, clock, vault, slug, phone)
+
+
+def seed_tenant_in(
+    db: Connection, clock: Clock, vault: Vault, slug: str, phone: str = "254712345678"
 ) -> Seeded:
     now = to_text(clock.now())
     stamps = {"created_at": now, "updated_at": now}
-    async with db.transaction() as tx:
-        tenant_id = await create_tenant(tx, clock, slug, f"{slug.title()} Wi-Fi")
-        owner, staff = f"owner@{slug}.example", f"staff@{slug}.example"
-        await create_admin(tx, clock, email=owner, password=PASSWORD, role="owner", tenant_id=tenant_id)
-        await create_admin(tx, clock, email=staff, password=PASSWORD, role="staff", tenant_id=tenant_id)
-        account_id = await insert(
-            tx,
-            "mpesa_accounts",
-            tenant_id=tenant_id,
-            name=f"{slug}-paybill",
-            shortcode="174379",
-            kind="paybill",
-            environment="sandbox",
-            consumer_key_enc=vault.encrypt("key"),
-            consumer_secret_enc=vault.encrypt("secret"),
-            passkey_enc=vault.encrypt("passkey"),
-            **stamps,
-        )
-        router_id = await insert(
-            tx,
-            "routers",
-            tenant_id=tenant_id,
-            name=f"{slug}-router",
-            host="10.0.0.1",
-            port=8728,
-            username="portal",
-            password_enc=vault.encrypt("router password"),
-            mpesa_account_id=account_id,
-            created_at=now,
-        )
-        package_id = await insert(
-            tx,
-            "packages",
-            tenant_id=tenant_id,
-            name=f"{slug.title()} hour",
-            price=30,
-            duration_seconds=3600,
-            rate_limit="1M/2M",
-            **stamps,
-        )
-        session_id = await insert_session(
-            tx,
-            clock,
-            vault,
-            tenant_id,
-            router_id,
-            package_id,
-            f"AA:BB:CC:00:00:{tenant_id:02X}",
-            ip="10.5.50.7",
-        )
-        common = {
-            "tenant_id": tenant_id,
-            "mpesa_account_id": account_id,
-            "package_id": package_id,
-            "router_id": router_id,
-            "phone": phone,
-            "amount": 30,
-        }
-        paid = await insert_payment(
-            tx,
-            **common,
-            state="paid",
-            at=now,
-            receipt=f"R{slug.upper()}0001"[:10],
-            access_session_id=session_id,
-        )
-        failed = await insert_payment(
-            tx,
-            **common,
-            state="failed",
-            at=now,
-            result_code="1032",
-            result_desc="Request cancelled by user",
-        )
+    tenant_id = tenants.create(db, clock, slug, f"{slug.title()} Wi-Fi")
+    owner, staff = f"owner@{slug}.example", f"staff@{slug}.example"
+    admins.create_admin(db, clock, email=owner, password=PASSWORD, role="owner", tenant_id=tenant_id)
+    admins.create_admin(db, clock, email=staff, password=PASSWORD, role="staff", tenant_id=tenant_id)
+    account_id = insert_account(db, clock, vault, tenant_id, f"{slug}-paybill")
+    router_id = insert(
+        db,
+        "routers",
+        tenant_id=tenant_id,
+        name=f"{slug}-router",
+        host="10.0.0.1",
+        port=8728,
+        username="portal",
+        password_enc=vault.encrypt("router password"),
+        mpesa_account_id=account_id,
+        created_at=now,
+    )
+    package_id = insert(
+        db,
+        "packages",
+        tenant_id=tenant_id,
+        name=f"{slug.title()} hour",
+        price=30,
+        duration_seconds=3600,
+        rate_limit="1M/2M",
+        **stamps,
+    )
+    session_id = insert_session(
+        db,
+        clock,
+        vault,
+        tenant_id,
+        router_id,
+        package_id,
+        f"AA:BB:CC:00:00:{tenant_id:02X}",
+        ip="10.5.50.7",
+    )
+    common = {
+        "tenant_id": tenant_id,
+        "mpesa_account_id": account_id,
+        "package_id": package_id,
+        "router_id": router_id,
+        "phone": phone,
+        "amount": 30,
+    }
+    paid = insert_payment(
+        db,
+        **common,
+        state="paid",
+        at=now,
+        receipt=f"R{slug.upper()}0001"[:10],
+        access_session_id=session_id,
+    )
+    failed = insert_payment(
+        db,
+        **common,
+        state="failed",
+        at=now,
+        result_code="1032",
+        result_desc="Request cancelled by user",
+    )
     return Seeded(slug, tenant_id, owner, staff, account_id, router_id, package_id, paid, failed, session_id)
 
 
-async def insert_session(
-    tx, clock: Clock, vault: Vault, tenant_id: int, router_id: int, package_id: int, mac: str, **values
+def insert_account(db: Connection, clock: Clock, vault: Vault, tenant_id: int, name: str) -> int:
+    """A sandbox PayBill 174379 with made-up credentials (nothing here calls Daraja with them)."""
+    now = to_text(clock.now())
+    return insert(
+        db,
+        "mpesa_accounts",
+        tenant_id=tenant_id,
+        name=name,
+        shortcode="174379",
+        kind="paybill",
+        environment="sandbox",
+        consumer_key_enc=vault.encrypt("key"),
+        consumer_secret_enc=vault.encrypt("secret"),
+        passkey_enc=vault.encrypt("passkey"),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def insert_session(
+    db: Connection,
+    clock: Clock,
+    vault: Vault,
+    tenant_id: int,
+    router_id: int,
+    package_id: int,
+    mac: str,
+    **values,
 ) -> int:
     """A device online since now, with an hour paid (unless `values` say otherwise)."""
     now = to_text(clock.now())
@@ -136,8 +154,8 @@ async def insert_session(
         "created_at": now,
         "updated_at": now,
     }
-    return await insert(
-        tx,
+    return insert(
+        db,
         "access_sessions",
         tenant_id=tenant_id,
         router_id=router_id,
@@ -149,10 +167,10 @@ async def insert_session(
     )
 
 
-async def insert_payment(tx, *, state: str, at: str, **values) -> int:
+def insert_payment(db: Connection, *, state: str, at: str, **values) -> int:
     """A payment in `state` as of `at` (paid then, if it was paid)."""
-    return await insert(
-        tx,
+    return insert(
+        db,
         "payments",
         ref="P" + new_token(5).upper(),
         callback_token=new_token(),
@@ -167,19 +185,20 @@ async def insert_payment(tx, *, state: str, at: str, **values) -> int:
 
 
 async def on_emulator(
-    db: Database,
+    store: Store,
     vault: Vault,
     router_id: int,
     port: int,
     password: str = "secret",  # noqa: S107
 ) -> None:
     """Points a seeded router at the RouterOS emulator on loopback (API user admin)."""
-    async with db.transaction() as tx:
-        await tx.execute(
+    await store.write(
+        lambda db: db.execute(
             "UPDATE routers SET host = '127.0.0.1', port = ?, username = 'admin', password_enc = ?"
             " WHERE id = ?",
             (port, vault.encrypt(password), router_id),
         )
+    )
 
 
 # -- in a database file another process owns (a CLI command, an installed service) --

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from portal import config
-from portal.migrations import MIGRATIONS
+from portal import settings as config
+from portal.store.migrations.sqlite import MIGRATIONS
 from tests.conftest import free_port
 from tests.seed import add_paid_payments, add_shop_rows, payment_refs
 

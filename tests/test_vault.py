@@ -3,17 +3,11 @@ import stat
 import pytest
 from cryptography.fernet import Fernet
 
-from portal.vault import (
-    SECRET_COLUMNS,
-    Vault,
-    VaultError,
-    add_key,
-    fingerprint,
-    new_token,
-    reencrypt_all,
-    retire_old_keys,
-    write_new_key_file,
-)
+from portal.billing import vouchers
+from portal.cli.commands import rotate_secrets
+from portal.vault import Vault, VaultError, add_key, new_token, retire_old_keys, write_new_key_file
+from tests.conftest import execute, rows
+from tests.seed import seed_tenant
 
 
 def test_round_trip_and_ciphertext_hides_the_secret(vault):
@@ -49,52 +43,87 @@ def test_missing_or_bad_key_file_is_a_clear_error(tmp_path):
         Vault.from_file(tmp_path / "bad.key")
 
 
-async def test_rotation_reencrypts_every_stored_secret_under_the_new_key(db, tmp_path):
+# Every column that holds a secret ends in `_enc` (the schema's convention); each table's owner
+# rotates its own.
+
+
+async def secret_columns(store) -> dict[str, list[str]]:
+    def read(db) -> dict[str, list[str]]:
+        tables = db.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        found = {}
+        for table in tables:
+            columns = [row["name"] for row in db.all(f"PRAGMA table_info({table['name']})")]
+            if secret := [column for column in columns if column.endswith("_enc")]:
+                found[table["name"]] = secret
+        return found
+
+    return await store.read(read)
+
+
+async def stored_secrets(store) -> dict[tuple[str, int, str], str]:
+    """Every stored secret token, by (table, row id, column)."""
+    found = {}
+    for table, columns in (await secret_columns(store)).items():
+        for row in await rows(store, f"SELECT id, {', '.join(columns)} FROM {table}"):
+            for column in columns:
+                found[(table, row["id"], column)] = row[column]
+    return found
+
+
+async def a_secret_in_every_table_that_holds_some(store, clock, old: Vault) -> dict[tuple, str]:
+    """A tenant with an M-Pesa account, a router, a session and two vouchers, all under `old`; returns
+    every stored secret's plaintext by (table, row id, column)."""
+    seeded = await seed_tenant(store, clock, old, "cafe")
+    await store.write(vouchers.generate_batch, clock, old, seeded.tenant_id, seeded.package_id, 2)
+    tokens = await stored_secrets(store)
+    assert {table for table, _, _ in tokens} == {"mpesa_accounts", "routers", "access_sessions", "vouchers"}
+    return {where: old.decrypt(token) for where, token in tokens.items()}
+
+
+async def test_rotation_reencrypts_every_stored_secret_under_the_new_key(store, clock, tmp_path):
     path = tmp_path / "vault.key"
     write_new_key_file(path)
     old = Vault.from_file(path)
-    async with db.transaction() as tx:
-        await tx.executescript(
-            "INSERT INTO tenants (id, slug, name, created_at) VALUES (1, 't', 'T', 'now');"
-            "INSERT INTO packages (id, tenant_id, name, price, duration_seconds, created_at, updated_at)"
-            " VALUES (1, 1, 'hour', 10, 3600, 'now', 'now');"
-        )
-        await tx.execute(
-            "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, environment, consumer_key_enc,"
-            " consumer_secret_enc, passkey_enc, created_at, updated_at)"
-            " VALUES (1, 'T', '174379', 'paybill', 'sandbox', ?, ?, ?, 'now', 'now')",
-            (old.encrypt("key"), old.encrypt("secret"), old.encrypt("passkey")),
-        )
-        await tx.execute(
-            "INSERT INTO routers (tenant_id, name, host, port, username, password_enc, created_at)"
-            " VALUES (1, 'r1', '127.0.0.1', 8728, 'api', ?, 'now')",
-            (old.encrypt("router-pw"),),
-        )
-        await tx.execute(
-            "INSERT INTO vouchers (tenant_id, package_id, batch, code_hash, code_enc, created_at)"
-            " VALUES (1, 1, 'b', ?, ?, 'now')",
-            (fingerprint("ABCD2345"), old.encrypt("ABCD2345")),
-        )
+    plaintexts = await a_secret_in_every_table_that_holds_some(store, clock, old)
+    assert len(plaintexts) == 3 + 1 + 1 + 2
 
     add_key(path)
-    assert await reencrypt_all(db, Vault.from_file(path)) == 5
+    assert await store.write(rotate_secrets, Vault.from_file(path)) == len(plaintexts)
+    # Had it stopped here, before the old key was retired, the file would still open every secret.
+    both, tokens = Vault.from_file(path), await stored_secrets(store)
+    assert {where: both.decrypt(token) for where, token in tokens.items()} == plaintexts
     retire_old_keys(path)
 
     new = Vault.from_file(path)
-    account = await db.fetchone("SELECT * FROM mpesa_accounts")
-    router = await db.fetchone("SELECT * FROM routers")
-    voucher = await db.fetchone("SELECT * FROM vouchers")
-    assert [new.decrypt(account[c]) for c in SECRET_COLUMNS["mpesa_accounts"]] == ["key", "secret", "passkey"]
-    assert new.decrypt(router["password_enc"]) == "router-pw"
-    assert new.decrypt(voucher["code_enc"]) == "ABCD2345"
+    tokens = await stored_secrets(store)
+    assert {where: new.decrypt(token) for where, token in tokens.items()} == plaintexts
+    for token in tokens.values():
+        with pytest.raises(VaultError):
+            old.decrypt(token)
+
+
+async def test_a_rotation_that_fails_part_way_changes_nothing_and_the_old_key_still_opens_everything(
+    store, clock, tmp_path
+):
+    path = tmp_path / "vault.key"
+    write_new_key_file(path)
+    old = Vault.from_file(path)
+    plaintexts = await a_secret_in_every_table_that_holds_some(store, clock, old)
+    # The last voucher's code was stored under a key nobody has any more: the rotation gets through
+    # the accounts, routers and sessions before it fails on it.
+    stranger = Vault([Fernet.generate_key()]).encrypt("lost")
+    last = "UPDATE vouchers SET code_enc = ? WHERE id = (SELECT max(id) FROM vouchers)"
+    await execute(store, last, (stranger,))
+    before = await stored_secrets(store)
+
+    add_key(path)  # what `portal keys rotate` does first; then it crashes
     with pytest.raises(VaultError):
-        old.decrypt(router["password_enc"])
+        await store.write(rotate_secrets, Vault.from_file(path))
 
-
-async def test_every_secret_column_exists_in_the_schema(db):
-    for table, columns in SECRET_COLUMNS.items():
-        present = {row["name"] for row in await db.fetchall(f"PRAGMA table_info({table})")}
-        assert set(columns) <= present, table
+    assert await stored_secrets(store) == before
+    kept = Vault.from_file(path)  # the file still holds the old key beside the new one
+    opened = {where: kept.decrypt(token) for where, token in before.items() if token != stranger}
+    assert opened == {where: text for where, text in plaintexts.items() if before[where] != stranger}
 
 
 def test_tokens_are_hex_so_they_never_spell_words_daraja_refuses():

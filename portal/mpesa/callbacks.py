@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import codes
+from . import result_codes as codes
 
 
 class CallbackError(ValueError):

@@ -20,7 +20,7 @@ import httpx
 
 from ..clock import Clock
 from ..numbers import is_digits
-from . import codes
+from . import result_codes as codes
 
 SANDBOX = "https://sandbox.safaricom.co.ke"
 PRODUCTION = "https://api.safaricom.co.ke"

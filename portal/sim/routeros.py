@@ -33,8 +33,8 @@ from typing import Any
 import httpx
 
 from ..clock import Clock
-from ..gateway.base import normalize_mac as as_mac
-from ..gateway.routeros import format_duration, parse_duration
+from ..gateways.base import normalize_mac as as_mac
+from ..gateways.routeros.durations import format_duration, parse_duration
 
 MAX_WORD = 1 << 24  # a word longer than this is an attack or a bug, not a command
 EMPTY_SINCE = (7, 18)  # RouterOS answers a print that matches nothing with `!empty` from 7.18 on

@@ -1,23 +1,22 @@
 """`GET /healthz`: is the process up and its database usable?"""
 
-import sqlite3
-
 from litestar import Response, get
 from litestar.datastructures import State
 
 from .. import __version__
-from ..db import StoreError
-from ..migrations import MIGRATIONS
+from ..store import StoreError
 
 
 @get("/healthz")
 async def healthz(state: State) -> Response:
-    db = state.services.db
+    store = state.services.store
     try:
-        schema = await db.user_version()
-        await db.fetchval("SELECT count(*) FROM tenants")
-        database = {"state": "ok" if schema == len(MIGRATIONS) else "migrating", "schema_version": schema}
-    except (sqlite3.Error, StoreError) as error:
+        schema = await store.schema_version()
+        database = {
+            "state": "ok" if schema == store.latest_version else "migrating",
+            "schema_version": schema,
+        }
+    except StoreError as error:
         database = {"state": "error", "error": str(error)}
     healthy = database["state"] == "ok"
     return Response(

@@ -13,7 +13,8 @@ from litestar import Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from .. import c2b, payments
+from ..billing import c2b, payments
+from ..mpesa import accounts
 from ..mpesa.callbacks import CallbackError, parse_c2b, parse_stk_callback
 from .addresses import client_address, within
 
@@ -38,7 +39,7 @@ def _source(request: Request, settings, subject: str) -> tuple[str, str]:
 @post("/hooks/stk/{token:str}")
 async def stk_callback(request: Request, state: State, token: FromPath[str]) -> Response:
     services = state.services
-    payment = await payments.payment_by_callback_token(services.db, token) if TOKEN.match(token) else None
+    payment = await services.store.read(payments.by_callback_token, token) if TOKEN.match(token) else None
     source, refuse = _source(request, services.settings, payment.ref if payment else "unknown payment")
     if payment is None:
         log.warning("STK callback for no payment", extra={"fields": {"source": source}})
@@ -50,7 +51,7 @@ async def stk_callback(request: Request, state: State, token: FromPath[str]) -> 
         log.warning("unreadable STK callback", extra={"fields": fields})
         return _answer(1, str(error), 400)
     try:
-        await payments.record_callback(services, token, result, source=source, refuse=refuse)
+        await services.confirmation.record_callback(token, result, source=source, refuse=refuse)
     except Exception:
         # Nothing Daraja can do about it, and the poller will settle the payment: log it, don't 500.
         log.exception("STK callback not recorded", extra={"fields": {"payment": payment.ref}})
@@ -61,8 +62,8 @@ async def stk_callback(request: Request, state: State, token: FromPath[str]) -> 
 async def c2b_validation(request: Request, state: State, token: FromPath[str]) -> Response:
     """Daraja asks before taking the money (only if validation was enabled for the shortcode)."""
     services = state.services
-    account = await c2b.account_for_token(services.db, token) if TOKEN.match(token) else None
-    _, refuse = _source(request, services.settings, f"account {account[0]}" if account else "unknown")
+    account = await services.store.read(accounts.by_c2b_token, token) if TOKEN.match(token) else None
+    _, refuse = _source(request, services.settings, f"account {account.id}" if account else "unknown")
     if account is None:
         return _answer("C2B00015", "Rejected", 404)  # Invalid Shortcode
     if refuse:
@@ -71,7 +72,7 @@ async def c2b_validation(request: Request, state: State, token: FromPath[str]) -
         parse_c2b(await request.body())
     except CallbackError as error:
         log.warning(
-            "unreadable C2B validation", extra={"fields": {"account": account[0], "reason": str(error)}}
+            "unreadable C2B validation", extra={"fields": {"account": account.id, "reason": str(error)}}
         )
         # A refusal in Daraja's terms: the payer keeps the money rather than paying for nothing.
         return _answer("C2B00016", "Rejected")
@@ -82,8 +83,8 @@ async def c2b_validation(request: Request, state: State, token: FromPath[str]) -
 async def c2b_confirmation(request: Request, state: State, token: FromPath[str]) -> Response:
     """The money has moved. Daraja never retries a confirmation, so it is stored before answering."""
     services = state.services
-    account = await c2b.account_for_token(services.db, token) if TOKEN.match(token) else None
-    source, refuse = _source(request, services.settings, f"account {account[0]}" if account else "unknown")
+    account = await services.store.read(accounts.by_c2b_token, token) if TOKEN.match(token) else None
+    source, refuse = _source(request, services.settings, f"account {account.id}" if account else "unknown")
     if account is None:
         return _answer(1, "Unknown", 404)
     if refuse:
@@ -92,15 +93,13 @@ async def c2b_confirmation(request: Request, state: State, token: FromPath[str])
         payment = parse_c2b(await request.body())
     except CallbackError as error:
         log.error(
-            "unreadable C2B confirmation", extra={"fields": {"account": account[0], "reason": str(error)}}
+            "unreadable C2B confirmation", extra={"fields": {"account": account.id, "reason": str(error)}}
         )
         return _answer(1, str(error), 400)
-    account_id, tenant_id = account
-    async with services.db.transaction() as tx:
-        new = await c2b.record_c2b(
-            tx, services.clock, account_id=account_id, tenant_id=tenant_id, payment=payment
-        )
-    fields = {"account": account_id, "receipt": payment.trans_id, "amount": payment.amount, "source": source}
+    new = await services.store.write(
+        c2b.record, services.clock, account_id=account.id, tenant_id=account.tenant_id, payment=payment
+    )
+    fields = {"account": account.id, "receipt": payment.trans_id, "amount": payment.amount, "source": source}
     log.info("C2B payment received" if new else "C2B payment received again", extra={"fields": fields})
     return _answer(0, "Success")
 

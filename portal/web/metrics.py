@@ -5,7 +5,11 @@ import hmac
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
-from ..metrics import CONTENT_TYPE
+from ..access import outbox, routers, sessions
+from ..billing import payments
+from ..metrics import CONTENT_TYPE, Figures, RouterFigures
+from ..store import Connection
+from ..tenancy import tenants
 
 
 @get("/metrics")
@@ -20,4 +24,25 @@ async def metrics(request: Request, state: State) -> Response:
                 media_type="text/plain",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
-    return Response(await services.metrics.exposition(services.db), media_type=CONTENT_TYPE)
+    figures = await services.store.report(figures_now)
+    return Response(services.metrics.exposition(figures), media_type=CONTENT_TYPE)
+
+
+def figures_now(db: Connection) -> Figures:
+    slugs = tenants.slugs(db)
+    queued, active = outbox.queued_by_router(db), sessions.active_by_router(db)
+    return Figures(
+        payments=[
+            (slugs[tenant_id], state, count) for tenant_id, state, count in payments.counts_by_state(db)
+        ],
+        routers=[
+            RouterFigures(
+                router.name,
+                queued.get(router.id, 0),
+                active.get(router.id, 0),
+                router.last_seen_at,
+                router.last_error,
+            )
+            for router in routers.every(db)
+        ],
+    )

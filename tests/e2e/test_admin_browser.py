@@ -7,112 +7,99 @@ import pytest
 from playwright.async_api import Page
 
 from portal.app import create_app
+from portal.billing.earnings import day_starts
+from portal.cli.demo import seed
 from portal.clock import to_text
-from portal.db import Database
-from portal.demo import seed
-from portal.migrations import migrate
-from portal.reports import day_starts
+from portal.store.sqlite import SQLiteStore
 from portal.vault import fingerprint, new_token
 from tests.conftest import serving
 from tests.e2e.chromium import LAPTOP, PHONE, SCREENSHOTS, chromium, fits_the_screen
-from tests.seed import insert, insert_payment
+from tests.seed import insert, insert_account, insert_payment
 
 pytestmark = pytest.mark.browser
 
 
 async def seed_demo_payments(settings, clock, vault):
     """The demo tenant, plus a till, a router and a fortnight of payments written with SQL."""
-    db = await Database.open(settings.database_path)
+    store = await SQLiteStore.open(settings.database_path)
     try:
-        await migrate(db)
-        demo = await seed(db, clock)
-        now = clock.now()
-        async with db.transaction() as tx:
-            stamps = {"created_at": to_text(now), "updated_at": to_text(now)}
-            account = await insert(
-                tx,
-                "mpesa_accounts",
-                tenant_id=demo.tenant_id,
-                name="Cafe PayBill",
-                shortcode="174379",
-                kind="paybill",
-                environment="sandbox",
-                consumer_key_enc=vault.encrypt("k"),
-                consumer_secret_enc=vault.encrypt("s"),
-                passkey_enc=vault.encrypt("p"),
-                **stamps,
-            )
-            router = await insert(
-                tx,
-                "routers",
-                tenant_id=demo.tenant_id,
-                name="cafe-main",
-                host="192.168.88.1",
-                port=8728,
-                username="portal",
-                password_enc=vault.encrypt("x"),
-                mpesa_account_id=account,
-                last_seen_at=to_text(now),
-                created_at=to_text(now),
-            )
-            packages = [
-                tuple(row) for row in await tx.fetchall("SELECT id, price FROM packages ORDER BY position")
-            ]
-            for n in range(40):
-                package, price = packages[n % len(packages)]
-                paid_at = now - timedelta(hours=9 * n + 1)
-                session = await insert(
-                    tx,
-                    "access_sessions",
-                    tenant_id=demo.tenant_id,
-                    router_id=router,
-                    package_id=package,
-                    mac=f"AA:BB:CC:DD:{n // 256:02X}:{n % 256:02X}",
-                    ip=f"10.5.50.{n + 10}",
-                    state="active" if n < 3 else "expired",
-                    paid_seconds=3600,
-                    access_code_hash=fingerprint(new_token()),
-                    access_code_enc=vault.encrypt("c"),
-                    started_at=to_text(paid_at),
-                    expires_at=to_text(paid_at + timedelta(hours=3)),
-                    **stamps,
-                )
-                await insert_payment(
-                    tx,
-                    tenant_id=demo.tenant_id,
-                    mpesa_account_id=account,
-                    package_id=package,
-                    router_id=router,
-                    phone=f"2547{n:08d}",
-                    amount=price,
-                    state="paid",
-                    at=to_text(paid_at),
-                    receipt=f"SGR{n:07d}",
-                    access_session_id=session,
-                )
-            for n, (code, description) in enumerate(
-                [("1032", "Request cancelled by user"), ("1037", "No response")]
-            ):
-                await insert_payment(
-                    tx,
-                    tenant_id=demo.tenant_id,
-                    mpesa_account_id=account,
-                    package_id=packages[0][0],
-                    router_id=router,
-                    phone=f"25411{n:07d}",
-                    amount=packages[0][1],
-                    state="failed",
-                    at=to_text(now - timedelta(hours=2)),
-                    result_code=code,
-                    result_desc=description,
-                )
-            earned_today = await tx.fetchval(
-                "SELECT sum(amount) FROM payments WHERE state = 'paid' AND paid_at >= ?",
-                (to_text(day_starts(settings.store.timezone, now, 1)[0]),),
-            )
+        await store.migrate()
+        demo = await store.write(seed, clock)
+        earned_today = await store.write(add_payments, clock, vault, demo.tenant_id, settings.store.timezone)
     finally:
-        await db.close()
+        await store.close()
     return demo, earned_today
+
+
+def add_payments(db, clock, vault, tenant_id: int, zone) -> int:
+    """An account, a router and payments for the demo tenant; returns what was earned today."""
+    now = clock.now()
+    stamps = {"created_at": to_text(now), "updated_at": to_text(now)}
+    account = insert_account(db, clock, vault, tenant_id, "Cafe PayBill")
+    router = insert(
+        db,
+        "routers",
+        tenant_id=tenant_id,
+        name="cafe-main",
+        host="192.168.88.1",
+        port=8728,
+        username="portal",
+        password_enc=vault.encrypt("x"),
+        mpesa_account_id=account,
+        last_seen_at=to_text(now),
+        created_at=to_text(now),
+    )
+    packages = [tuple(row) for row in db.all("SELECT id, price FROM packages ORDER BY position")]
+    for n in range(40):
+        package, price = packages[n % len(packages)]
+        paid_at = now - timedelta(hours=9 * n + 1)
+        session = insert(
+            db,
+            "access_sessions",
+            tenant_id=tenant_id,
+            router_id=router,
+            package_id=package,
+            mac=f"AA:BB:CC:DD:{n // 256:02X}:{n % 256:02X}",
+            ip=f"10.5.50.{n + 10}",
+            state="active" if n < 3 else "expired",
+            paid_seconds=3600,
+            access_code_hash=fingerprint(new_token()),
+            access_code_enc=vault.encrypt("c"),
+            started_at=to_text(paid_at),
+            expires_at=to_text(paid_at + timedelta(hours=3)),
+            **stamps,
+        )
+        insert_payment(
+            db,
+            tenant_id=tenant_id,
+            mpesa_account_id=account,
+            package_id=package,
+            router_id=router,
+            phone=f"2547{n:08d}",
+            amount=price,
+            state="paid",
+            at=to_text(paid_at),
+            receipt=f"SGR{n:07d}",
+            access_session_id=session,
+        )
+    for n, (code, description) in enumerate([("1032", "Request cancelled by user"), ("1037", "No response")]):
+        insert_payment(
+            db,
+            tenant_id=tenant_id,
+            mpesa_account_id=account,
+            package_id=packages[0][0],
+            router_id=router,
+            phone=f"25411{n:07d}",
+            amount=packages[0][1],
+            state="failed",
+            at=to_text(now - timedelta(hours=2)),
+            result_code=code,
+            result_desc=description,
+        )
+    return db.value(
+        "SELECT sum(amount) FROM payments WHERE state = 'paid' AND paid_at >= ?",
+        (to_text(day_starts(zone, now, 1)[0]),),
+    )
 
 
 async def sign_in(page: Page, base: str, email: str, password: str) -> None:

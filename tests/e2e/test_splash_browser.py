@@ -8,11 +8,11 @@ import httpx
 import pytest
 from playwright.async_api import Page
 
-from portal import c2b
-from portal.demo import DEMO_DEVICE
+from portal.cli.demo import DEMO_DEVICE
+from tests.billing.test_c2b import pay_by_hand
 from tests.conftest import Hotspot, eventually
 from tests.e2e.chromium import PHONE, SCREENSHOTS, chromium, fits_the_screen
-from tests.test_c2b import pay_by_hand
+from tests.web.test_splash import register_c2b_urls
 
 pytestmark = pytest.mark.browser
 
@@ -126,7 +126,7 @@ async def test_the_whole_flow_works_without_javascript(hotspot):
 
 
 async def test_a_receipt_from_paying_by_hand_is_claimed_on_the_reconnect_page(hotspot):
-    await c2b.register_urls(hotspot.portal.services, 1)
+    await register_c2b_urls(hotspot)
     async with httpx.AsyncClient() as http:
         receipt = await pay_by_hand(http, hotspot.daraja, amount=20)
     async with phone_browser(hotspot) as page:

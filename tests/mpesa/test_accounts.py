@@ -2,50 +2,52 @@ from dataclasses import replace
 
 import pytest
 
-from portal.mpesa.accounts import (
-    RETYPE_SECRETS,
-    AccountError,
-    accounts,
-    create_account,
-    load_account,
-    read_account,
-    update_account,
-)
+from portal.mpesa import accounts
+from portal.mpesa.accounts import create_account
 from portal.mpesa.daraja import PRODUCTION, SANDBOX
-from portal.scope import Scope
-from portal.tenants import create_tenant
+from portal.mpesa.form import RETYPE_SECRETS, AccountError, AccountSpec, read_account
+from portal.tenancy import tenants
+from portal.tenancy.scope import Scope
+from tests.conftest import rows
 
 SECRETS = {"consumer_key": "key-123", "consumer_secret": "secret-456", "passkey": "passkey-789"}
+# What an edit form is checked against: the account as stored (only its environment matters here).
+STORED_IN_SANDBOX = AccountSpec("Demo Cafe", "paybill", "174379", None, "sandbox", {})
 
 
 @pytest.fixture
-async def tenant_id(db, clock):
-    async with db.transaction() as tx:
-        return await create_tenant(tx, clock, "cafe", "Demo Cafe")
+async def tenant_id(store, clock):
+    return await store.write(tenants.create, clock, "cafe", "Demo Cafe")
 
 
-async def create(db, vault, clock, tenant_id, **fields):
+async def create(store, vault, clock, tenant_id, **fields):
     values = {"name": "Demo Cafe", "shortcode": "174379", "kind": "paybill", "environment": "sandbox"}
-    async with db.transaction() as tx:
-        return await create_account(tx, vault, clock, tenant_id=tenant_id, **(values | SECRETS | fields))
+    return await store.write(
+        lambda db: create_account(db, vault, clock, tenant_id=tenant_id, **(values | SECRETS | fields))
+    )
 
 
-async def test_secrets_are_stored_encrypted_and_come_back_only_for_the_client(db, vault, clock, tenant_id):
-    account_id = await create(db, vault, clock, tenant_id)
-    row = dict(await db.fetchone("SELECT * FROM mpesa_accounts WHERE id = ?", (account_id,)))
+async def load(store, vault, account_id):
+    return await store.read(accounts.load, vault, account_id)
+
+
+async def test_secrets_are_stored_encrypted_and_come_back_only_for_the_client(store, vault, clock, tenant_id):
+    account_id = await create(store, vault, clock, tenant_id)
+    [row] = await rows(store, "SELECT * FROM mpesa_accounts WHERE id = ?", (account_id,))
     for secret in SECRETS.values():
-        assert secret not in str(row)
-    account = await load_account(db, vault, account_id)
+        assert secret not in str(dict(row))
+    account = await load(store, vault, account_id)
     assert (account.consumer_key, account.consumer_secret, account.passkey) == tuple(SECRETS.values())
     assert account.base_url == SANDBOX
-    [summary] = await accounts(db, Scope((tenant_id,)))
-    assert summary["name"] == "Demo Cafe"
-    assert not any(secret in str(tuple(summary)) for secret in SECRETS.values())
+    [summary] = await store.read(accounts.in_scope, Scope((tenant_id,)))
+    assert summary.name == "Demo Cafe"
+    assert not any(secret in repr(summary) for secret in SECRETS.values())
+    assert await store.read(accounts.get, account_id) == summary
 
 
-async def test_a_till_pays_its_till_number_through_its_store_number(db, vault, clock, tenant_id):
+async def test_a_till_pays_its_till_number_through_its_store_number(store, vault, clock, tenant_id):
     account_id = await create(
-        db,
+        store,
         vault,
         clock,
         tenant_id,
@@ -54,14 +56,14 @@ async def test_a_till_pays_its_till_number_through_its_store_number(db, vault, c
         till_number="300101",
         environment="production",
     )
-    account = await load_account(db, vault, account_id)
+    account = await load(store, vault, account_id)
     assert account.party_b == "300101" and account.transaction_type == "CustomerBuyGoodsOnline"
     assert account.base_url == PRODUCTION
 
 
-async def test_environment_may_be_a_simulators_base_url(db, vault, clock, tenant_id):
-    account_id = await create(db, vault, clock, tenant_id, environment="http://127.0.0.1:8090/")
-    assert (await load_account(db, vault, account_id)).base_url == "http://127.0.0.1:8090"
+async def test_environment_may_be_a_simulators_base_url(store, vault, clock, tenant_id):
+    account_id = await create(store, vault, clock, tenant_id, environment="http://127.0.0.1:8090/")
+    assert (await load(store, vault, account_id)).base_url == "http://127.0.0.1:8090"
 
 
 @pytest.mark.parametrize(
@@ -76,26 +78,25 @@ async def test_environment_may_be_a_simulators_base_url(db, vault, clock, tenant
         ({"passkey": " "}, "passkey: Paste the passkey"),
     ],
 )
-async def test_wrong_fields_are_named(db, vault, clock, tenant_id, fields, problem):
+async def test_wrong_fields_are_named(store, vault, clock, tenant_id, fields, problem):
     with pytest.raises(AccountError, match=problem):
-        await create(db, vault, clock, tenant_id, **fields)
+        await create(store, vault, clock, tenant_id, **fields)
+    assert await rows(store, "SELECT id FROM mpesa_accounts") == []
 
 
-def edited(stored=None, **fields):
+def edited(stored=STORED_IN_SANDBOX, **fields):
     """An edit form as posted: the secrets left empty are kept."""
     form = {"name": "Cafe Two", "shortcode": "174379", "kind": "paybill", "environment": "sandbox"}
-    spec, errors = read_account(form | fields, stored=stored or {"environment": "sandbox"})
+    spec, errors = read_account(form | fields, stored=stored)
     assert spec is not None, errors
     return spec
 
 
-async def test_update_keeps_secrets_left_blank_and_replaces_those_given(db, vault, clock, tenant_id):
-    account_id = await create(db, vault, clock, tenant_id)
-    async with db.transaction() as tx:
-        assert await update_account(
-            tx, vault, clock, account_id, tenant_id, edited(consumer_key="", passkey="new-passkey")
-        )
-    account = await load_account(db, vault, account_id)
+async def test_update_keeps_secrets_left_blank_and_replaces_those_given(store, vault, clock, tenant_id):
+    account_id = await create(store, vault, clock, tenant_id)
+    spec = edited(consumer_key="", passkey="new-passkey")
+    assert await store.write(accounts.update, vault, clock, account_id, tenant_id, spec)
+    account = await load(store, vault, account_id)
     assert account.name == "Cafe Two" and account.base_url == SANDBOX
     assert account.consumer_key == "key-123" and account.passkey == "new-passkey"
 
@@ -103,28 +104,25 @@ async def test_update_keeps_secrets_left_blank_and_replaces_those_given(db, vaul
 @pytest.mark.parametrize("environment", ["production", "http://attacker.example:8080"])
 def test_a_new_environment_needs_every_secret_typed_again(environment):
     form = {"name": "Cafe", "shortcode": "174379", "kind": "paybill", "environment": environment}
-    stored = {"environment": "sandbox"}
-    spec, errors = read_account(form | {"passkey": "new-passkey"}, stored=stored)
+    spec, errors = read_account(form | {"passkey": "new-passkey"}, stored=STORED_IN_SANDBOX)
     assert spec is None
     assert errors == dict.fromkeys(["consumer_key", "consumer_secret"], RETYPE_SECRETS)
-    spec, errors = read_account(form | SECRETS, stored=stored)
+    spec, errors = read_account(form | SECRETS, stored=STORED_IN_SANDBOX)
     assert errors == {} and spec.environment == environment
 
 
-async def test_update_never_keeps_a_secret_for_another_environment(db, vault, clock, tenant_id):
-    account_id = await create(db, vault, clock, tenant_id)
+async def test_update_never_keeps_a_secret_for_another_environment(store, vault, clock, tenant_id):
+    account_id = await create(store, vault, clock, tenant_id)
     # As if the form's check had been passed: an edit that raced another, or a caller that skipped it.
     moved = replace(edited(passkey="new-passkey"), environment="http://attacker.example:8080")
-    async with db.transaction() as tx:
-        assert not await update_account(tx, vault, clock, account_id, tenant_id, moved)
-    account = await load_account(db, vault, account_id)
+    assert not await store.write(accounts.update, vault, clock, account_id, tenant_id, moved)
+    account = await load(store, vault, account_id)
     assert account.base_url == SANDBOX and account.passkey == SECRETS["passkey"]
 
 
-async def test_update_is_scoped_to_the_tenant(db, vault, clock, tenant_id):
-    account_id = await create(db, vault, clock, tenant_id)
-    async with db.transaction() as tx:
-        other = await create_tenant(tx, clock, "other", "Other")
-    async with db.transaction() as tx:
-        assert not await update_account(tx, vault, clock, account_id, other, edited(name="Mine now"))
-    assert (await load_account(db, vault, account_id)).name == "Demo Cafe"
+async def test_update_is_scoped_to_the_tenant(store, vault, clock, tenant_id):
+    account_id = await create(store, vault, clock, tenant_id)
+    other = await store.write(tenants.create, clock, "other", "Other")
+    assert not await store.write(accounts.update, vault, clock, account_id, other, edited(name="Mine now"))
+    assert (await load(store, vault, account_id)).name == "Demo Cafe"
+    assert await store.read(accounts.get, account_id, Scope((other,))) is None

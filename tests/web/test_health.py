@@ -1,7 +1,7 @@
 import httpx
 
 from portal.app import create_app
-from portal.migrations import MIGRATIONS
+from portal.store.migrations.sqlite import MIGRATIONS
 from tests.conftest import serving
 
 

@@ -7,22 +7,23 @@ from ipaddress import ip_network
 
 import pytest
 
-from portal import payments
-from portal.payments import start_payment, timeline
+from portal.billing import payments
 from tests.conftest import running_portal, seed_shop
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
 
 async def pending_payment(portal, daraja, vault, clock):
-    shop = await seed_shop(portal.services.db, vault, clock, daraja.base_url)
-    payment = await start_payment(
-        portal.services, tenant_id=shop.tenant_id, package_id=shop.package_id, phone="0708374149"
+    shop = await portal.services.store.write(seed_shop, vault, clock, daraja.base_url)
+    payment = await portal.services.checkout.start(
+        tenant_id=shop.tenant_id, package_id=shop.package_id, phone="0708374149"
     )
-    token = await portal.services.db.fetchval(
-        "SELECT callback_token FROM payments WHERE id = ?", (payment.id,)
-    )
-    return payment, f"{portal.base_url}/hooks/stk/{token}"
+    return payment, await callback_url(portal, payment)
+
+
+async def callback_url(portal, payment) -> str:
+    token = await portal.services.store.read(payments.callback_token, payment.id)
+    return f"{portal.base_url}/hooks/stk/{token}"
 
 
 def success(payment, amount=20, checkout=None, receipt="TJ3MX6CLYC") -> dict:
@@ -48,11 +49,12 @@ def success(payment, amount=20, checkout=None, receipt="TJ3MX6CLYC") -> dict:
 
 
 async def state_of(portal, payment):
-    return (await payments.payment_by_ref(portal.services.db, payment.ref)).state
+    return (await portal.services.store.read(payments.by_ref, payment.ref)).state
 
 
 async def callback_events(portal, payment):
-    return [event for event in await timeline(portal.services.db, payment.id) if event.kind == "callback"]
+    events = await portal.services.store.read(payments.timeline, payment.id)
+    return [event for event in events if event.kind == "callback"]
 
 
 async def test_a_good_callback_is_answered_accepted_and_pays(portal, daraja, vault, clock, http):
@@ -123,15 +125,10 @@ async def test_an_amount_that_is_not_the_price_is_suspicious_and_pays_nothing(
 async def test_a_receipt_already_used_is_suspicious(portal, daraja, vault, clock, http):
     first, first_url = await pending_payment(portal, daraja, vault, clock)
     await http.post(first_url, json=success(first, receipt="TJ3MX6CLYC"))
-    second = await start_payment(
-        portal.services, tenant_id=first.tenant_id, package_id=first.package_id, phone="0708374150"
+    second = await portal.services.checkout.start(
+        tenant_id=first.tenant_id, package_id=first.package_id, phone="0708374150"
     )
-    token = await portal.services.db.fetchval(
-        "SELECT callback_token FROM payments WHERE id = ?", (second.id,)
-    )
-    response = await http.post(
-        f"{portal.base_url}/hooks/stk/{token}", json=success(second, receipt="TJ3MX6CLYC")
-    )
+    response = await http.post(await callback_url(portal, second), json=success(second, receipt="TJ3MX6CLYC"))
     assert response.json() == ACCEPTED
     assert await state_of(portal, second) == "pending"
 

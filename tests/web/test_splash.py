@@ -8,13 +8,15 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from portal import c2b, sessions, vouchers
+from portal.access import sessions
 from portal.app import create_app
+from portal.billing import vouchers
+from portal.cli.demo import DEMO_DEVICE, seed
 from portal.clock import to_text
-from portal.demo import DEMO_DEVICE, seed
-from portal.scope import Scope
-from tests.conftest import Hotspot, eventually, serving
-from tests.test_c2b import pay_by_hand
+from portal.tenancy.scope import Scope
+from tests.billing.test_c2b import pay_by_hand
+from tests.conftest import Hotspot, eventually, execute, rows, serving, value
+from tests.seed import insert, insert_account
 
 DEVICE = {
     "router": "cafe-1",
@@ -24,22 +26,28 @@ DEVICE = {
 }
 
 
-@pytest.fixture
-async def site(db, clock, vault):
-    demo = await seed(db, clock)
+def add_router(db, clock, vault, tenant_id: int) -> None:
+    """The router `cafe-1`, taking payments into an M-Pesa account of the business."""
     now = to_text(clock.now())
-    async with db.transaction() as tx:
-        account = await tx.execute(
-            "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, environment, consumer_key_enc,"
-            " consumer_secret_enc, passkey_enc, created_at, updated_at)"
-            " VALUES (?, 'Demo Cafe', '174379', 'paybill', 'sandbox', ?, ?, ?, ?, ?)",
-            (demo.tenant_id, vault.encrypt("k"), vault.encrypt("s"), vault.encrypt("p"), now, now),
-        )
-        await tx.execute(
-            "INSERT INTO routers (tenant_id, name, host, port, username, password_enc, mpesa_account_id,"
-            " created_at) VALUES (?, 'cafe-1', '127.0.0.1', 8728, 'api', ?, ?, ?)",
-            (demo.tenant_id, vault.encrypt("pw"), account.lastrowid, now),
-        )
+    account_id = insert_account(db, clock, vault, tenant_id, "Demo Cafe")
+    insert(
+        db,
+        "routers",
+        tenant_id=tenant_id,
+        name="cafe-1",
+        host="127.0.0.1",
+        port=8728,
+        username="api",
+        password_enc=vault.encrypt("pw"),
+        mpesa_account_id=account_id,
+        created_at=now,
+    )
+
+
+@pytest.fixture
+async def site(store, clock, vault):
+    demo = await store.write(seed, clock)
+    await store.write(add_router, clock, vault, demo.tenant_id)
     return demo
 
 
@@ -49,9 +57,8 @@ async def portal_url(settings, clock, vault, site):
         yield base
 
 
-async def test_splash_shows_the_tenant_and_its_packages_as_buttons(portal_url, db):
-    async with db.transaction() as tx:
-        await tx.execute("UPDATE packages SET data_cap_bytes = 500000000 WHERE name = '24 hours'")
+async def test_splash_shows_the_tenant_and_its_packages_as_buttons(portal_url, store):
+    await execute(store, "UPDATE packages SET data_cap_bytes = 500000000 WHERE name = '24 hours'")
     async with httpx.AsyncClient() as http:
         page = await http.get(portal_url, params=DEVICE)
     assert page.status_code == 200
@@ -119,11 +126,17 @@ async def status(http, hotspot: Hotspot, location: str) -> dict:
     return (await http.get(f"{hotspot.portal.base_url}{location.split('?')[0]}/status")).json()
 
 
+async def register_c2b_urls(hotspot: Hotspot) -> None:
+    """Tells Daraja where to post the account's payments by hand, as the portal's job does."""
+    await hotspot.portal.services.jobs.register_c2b_urls()
+
+
 async def online(hotspot: Hotspot, mac: str = DEMO_DEVICE[0], expected: bool = True) -> None:
     """Waits until the router has (or no longer has) the device, and the portal has heard so."""
 
     async def check():
-        confirmed = await hotspot.portal.services.db.fetchval(
+        confirmed = await value(
+            hotspot.portal.services.store,
             "SELECT count(*) FROM access_sessions WHERE mac = ? AND state = 'active'"
             " AND NOT EXISTS (SELECT 1 FROM router_tasks WHERE state = 'queued')",
             (mac,),
@@ -157,7 +170,7 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     page = await http.get(hotspot.portal.base_url + location)
     assert "You&#39;re online" in page.text and 'href="http://example.com/"' in page.text
     code = re.search(r'id="access-code">([^<]+)<', page.text).group(1)
-    stored = await hotspot.portal.services.db.fetchval("SELECT access_code_enc FROM access_sessions")
+    stored = await value(hotspot.portal.services.store, "SELECT access_code_enc FROM access_sessions")
     assert code.replace("-", "") == vault.decrypt(stored)
 
 
@@ -201,7 +214,7 @@ async def test_a_cancelled_prompt_is_explained_and_trying_again_sends_a_new_one(
     page = await http.get(hotspot.portal.base_url + location)
     assert "You cancelled the M-Pesa request. No money was taken." in page.text
     assert "Pay Bill" not in page.text  # Daraja has no C2B URLs for the account: money would be unheard of
-    await c2b.register_urls(hotspot.portal.services, 1)
+    await register_c2b_urls(hotspot)
     page = await http.get(hotspot.portal.base_url + location)
     assert "Pay Bill 174379" in page.text  # the way to pay by hand, then claim with the receipt
     again = await http.post(
@@ -233,7 +246,7 @@ async def test_a_late_tap_on_try_again_after_paying_sends_no_new_prompt(http, ho
     ],
 )
 async def test_a_failure_offers_only_the_next_step_that_could_work(http, hotspot, outcome, offers):
-    await c2b.register_urls(hotspot.portal.services, 1)
+    await register_c2b_urls(hotspot)
     location = (await pay(http, hotspot)).headers["location"]
     await answer(hotspot, outcome)
     page = await http.get(hotspot.portal.base_url + location)
@@ -247,13 +260,13 @@ async def test_a_refunded_payment_says_so(http, hotspot):
     await answer(hotspot, "success")
     await online(hotspot)
     services = hotspot.portal.services
-    async with services.db.transaction() as tx:
-        await tx.execute("UPDATE payments SET state = 'reversed', reversed_reason = 'refunded'")
+    await execute(services.store, "UPDATE payments SET state = 'reversed', reversed_reason = 'refunded'")
     still = await http.get(hotspot.portal.base_url + location)
     assert "You&#39;re online" in still.text  # a refund leaves the access alone: the page says so
-    session_id = await services.db.fetchval("SELECT id FROM access_sessions")
-    async with services.db.transaction() as tx:  # until the owner ends it too
-        await sessions.end_session(tx, services.clock, session_id)
+    session_id = await value(services.store, "SELECT id FROM access_sessions")
+    await services.store.write(
+        sessions.end_session, services.clock, session_id
+    )  # until the owner ends it too
     page = await http.get(hotspot.portal.base_url + location)
     assert "Payment refunded" in page.text and "Connecting you now" not in page.text
     assert (await status(http, hotspot, location))["state"] == "failed"
@@ -362,7 +375,7 @@ async def test_a_device_whose_time_ran_out_is_told_so_above_the_packages(http, h
     await answer(hotspot, "success")
     await online(hotspot)
     clock.advance(hours=1, seconds=1)
-    await hotspot.portal.services.sessions.expire_due()
+    await hotspot.portal.services.jobs.expire_due()
     back = await http.get(hotspot.splash_url())
     assert "Your time is over" in back.text and "Choose a package" in back.text
     clock.advance(hours=1, seconds=1)  # an hour later it is old news
@@ -427,17 +440,16 @@ async def test_right_codes_are_no_guesses_and_use_up_no_tries(http, hotspot):
 
 
 async def test_a_voucher_gives_its_package_once(http, hotspot, clock, vault):
-    db = hotspot.portal.services.db
-    async with db.transaction() as tx:
-        package_id = await tx.fetchval("SELECT id FROM packages WHERE name = '3 hours'")
-        batch = await vouchers.generate_batch(tx, clock, vault, hotspot.demo.tenant_id, package_id, 1)
-    [voucher] = await vouchers.batch_vouchers(db, vault, Scope((hotspot.demo.tenant_id,)), batch)
+    store = hotspot.portal.services.store
+    package_id = await value(store, "SELECT id FROM packages WHERE name = '3 hours'")
+    batch = await store.write(vouchers.generate_batch, clock, vault, hotspot.demo.tenant_id, package_id, 1)
+    [voucher] = await store.read(vouchers.batch_vouchers, vault, Scope((hotspot.demo.tenant_id,)), batch)
     used = await http.post(
         f"{hotspot.portal.base_url}/reconnect", data=device_form(hotspot) | {"code": voucher.code}
     )
     assert used.status_code == 303 and used.headers["location"].startswith("/?router=demo-router")
     await online(hotspot)
-    assert await db.fetchval("SELECT paid_seconds FROM access_sessions") == 3 * 3600
+    assert await value(store, "SELECT paid_seconds FROM access_sessions") == 3 * 3600
     await code_moves_the_time_once_then_is_used_up(http, hotspot, voucher.code)
 
 
@@ -450,24 +462,23 @@ async def code_moves_the_time_once_then_is_used_up(http, hotspot: Hotspot, code:
     assert moved.status_code == 303
     await online(hotspot, OTHER_DEVICE[0])
     await online(hotspot, DEMO_DEVICE[0], expected=False)
-    db = hotspot.portal.services.db
-    [session_id] = [row["id"] for row in await db.fetchall("SELECT id FROM access_sessions")]
-    async with db.transaction() as tx:
-        await sessions.end_session(tx, hotspot.portal.services.clock, session_id)
+    services = hotspot.portal.services
+    [session_id] = [row["id"] for row in await rows(services.store, "SELECT id FROM access_sessions")]
+    await services.store.write(sessions.end_session, services.clock, session_id)
     url = f"{hotspot.portal.base_url}/reconnect"
     again = await http.post(url, data=device_form(hotspot) | {"code": code})
     assert again.status_code == 400 and "That code has been used up" in again.text
 
 
 async def test_an_mpesa_receipt_paid_by_hand_is_claimed_once(http, hotspot):
-    await c2b.register_urls(hotspot.portal.services, 1)
+    await register_c2b_urls(hotspot)
     receipt = await pay_by_hand(http, hotspot.daraja, amount=20)
     claimed = await http.post(
         f"{hotspot.portal.base_url}/reconnect", data=device_form(hotspot) | {"code": receipt}
     )
     assert claimed.status_code == 303
     await online(hotspot)
-    assert await hotspot.portal.services.db.fetchval("SELECT paid_seconds FROM access_sessions") == 3 * 3600
+    assert await value(hotspot.portal.services.store, "SELECT paid_seconds FROM access_sessions") == 3 * 3600
     await code_moves_the_time_once_then_is_used_up(http, hotspot, receipt)
 
 
@@ -475,7 +486,7 @@ async def test_the_receipt_in_the_payers_sms_moves_the_time_like_the_access_code
     await pay(http, hotspot)
     await answer(hotspot, "success")
     await online(hotspot)
-    receipt = await hotspot.portal.services.db.fetchval("SELECT receipt FROM payments")
+    receipt = await value(hotspot.portal.services.store, "SELECT receipt FROM payments")
     await code_moves_the_time_once_then_is_used_up(http, hotspot, receipt.lower())
 
 

@@ -7,9 +7,10 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Redirect, Template
 
-from ... import admin_auth
-from ...admin_auth import COOKIE, PasswordChangeRefused, SignInRefused
+from ...tenancy import admins
+from ...tenancy.admins import LOCKOUT, MAX_FAILURES, PasswordChangeRefused, SignInRefused
 from .base import (
+    COOKIE,
     CurrentAdmin,
     admin_of,
     check_csrf,
@@ -23,6 +24,25 @@ from .base import (
     session_cookie,
     source_ip,
 )
+
+LOCKOUT_MINUTES = int(LOCKOUT.total_seconds() // 60)
+# One answer for every refused sign-in, whether the email is an account or not, so that it tells
+# nothing; it still tells a locked-out owner what happened and what to do.
+SIGN_IN_REFUSED = (
+    f"Wrong email or password. After {MAX_FAILURES} wrong passwords in a row an account is locked for"
+    f" {LOCKOUT_MINUTES} minutes: if that happened, wait, then sign in again."
+)
+THROTTLED = "Too many failed sign-ins from this address. Wait 15 minutes and try again."
+# Changing one's password is asked by someone signed in: they may be told plainly.
+PASSWORD_REFUSED = {
+    "differ": "The two new passwords differ.",
+    "wrong": "The current password is wrong.",
+    "locked": (
+        f"Too many wrong passwords: this account is locked for {LOCKOUT_MINUTES} minutes and signed out"
+        " everywhere. Sign in again after that."
+    ),
+    "changed_meanwhile": "The password was changed meanwhile; sign in again.",
+}
 
 # Sign-in has no session yet, so its CSRF token travels in a cookie of its own (double submit).
 LOGIN_COOKIE = "portal_login"
@@ -52,8 +72,12 @@ async def login(request: Request) -> Template | Redirect:
     await check_csrf(request, expected)
     email, target = form.get("email", ""), safe_next(form.get("next", ""))
     try:
-        token = await admin_auth.sign_in(
-            services(request).db, services(request).clock, email, form.get("password", ""), source_ip(request)
+        token = await admins.sign_in(
+            services(request).store,
+            services(request).clock,
+            email,
+            form.get("password", ""),
+            source_ip(request),
         )
     except SignInRefused as refused:
         return await page(
@@ -63,7 +87,7 @@ async def login(request: Request) -> Template | Redirect:
             csrf=expected,
             next=target,
             email=email,
-            error=refused.message,
+            error=THROTTLED if refused.throttled else SIGN_IN_REFUSED,
         )
     response = Redirect(target, status_code=303, cookies=[session_cookie(request, token)])
     response.delete_cookie(LOGIN_COOKIE, path="/admin/login")
@@ -83,7 +107,7 @@ def _login_cookie(request: Request, value: str) -> Cookie:
 
 @post("/logout")
 async def logout(request: Request, admin: CurrentAdmin) -> Redirect:
-    await admin_auth.sign_out(services(request).db, services(request).clock, admin, source_ip(request))
+    await services(request).store.write(admins.sign_out, services(request).clock, admin, source_ip(request))
     response = Redirect("/admin/login", status_code=303)
     response.delete_cookie(COOKIE, path="/admin")
     return response
@@ -98,8 +122,8 @@ async def account(request: Request) -> Template:
 async def change_password(request: Request, admin: CurrentAdmin) -> Template | Redirect:
     form = form_fields(await request.form())
     try:
-        token = await admin_auth.change_password(
-            services(request).db,
+        token = await admins.change_password(
+            services(request).store,
             services(request).clock,
             admin,
             current=form.get("current", ""),
@@ -108,16 +132,22 @@ async def change_password(request: Request, admin: CurrentAdmin) -> Template | R
             source_ip=source_ip(request),
         )
     except PasswordChangeRefused as refused:
-        return await page(request, "account", status_code=400, error=str(refused))
+        return await page(request, "account", status_code=400, error=_why(refused))
     return Redirect("/admin/account?done=password", status_code=303, cookies=[session_cookie(request, token)])
 
 
 @post("/tenant", guards=[platform_only])
 async def pick_tenant(request: Request, admin: CurrentAdmin) -> Redirect:
     picked = form_fields(await request.form()).get("tenant", "")
-    if not await admin_auth.view_tenant(services(request).db, admin, row_id(picked) if picked else None):
+    if not await services(request).store.write(admins.view_tenant, admin, row_id(picked) if picked else None):
         raise NotFoundException()
     return Redirect("/admin", status_code=303)
+
+
+def _why(refused: PasswordChangeRefused) -> str:
+    if refused.reason == "weak":
+        return refused.problem[0].upper() + refused.problem[1:] + "."
+    return PASSWORD_REFUSED[refused.reason]
 
 
 handlers = [login_form, login, logout, account, change_password, pick_tenant]

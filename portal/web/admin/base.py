@@ -1,10 +1,10 @@
 """What every admin page shares: the session guard, CSRF, roles, rendering, and how values are shown."""
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -23,19 +23,16 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from ... import audit
-from ...admin_auth import COOKIE, SESSION_LIFETIME, Admin, admin_for_session, scope_of
-from ...clock import from_text
-from ...db import Transaction
+from ...i18n import formats
 from ...numbers import whole
-from ...scope import Scope
+from ...store import Connection
+from ...tenancy import audit, tenants
+from ...tenancy.admins import SESSION_LIFETIME, Admin, admin_for_session, scope_of
+from ...tenancy.scope import Scope
 from ..addresses import client_address
 from ..forms import form_fields
-from ..words import data_size
 
-if TYPE_CHECKING:
-    from ...app import Services
-
+COOKIE = "portal_admin"
 CSRF_FIELD = "csrf"
 CSRF_REFUSED = (
     "This form was not accepted: it came from another site, or your session changed since the page "
@@ -57,7 +54,8 @@ NOTICES = {
 }
 
 
-def services(connection: ASGIConnection) -> "Services":
+def services(connection: ASGIConnection) -> Any:
+    """The app's services (app.Services, built by the app factory, which the web layer never imports)."""
     return connection.app.state.services
 
 
@@ -73,7 +71,7 @@ async def signed_in(connection: ASGIConnection, handler: BaseRouteHandler) -> No
     if admin is None:
         raise NotAuthorizedException()
     connection.state.admin = admin
-    connection.state.tenants = await scope_of(services(connection).db, admin)
+    connection.state.tenants = await services(connection).store.read(scope_of, admin)
     if connection.scope["method"] not in ("GET", "HEAD"):
         await check_csrf(connection, admin.csrf_token)
 
@@ -81,9 +79,9 @@ async def signed_in(connection: ASGIConnection, handler: BaseRouteHandler) -> No
 async def admin_of(connection: ASGIConnection) -> Admin | None:
     """Who the session cookie signs in, if anyone."""
     token = connection.cookies.get(COOKIE)
-    return (
-        await admin_for_session(services(connection).db, services(connection).clock, token) if token else None
-    )
+    if not token:
+        return None
+    return await services(connection).store.read(admin_for_session, services(connection).clock, token)
 
 
 async def check_csrf(connection: ASGIConnection, expected: str) -> None:
@@ -147,10 +145,8 @@ async def page(
 
 async def _context(request: ASGIConnection, context: dict[str, Any]) -> dict[str, Any]:
     signed_in = getattr(request.state, "admin", None) is not None
-    tenants = (
-        await services(request).db.fetchall("SELECT id, name FROM tenants ORDER BY name") if signed_in else []
-    )
-    return _plain_context(request, {"tenant_names": {row["id"]: row["name"] for row in tenants}, **context})
+    names = await services(request).store.read(tenants.names) if signed_in else {}
+    return _plain_context(request, {"tenant_names": names, **context})
 
 
 def _plain_context(request: ASGIConnection, context: dict[str, Any]) -> dict[str, Any]:
@@ -214,9 +210,9 @@ def row_id(value: int | str) -> int:
     return number
 
 
-async def owned(request: Request, find, tenants: Scope, row: int | str):
-    """`find(db, tenants, id)`'s row, or 404: another tenant's row is as absent as one never made."""
-    found = await find(services(request).db, tenants, row_id(row))
+async def owned(request: Request, find: Callable[..., Any], tenants: Scope, row: int | str) -> Any:
+    """`find(db, id, scope)`'s value, or 404: another tenant's is as absent as one never made."""
+    found = await services(request).store.read(find, row_id(row), tenants)
     if found is None:
         raise NotFoundException()
     return found
@@ -231,12 +227,12 @@ def tenant_for_new_rows(tenants: Scope) -> int:
     return tenants.single
 
 
-async def audit_change(
-    tx: Transaction, request: Request, *, tenant_id: int, action: str, target: str, detail: dict | None = None
+def audit_change(
+    db: Connection, request: Request, *, tenant_id: int, action: str, target: str, detail: dict | None = None
 ) -> None:
-    """An audit event for a change the signed-in admin made in this request."""
-    await audit.record(
-        tx,
+    """An audit event for a change the signed-in admin made in this request, in the change's transaction."""
+    audit.record(
+        db,
         services(request).clock,
         tenant_id=tenant_id,
         actor=request.state.admin.email,
@@ -245,6 +241,18 @@ async def audit_change(
         detail=detail,
         source_ip=source_ip(request),
     )
+
+
+class Shown:
+    """A value with the names a page shows beside it (its router's, its package's…): `shown.mac` is the
+    value's own, `shown.router` the name given here."""
+
+    def __init__(self, value: Any, **names: Any):
+        self._value = value
+        self.__dict__.update(names)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._value, name)
 
 
 @dataclass(frozen=True)
@@ -259,64 +267,25 @@ class Result:
 
 @dataclass(frozen=True)
 class Formats:
-    """How values look on a page: local time, shillings, durations, phone numbers."""
+    """How values look on a page (i18n/formats.py), in the business's zone and as of now."""
 
     zone: ZoneInfo
     now: datetime
 
-    def kes(self, amount: int | None) -> str:
-        return f"KES {amount or 0:,}"
+    kes = staticmethod(formats.money)
+    duration = staticmethod(formats.short_duration)
+    phone = staticmethod(formats.phone)
+    data = staticmethod(formats.data_size)
+    day = staticmethod(formats.day)
 
-    def local(self, stored: str | None) -> datetime | None:
-        return from_text(stored).astimezone(self.zone) if stored else None
+    def when(self, moment: datetime | None) -> str:
+        return formats.when(moment, self.zone, self.now)
 
-    def when(self, stored: str | None) -> str:
-        moment = self.local(stored)
-        if moment is None:
-            return ""
-        today = self.now.astimezone(self.zone).date()
-        if moment.date() == today:
-            return moment.strftime("today %H:%M")
-        if moment.year == today.year:
-            return moment.strftime("%-d %b %H:%M")
-        return moment.strftime("%-d %b %Y %H:%M")
+    def when_exact(self, moment: datetime | None) -> str:
+        return formats.when_exact(moment, self.zone)
 
-    def when_exact(self, stored: str | None) -> str:
-        moment = self.local(stored)
-        return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+    def left(self, until: datetime | None) -> str:
+        return formats.left(until, self.now)
 
-    def day(self, value: date) -> str:
-        return value.strftime("%a %-d %b")
-
-    def left(self, stored: str | None) -> str:
-        """Time from now until `stored`, for a session's remaining time."""
-        if not stored:
-            return ""
-        seconds = int((from_text(stored) - self.now).total_seconds())
-        return self.duration(seconds) if seconds > 0 else "ended"
-
-    def ago(self, stored: str | None) -> str:
-        if not stored:
-            return "never"
-        seconds = int((self.now - from_text(stored)).total_seconds())
-        return "just now" if seconds < 60 else f"{self.duration(seconds)} ago"
-
-    @staticmethod
-    def duration(seconds: int) -> str:
-        minutes = seconds // 60
-        if minutes < 60:
-            return f"{max(minutes, 1)} min"
-        hours, minutes = divmod(minutes, 60)
-        if hours < 24:
-            return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-        days, hours = divmod(hours, 24)
-        return f"{days} d {hours} h" if hours else f"{days} day{'s' if days != 1 else ''}"
-
-    @staticmethod
-    def phone(phone: str | None) -> str:
-        if not phone:
-            return ""
-        national = "0" + phone[3:]
-        return f"{national[:4]} {national[4:7]} {national[7:]}"
-
-    data = staticmethod(data_size)
+    def ago(self, moment: datetime | None) -> str:
+        return formats.ago(moment, self.now)

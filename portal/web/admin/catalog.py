@@ -5,11 +5,16 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from ... import packages, vouchers
+from ...access import plans
+from ...billing import vouchers
+from ...catalog import packages
+from ...catalog.packages import MAX_DURATION, MAX_PRICE, Package, PackageSpec
+from ...gateways.base import SPEED
 from ...numbers import is_digits, whole
-from ...packages import CAP_UNITS, DURATION_UNITS, package_fields, read_package
-from ...scope import Scope
+from ...store import Connection
+from ...tenancy.scope import Scope
 from .base import (
+    Shown,
     Tenants,
     audit_change,
     form_fields,
@@ -21,10 +26,75 @@ from .base import (
 )
 
 NEW_PACKAGE = {"duration": "1", "duration_unit": "hours", "data_cap_unit": "MB"}
+DURATION_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
+CAP_UNITS = {"MB": 1000**2, "GB": 1000**3}
 
 
-async def _package(request: Request, tenants: Scope, package_id: int | str):
-    return await owned(request, packages.package, tenants, package_id)
+def read_package(form: dict[str, str]) -> tuple[PackageSpec | None, dict[str, str]]:
+    """A package from form fields as typed, or what is wrong with each field."""
+    errors = {}
+    name = " ".join(form.get("name", "").split())
+    if not name:
+        errors["name"] = "Give the package a name customers understand, like “1 hour”."
+    elif len(name) > 40:
+        errors["name"] = "Keep the name under 40 characters; it has to fit on a phone."
+    price = _whole(form.get("price", ""))
+    if price is None or not 1 <= price <= MAX_PRICE:
+        errors["price"] = f"The price is a whole number of shillings from 1 to {MAX_PRICE:,}."
+    amount, unit = _whole(form.get("duration", "")), form.get("duration_unit", "")
+    if amount is None or amount < 1 or unit not in DURATION_UNITS:
+        errors["duration"] = "Say how long it lasts: a whole number of minutes, hours or days."
+    elif amount * DURATION_UNITS[unit] > MAX_DURATION:
+        errors["duration"] = "A package can last at most a year."
+    rate_limit = form.get("rate_limit", "").strip()
+    if rate_limit and not SPEED.match(rate_limit):
+        errors["rate_limit"] = (
+            "Write the speed as upload/download, like 1M/2M or 512k/1M; leave empty for no limit."
+        )
+    cap, cap_unit = form.get("data_cap", "").strip(), form.get("data_cap_unit", "")
+    cap_amount = _whole(cap)
+    if cap and (cap_amount is None or cap_amount < 1 or cap_unit not in CAP_UNITS):
+        errors["data_cap"] = "The data cap is a whole number of MB or GB; leave empty for no cap."
+    if errors:
+        return None, errors
+    return (
+        PackageSpec(
+            name=name,
+            price=price,
+            duration_seconds=amount * DURATION_UNITS[unit],
+            rate_limit=rate_limit,
+            data_cap_bytes=cap_amount * CAP_UNITS[cap_unit] if cap else None,
+        ),
+        {},
+    )
+
+
+def package_fields(package: Package) -> dict[str, str]:
+    """A stored package as the form fields that would make it."""
+    unit = next(
+        unit for unit in ("days", "hours", "minutes") if package.duration_seconds % DURATION_UNITS[unit] == 0
+    )
+    fields = {
+        "name": package.name,
+        "price": str(package.price),
+        "duration": str(package.duration_seconds // DURATION_UNITS[unit]),
+        "duration_unit": unit,
+        "rate_limit": package.rate_limit,
+        "data_cap": "",
+        "data_cap_unit": "MB",
+    }
+    if cap := package.data_cap_bytes:
+        cap_unit = "GB" if cap % CAP_UNITS["GB"] == 0 else "MB"
+        fields.update(data_cap=str(cap // CAP_UNITS[cap_unit]), data_cap_unit=cap_unit)
+    return fields
+
+
+def _whole(text: str) -> int | None:
+    return whole(text.replace(",", ""))
+
+
+async def _package(request: Request, tenants: Scope, package_id: int | str) -> Package:
+    return await owned(request, packages.get, tenants, package_id)
 
 
 async def _package_form(request: Request, *, fields: dict, errors: dict, action: str, status_code: int = 200):
@@ -42,7 +112,9 @@ async def _package_form(request: Request, *, fields: dict, errors: dict, action:
 
 @get("/packages")
 async def package_list(request: Request, tenants: Tenants) -> Template:
-    return await page(request, "packages", packages=await packages.packages(services(request).db, tenants))
+    return await page(
+        request, "packages", packages=await services(request).store.read(packages.in_scope, tenants)
+    )
 
 
 @get("/packages/new", guards=[may_change])
@@ -60,16 +132,21 @@ async def package_create(request: Request, tenants: Tenants) -> Template | Redir
         return await _package_form(
             request, fields=fields, errors=errors, action="/admin/packages/new", status_code=400
         )
-    async with services(request).db.transaction() as tx:
-        package_id = await packages.create_package(tx, services(request).clock, tenant_id, spec)
-        await audit_change(
-            tx,
+
+    def create(db: Connection) -> None:
+        package_id = packages.create(db, services(request).clock, tenant_id, spec)
+        plans.tell_routers(db, services(request).clock, tenant_id)
+        detail = {"name": spec.name, "price": spec.price}
+        audit_change(
+            db,
             request,
             tenant_id=tenant_id,
             action="package_created",
             target=f"package:{package_id}",
-            detail={"name": spec.name, "price": spec.price},
+            detail=detail,
         )
+
+    await services(request).store.write(create)
     return Redirect("/admin/packages?done=saved", status_code=303)
 
 
@@ -96,17 +173,21 @@ async def package_update(
             action=f"/admin/packages/{package_id}/edit",
             status_code=400,
         )
-    async with services(request).db.transaction() as tx:
+
+    def update(db: Connection) -> None:
         if changed := packages.changes(row, spec):
-            await packages.update_package(tx, services(request).clock, package_id, row["tenant_id"], spec)
-            await audit_change(
-                tx,
+            packages.update(db, services(request).clock, package_id, row.tenant_id, spec)
+            plans.tell_routers(db, services(request).clock, row.tenant_id)
+            audit_change(
+                db,
                 request,
-                tenant_id=row["tenant_id"],
+                tenant_id=row.tenant_id,
                 action="package_changed",
                 target=f"package:{package_id}",
                 detail=changed,
             )
+
+    await services(request).store.write(update)
     return Redirect("/admin/packages?done=saved", status_code=303)
 
 
@@ -114,15 +195,13 @@ async def package_update(
 async def package_hide(request: Request, tenants: Tenants, package_id: FromPath[int]) -> Redirect:
     row = await _package(request, tenants, package_id)
     hidden = form_fields(await request.form()).get("hidden") == "1"
-    async with services(request).db.transaction() as tx:
-        if await packages.set_hidden(tx, services(request).clock, package_id, row["tenant_id"], hidden):
-            await audit_change(
-                tx,
-                request,
-                tenant_id=row["tenant_id"],
-                action="package_hidden" if hidden else "package_shown",
-                target=f"package:{package_id}",
-            )
+
+    def hide(db: Connection) -> None:
+        if packages.set_hidden(db, services(request).clock, package_id, row.tenant_id, hidden):
+            action = "package_hidden" if hidden else "package_shown"
+            audit_change(db, request, tenant_id=row.tenant_id, action=action, target=f"package:{package_id}")
+
+    await services(request).store.write(hide)
     return Redirect("/admin/packages", status_code=303)
 
 
@@ -130,16 +209,20 @@ async def package_hide(request: Request, tenants: Tenants, package_id: FromPath[
 async def package_move(request: Request, tenants: Tenants, package_id: FromPath[int]) -> Redirect:
     row = await _package(request, tenants, package_id)
     step = -1 if form_fields(await request.form()).get("direction") == "up" else 1
-    async with services(request).db.transaction() as tx:
-        if await packages.move_package(tx, services(request).clock, package_id, row["tenant_id"], step):
-            await audit_change(
-                tx,
+
+    def move(db: Connection) -> None:
+        if packages.move(db, services(request).clock, package_id, row.tenant_id, step):
+            detail = {"direction": "up" if step < 0 else "down"}
+            audit_change(
+                db,
                 request,
-                tenant_id=row["tenant_id"],
+                tenant_id=row.tenant_id,
                 action="package_moved",
                 target=f"package:{package_id}",
-                detail={"direction": "up" if step < 0 else "down"},
+                detail=detail,
             )
+
+    await services(request).store.write(move)
     return Redirect("/admin/packages", status_code=303)
 
 
@@ -148,14 +231,26 @@ async def voucher_list(request: Request, tenants: Tenants) -> Template:
     return await _voucher_list(request, tenants)
 
 
+def _batches(db: Connection, tenants: Scope) -> tuple[list[Shown], list[Package]]:
+    """The batches with their package's name, price and time; and the packages on sale."""
+    found, in_scope = vouchers.batches(db, tenants), packages.in_scope(db, tenants)
+    by_id = {package.id: package for package in in_scope}
+    return [_batch_shown(batch, by_id[batch.package_id]) for batch in found], [
+        p for p in in_scope if not p.hidden
+    ]
+
+
+def _batch_shown(batch: vouchers.Batch, package: Package) -> Shown:
+    return Shown(batch, package=package.name, price=package.price, duration_seconds=package.duration_seconds)
+
+
 async def _voucher_list(request: Request, tenants: Scope, status_code: int = 200, **extra) -> Template:
-    db = services(request).db
-    on_sale = [row for row in await packages.packages(db, tenants) if not row["hidden"]]
+    batches, on_sale = await services(request).store.read(_batches, tenants)
     return await page(
         request,
         "vouchers",
         status_code=status_code,
-        batches=await vouchers.batches(db, tenants),
+        batches=batches,
         packages=on_sale,
         max_batch=vouchers.MAX_BATCH,
         **extra,
@@ -174,39 +269,52 @@ async def voucher_generate(request: Request, tenants: Tenants) -> Template | Red
     if not 1 <= (whole(count, 5) or 0) <= vouchers.MAX_BATCH:
         error = f"Make 1 to {vouchers.MAX_BATCH} vouchers at a time."
         return await _voucher_list(request, tenants, 400, fields=fields, errors={"count": error})
-    async with services(request).db.transaction() as tx:
-        batch = await vouchers.generate_batch(
-            tx, services(request).clock, services(request).vault, row["tenant_id"], row["id"], int(count)
+
+    def generate(db: Connection) -> str:
+        batch = vouchers.generate_batch(
+            db, services(request).clock, services(request).vault, row.tenant_id, row.id, int(count)
         )
-        await audit_change(
-            tx,
+        detail = {"package": row.name, "count": int(count)}
+        audit_change(
+            db,
             request,
-            tenant_id=row["tenant_id"],
+            tenant_id=row.tenant_id,
             action="vouchers_generated",
             target=f"batch:{batch}",
-            detail={"package": row["name"], "count": int(count)},
+            detail=detail,
         )
+        return batch
+
+    batch = await services(request).store.write(generate)
     return Redirect(f"/admin/vouchers/{batch}?done=generated", status_code=303)
 
 
-async def _batch(request: Request, tenants: Scope, batch: str):
-    row = await vouchers.batch(services(request).db, tenants, batch) if vouchers.is_batch(batch) else None
-    if row is None:
+def _batch_and_codes(db: Connection, vault, tenants: Scope, name: str) -> tuple[Shown | None, list]:
+    batch = vouchers.batch(db, tenants, name)
+    if batch is None:
+        return None, []
+    shown = _batch_shown(batch, packages.get(db, batch.package_id))
+    return shown, vouchers.batch_vouchers(db, vault, tenants, name)
+
+
+async def _batch(request: Request, tenants: Scope, name: str) -> tuple[Shown, list]:
+    found = None, []
+    if vouchers.is_batch(name):
+        found = await services(request).store.read(_batch_and_codes, services(request).vault, tenants, name)
+    if found[0] is None:
         raise NotFoundException()
-    return row
+    return found
 
 
 @get("/vouchers/{batch:str}")
 async def voucher_batch(request: Request, tenants: Tenants, batch: FromPath[str]) -> Template:
-    row = await _batch(request, tenants, batch)
-    codes = await vouchers.batch_vouchers(services(request).db, services(request).vault, tenants, batch)
+    row, codes = await _batch(request, tenants, batch)
     return await page(request, "voucher_batch", batch=row, vouchers=codes)
 
 
 @get("/vouchers/{batch:str}/print")
 async def voucher_sheet(request: Request, tenants: Tenants, batch: FromPath[str]) -> Template:
-    row = await _batch(request, tenants, batch)
-    codes = await vouchers.batch_vouchers(services(request).db, services(request).vault, tenants, batch)
+    row, codes = await _batch(request, tenants, batch)
     return await page(
         request, "voucher_sheet", batch=row, vouchers=[code for code in codes if code.state == "unused"]
     )
@@ -214,17 +322,20 @@ async def voucher_sheet(request: Request, tenants: Tenants, batch: FromPath[str]
 
 @post("/vouchers/{batch:str}/void", guards=[may_change])
 async def voucher_void(request: Request, tenants: Tenants, batch: FromPath[str]) -> Redirect:
-    row = await _batch(request, tenants, batch)
-    async with services(request).db.transaction() as tx:
-        if voided := await vouchers.void_unused(tx, row["tenant_id"], batch):
-            await audit_change(
-                tx,
+    row, _ = await _batch(request, tenants, batch)
+
+    def void(db: Connection) -> None:
+        if voided := vouchers.void_unused(db, row.tenant_id, batch):
+            audit_change(
+                db,
                 request,
-                tenant_id=row["tenant_id"],
+                tenant_id=row.tenant_id,
                 action="vouchers_voided",
                 target=f"batch:{batch}",
                 detail={"count": voided},
             )
+
+    await services(request).store.write(void)
     return Redirect(f"/admin/vouchers/{batch}?done=voided", status_code=303)
 
 

@@ -6,7 +6,7 @@ account's Daraja credentials.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, get, post
@@ -14,16 +14,18 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from ... import routers
-from ...gateway.base import GatewayError
-from ...gateway.routeros import format_duration
+from ...access import provisioning, routers
+from ...access.routers import RouterError
+from ...gateways import registry
+from ...gateways.base import GatewayError
 from ...mpesa import accounts
-from ...mpesa.accounts import ENVIRONMENTS, KINDS, SECRETS, AccountError, account_fields, read_account
 from ...mpesa.daraja import AuthError, CredentialError, DarajaError, UnavailableError, ValidationError
-from ...routers import RouterError, read_router, router_fields
-from ...scope import Scope
+from ...mpesa.form import ENVIRONMENTS, KINDS, SECRETS, AccountError, account_fields, read_account
+from ...store import Connection
+from ...tenancy.scope import Scope, of_tenant
 from .base import (
     Result,
+    Shown,
     Tenants,
     audit_change,
     form_fields,
@@ -52,21 +54,21 @@ class Kind:
     shown: Callable[[Mapping], dict[str, str]]  # a row, or a spec as a dict → what a form shows
     secrets: tuple[str, ...]  # fields never sent back to the browser, not even what was just typed
     rotated: Callable[[Any], list[str]]  # the secrets a spec replaces
-    find: Callable[..., Awaitable[Any]]  # (db, scope, id) → row or None
-    insert: Callable[..., Awaitable[int]]  # (tx, services, tenant_id, spec) → id
-    update: Callable[..., Awaitable[bool]]  # (tx, services, row, spec) → False if the row changed meanwhile
+    find: Callable[..., Any]  # (db, id, scope) → the stored one or None
+    insert: Callable[..., int]  # (db, services, tenant_id, spec) → id
+    update: Callable[..., bool]  # (db, services, stored, spec) → False if it changed meanwhile
     context: Callable[..., Awaitable[dict]]  # (request, tenant_id, fields) → what else the form shows
     check: Callable[..., Awaitable[None]]  # (request, tenant_id, spec): 404 if it names another's rows
 
 
 async def _router_context(request: Request, tenant_id: int, fields: dict) -> dict:
-    return {"accounts": await accounts.accounts(services(request).db, Scope((tenant_id,)))}
+    return {"accounts": await services(request).store.read(accounts.in_scope, of_tenant(tenant_id))}
 
 
-async def _check_router(request: Request, tenant_id: int, spec: routers.RouterSpec) -> None:
+async def _check_router(request: Request, tenant_id: int, spec: Any) -> None:
     """The router's M-Pesa account must be one of the router's own tenant."""
     if spec.mpesa_account_id is not None:
-        await owned(request, accounts.account, Scope((tenant_id,)), spec.mpesa_account_id)
+        await owned(request, accounts.get, of_tenant(tenant_id), spec.mpesa_account_id)
 
 
 async def _account_context(request: Request, tenant_id: int, fields: dict) -> dict:
@@ -80,19 +82,20 @@ async def _nothing_to_check(request: Request, tenant_id: int, spec: Any) -> None
     return None
 
 
+ROUTEROS = registry.kind("routeros")  # the only kind of router the admin adds today
 ROUTER = Kind(
     name="router",
     path="/admin/routers",
     template="router_form",
     # The API over TLS unless the owner unticks it: the plain API carries the router's password openly.
     blank={"hotspot_server": "all", "use_tls": "on"},
-    read=read_router,
-    shown=router_fields,
+    read=ROUTEROS.read_form,
+    shown=ROUTEROS.form_fields,
     secrets=("password",),
     rotated=lambda spec: ["password"] if spec.password else [],
-    find=routers.router,
-    insert=lambda tx, s, tenant_id, spec: routers.create_router(tx, s.clock, s.vault, tenant_id, spec),
-    update=lambda tx, s, row, spec: routers.update_router(tx, s.vault, row["id"], row["tenant_id"], spec),
+    find=routers.get,
+    insert=lambda db, s, tenant_id, spec: provisioning.add_router(db, s.clock, s.vault, tenant_id, spec),
+    update=lambda db, s, router, spec: routers.update(db, s.vault, router.id, router.tenant_id, spec),
     context=_router_context,
     check=_check_router,
 )
@@ -105,17 +108,17 @@ ACCOUNT = Kind(
     shown=account_fields,
     secrets=tuple(SECRETS),
     rotated=lambda spec: sorted(spec.secrets),
-    find=accounts.account,
-    insert=lambda tx, s, tenant_id, spec: accounts.insert_account(tx, s.vault, s.clock, tenant_id, spec),
-    update=lambda tx, s, row, spec: accounts.update_account(
-        tx, s.vault, s.clock, row["id"], row["tenant_id"], spec
+    find=accounts.get,
+    insert=lambda db, s, tenant_id, spec: accounts.insert(db, s.vault, s.clock, tenant_id, spec),
+    update=lambda db, s, account, spec: accounts.update(
+        db, s.vault, s.clock, account.id, account.tenant_id, spec
     ),
     context=_account_context,
     check=_nothing_to_check,
 )
 
 
-async def _find(request: Request, tenants: Scope, kind: Kind, item_id: int):
+async def _find(request: Request, tenants: Scope, kind: Kind, item_id: int) -> Any:
     return await owned(request, kind.find, tenants, item_id)
 
 
@@ -146,17 +149,20 @@ async def _create(request: Request, tenants: Scope, kind: Kind) -> Template | Re
     spec, errors = kind.read(fields, stored=None)
     if spec is not None:
         await kind.check(request, tenant_id, spec)
+
+        def add(db: Connection) -> None:
+            item_id = kind.insert(db, services(request), tenant_id, spec)
+            audit_change(
+                db,
+                request,
+                tenant_id=tenant_id,
+                action=f"{kind.name}_added",
+                target=f"{kind.name}:{item_id}",
+                detail=kind.shown(spec),
+            )
+
         try:
-            async with services(request).db.transaction() as tx:
-                item_id = await kind.insert(tx, services(request), tenant_id, spec)
-                await audit_change(
-                    tx,
-                    request,
-                    tenant_id=tenant_id,
-                    action=f"{kind.name}_added",
-                    target=f"{kind.name}:{item_id}",
-                    detail=kind.shown(asdict(spec)),
-                )
+            await services(request).store.write(add)
             return Redirect(f"{kind.path}?done=saved", status_code=303)
         except (RouterError, AccountError) as error:
             errors = {error.field: str(error)}
@@ -164,55 +170,53 @@ async def _create(request: Request, tenants: Scope, kind: Kind) -> Template | Re
 
 
 async def _edit(request: Request, tenants: Scope, kind: Kind, item_id: int) -> Template:
-    row = await _find(request, tenants, kind, item_id)
-    return await _form(request, kind, row["tenant_id"], kind.shown(row), {}, f"{kind.path}/{row['id']}/edit")
+    stored = await _find(request, tenants, kind, item_id)
+    return await _form(
+        request, kind, stored.tenant_id, kind.shown(stored), {}, f"{kind.path}/{stored.id}/edit"
+    )
 
 
 async def _update(request: Request, tenants: Scope, kind: Kind, item_id: int) -> Template | Redirect:
-    row = await _find(request, tenants, kind, item_id)
+    stored = await _find(request, tenants, kind, item_id)
     fields = form_fields(await request.form())
-    spec, errors = kind.read(fields, stored=row)
+    spec, errors = kind.read(fields, stored=stored)
     if spec is not None:
-        await kind.check(request, row["tenant_id"], spec)
-        before, after = kind.shown(row), kind.shown(asdict(spec))
+        await kind.check(request, stored.tenant_id, spec)
+        before, after = kind.shown(stored), kind.shown(spec)
         changed = sorted(key for key, value in after.items() if before[key] != value)
-        target = f"{kind.name}:{row['id']}"
+        target = f"{kind.name}:{stored.id}"
+
+        def update(db: Connection) -> None:
+            if not kind.update(db, services(request), stored, spec):
+                raise HTTPException(status_code=409, detail=CHANGED_MEANWHILE)
+            audit = {"tenant_id": stored.tenant_id, "target": target}
+            if changed:
+                audit_change(db, request, action=f"{kind.name}_changed", detail={"changed": changed}, **audit)
+            if rotated := kind.rotated(spec):
+                action = f"{kind.name}_credentials_rotated"
+                audit_change(db, request, action=action, detail={"rotated": rotated}, **audit)
+
         try:
-            async with services(request).db.transaction() as tx:
-                if not await kind.update(tx, services(request), row, spec):
-                    raise HTTPException(status_code=409, detail=CHANGED_MEANWHILE)
-                if changed:
-                    await audit_change(
-                        tx,
-                        request,
-                        tenant_id=row["tenant_id"],
-                        action=f"{kind.name}_changed",
-                        target=target,
-                        detail={"changed": changed},
-                    )
-                if rotated := kind.rotated(spec):
-                    await audit_change(
-                        tx,
-                        request,
-                        tenant_id=row["tenant_id"],
-                        action=f"{kind.name}_credentials_rotated",
-                        target=target,
-                        detail={"rotated": rotated},
-                    )
+            await services(request).store.write(update)
             return Redirect(f"{kind.path}?done=saved", status_code=303)
         except (RouterError, AccountError) as error:
             errors = {error.field: str(error)}
-    action = f"{kind.path}/{row['id']}/edit"
-    return await _form(request, kind, row["tenant_id"], fields, errors, action, status_code=400)
+    action = f"{kind.path}/{stored.id}/edit"
+    return await _form(request, kind, stored.tenant_id, fields, errors, action, status_code=400)
 
 
 # -- routers --
 
 
 async def _router_list(request: Request, tenants: Scope, result: Result | None = None) -> Template:
-    return await page(
-        request, "routers", routers=await routers.routers(services(request).db, tenants), result=result
-    )
+    found = await services(request).store.read(_routers_with_accounts, tenants)
+    return await page(request, "routers", routers=found, result=result)
+
+
+def _routers_with_accounts(db: Connection, tenants: Scope) -> list[Shown]:
+    found = routers.in_scope(db, tenants)
+    names = accounts.names(db, {router.mpesa_account_id for router in found if router.mpesa_account_id})
+    return [Shown(router, account=names.get(router.mpesa_account_id)) for router in found]
 
 
 @get("/routers")
@@ -243,30 +247,24 @@ async def router_update(request: Request, tenants: Tenants, router_id: FromPath[
 @post("/routers/{router_id:int}/check", guards=[may_change])
 async def router_check(request: Request, tenants: Tenants, router_id: FromPath[int]) -> Template:
     """Reaches the router and says what it is; what happened is remembered for the dashboard."""
-    row = await _find(request, tenants, ROUTER, router_id)
-    db, clock = services(request).db, services(request).clock
+    router = await _find(request, tenants, ROUTER, router_id)
+    s = services(request)
     try:
-        health = await (await services(request).gateways.get(row)).health()
+        health = await provisioning.check(s.store, s.gateways, s.vault, s.clock, router)
     except GatewayError as error:
-        await routers.record_contact(db, clock, row["id"], str(error))
-        result = Result(False, f"{row['name']} did not answer", [str(error)])
-        return await _router_list(request, tenants, result)
-    await routers.record_contact(db, clock, row["id"], None)
-    lines = [
-        f"Identity: {health.identity}",
-        f"RouterOS {health.version} on {health.board or 'an unknown board'},"
-        f" up {format_duration(health.uptime)}",
-        f"Hotspot users: {health.users} ({health.our_users} made by portal)",
-        f"Online now: {health.active} · devices on the hotspot: {health.hosts}",
-    ]
-    return await _router_list(request, tenants, Result(True, f"{row['name']} answers", lines))
+        return await _router_list(
+            request, tenants, Result(False, f"{router.name} did not answer", [str(error)])
+        )
+    lines = [f"Identity: {health.identity}", *health.summary]
+    return await _router_list(request, tenants, Result(True, f"{router.name} answers", lines))
 
 
 @post("/routers/{router_id:int}/provision", guards=[may_change])
 async def router_provision(request: Request, tenants: Tenants, router_id: FromPath[int]) -> Template:
-    """Sets the router up for portal (package profiles, walled garden, login page); safe to repeat."""
-    row = await _find(request, tenants, ROUTER, router_id)
-    portal_url = services(request).settings.server.portal_url
+    """Sets the router up for portal (package plans, walled garden, login page); safe to repeat."""
+    router = await _find(request, tenants, ROUTER, router_id)
+    s = services(request)
+    portal_url = s.settings.server.portal_url
     if not portal_url:
         explanation = (
             "The router needs the address at which Wi-Fi customers reach this portal. Set it as"
@@ -274,27 +272,23 @@ async def router_provision(request: Request, tenants: Tenants, router_id: FromPa
             ' portal_url = "http://10.5.50.2:8080"), restart portal, then provision again.'
         )
         return await _router_list(
-            request, tenants, Result(False, f"{row['name']} was not set up", [explanation])
+            request, tenants, Result(False, f"{router.name} was not set up", [explanation])
         )
-    db, clock = services(request).db, services(request).clock
     try:
-        changes = await routers.provision(db, services(request).gateways, row, portal_url)
+        changes = await provisioning.provision(s.store, s.gateways, s.vault, s.clock, router, portal_url)
     except GatewayError as error:
-        await routers.record_contact(db, clock, row["id"], str(error) if error.outage else None)
         return await _router_list(
-            request, tenants, Result(False, f"{row['name']} was not set up", [str(error)])
+            request, tenants, Result(False, f"{router.name} was not set up", [str(error)])
         )
-    async with db.transaction() as tx:
-        await routers.record_contact_in(tx, clock, row["id"], None)
-        await audit_change(
-            tx,
-            request,
-            tenant_id=row["tenant_id"],
-            action="router_provisioned",
-            target=f"router:{row['id']}",
-            detail={"portal_url": portal_url},
-        )
-    return await _router_list(request, tenants, Result(True, f"{row['name']} is set up for portal", changes))
+    await s.store.write(
+        audit_change,
+        request,
+        tenant_id=router.tenant_id,
+        action="router_provisioned",
+        target=f"router:{router.id}",
+        detail={"portal_url": portal_url},
+    )
+    return await _router_list(request, tenants, Result(True, f"{router.name} is set up for portal", changes))
 
 
 # -- M-Pesa accounts --
@@ -304,7 +298,7 @@ async def _account_list(request: Request, tenants: Scope, result: Result | None 
     return await page(
         request,
         "accounts",
-        accounts=await accounts.accounts(services(request).db, tenants),
+        accounts=await services(request).store.read(accounts.in_scope, tenants),
         kinds=KINDS,
         result=result,
     )
@@ -340,16 +334,16 @@ async def account_update(
 @post("/mpesa/{account_id:int}/test", guards=[may_change])
 async def account_test(request: Request, tenants: Tenants, account_id: FromPath[int]) -> Template:
     """Are the stored credentials right, for this environment? Asked of Daraja without charging anyone."""
-    row = await _find(request, tenants, ACCOUNT, account_id)
-    account = await accounts.load_account(services(request).db, services(request).vault, row["id"])
+    stored = await _find(request, tenants, ACCOUNT, account_id)
+    account = await services(request).store.read(accounts.load, services(request).vault, stored.id)
     try:
         await services(request).daraja.check_credentials(account)
     except DarajaError as error:
-        result = Result(False, f"{row['name']}: the credentials did not work", [_daraja_trouble(error)])
+        result = Result(False, f"{stored.name}: the credentials did not work", [_daraja_trouble(error)])
     else:
         result = Result(
             True,
-            f"{row['name']}: Daraja accepted the credentials",
+            f"{stored.name}: Daraja accepted the credentials",
             [
                 "The consumer key and secret opened a session, and Daraja did not refuse the shortcode"
                 " and passkey. A payment with the smallest package proves the rest."

@@ -6,8 +6,12 @@ from datetime import timedelta
 from litestar import Request, get
 from litestar.response import Template
 
-from ... import audit, reports
-from ...reports import Day
+from ...access import sessions
+from ...billing import attention, earnings
+from ...billing.earnings import Day
+from ...store import Connection
+from ...tenancy import audit
+from ...tenancy.scope import Scope
 from .base import Tenants, page, page_number, services
 
 CHART_WIDTH, CHART_HEIGHT = 600, 170
@@ -16,21 +20,21 @@ AUDIT_PAGE_SIZE = 100
 
 @get("/")
 async def dashboard(request: Request, tenants: Tenants) -> Template:
-    db, clock = services(request).db, services(request).clock
-    zone, now = services(request).settings.store.timezone, clock.now()
-    earnings = await reports.earnings(db, tenants, zone, now, days=30)
-    month_start = reports.day_starts(zone, now, 30)[0]
-    return await page(
-        request,
-        "dashboard",
-        earnings=earnings,
-        chart=bar_chart(earnings.days),
-        by_package=await reports.earnings_by(db, tenants, month_start, "package"),
-        by_router=await reports.earnings_by(db, tenants, month_start, "router"),
-        outcomes=await reports.outcomes(db, tenants, now - timedelta(days=7)),
-        active=await reports.active_sessions(db, tenants, now),
-        stuck=await reports.stuck(db, tenants, now),
-    )
+    zone, now = services(request).settings.store.timezone, services(request).clock.now()
+    figures = await services(request).store.report(_dashboard, tenants, zone, now)
+    return await page(request, "dashboard", chart=bar_chart(figures["earnings"].days), **figures)
+
+
+def _dashboard(db: Connection, tenants: Scope, zone, now) -> dict:
+    month_start = earnings.day_starts(zone, now, 30)[0]
+    return {
+        "earnings": earnings.earnings(db, tenants, zone, now, days=30),
+        "by_package": earnings.earnings_by(db, tenants, month_start, now, "package"),
+        "by_router": earnings.earnings_by(db, tenants, month_start, now, "router"),
+        "outcomes": earnings.outcomes(db, tenants, now - timedelta(days=7)),
+        "active": sessions.active_count(db, tenants, now),
+        "stuck": attention.attention(db, tenants, now),
+    }
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,8 @@ def bar_chart(days: list[Day]) -> dict:
 @get("/audit")
 async def audit_log(request: Request, tenants: Tenants) -> Template:
     number = page_number(request)
-    events, total = await audit.events(
-        services(request).db, tenants, limit=AUDIT_PAGE_SIZE, offset=(number - 1) * AUDIT_PAGE_SIZE
+    events, total = await services(request).store.report(
+        audit.events, tenants, limit=AUDIT_PAGE_SIZE, offset=(number - 1) * AUDIT_PAGE_SIZE
     )
     return await page(
         request, "audit", events=events, page_number=number, pages=max(1, -(-total // AUDIT_PAGE_SIZE))

@@ -3,7 +3,7 @@
 import csv
 import io
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -11,14 +11,22 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from ... import reports
+from ... import i18n
+from ...access import routers
+from ...billing import c2b, payments, timeline
+from ...billing.earnings import local_midnight
+from ...billing.payments import STATES, Payment, PaymentFilter, ReversalRefused
+from ...catalog import packages
+from ...mpesa import accounts
 from ...numbers import is_digits
-from ...payments import reverse_payment
 from ...phones import PhoneError, normalize
-from ...reports import PAYMENT_STATES, PaymentFilter, local_midnight
+from ...store import Connection
+from ...tenancy import tenants as tenant_table
+from ...tenancy.scope import Scope
 from .base import (
     CurrentAdmin,
     Formats,
+    Shown,
     Tenants,
     form_fields,
     may_change,
@@ -34,6 +42,10 @@ BY_HAND_SHOWN = 50  # the newest; a receipt or dates find older ones
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are typing mistakes (and year 9999 has no next day)
 FILTER_FIELDS = ("state", "from", "to", "phone", "receipt")
 RECEIPT = re.compile(r"^[A-Z0-9]{6,20}$")
+REVERSAL_REFUSED = {
+    "no_reason": "Say why the payment was reversed.",
+    "reason_too_long": f"Keep the reason under {payments.REVERSAL_REASON_MAX} characters.",
+}
 CSV_COLUMNS = (
     "Reference", "Tenant", "Created", "Paid", "State", "Phone", "Amount (KES)", "Package", "Router",
     "M-Pesa account", "M-Pesa receipt", "Result code", "Result", "Reversal reason",
@@ -46,7 +58,7 @@ def read_filter(request: Request) -> tuple[PaymentFilter, dict[str, str], dict[s
     zone = services(request).settings.store.timezone
     errors: dict[str, str] = {}
     found = PaymentFilter()
-    if typed["state"] in PAYMENT_STATES:
+    if typed["state"] in STATES:
         found = replace(found, state=typed["state"])
     elif typed["state"]:
         errors["state"] = "Pick a state from the list."
@@ -76,7 +88,9 @@ def read_filter(request: Request) -> tuple[PaymentFilter, dict[str, str], dict[s
             if is_digits(typed["phone"]) and 3 <= len(typed["phone"]) <= 9:
                 found = replace(found, phone=typed["phone"])  # the last digits of a number
             else:
-                errors["phone"] = f"{error.english} Or type only its last digits."
+                errors["phone"] = (
+                    f"{i18n.say('en', error.reason, **error.values)} Or type only its last digits."
+                )
     receipt = typed["receipt"].upper()
     if RECEIPT.match(receipt):
         found = replace(found, receipt=receipt)
@@ -91,11 +105,11 @@ async def payment_list(request: Request, tenants: Tenants) -> Template:
     number = page_number(request)
     rows, total, by_hand = [], 0, []
     if not errors:
-        rows, total = await reports.search_payments(
-            services(request).db, tenants, found, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+        # Money paid by hand is paid, and has no pages.
+        with_by_hand = found.state in ("", "paid") and number == 1
+        rows, total, by_hand = await services(request).store.report(
+            _payment_list, tenants, found, (number - 1) * PAGE_SIZE, with_by_hand
         )
-        if found.state in ("", "paid") and number == 1:  # money paid by hand is paid, and has no pages
-            by_hand = await reports.paid_by_hand(services(request).db, tenants, found, limit=BY_HAND_SHOWN)
     return await page(
         request,
         "payments",
@@ -107,7 +121,7 @@ async def payment_list(request: Request, tenants: Tenants) -> Template:
         pages=max(1, -(-total // PAGE_SIZE)),
         typed=typed,
         errors=errors,
-        states=PAYMENT_STATES,
+        states=STATES,
         filter_query=urlencode({name: value for name, value in typed.items() if value}),
     )
 
@@ -117,7 +131,7 @@ async def payment_csv(request: Request, tenants: Tenants) -> Response:
     found, _, errors = read_filter(request)
     if errors:
         return Response("\n".join(errors.values()), status_code=400, media_type="text/plain")
-    rows, _ = await reports.search_payments(services(request).db, tenants, found, limit=None)
+    rows, names = await services(request).store.report(_all_payments, tenants, found)
     formats = Formats(services(request).settings.store.timezone, services(request).clock.now())
     out = io.StringIO()
     writer = csv.writer(out)
@@ -125,20 +139,20 @@ async def payment_csv(request: Request, tenants: Tenants) -> Response:
     for row in rows:
         writer.writerow(
             [
-                row["ref"],
-                _cell(row["tenant"]),
-                formats.when_exact(row["created_at"]),
-                formats.when_exact(row["paid_at"]),
-                row["state"],
-                row["phone"],
-                row["amount"],
-                _cell(row["package"]),
-                _cell(row["router"] or ""),
-                _cell(row["account"]),
-                row["receipt"] or "",
-                _cell(row["result_code"] or ""),
-                _cell(row["result_desc"] or ""),
-                _cell(row["reversed_reason"] or ""),
+                row.ref,
+                _cell(names.tenants[row.tenant_id]),
+                formats.when_exact(row.created_at),
+                formats.when_exact(row.paid_at),
+                row.state,
+                row.phone,
+                row.amount,
+                _cell(names.packages[row.package_id]),
+                _cell(names.routers.get(row.router_id, "")),
+                _cell(names.accounts[row.mpesa_account_id]),
+                row.receipt or "",
+                _cell(row.result_code or ""),
+                _cell(row.result_desc or ""),
+                _cell(row.reversed_reason or ""),
             ]
         )
     today = formats.now.astimezone(formats.zone).date().isoformat()
@@ -159,37 +173,93 @@ async def payment_detail(request: Request, tenants: Tenants, payment_id: FromPat
     return await _detail(request, tenants, payment_id)
 
 
-async def _payment(request: Request, tenants: Tenants, payment_id: int):
-    return await owned(request, reports.payment, tenants, payment_id)
+async def _payment(request: Request, tenants: Tenants, payment_id: int) -> Payment:
+    return await owned(request, payments.get, tenants, payment_id)
 
 
 async def _detail(
     request: Request, tenants: Tenants, payment_id: int, status_code: int = 200, **extra
 ) -> Template:
-    row = await _payment(request, tenants, payment_id)
-    moments = await reports.timeline(services(request).db, row)
-    return await page(request, "payment", status_code=status_code, payment=row, moments=moments, **extra)
+    payment = await _payment(request, tenants, payment_id)
+    shown, moments = await services(request).store.report(_payment_page, payment)
+    return await page(request, "payment", status_code=status_code, payment=shown, moments=moments, **extra)
+
+
+def _payment_page(db: Connection, payment: Payment) -> tuple[Shown, list[timeline.Moment]]:
+    return with_names(db, [payment])[0], timeline.timeline(db, payment)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names that payments refer to by id."""
+
+    packages: dict[int, str]
+    routers: dict[int, str]
+    tenants: dict[int, str]
+    accounts: dict[int, str]
+
+
+def names_of(db: Connection, found: list[Payment]) -> Names:
+    return Names(
+        packages.names(db, {p.package_id for p in found}),
+        routers.names(db, {p.router_id for p in found if p.router_id}),
+        tenant_table.names(db, {p.tenant_id for p in found}),
+        accounts.names(db, {p.mpesa_account_id for p in found}),
+    )
+
+
+def with_names(db: Connection, found: list[Payment]) -> list[Shown]:
+    """Payments with the names of their package, router, business and M-Pesa account."""
+    names = names_of(db, found)
+    return [
+        Shown(
+            p,
+            package=names.packages[p.package_id],
+            router=names.routers.get(p.router_id),
+            tenant=names.tenants[p.tenant_id],
+            account=names.accounts[p.mpesa_account_id],
+        )
+        for p in found
+    ]
+
+
+def _payment_list(
+    db: Connection, tenants: Scope, found: PaymentFilter, offset: int, with_by_hand: bool
+) -> tuple[list[Shown], int, list[Shown]]:
+    rows, total = payments.search(db, tenants, found, limit=PAGE_SIZE, offset=offset)
+    by_hand = c2b.search(db, tenants, found, BY_HAND_SHOWN) if with_by_hand else []
+    names = tenant_table.names(db, {received.tenant_id for received in by_hand})
+    return (
+        with_names(db, rows),
+        total,
+        [Shown(received, tenant=names[received.tenant_id]) for received in by_hand],
+    )
+
+
+def _all_payments(db: Connection, tenants: Scope, found: PaymentFilter) -> tuple[list[Payment], Names]:
+    rows, _ = payments.search(db, tenants, found, limit=None)
+    return rows, names_of(db, rows)
 
 
 @post("/payments/{payment_id:int}/reverse", guards=[may_change])
 async def reverse(
     request: Request, tenants: Tenants, admin: CurrentAdmin, payment_id: FromPath[int]
 ) -> Template | Redirect:
-    row = await _payment(request, tenants, payment_id)
+    payment = await _payment(request, tenants, payment_id)
     reason = form_fields(await request.form()).get("reason", "")
     try:
-        async with services(request).db.transaction() as tx:
-            done = await reverse_payment(
-                tx,
-                services(request).clock,
-                payment_id=row["id"],
-                tenant_id=row["tenant_id"],
-                reason=reason,
-                actor=admin.email,
-                source_ip=source_ip(request),
-            )
-    except ValueError as error:
-        return await _detail(request, tenants, payment_id, 400, reverse_error=str(error), reason=reason)
+        done = await services(request).store.write(
+            payments.reverse,
+            services(request).clock,
+            payment_id=payment.id,
+            tenant_id=payment.tenant_id,
+            reason=reason,
+            actor=admin.email,
+            source_ip=source_ip(request),
+        )
+    except ReversalRefused as refused:
+        problem = REVERSAL_REFUSED[refused.reason]
+        return await _detail(request, tenants, payment_id, 400, reverse_error=problem, reason=reason)
     if not done:
         return await _detail(
             request, tenants, payment_id, 409, reverse_error="Only a paid payment can be marked reversed."

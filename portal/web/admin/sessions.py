@@ -1,60 +1,113 @@
 """Sessions: who is online, until when and how much they used; and the owner's hand on them (give a
 device a package's time, add time, end, move to another device). Every change is audited, and the
-session worker is woken so that the router follows at once."""
+worker is woken so that the router follows at once."""
 
 import ipaddress
-from datetime import timedelta
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from ... import packages, reports, routers
-from ...gateway.base import normalize_mac
+from ...access import routers, sessions
+from ...access.sessions import Session, SessionError
+from ...billing import purchases
+from ...billing.purchases import Purchase
+from ...catalog import packages
+from ...gateways.base import normalize_mac
+from ...gateways.registry import OnlineNow
 from ...numbers import whole
-from ...scope import Scope
-from ...sessions import SessionError, end_session, extend_session, move_session, open_session
-from .base import Tenants, audit_change, form_fields, may_change, owned, page, services, tenant_for_new_rows
+from ...store import Connection
+from ...tenancy.scope import Scope, of_tenant
+from .base import (
+    Shown,
+    Tenants,
+    audit_change,
+    form_fields,
+    may_change,
+    owned,
+    page,
+    services,
+    tenant_for_new_rows,
+)
 
 # A page waits this long at most for a router's byte counts; a router that is down costs no more.
 DATA_USED_TIMEOUT = 2.0
 ENDED_SHOWN = 200
 MAX_MINUTES = 7 * 24 * 60  # more than a week by hand is a typo, not goodwill
 ENDED = "This session has already ended."
+REFUSED = {
+    "device_has_time": "This device already has time of its own.",
+    "other_tenant": "The router and the package must both belong to the business.",
+    "ended": "That access has ended.",
+}
 
 
-async def _data_used(request: Request, tenants: Scope, sessions: list) -> routers.DataUsed:
+def _shown(db: Connection, found: list[Session]) -> list[Shown]:
+    """Sessions with their router's and package's names."""
+    router_names = routers.names(db, {s.router_id for s in found})
+    package_names = packages.names(db, {s.package_id for s in found})
+    return [Shown(s, router=router_names[s.router_id], package=package_names[s.package_id]) for s in found]
+
+
+def _purchases(paid_by: dict[int, list[Purchase]]) -> dict[int, list[Shown]]:
+    """What bought each session, as links to it."""
+
+    def link(purchase: Purchase) -> Shown:
+        if purchase.kind == "payment":
+            return Shown(purchase, label=purchase.name, href=f"/admin/payments/{purchase.id}")
+        if purchase.kind == "voucher":
+            return Shown(purchase, label=f"voucher {purchase.name}", href=f"/admin/vouchers/{purchase.name}")
+        href = f"/admin/payments?{urlencode({'receipt': purchase.name})}#by-hand"
+        return Shown(purchase, label=f"{purchase.name} (paid by hand)", href=href)
+
+    return {session_id: [link(p) for p in found] for session_id, found in paid_by.items()}
+
+
+async def _data_used(request: Request, tenants: Scope, online: list) -> OnlineNow:
     """The byte counts of the routers that have any of these sessions online."""
-    online = {row["router_id"] for row in sessions if row["state"] == "active"}
-    asked = [row for row in await routers.routers(services(request).db, tenants) if row["id"] in online]
-    return await routers.data_used(services(request).gateways, asked, DATA_USED_TIMEOUT)
+    asked = {s.router_id for s in online if s.state == "active"}
+    in_use = [
+        router
+        for router in await services(request).store.read(routers.in_scope, tenants)
+        if router.id in asked
+    ]
+    return await routers.online_now(
+        services(request).gateways, services(request).vault, in_use, DATA_USED_TIMEOUT
+    )
+
+
+def _session_list(db: Connection, tenants: Scope, since: datetime) -> dict:
+    live, ended = sessions.live(db, tenants), sessions.ended(db, tenants, since, ENDED_SHOWN)
+    return {
+        "live": _shown(db, live),
+        "ended": _shown(db, ended),
+        "paid_by": _purchases(purchases.paid_by(db, [s.id for s in live + ended])),
+    }
 
 
 @get("/sessions")
 async def session_list(request: Request, tenants: Tenants) -> Template:
-    db, now = services(request).db, services(request).clock.now()
-    live = await reports.live_sessions(db, tenants)
-    ended = await reports.ended_sessions(db, tenants, now - timedelta(days=7), limit=ENDED_SHOWN)
+    now = services(request).clock.now()
+    found = await services(request).store.report(_session_list, tenants, now - timedelta(days=7))
     return await page(
-        request,
-        "sessions",
-        live=live,
-        ended=ended,
-        paid_by=await reports.paid_by(db, live + ended),
-        data_used=await _data_used(request, tenants, live),
+        request, "sessions", data_used=await _data_used(request, tenants, found["live"]), **found
     )
 
 
 async def _grant_page(request: Request, tenant_id: int, fields: dict, error: str = "", status_code=200):
-    own, db = Scope((tenant_id,)), services(request).db
+    own = of_tenant(tenant_id)
+    found_routers = await services(request).store.read(routers.in_scope, own)
+    found_packages = await services(request).store.read(packages.in_scope, own)
     return await page(
         request,
         "session_new",
         status_code=status_code,
         fields=fields,
         error=error,
-        routers=[(row["id"], row["name"]) for row in await routers.routers(db, own)],
-        packages=[(row["id"], row["name"]) for row in await packages.packages(db, own)],
+        routers=[(router.id, router.name) for router in found_routers],
+        packages=[(package.id, package.name) for package in found_packages],
     )
 
 
@@ -67,61 +120,66 @@ async def grant_form(request: Request, tenants: Tenants) -> Template:
 async def grant(request: Request, tenants: Tenants) -> Template | Redirect:
     """A package's time for a device, on the house: a customer whose payment went astray, a guest."""
     tenant_id = tenant_for_new_rows(tenants)
-    own = Scope((tenant_id,))
+    own = of_tenant(tenant_id)
     fields = form_fields(await request.form())
     # Only this tenant's routers and packages: another's id is simply not found.
-    router = await owned(request, routers.router, own, fields.get("router_id", ""))
-    package = await owned(request, packages.package, own, fields.get("package_id", ""))
+    router = await owned(request, routers.get, own, fields.get("router_id", ""))
+    package = await owned(request, packages.get, own, fields.get("package_id", ""))
     problem, mac, ip = _read_device(fields)
     if not problem:
+
+        def give(db: Connection) -> int:
+            session_id = sessions.open_session(
+                db,
+                services(request).clock,
+                services(request).vault,
+                tenant_id=tenant_id,
+                router_id=router.id,
+                package_id=package.id,
+                mac=mac,
+                ip=ip,
+                seconds=package.duration_seconds,
+            )
+            detail = {"mac": mac, "router": router.name, "package": package.name}
+            audit_change(
+                db,
+                request,
+                tenant_id=tenant_id,
+                action="session_granted",
+                target=f"session:{session_id}",
+                detail=detail,
+            )
+            return session_id
+
         try:
-            async with services(request).db.transaction() as tx:
-                session_id = await open_session(
-                    tx,
-                    services(request).clock,
-                    services(request).vault,
-                    tenant_id=tenant_id,
-                    router_id=router["id"],
-                    package_id=package["id"],
-                    mac=mac,
-                    ip=ip,
-                    seconds=package["duration_seconds"],
-                )
-                await audit_change(
-                    tx,
-                    request,
-                    tenant_id=tenant_id,
-                    action="session_granted",
-                    target=f"session:{session_id}",
-                    detail={"mac": mac, "router": router["name"], "package": package["name"]},
-                )
+            session_id = await services(request).store.write(give)
         except SessionError as error:
-            problem = str(error)[:1].upper() + str(error)[1:] + "."
+            problem = REFUSED.get(error.reason, str(error))
     if problem:
         return await _grant_page(request, tenant_id, fields, problem, status_code=400)
-    services(request).sessions.wake()
+    services(request).jobs.wake()
     return Redirect(f"/admin/sessions/{session_id}?done=granted", status_code=303)
 
 
-async def _session(request: Request, tenants: Scope, session_id: int):
-    return await owned(request, reports.session, tenants, session_id)
+async def _session(request: Request, tenants: Scope, session_id: int) -> Session:
+    return await owned(request, sessions.get, tenants, session_id)
+
+
+def _session_page(db: Connection, session: Session) -> dict:
+    return {
+        "session": _shown(db, [session])[0],
+        "paid_by": _purchases(purchases.paid_by(db, [session.id])).get(session.id, []),
+        "routers": routers.in_scope(db, of_tenant(session.tenant_id)),
+    }
 
 
 async def _detail(
     request: Request, tenants: Scope, session_id: int, status_code: int = 200, **extra
 ) -> Template:
-    row = await _session(request, tenants, session_id)
-    own = Scope((row["tenant_id"],))
-    return await page(
-        request,
-        "session",
-        status_code=status_code,
-        session=row,
-        paid_by=(await reports.paid_by(services(request).db, [row])).get(row["id"], []),
-        routers=await routers.routers(services(request).db, own),
-        data_used=await _data_used(request, own, [row]),
-        **extra,
-    )
+    session = await _session(request, tenants, session_id)
+    found = await services(request).store.report(_session_page, session)
+    data_used = await _data_used(request, of_tenant(session.tenant_id), [session])
+    return await page(request, "session", status_code=status_code, data_used=data_used, **found, **extra)
 
 
 @get("/sessions/{session_id:int}")
@@ -133,60 +191,73 @@ async def session_detail(request: Request, tenants: Tenants, session_id: FromPat
 async def session_extend(
     request: Request, tenants: Tenants, session_id: FromPath[int]
 ) -> Template | Redirect:
-    row = await _session(request, tenants, session_id)
+    session = await _session(request, tenants, session_id)
     text = form_fields(await request.form()).get("minutes", "").strip()
     minutes = whole(text, 6) or 0
     if not 1 <= minutes <= MAX_MINUTES:
         problem = f"Give the minutes to add: a whole number from 1 to {MAX_MINUTES:,} (a week)."
         return await _detail(request, tenants, session_id, 400, extend_error=problem, minutes=text)
-    async with services(request).db.transaction() as tx:
-        if extended := await extend_session(tx, services(request).clock, row["id"], minutes * 60):
-            await _audit(tx, request, row, "session_extended", {"mac": row["mac"], "minutes": minutes})
-    if not extended:
+
+    def extend(db: Connection) -> bool:
+        if not sessions.extend_session(db, services(request).clock, session.id, minutes * 60):
+            return False
+        _audit(db, request, session, "session_extended", {"mac": session.mac, "minutes": minutes})
+        return True
+
+    if not await services(request).store.write(extend):
         return await _detail(request, tenants, session_id, 409, extend_error=ENDED)
-    services(request).sessions.wake()
-    return Redirect(f"/admin/sessions/{row['id']}?done=extended", status_code=303)
+    services(request).jobs.wake()
+    return Redirect(f"/admin/sessions/{session.id}?done=extended", status_code=303)
 
 
 @post("/sessions/{session_id:int}/revoke", guards=[may_change])
 async def session_revoke(
     request: Request, tenants: Tenants, session_id: FromPath[int]
 ) -> Template | Redirect:
-    row = await _session(request, tenants, session_id)
-    async with services(request).db.transaction() as tx:
-        if revoked := await end_session(tx, services(request).clock, row["id"]):
-            await _audit(tx, request, row, "session_revoked", {"mac": row["mac"], "router": row["router"]})
-    if not revoked:
+    session = await _session(request, tenants, session_id)
+
+    def end(db: Connection) -> bool:
+        if not sessions.end_session(db, services(request).clock, session.id):
+            return False
+        router = routers.names(db, [session.router_id])[session.router_id]
+        _audit(db, request, session, "session_revoked", {"mac": session.mac, "router": router})
+        return True
+
+    if not await services(request).store.write(end):
         return await _detail(request, tenants, session_id, 409, revoke_error=ENDED)
-    services(request).sessions.wake()
-    return Redirect(f"/admin/sessions/{row['id']}?done=revoked", status_code=303)
+    services(request).jobs.wake()
+    return Redirect(f"/admin/sessions/{session.id}?done=revoked", status_code=303)
 
 
 @post("/sessions/{session_id:int}/move", guards=[may_change])
 async def session_move(request: Request, tenants: Tenants, session_id: FromPath[int]) -> Template | Redirect:
-    row = await _session(request, tenants, session_id)
+    session = await _session(request, tenants, session_id)
     fields = form_fields(await request.form())
     # Only the session's own tenant's routers: another's id is simply not found.
     router = await owned(
-        request, routers.router, Scope((row["tenant_id"],)), fields.get("router_id") or row["router_id"]
+        request, routers.get, of_tenant(session.tenant_id), fields.get("router_id") or session.router_id
     )
     problem, mac, ip = _read_device(fields)
-    if not problem and (router["id"], mac) == (row["router_id"], row["mac"]):
+    if not problem and (router.id, mac) == (session.router_id, session.mac):
         problem = "That is the device this session is on already."
     if not problem:
+
+        def move(db: Connection) -> None:
+            old_router = routers.names(db, [session.router_id])[session.router_id]
+            sessions.move_session(
+                db, services(request).clock, session.id, router_id=router.id, mac=mac, ip=ip
+            )
+            moved = {"from": [session.mac, old_router], "to": [mac, router.name]}
+            _audit(db, request, session, "session_moved", moved)
+
         try:
-            async with services(request).db.transaction() as tx:
-                await move_session(
-                    tx, services(request).clock, row["id"], router_id=router["id"], mac=mac, ip=ip
-                )
-                moved = {"from": [row["mac"], row["router"]], "to": [mac, router["name"]]}
-                await _audit(tx, request, row, "session_moved", moved)
+            await services(request).store.write(move)
         except SessionError as error:
-            problem = str(error)[:1].upper() + str(error)[1:] + "."
+            problem = REFUSED.get(error.reason, str(error))
     if problem:
         return await _detail(request, tenants, session_id, 400, move_error=problem, move=fields)
-    services(request).sessions.wake()
-    return Redirect(f"/admin/sessions/{row['id']}?done=moved", status_code=303)
+    services(request).jobs.wake()
+    return Redirect(f"/admin/sessions/{session.id}?done=moved", status_code=303)
 
 
 def _read_device(fields: dict[str, str]) -> tuple[str, str, str | None]:
@@ -202,9 +273,9 @@ def _read_device(fields: dict[str, str]) -> tuple[str, str, str | None]:
         return "That IP address is not one; leave it empty and the router finds the device.", mac, None
 
 
-async def _audit(tx, request: Request, row, action: str, detail: dict) -> None:
-    await audit_change(
-        tx, request, tenant_id=row["tenant_id"], action=action, target=f"session:{row['id']}", detail=detail
+def _audit(db: Connection, request: Request, session: Session, action: str, detail: dict) -> None:
+    audit_change(
+        db, request, tenant_id=session.tenant_id, action=action, target=f"session:{session.id}", detail=detail
     )
 
 

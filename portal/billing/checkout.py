@@ -1,0 +1,305 @@
+"""Starting a payment: the limits, the row, the STK push to the payer's phone, and Daraja's answer.
+
+The row is written before Daraja is called, and the IDs Daraja returns are stored before the payer
+sees the waiting page. Daraja is called outside any transaction: a slow answer must not hold up other
+writers.
+
+Callbacks only make confirmation faster (DESIGN 5). The box usually sits behind NAT: without
+`server.public_url`, the push names a callback URL under `.invalid`, a top-level domain that by RFC 6761
+can never resolve. It has the shape Daraja checks (absolute https, no spaces, no forbidden words),
+nothing can leak to a host someone else owns, and confirmation.py learns the outcome by STK query
+instead. (Should Daraja ever refuse it, pushes fail as `push.refused` with its "Invalid CallBackURL"
+in the log and the timeline; setting server.public_url is then the cure.)
+
+A push whose answer never came (timeout, broken reply, or a crash between the push and storing its
+answer) may still ring the phone, so it is never resent. Without a CheckoutRequestID it can't be
+queried; it stays `created` (holding the phone's one open slot, so a second Pay can't push again) until
+its callback arrives (the callback names its CheckoutRequestID) or the window ends and it expires.
+"""
+
+import json
+import logging
+from datetime import datetime, timedelta
+
+from .. import phones
+from ..access import routers
+from ..catalog import packages
+from ..clock import Clock, to_text
+from ..metrics import Metrics
+from ..mpesa import accounts, result_codes
+from ..mpesa.daraja import BusyError, DarajaClient, DarajaError, PushAccepted, UnavailableError
+from ..settings import Limits
+from ..store import Connection, Store
+from ..vault import Vault, fingerprint, new_token
+from . import payments
+from .payments import Payment
+
+log = logging.getLogger(__name__)
+
+DOUBLE_TAP = timedelta(seconds=30)  # a second Pay this soon is the same tap, and gets the same payment
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+NO_PUBLIC_URL_HOST = "no-public-url.invalid"
+# When to ask Daraja (§5 of reference/daraja.md: first query after 10-20 s). With a public URL the
+# callback usually answers first, so wait longer.
+FIRST_QUERY = timedelta(seconds=10)
+FIRST_QUERY_WITH_CALLBACKS = timedelta(seconds=30)
+
+
+class PaymentError(ValueError):
+    """The payment can't be started. `reason`, for whoever tells a person: no_package, no_router,
+    no_account, too_many_pushes, phone_busy, idempotency_conflict."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+def callback_url(public_url: str, token: str) -> str:
+    """Where Daraja should post the result; see the module docstring for the `.invalid` fallback."""
+    return f"{public_url or 'https://' + NO_PUBLIC_URL_HOST}/hooks/stk/{token}"
+
+
+class Checkout:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        vault: Vault,
+        daraja: DarajaClient,
+        metrics: Metrics,
+        *,
+        public_url: str,
+        payment_timeout: int,
+        limits: Limits,
+    ):
+        self.store = store
+        self.clock = clock
+        self.vault = vault
+        self.daraja = daraja
+        self.metrics = metrics
+        self.public_url = public_url
+        self.payment_timeout = timedelta(seconds=payment_timeout)
+        self.limits = limits
+
+    async def start(
+        self,
+        *,
+        tenant_id: int,
+        package_id: int,
+        phone: str,
+        router_id: int | None = None,
+        mac: str | None = None,
+        ip: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Payment:
+        """Writes the payment, pushes the prompt to the phone, stores Daraja's answer; returns the payment.
+
+        Raises phones.PhoneError for a number M-Pesa can't use and PaymentError for a request that can't
+        become a payment. Daraja refusing the push is not an exception: the payment comes back `failed`,
+        its `outcome` saying what to tell the payer. A second request for a phone with an open payment
+        gets that payment back (the double-tapped Pay button); so does a repeated Idempotency-Key."""
+        phone = phones.normalize(phone)
+        request = {"tenant_id": tenant_id, "package_id": package_id, "phone": phone, "router_id": router_id}
+        request |= {"mac": mac, "ip": ip, "idempotency_key": idempotency_key}
+        payment, package_name, new = await self.store.write(self._create, **request)
+        if not new:
+            return payment
+        return await self._push(payment, package_name)
+
+    def _create(
+        self,
+        db: Connection,
+        *,
+        tenant_id: int,
+        package_id: int,
+        phone: str,
+        router_id: int | None,
+        mac: str | None,
+        ip: str | None,
+        idempotency_key: str | None,
+    ) -> tuple[Payment, str, bool]:
+        """(the payment, its package's name, whether it is new and must be pushed)."""
+        now = self.clock.now()
+        request_hash = fingerprint(json.dumps([router_id, package_id, phone, mac, ip]))
+        if idempotency_key:
+            earlier = payments.by_idempotency_key(db, tenant_id, idempotency_key, now - IDEMPOTENCY_WINDOW)
+            if earlier is not None:
+                payment, earlier_hash = earlier
+                if earlier_hash != request_hash:
+                    raise PaymentError(
+                        "idempotency_conflict", "this Idempotency-Key was used for another request"
+                    )
+                return payment, "", False
+        open_payment = payments.open_of_phone(db, phone)
+        if open_payment is not None:
+            asked = (tenant_id, router_id, mac, package_id)
+            same = (open_payment.tenant_id, open_payment.router_id, open_payment.mac, open_payment.package_id)
+            if same != asked or open_payment.created_at < now - DOUBLE_TAP:
+                # Not the same Pay button tapped twice: anyone else (who could name this phone, device
+                # and package) would be handed the payment's page, and with it its access code. M-Pesa
+                # allows one prompt per phone at a time anyway.
+                raise PaymentError("phone_busy", "an M-Pesa request is already open on this phone")
+            return open_payment, "", False
+        self._check_limits(db, now, phone, mac)
+        package = packages.get(db, package_id)
+        if package is None or package.tenant_id != tenant_id:
+            raise PaymentError("no_package", f"no package {package_id} for this business")
+        values = {
+            "tenant_id": tenant_id,
+            "ref": new_token(8),
+            "callback_token": new_token(),
+            "mpesa_account_id": self._account_for(db, tenant_id, router_id),
+            "package_id": package_id,
+            "router_id": router_id,
+            "mac": mac,
+            "ip": ip,
+            "phone": phone,
+            "amount": package.price,
+            "state": "created",
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "next_query_at": to_text(now + self.payment_timeout),  # nothing to query before the answer
+            "created_at": to_text(now),
+            "updated_at": to_text(now),
+        }
+        payment_id = payments.insert(db, values)
+        payments.record(
+            db, self.clock, payment_id, "created", "portal", amount=package.price, package=package.name
+        )
+        return payments.get(db, payment_id), package.name, True
+
+    def _check_limits(self, db: Connection, now: datetime, phone: str, mac: str | None) -> None:
+        """Pushes per phone and per device in the last hour, from the payments themselves (a restart
+        forgets nothing). Prompts still open count too: one device asking for prompts on many phones
+        at once is exactly what the limit is for (the same Pay button tapped twice never gets here)."""
+        since = now - timedelta(hours=1)
+        for column, value, limit in (
+            ("phone", phone, self.limits.pushes_per_phone_per_hour),
+            ("mac", mac, self.limits.pushes_per_mac_per_hour),
+        ):
+            if value is not None and (pushes := payments.started_since(db, column, value, since)) >= limit:
+                raise PaymentError(
+                    "too_many_pushes", f"{pushes} M-Pesa prompts in the last hour for this {column}"
+                )
+
+    @staticmethod
+    def _account_for(db: Connection, tenant_id: int, router_id: int | None) -> int:
+        """The router's M-Pesa account if it names one, else the business's first."""
+        if router_id is not None:
+            router = routers.get(db, router_id)
+            if router is None or router.tenant_id != tenant_id:
+                raise PaymentError("no_router", f"no router {router_id} for this business")
+            if router.mpesa_account_id is not None:
+                return router.mpesa_account_id
+        account_id = accounts.first_of_tenant(db, tenant_id)
+        if account_id is None:
+            raise PaymentError("no_account", "this business has no M-Pesa account set up")
+        return account_id
+
+    async def _push(self, payment: Payment, package_name: str) -> Payment:
+        account, token = await self.store.read(_account_and_token, self.vault, payment)
+        started = self.clock.now()
+        try:
+            with self.metrics.stk_push_seconds.time():  # real time, whatever the clock: Daraja's speed
+                accepted = await self.daraja.stk_push(
+                    account,
+                    phone=payment.phone,
+                    amount=payment.amount,
+                    reference="WiFi" + payment.ref[:8],  # on the payer's statement: support can find it
+                    description=package_name,
+                    callback_url=callback_url(self.public_url, token),
+                )
+        except DarajaError as error:
+            elapsed_ms = _ms(self.clock.now() - started)
+            if isinstance(error, UnavailableError) and error.maybe_sent:
+                # It may ring on the phone all the same: left `created`, never resent (module docstring).
+                log.warning(
+                    "STK push outcome unknown", extra={"fields": {"payment": payment.ref, "error": error}}
+                )
+                await self.store.write(_push_unknown, self.clock, payment.id, error, elapsed_ms)
+            else:
+                if not isinstance(error, UnavailableError | BusyError):
+                    log.warning(
+                        "Daraja refused an STK push: check the M-Pesa account",
+                        extra={"fields": {"payment": payment.ref, "account": account.id, "error": error}},
+                    )
+                await self.store.write(_push_failed, self.clock, payment.id, error, elapsed_ms)
+        else:
+            first_query = FIRST_QUERY_WITH_CALLBACKS if self.public_url else FIRST_QUERY
+            await self.store.write(
+                _push_accepted, self.clock, payment.id, accepted, first_query, _ms(self.clock.now() - started)
+            )
+        return await self.store.read(payments.get, payment.id)
+
+
+def _account_and_token(db: Connection, vault: Vault, payment: Payment) -> tuple[accounts.Account, str]:
+    return accounts.load(db, vault, payment.mpesa_account_id), payments.callback_token(db, payment.id)
+
+
+def _push_accepted(
+    db: Connection,
+    clock: Clock,
+    payment_id: int,
+    accepted: PushAccepted,
+    first_query: timedelta,
+    elapsed_ms: int,
+) -> None:
+    moved = payments.push_accepted(
+        db,
+        clock,
+        payment_id,
+        merchant=accepted.merchant_request_id,
+        checkout=accepted.checkout_request_id,
+        first_query=clock.now() + first_query,
+    )
+    payments.record(
+        db,
+        clock,
+        payment_id,
+        "push",
+        "portal",
+        effect="pending" if moved else "none",
+        checkout_request_id=accepted.checkout_request_id,
+        merchant_request_id=accepted.merchant_request_id,
+        elapsed_ms=elapsed_ms,
+    )
+
+
+def _push_unknown(db: Connection, clock: Clock, payment_id: int, error: DarajaError, elapsed_ms: int) -> None:
+    payments.record(
+        db,
+        clock,
+        payment_id,
+        "push",
+        "portal",
+        effect="outcome unknown",
+        error=error.message,
+        elapsed_ms=elapsed_ms,
+    )
+
+
+def _push_failed(db: Connection, clock: Clock, payment_id: int, error: DarajaError, elapsed_ms: int) -> None:
+    """Daraja surely did not act on the push: the payment fails, with the portal's own code for why."""
+    if isinstance(error, UnavailableError):
+        code = result_codes.PUSH_UNREACHABLE
+    elif isinstance(error, BusyError):
+        code = result_codes.PUSH_BUSY if error.rate_limited else result_codes.PUSH_LOCKED
+    else:
+        code = result_codes.PUSH_REFUSED
+    failed = payments.mark_failed(db, clock, payment_id, code=code, desc=error.message)
+    payments.record(
+        db,
+        clock,
+        payment_id,
+        "push",
+        "portal",
+        effect="failed" if failed else "none",
+        code=code,
+        error=error.message,
+        daraja_code=error.code,
+        elapsed_ms=elapsed_ms,
+    )
+
+
+def _ms(elapsed: timedelta) -> int:
+    return round(elapsed.total_seconds() * 1000)

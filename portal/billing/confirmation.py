@@ -1,0 +1,266 @@
+"""Learning a payment's outcome: Daraja's callback, or our own STK query; either ends in the same
+transitions (payments.py), and a paid payment opens its access in the same transaction (DESIGN 6).
+
+Callbacks only make confirmation faster (DESIGN 5). Queries run on a schedule (`reconcile_due`, every
+few seconds from jobs.py): often while the payer is likely on the prompt, then less often, until
+`mpesa.payment_timeout`, when one last query decides and a payment still unanswered expires.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from ..access import sessions
+from ..catalog import packages
+from ..clock import Clock
+from ..mpesa import accounts, result_codes
+from ..mpesa.callbacks import StkResult
+from ..mpesa.daraja import BusyError, DarajaClient, DarajaError
+from ..store import Conflict, Connection, Store
+from ..vault import Vault
+from . import payments
+from .payments import OPEN, Payment
+
+log = logging.getLogger(__name__)
+
+# When to ask Daraja again (§5 of reference/daraja.md: every 5-10 s; polling faster risks spike arrest).
+QUERY_EVERY = ((timedelta(seconds=90), timedelta(seconds=5)), (timedelta(seconds=180), timedelta(seconds=15)))
+QUERY_EVERY_LATER = timedelta(seconds=30)
+RETRY_AFTER_ERROR = timedelta(seconds=30)
+# Past the window, a query that gets no answer (Daraja or the link down) is retried this long before the
+# payment expires unanswered: the payer may have paid, and only Daraja knows.
+GIVE_UP_AFTER = timedelta(hours=1)
+QUERIES_PER_ROUND = 100
+
+
+def mark_paid(
+    db: Connection, clock: Clock, vault: Vault, payment_id: int, *, receipt: str | None, desc: str = ""
+) -> bool:
+    """Open, failed or expired → paid. The caller has made sure the success is genuine: a callback with
+    this payment's CheckoutRequestID and amount, or Daraja's own answer to our query. `receipt` is None
+    when only the query has spoken (it never carries one).
+
+    This is the one way into `paid`, so the access it buys is opened here, in this same transaction: the
+    device's session and its router task. Wake the worker once it has committed."""
+    paid = payments.to_paid(db, clock, payment_id, receipt=receipt, desc=desc)
+    if paid:
+        _open_access(db, clock, vault, payments.get(db, payment_id))
+    return paid
+
+
+def _open_access(db: Connection, clock: Clock, vault: Vault, payment: Payment) -> None:
+    if payment.router_id is None or payment.mac is None:
+        return  # paid through the API for no device: nothing to switch on
+    package = packages.get(db, payment.package_id)
+    try:
+        session_id = sessions.open_session(
+            db,
+            clock,
+            vault,
+            tenant_id=payment.tenant_id,
+            router_id=payment.router_id,
+            package_id=payment.package_id,
+            mac=payment.mac,
+            ip=payment.ip,
+            seconds=package.duration_seconds,
+        )
+    except sessions.SessionError as error:
+        # The money is in: the payment must stay paid. The admin sees it as paid but not online.
+        payments.record(db, clock, payment.id, "error", "portal", error=f"no access session: {error}")
+        log.error(
+            "paid, but no access session", extra={"fields": {"payment": payment.id, "error": str(error)}}
+        )
+        return
+    payments.link_session(db, payment.id, session_id)
+
+
+class Confirmation:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        vault: Vault,
+        daraja: DarajaClient,
+        *,
+        payment_timeout: int,
+        paid: Callable[[str], None],
+    ):
+        """`paid(path)` is called after a payment became paid and committed, with how we learnt it
+        ('callback' or 'query'): count it, and wake the worker that lets the device in."""
+        self.store = store
+        self.clock = clock
+        self.vault = vault
+        self.daraja = daraja
+        self.payment_timeout = timedelta(seconds=payment_timeout)
+        self.paid = paid
+
+    # -- by callback --
+
+    async def record_callback(
+        self, token: str, result: StkResult, *, source: str, refuse: str = ""
+    ) -> str | None:
+        """Applies one STK callback to the payment its URL token names; returns what it did, or None for
+        an unknown token. Duplicates and late arrivals are recorded and change nothing. `refuse` (say, a
+        source outside the allow-list) records the callback without acting on it."""
+        outcome = await self.store.write(self._callback, token, result, source, refuse)
+        if outcome is None:
+            return None
+        ref, effect = outcome
+        if effect == "paid":
+            self.paid("callback")
+        if effect.startswith("suspicious"):
+            log.warning(
+                "suspicious STK callback",
+                extra={"fields": {"payment": ref, "source": source, "effect": effect}},
+            )
+        return effect
+
+    def _callback(
+        self, db: Connection, token: str, result: StkResult, source: str, refuse: str
+    ) -> tuple[str, str] | None:
+        payment = payments.by_callback_token(db, token)
+        if payment is None:
+            return None
+        effect = f"refused: {refuse}" if refuse else self._apply_callback(db, payment, result)
+        payments.record(
+            db,
+            self.clock,
+            payment.id,
+            "callback",
+            source,
+            effect=effect,
+            result_code=result.result_code,
+            result_desc=result.result_desc,
+            checkout_request_id=result.checkout_request_id,
+            merchant_request_id=result.merchant_request_id,
+            amount=None if result.amount is None else str(result.amount),
+            receipt=result.receipt,
+        )
+        return payment.ref, effect
+
+    def _apply_callback(self, db: Connection, payment: Payment, result: StkResult) -> str:
+        if payment.checkout_request_id is None:
+            # The push's own answer never reached us (or isn't stored yet): the callback names the push.
+            try:
+                payments.name_push(
+                    db, payment.id, checkout=result.checkout_request_id, merchant=result.merchant_request_id
+                )
+            except Conflict:
+                return "suspicious: CheckoutRequestID belongs to another payment"
+        elif result.checkout_request_id != payment.checkout_request_id:
+            return "suspicious: CheckoutRequestID does not match this payment"
+        if not result.paid:
+            failed = payments.mark_failed(
+                db, self.clock, payment.id, code=result.result_code, desc=result.result_desc
+            )
+            return "failed" if failed else f"ignored: payment is {payment.state}"
+        if result.amount != Decimal(payment.amount):
+            return f"suspicious: amount {result.amount} is not {payment.amount}"
+        if payments.receipt_of_another(db, result.receipt, payment.id):
+            return "suspicious: receipt already used by another payment"
+        if mark_paid(db, self.clock, self.vault, payment.id, receipt=result.receipt, desc=result.result_desc):
+            return "paid"
+        if (
+            payment.state == "paid"
+            and payment.receipt is None
+            and payments.add_receipt(db, payment.id, result.receipt)
+        ):
+            return "receipt stored"
+        return f"ignored: payment is {payment.state}"
+
+    # -- by query --
+
+    async def reconcile_due(self) -> int:
+        """Asks Daraja about open payments whose next query is due, by the injected clock; returns how
+        many it looked at. The scheduler runs it every few seconds; tests call it after moving the clock."""
+        due = await self.store.read(payments.due_queries, self.clock.now(), QUERIES_PER_ROUND)
+        slowed: set[int] = set()  # accounts Daraja asked to slow down: no more queries this round
+        for payment in due:
+            if payment.mpesa_account_id not in slowed and not await self._reconcile(payment):
+                slowed.add(payment.mpesa_account_id)
+        return len(due)
+
+    async def _reconcile(self, payment: Payment) -> bool:
+        """One payment's query and its consequence; False if Daraja said to slow down."""
+        now = self.clock.now()
+        deadline = payment.created_at + self.payment_timeout
+        if payment.checkout_request_id is None:
+            # The push's fate is unknown and can't be queried; a callback may still name it.
+            await self.store.write(self._unqueryable, payment, now, deadline)
+            return True
+        account = await self.store.read(accounts.load, self.vault, payment.mpesa_account_id)
+        try:
+            answer = await self.daraja.stk_query(account, payment.checkout_request_id)
+        except DarajaError as error:
+            await self.store.write(self._query_failed, payment, now, deadline, error)
+            return not (isinstance(error, BusyError) and error.rate_limited)
+        effect = await self.store.write(
+            self._query_answered, payment, now, deadline, answer.result_code, answer.result_desc
+        )
+        if effect == "paid":
+            self.paid("query")
+        return True
+
+    def _unqueryable(self, db: Connection, payment: Payment, now: datetime, deadline: datetime) -> None:
+        if now < deadline:
+            payments.schedule_query(db, payment.id, deadline)
+        elif payments.mark_expired(db, self.clock, payment.id):
+            payments.record(
+                db, self.clock, payment.id, "expired", "reconcile", reason="the push's answer never came"
+            )
+
+    def _query_failed(
+        self, db: Connection, payment: Payment, now: datetime, deadline: datetime, error: DarajaError
+    ) -> None:
+        payments.record(
+            db,
+            self.clock,
+            payment.id,
+            "query",
+            "query",
+            effect="error",
+            error=error.message,
+            daraja_code=error.code,
+        )
+        if now >= deadline + GIVE_UP_AFTER:
+            if payments.mark_expired(db, self.clock, payment.id):
+                payments.record(
+                    db, self.clock, payment.id, "expired", "reconcile", reason="Daraja never answered"
+                )
+        else:
+            later = now + RETRY_AFTER_ERROR
+            payments.schedule_query(db, payment.id, later if now >= deadline else min(later, deadline))
+
+    def _query_answered(
+        self, db: Connection, payment: Payment, now: datetime, deadline: datetime, code: str | None, desc: str
+    ) -> str:
+        effect = self._apply_query(db, payment.id, code, desc, last=now >= deadline)
+        if effect == "pending":
+            payments.schedule_query(db, payment.id, _next_query(payment.created_at, now, deadline))
+        payments.record(
+            db, self.clock, payment.id, "query", "query", effect=effect, result_code=code, result_desc=desc
+        )
+        return effect
+
+    def _apply_query(
+        self, db: Connection, payment_id: int, code: str | None, desc: str, *, last: bool
+    ) -> str:
+        state = payments.get(db, payment_id).state
+        if code == "0":
+            paid = mark_paid(db, self.clock, self.vault, payment_id, receipt=None, desc=desc)
+            return "paid" if paid else f"ignored: payment is {state}"
+        if state not in OPEN:
+            return f"ignored: payment is {state}"  # a callback settled it meanwhile; never downgrade
+        # An unknown code from a query is asked again before it is believed (§6), until the last query.
+        if code is None or (not result_codes.is_known(code) and not last):
+            return "expired" if last and payments.mark_expired(db, self.clock, payment_id) else "pending"
+        return "failed" if payments.mark_failed(db, self.clock, payment_id, code=code, desc=desc) else "none"
+
+
+def _next_query(created: datetime, now: datetime, deadline: datetime) -> datetime:
+    """Often while the payer is likely on the prompt, then backing off; never past the deadline, where
+    the last query decides."""
+    age = now - created
+    every = next((interval for until, interval in QUERY_EVERY if age < until), QUERY_EVERY_LATER)
+    return min(now + every, deadline)

@@ -1,0 +1,456 @@
+"""The payments and payment_events tables: M-Pesa STK payments, their compare-and-swap transitions, and
+each payment's timeline.
+
+    created ──push accepted──► pending ──► paid ──owner──► reversed
+       │                          ├──► failed ──genuine success, same amount──► paid
+       └──────────────────────────┴──► expired ──genuine success, same amount──► paid
+
+Every change is a compare-and-swap on the state (`transition`), so duplicate callbacks, the poller and
+a double-tapped Pay button can't pay twice; `paid` is never undone except by the owner's reversal.
+Each arrival (the push's answer, a callback, a query's answer) and each decision is one row in
+payment_events: what came, from where (a callback's address, 'query', 'reconcile'), when, and what it
+did. Starting a payment is checkout.py's job; learning its outcome, confirmation.py's.
+"""
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..clock import Clock, from_text, to_text
+from ..mpesa import result_codes
+from ..store import Connection, Record, columns, marks
+from ..tenancy import audit
+from ..tenancy.scope import Scope
+
+OPEN = ("created", "pending")
+STATES = ("created", "pending", "paid", "failed", "expired", "reversed")
+REVERSAL_REASON_MAX = 300
+
+
+class ReversalRefused(ValueError):
+    """`reason`: no_reason | reason_too_long."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Payment(Record, frozen=True):
+    id: int
+    tenant_id: int
+    ref: str  # public and unguessable: the waiting page's address
+    mpesa_account_id: int
+    package_id: int
+    router_id: int | None
+    mac: str | None
+    ip: str | None
+    phone: str
+    amount: int
+    state: str
+    merchant_request_id: str | None
+    checkout_request_id: str | None
+    result_code: str | None
+    result_desc: str | None
+    receipt: str | None
+    access_session_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
+    reversed_reason: str | None
+
+    @property
+    def outcome(self) -> result_codes.Outcome | None:
+        """What to tell the payer about a final answer."""
+        return result_codes.describe(self.result_code) if self.result_code is not None else None
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    kind: str  # created | push | callback | query | expired | reversed | error
+    source: str  # a callback's address, 'portal', 'query', 'reconcile', or who reversed it
+    detail: dict
+
+
+COLUMNS = columns(Payment)
+
+
+def _one(db: Connection, where: str, params: tuple) -> Payment | None:
+    return db.record(Payment, f"SELECT {COLUMNS} FROM payments WHERE {where}", params)
+
+
+def get(db: Connection, payment_id: int, scope: Scope | None = None) -> Payment | None:
+    where, params = scope.where("tenant_id") if scope else ("1 = 1", [])
+    return _one(db, f"id = ? AND {where}", (payment_id, *params))
+
+
+def by_ref(db: Connection, ref: str) -> Payment | None:
+    return _one(db, "ref = ?", (ref,))
+
+
+def by_callback_token(db: Connection, token: str) -> Payment | None:
+    return _one(db, "callback_token = ?", (token,))
+
+
+def open_of_device(db: Connection, router_id: int, mac: str) -> Payment | None:
+    """The device's payment still waiting for its answer: a customer whose captive-portal window closed
+    while the M-Pesa prompt was up comes back to it, rather than to a second push."""
+    return _one(
+        db,
+        "router_id = ? AND mac = ? AND state IN ('created', 'pending') ORDER BY id DESC LIMIT 1",
+        (router_id, mac),
+    )
+
+
+def open_of_phone(db: Connection, phone: str) -> Payment | None:
+    """Daraja locks a subscriber with a prompt open: one open payment per phone number, whoever asks."""
+    return _one(db, "phone = ? AND state IN ('created', 'pending')", (phone,))
+
+
+def by_idempotency_key(
+    db: Connection, tenant_id: int, key: str, since: datetime
+) -> tuple[Payment, str] | None:
+    """The payment an Idempotency-Key made since `since`, and the fingerprint of the request that made it."""
+    payment = _one(
+        db,
+        "tenant_id = ? AND idempotency_key = ? AND created_at >= ? ORDER BY id DESC LIMIT 1",
+        (tenant_id, key, to_text(since)),
+    )
+    if payment is None:
+        return None
+    return payment, db.value("SELECT request_hash FROM payments WHERE id = ?", (payment.id,))
+
+
+def started_since(db: Connection, column: str, value: str, since: datetime) -> int:
+    """Payments started since `since` for this phone or device (`column` is 'phone' or 'mac')."""
+    if column not in ("phone", "mac"):
+        raise ValueError(column)
+    return db.value(
+        f"SELECT count(*) FROM payments WHERE {column} = ? AND created_at >= ?",
+        (value, to_text(since)),
+    )
+
+
+def insert(db: Connection, values: dict[str, Any]) -> int:
+    return db.value(
+        f"INSERT INTO payments ({', '.join(values)}) VALUES ({marks(values)}) RETURNING id",
+        tuple(values.values()),
+    )
+
+
+def callback_token(db: Connection, payment_id: int) -> str:
+    return db.value("SELECT callback_token FROM payments WHERE id = ?", (payment_id,))
+
+
+def record(db: Connection, clock: Clock, payment_id: int, kind: str, source: str, **detail: Any) -> None:
+    """One line of the payment's timeline."""
+    db.execute(
+        "INSERT INTO payment_events (payment_id, at, kind, source, detail) VALUES (?, ?, ?, ?, ?)",
+        (payment_id, to_text(clock.now()), kind, source, json.dumps(detail, sort_keys=True, default=str)),
+    )
+
+
+def timeline(db: Connection, payment_id: int) -> list[Event]:
+    rows = db.all(
+        "SELECT at, kind, source, detail FROM payment_events WHERE payment_id = ? ORDER BY id", (payment_id,)
+    )
+    return [
+        Event(from_text(row["at"]), row["kind"], row["source"], json.loads(row["detail"])) for row in rows
+    ]
+
+
+# -- transitions --
+
+
+def transition(
+    db: Connection, clock: Clock, payment_id: int, from_states: tuple[str, ...], to_state: str, **columns: Any
+) -> bool:
+    """The compare-and-swap every change of state goes through; True if this call made it."""
+    columns["updated_at"] = to_text(clock.now())
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    return bool(
+        db.execute(
+            f"UPDATE payments SET state = ?, {assignments} WHERE id = ? AND state IN ({marks(from_states)})",
+            (to_state, *columns.values(), payment_id, *from_states),
+        )
+    )
+
+
+def to_paid(db: Connection, clock: Clock, payment_id: int, *, receipt: str | None, desc: str) -> bool:
+    """Open, failed or expired → paid. Only confirmation.mark_paid calls it: it opens the access too."""
+    return transition(
+        db,
+        clock,
+        payment_id,
+        (*OPEN, "failed", "expired"),
+        "paid",
+        result_code="0",
+        result_desc=desc,
+        receipt=receipt,
+        paid_at=to_text(clock.now()),
+        next_query_at=None,
+    )
+
+
+def mark_failed(db: Connection, clock: Clock, payment_id: int, *, code: str, desc: str) -> bool:
+    """Open → failed. A payment already paid stays paid, whatever arrives later."""
+    return transition(
+        db, clock, payment_id, OPEN, "failed", result_code=code, result_desc=desc, next_query_at=None
+    )
+
+
+def mark_expired(db: Connection, clock: Clock, payment_id: int) -> bool:
+    """Open → expired: no final answer within the window."""
+    return transition(
+        db,
+        clock,
+        payment_id,
+        OPEN,
+        "expired",
+        result_code=result_codes.EXPIRED,
+        result_desc="no final answer from M-Pesa in time",
+        next_query_at=None,
+    )
+
+
+def push_accepted(
+    db: Connection, clock: Clock, payment_id: int, *, merchant: str, checkout: str, first_query: datetime
+) -> bool:
+    """Created → pending with the IDs Daraja gave, unless a callback faster than us settled it already."""
+    return transition(
+        db,
+        clock,
+        payment_id,
+        ("created",),
+        "pending",
+        merchant_request_id=merchant,
+        checkout_request_id=checkout,
+        next_query_at=to_text(first_query),
+    )
+
+
+def name_push(db: Connection, payment_id: int, *, checkout: str, merchant: str) -> None:
+    """The push's own answer never reached us: its callback names the push. Raises store.Conflict when
+    that CheckoutRequestID is another payment's."""
+    db.execute(
+        "UPDATE payments SET checkout_request_id = ?, merchant_request_id = ?"
+        " WHERE id = ? AND checkout_request_id IS NULL",
+        (checkout, merchant, payment_id),
+    )
+
+
+def receipt_of_another(db: Connection, receipt: str, payment_id: int) -> bool:
+    return bool(db.value("SELECT 1 FROM payments WHERE receipt = ? AND id <> ?", (receipt, payment_id)))
+
+
+def add_receipt(db: Connection, payment_id: int, receipt: str) -> bool:
+    """Paid on the query's word; the callback brings the receipt only it carries."""
+    return bool(
+        db.execute("UPDATE payments SET receipt = ? WHERE id = ? AND receipt IS NULL", (receipt, payment_id))
+    )
+
+
+def link_session(db: Connection, payment_id: int, session_id: int) -> None:
+    db.execute("UPDATE payments SET access_session_id = ? WHERE id = ?", (session_id, payment_id))
+
+
+def due_queries(db: Connection, now: datetime, limit: int) -> list[Payment]:
+    return db.records(
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE state IN ('created', 'pending') AND next_query_at <= ?"
+        " ORDER BY next_query_at LIMIT ?",
+        (to_text(now), limit),
+    )
+
+
+def schedule_query(db: Connection, payment_id: int, at: datetime) -> None:
+    db.execute(
+        "UPDATE payments SET next_query_at = ?, query_count = query_count + 1"
+        " WHERE id = ? AND state IN ('created', 'pending')",
+        (to_text(at), payment_id),
+    )
+
+
+def reverse(
+    db: Connection, clock: Clock, *, payment_id: int, tenant_id: int, reason: str, actor: str, source_ip: str
+) -> bool:
+    """The owner gave the money back (in the M-Pesa portal): the payment stops counting as earned.
+
+    Only a `paid` payment can be reversed; False when it is not (any more). The access it bought is
+    left alone: taking it away is a separate, deliberate act."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ReversalRefused("no_reason")
+    if len(reason) > REVERSAL_REASON_MAX:
+        raise ReversalRefused("reason_too_long")
+    payment = get(db, payment_id, Scope((tenant_id,)))
+    if payment is None or not transition(
+        db, clock, payment_id, ("paid",), "reversed", reversed_reason=reason
+    ):
+        return False
+    record(db, clock, payment_id, "reversed", "admin", reason=reason, by=actor)
+    audit.record(
+        db,
+        clock,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="payment_reversed",
+        target=f"payment:{payment.ref}",
+        detail={"reason": reason},
+        source_ip=source_ip,
+    )
+    return True
+
+
+# -- finding payments (receipts typed by customers, the owner's lists) --
+
+
+def by_receipt(db: Connection, tenant_id: int, receipt: str) -> Payment | None:
+    return _one(db, "tenant_id = ? AND receipt = ?", (tenant_id, receipt))
+
+
+def for_sessions(db: Connection, session_ids: list[int]) -> list[Payment]:
+    return db.records(
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE access_session_id IN ({marks(session_ids)})",
+        session_ids,
+    )
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    state: str = ""
+    start: datetime | None = None  # at or after (UTC)
+    end: datetime | None = None  # before (UTC)
+    phone: str = ""  # a whole number (2547…) or its last digits
+    receipt: str = ""
+
+    def where(self, scope: Scope, columns: dict[str, str]) -> tuple[str, list]:
+        """SQL conditions on the table whose `columns` are named (one without a state ignores the state
+        asked for)."""
+        tenant, params = scope.where(columns["tenant"])
+        clauses = [tenant]
+        if self.state and "state" in columns:
+            clauses.append(f"{columns['state']} = ?")
+            params.append(self.state)
+        if self.start:
+            clauses.append(f"{columns['at']} >= ?")
+            params.append(to_text(self.start))
+        if self.end:
+            clauses.append(f"{columns['at']} < ?")
+            params.append(to_text(self.end))
+        if len(self.phone) == 12:
+            clauses.append(f"{columns['phone']} = ?")
+            params.append(self.phone)
+        elif self.phone:
+            clauses.append(f"{columns['phone']} LIKE ?")
+            params.append(f"%{self.phone}")
+        if self.receipt:
+            clauses.append(f"{columns['receipt']} = ?")
+            params.append(self.receipt)
+        return " AND ".join(clauses), params
+
+
+FILTER_COLUMNS = {
+    "tenant": "tenant_id",
+    "state": "state",
+    "at": "created_at",
+    "phone": "phone",
+    "receipt": "receipt",
+}
+
+
+def search(
+    db: Connection, scope: Scope, found: PaymentFilter, *, limit: int | None, offset: int = 0
+) -> tuple[list[Payment], int]:
+    """Payments matching the filter, newest first, and how many match in all (limit None = all)."""
+    where, params = found.where(scope, FILTER_COLUMNS)
+    total = db.value(f"SELECT count(*) FROM payments WHERE {where}", params)
+    # The page's ids first, sorted from the (tenant, time) index alone; then only those rows in full.
+    page, page_params = ("LIMIT ? OFFSET ?", [limit, offset]) if limit is not None else ("", [])
+    rows = db.records(
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE id IN (SELECT id FROM payments WHERE {where}"
+        f" ORDER BY created_at DESC, id DESC {page}) ORDER BY created_at DESC, id DESC",
+        (*params, *page_params),
+    )
+    return rows, total
+
+
+def paid_unconnected(
+    db: Connection, scope: Scope, since: datetime, before: datetime, waiting: Collection[int], limit: int
+) -> list[Payment]:
+    """Paid between `since` and `before` and not online: no session was opened, or its session is among
+    `waiting` (those the router has not confirmed yet). Newest first."""
+    where, params = scope.where("tenant_id")
+    return db.records(
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE {where} AND state = 'paid' AND paid_at >= ? AND paid_at < ?"
+        f" AND (access_session_id IS NULL OR access_session_id IN ({marks(waiting)}))"
+        " ORDER BY paid_at DESC LIMIT ?",
+        (*params, to_text(since), to_text(before), *waiting, limit),
+    )
+
+
+def counts_by_state(db: Connection, scope: Scope | None = None, since: datetime | None = None) -> list[tuple]:
+    """(tenant id, state, count) of payments started since `since` (every one when None)."""
+    where, params = scope.where("tenant_id") if scope else ("1 = 1", [])
+    if since is not None:
+        where, params = f"{where} AND created_at >= ?", [*params, to_text(since)]
+    rows = db.all(
+        f"SELECT tenant_id, state, count(*) AS count FROM payments WHERE {where} GROUP BY tenant_id, state",
+        params,
+    )
+    return [(row["tenant_id"], row["state"], row["count"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Failures:
+    code: str  # the result code, or 'expired'
+    description: str
+    count: int
+    last_at: datetime | None
+
+
+def failures(
+    db: Connection, scope: Scope, since: datetime, *, expired_too: bool, leave_out: tuple[str, ...] = ()
+) -> list[Failures]:
+    """Failed (and, with `expired_too`, expired) payments started since `since`, by result code, most
+    frequent first; `leave_out` codes are not counted."""
+    where, params = scope.where("tenant_id")
+    states = ("failed", "expired") if expired_too else ("failed",)
+    # Only with codes to leave out: `NOT IN (NULL)`, what marks() gives for none, would match no row.
+    left_out = f" AND coalesce(result_code, '') NOT IN ({marks(leave_out)})" if leave_out else ""
+    rows = db.all(
+        "SELECT CASE state WHEN 'expired' THEN 'expired' ELSE coalesce(result_code, '') END AS code,"
+        " max(CASE state WHEN 'expired' THEN 'No answer before the payment timed out' ELSE result_desc END)"
+        " AS description, count(*) AS count, max(updated_at) AS last_at FROM payments"
+        f" WHERE {where} AND created_at >= ? AND state IN ({marks(states)}){left_out}"
+        " GROUP BY 1 ORDER BY count DESC",
+        (*params, to_text(since), *states, *leave_out),
+    )
+    return [
+        Failures(
+            row["code"],
+            row["description"] or "",
+            row["count"],
+            from_text(row["last_at"]) if row["last_at"] else None,
+        )
+        for row in rows
+    ]
+
+
+def paid_sums(db: Connection, scope: Scope, bounds: list[datetime], by: str | None = None) -> list[tuple]:
+    """Money paid between consecutive `bounds` (one range per pair), as (range number, key, amount, count)
+    where key is the package or router id (`by`) or None."""
+    where, params = scope.where("tenant_id")
+    ranges = " ".join(f"WHEN paid_at < ? THEN {n - 1}" for n in range(1, len(bounds)))
+    key = {"package": "package_id", "router": "router_id", None: "NULL"}[by]
+    rows = db.all(
+        f"SELECT CASE {ranges} END AS n, {key} AS key, sum(amount) AS amount, count(*) AS count"
+        f" FROM payments WHERE {where} AND state = 'paid' AND paid_at >= ? AND paid_at < ? GROUP BY 1, 2",
+        (*[to_text(bound) for bound in bounds[1:]], *params, to_text(bounds[0]), to_text(bounds[-1])),
+    )
+    return [(row["n"], row["key"], row["amount"], row["count"]) for row in rows]

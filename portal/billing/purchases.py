@@ -1,0 +1,35 @@
+"""What bought each session's time: M-Pesa payments, vouchers, money paid by hand (C2B), first first.
+A session given by hand has none."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..store import Connection
+from . import c2b, payments, vouchers
+
+
+@dataclass(frozen=True)
+class Purchase:
+    kind: str  # payment | voucher | by hand
+    id: int | None  # the payment's id (the others are found by `name`)
+    name: str  # the payment's ref, the voucher's batch, the receipt of money paid by hand
+    at: datetime
+
+
+def paid_by(db: Connection, session_ids: list[int]) -> dict[int, list[Purchase]]:
+    """Each table is read from its own index on access_session_id."""
+    found: list[tuple[int, Purchase]] = []
+    for payment in payments.for_sessions(db, session_ids):
+        found.append(
+            (payment.access_session_id, Purchase("payment", payment.id, payment.ref, payment.paid_at))
+        )
+    for session_id, batch, used_at in vouchers.for_sessions(db, session_ids):
+        found.append((session_id, Purchase("voucher", None, batch, used_at)))
+    for received in c2b.for_sessions(db, session_ids):
+        found.append(
+            (received.access_session_id, Purchase("by hand", None, received.receipt, received.claimed_at))
+        )
+    by_session: dict[int, list[Purchase]] = {}
+    for session_id, purchase in sorted(found, key=lambda item: (item[1].at, item[1].name)):
+        by_session.setdefault(session_id, []).append(purchase)
+    return by_session

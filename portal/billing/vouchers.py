@@ -1,0 +1,186 @@
+"""The vouchers table: prepaid codes for a package, generated in batches, printed, sold by hand.
+
+A code is 10 characters from an alphabet without look-alikes (no 0/O, 1/I/L), shown as two groups of
+five (`KQ7RD-3XM9P`) so it is easy to read off paper and type on a phone: about 49 bits, far beyond
+guessing at the splash page's attempt limits. The database keeps its fingerprint (for redemption)
+and the code encrypted (so the owner can print the sheet again).
+"""
+
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..clock import Clock, from_text, to_text
+from ..store import Connection, Record, marks
+from ..tenancy.scope import Scope
+from ..vault import Vault, fingerprint, new_token
+
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+MAX_BATCH = 500
+BATCH_LENGTH = 8  # hex characters
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(typed: str) -> str:
+    """What a person typed, as stored: capitals, without the spaces and dashes people add."""
+    return "".join(char for char in typed.upper() if char not in " -")
+
+
+def shown(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+def is_batch(text: str) -> bool:
+    return len(text) == BATCH_LENGTH and all(char in "0123456789abcdef" for char in text)
+
+
+class Batch(Record, frozen=True):
+    batch: str
+    tenant_id: int
+    package_id: int
+    created_at: datetime
+    total: int
+    unused: int
+    used: int
+    void: int
+
+
+@dataclass(frozen=True)
+class Voucher:
+    code: str
+    state: str  # unused | used | void
+    used_at: datetime | None
+    access_session_id: int | None
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    id: int
+    package_id: int
+
+
+def generate_batch(
+    db: Connection, clock: Clock, vault: Vault, tenant_id: int, package_id: int, count: int
+) -> str:
+    """`count` new unused vouchers for the package; returns the batch name."""
+    if not 1 <= count <= MAX_BATCH:
+        raise ValueError(f"A batch has 1 to {MAX_BATCH} vouchers.")
+    batch = new_token(BATCH_LENGTH // 2)
+    while db.value("SELECT 1 FROM vouchers WHERE batch = ?", (batch,)):
+        batch = new_token(BATCH_LENGTH // 2)
+    now = to_text(clock.now())
+    made = 0
+    while made < count:
+        code = new_code()
+        # A code that exists already (1 in 10^14 per code) inserts nothing: another is drawn.
+        made += db.execute(
+            "INSERT INTO vouchers (tenant_id, package_id, batch, code_hash, code_enc, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code_hash) DO NOTHING",
+            (tenant_id, package_id, batch, fingerprint(code), vault.encrypt(code), now),
+        )
+    return batch
+
+
+BATCH_SUMMARY = (
+    "SELECT batch, tenant_id, package_id, min(created_at) AS created_at, count(*) AS total,"
+    " count(*) FILTER (WHERE state = 'unused') AS unused, count(*) FILTER (WHERE state = 'used') AS used,"
+    " count(*) FILTER (WHERE state = 'void') AS void FROM vouchers"
+)
+
+
+def batches(db: Connection, scope: Scope) -> list[Batch]:
+    """Every batch, newest first, with how many of its vouchers are unused, used and void."""
+    where, params = scope.where("tenant_id")
+    return db.records(
+        Batch,
+        f"{BATCH_SUMMARY} WHERE {where} GROUP BY batch, tenant_id, package_id ORDER BY 4 DESC, batch",
+        params,
+    )
+
+
+def batch(db: Connection, scope: Scope, name: str) -> Batch | None:
+    where, params = scope.where("tenant_id")
+    return db.record(
+        Batch,
+        f"{BATCH_SUMMARY} WHERE {where} AND batch = ? GROUP BY batch, tenant_id, package_id",
+        (*params, name),
+    )
+
+
+def batch_vouchers(db: Connection, vault: Vault, scope: Scope, name: str) -> list[Voucher]:
+    where, params = scope.where("tenant_id")
+    rows = db.all(
+        f"SELECT code_enc, state, used_at, access_session_id FROM vouchers WHERE batch = ? AND {where}"
+        " ORDER BY id",
+        (name, *params),
+    )
+    return [
+        Voucher(
+            shown(vault.decrypt(row["code_enc"])),
+            row["state"],
+            from_text(row["used_at"]) if row["used_at"] else None,
+            row["access_session_id"],
+        )
+        for row in rows
+    ]
+
+
+def void_unused(db: Connection, tenant_id: int, name: str) -> int:
+    """Voids the batch's unused vouchers (a lost or stolen sheet); returns how many."""
+    return db.execute(
+        "UPDATE vouchers SET state = 'void' WHERE batch = ? AND tenant_id = ? AND state = 'unused'",
+        (name, tenant_id),
+    )
+
+
+def redeem(db: Connection, clock: Clock, tenant_id: int, typed: str) -> Redeemed | None:
+    """Uses up an unused voucher of this business; None if there is none such. The caller links the
+    access it opens (`link_session`) in `db`."""
+    code_hash = fingerprint(normalize_code(typed))
+    used = db.execute(
+        "UPDATE vouchers SET state = 'used', used_at = ?"
+        " WHERE tenant_id = ? AND code_hash = ? AND state = 'unused'",
+        (to_text(clock.now()), tenant_id, code_hash),
+    )
+    if not used:
+        return None
+    row = db.one("SELECT id, package_id FROM vouchers WHERE code_hash = ?", (code_hash,))
+    return Redeemed(row["id"], row["package_id"])
+
+
+def session_of_code(db: Connection, tenant_id: int, typed: str) -> tuple[bool, int | None]:
+    """(is it one of the business's vouchers, the session it bought if it bought one)."""
+    row = db.one(
+        "SELECT access_session_id FROM vouchers WHERE tenant_id = ? AND code_hash = ?",
+        (tenant_id, fingerprint(normalize_code(typed))),
+    )
+    return (row is not None, row["access_session_id"] if row else None)
+
+
+def link_session(db: Connection, voucher_id: int, session_id: int) -> None:
+    db.execute("UPDATE vouchers SET access_session_id = ? WHERE id = ?", (session_id, voucher_id))
+
+
+def for_sessions(db: Connection, session_ids: Collection[int]) -> list[tuple[int, str, datetime]]:
+    """(session id, batch, used at) of the vouchers that bought these sessions."""
+    rows = db.all(
+        "SELECT access_session_id, batch, used_at FROM vouchers"
+        f" WHERE access_session_id IN ({marks(session_ids)})",
+        list(session_ids),
+    )
+    return [(row["access_session_id"], row["batch"], from_text(row["used_at"])) for row in rows]
+
+
+def rotate_secrets(db: Connection, vault: Vault) -> int:
+    """Re-encrypts every stored voucher code under the vault's newest key (`portal keys rotate`)."""
+    rows = db.all("SELECT id, code_enc FROM vouchers")
+    for row in rows:
+        db.execute(
+            "UPDATE vouchers SET code_enc = ? WHERE id = ?", (vault.rotate_token(row["code_enc"]), row["id"])
+        )
+    return len(rows)

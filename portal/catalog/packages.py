@@ -1,0 +1,155 @@
+"""The packages table: what a customer can buy (price, time, speed, data cap), in the owner's order.
+
+A package's speed is kept as the owner typed it, upload/download with an optional k, M or G
+(`1M/2M`, see gateways/base.py `Speed`). Each package is one plan on every router of its tenant: whoever
+changes packages tells the routers in the same transaction (access/plans.py), so they follow.
+"""
+
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
+
+from ..clock import Clock, to_text
+from ..gateways.base import Speed
+from ..store import Connection, Record, columns, marks
+from ..tenancy.scope import Scope
+
+MAX_PRICE = 250_000  # M-Pesa's largest single payment
+MAX_DURATION = 366 * 86400
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """A package as the owner describes it (checked by whoever read the form)."""
+
+    name: str
+    price: int
+    duration_seconds: int
+    rate_limit: str  # '' = as fast as the line allows
+    data_cap_bytes: int | None
+
+
+class Package(Record, frozen=True):
+    id: int
+    tenant_id: int
+    name: str
+    price: int
+    duration_seconds: int
+    rate_limit: str
+    data_cap_bytes: int | None
+    position: int
+    hidden: bool
+
+    @property
+    def speed(self) -> Speed | None:
+        return Speed.parse(self.rate_limit)
+
+
+COLUMNS = columns(Package)
+
+
+def get(db: Connection, package_id: int, scope: Scope | None = None) -> Package | None:
+    """The package, if there is one (among `scope`'s tenants, when given)."""
+    where, params = scope.where("tenant_id") if scope else ("1 = 1", [])
+    return db.record(
+        Package, f"SELECT {COLUMNS} FROM packages WHERE id = ? AND {where}", (package_id, *params)
+    )
+
+
+def in_scope(db: Connection, scope: Scope) -> list[Package]:
+    """Every package of the admin's tenants, in each tenant's order."""
+    where, params = scope.where("tenant_id")
+    return db.records(
+        Package, f"SELECT {COLUMNS} FROM packages WHERE {where} ORDER BY tenant_id, position, id", params
+    )
+
+
+def of_tenant(db: Connection, tenant_id: int) -> list[Package]:
+    """Every package of the tenant, hidden ones too (their sessions still run on the routers)."""
+    return db.records(
+        Package,
+        f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? ORDER BY position, id",
+        (tenant_id,),
+    )
+
+
+def for_sale(db: Connection, tenant_id: int) -> list[Package]:
+    """What the splash page offers, in the owner's order."""
+    return db.records(
+        Package,
+        f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? AND hidden = 0 ORDER BY position, price, id",
+        (tenant_id,),
+    )
+
+
+def names(db: Connection, package_ids: Collection[int]) -> dict[int, str]:
+    rows = db.all(f"SELECT id, name FROM packages WHERE id IN ({marks(package_ids)})", list(package_ids))
+    return {row["id"]: row["name"] for row in rows}
+
+
+def dearest_within(db: Connection, tenant_id: int, amount: int) -> Package | None:
+    """The dearest package on sale that `amount` shillings buy; a hidden one only when none on sale is
+    within the amount."""
+    return db.record(
+        Package,
+        f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? AND price <= ?"
+        " ORDER BY hidden, price DESC, id LIMIT 1",
+        (tenant_id, amount),
+    )
+
+
+def changes(before: Package, spec: PackageSpec) -> dict[str, list]:
+    """What an edit changes, as {field: [before, after]}, for the audit log."""
+    return {
+        key: [getattr(before, key), value]
+        for key, value in asdict(spec).items()
+        if getattr(before, key) != value
+    }
+
+
+def create(db: Connection, clock: Clock, tenant_id: int, spec: PackageSpec) -> int:
+    now = to_text(clock.now())
+    position = db.value(
+        "SELECT coalesce(max(position), -1) + 1 FROM packages WHERE tenant_id = ?", (tenant_id,)
+    )
+    return db.value(
+        "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, data_cap_bytes,"
+        " position, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (tenant_id, *asdict(spec).values(), position, now, now),
+    )
+
+
+def update(db: Connection, clock: Clock, package_id: int, tenant_id: int, spec: PackageSpec) -> bool:
+    return bool(
+        db.execute(
+            "UPDATE packages SET name = ?, price = ?, duration_seconds = ?, rate_limit = ?,"
+            " data_cap_bytes = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+            (*asdict(spec).values(), to_text(clock.now()), package_id, tenant_id),
+        )
+    )
+
+
+def set_hidden(db: Connection, clock: Clock, package_id: int, tenant_id: int, hidden: bool) -> bool:
+    """A hidden package is no longer sold; sessions that bought it keep their plan on the routers."""
+    return bool(
+        db.execute(
+            "UPDATE packages SET hidden = ?, updated_at = ? WHERE id = ? AND tenant_id = ? AND hidden = ?",
+            (int(hidden), to_text(clock.now()), package_id, tenant_id, int(not hidden)),
+        )
+    )
+
+
+def move(db: Connection, clock: Clock, package_id: int, tenant_id: int, step: int) -> bool:
+    """Moves a package one place up (step -1) or down (+1) in its tenant's list; False at either end."""
+    order = [package.id for package in of_tenant(db, tenant_id)]
+    here = order.index(package_id)
+    there = here + step
+    if not 0 <= there < len(order):
+        return False
+    order[here], order[there] = order[there], order[here]
+    now = to_text(clock.now())
+    for position, each in enumerate(order):
+        db.execute(
+            "UPDATE packages SET position = ?, updated_at = ? WHERE id = ? AND position <> ?",
+            (position, now, each, position),
+        )
+    return True

@@ -1,0 +1,316 @@
+"""What each `portal` command does (the parser in __init__.py says which runs)."""
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import ipaddress
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .. import logs
+from .. import settings as config
+from ..access import provisioning, routers, sessions
+from ..access.routers import Router, RouterError
+from ..billing import vouchers
+from ..clock import SystemClock
+from ..gateways.base import GatewayError, normalize_mac
+from ..gateways.registry import Gateways
+from ..mpesa import accounts
+from ..numbers import whole
+from ..settings import Settings
+from ..store import Connection, Store
+from ..store.backup import restore_backup, take_backup
+from ..store.sqlite import SQLiteStore
+from ..tenancy import admins, tenants
+from ..vault import Vault, add_key, retire_old_keys, write_new_key_file
+from .serving import CommandError, serve
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    return config.load(getattr(args, "config", None))
+
+
+def load_vault(settings: Settings) -> Vault:
+    return Vault.from_file(config.vault_key_path(settings))
+
+
+def _on_store(settings: Settings, work: Callable[[Store], Awaitable[Any]]) -> Any:
+    """Runs `work` on the database, migrated: every command can run on a fresh box."""
+
+    async def run() -> Any:
+        store = await SQLiteStore.open(settings.database_path)
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def positive_int(text: str) -> int:
+    number = whole(text)
+    if number is None or number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return number
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from ..app import create_app
+
+    settings = load_settings(args)
+    logs.configure(settings.log.level, settings.log.format)
+    vault = load_vault(settings)
+    asyncio.run(_migrate(settings))  # errors here are one clear line, not a traceback from the server
+    app = create_app(settings, clock=SystemClock(), vault=vault)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGINT: uvicorn has already shut down cleanly
+        asyncio.run(serve(app, settings.server.host, settings.server.port))
+
+
+async def _migrate(settings: Settings) -> list[int]:
+    store = await SQLiteStore.open(settings.database_path)
+    try:
+        return await store.migrate()
+    finally:
+        await store.close()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    applied = asyncio.run(_migrate(settings))
+    where = settings.database_path
+    print(f"{where}: applied migrations {applied}" if applied else f"{where}: already up to date")
+
+
+def cmd_check_config(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    print(f"# from {settings.source}")
+    rows = config.describe(settings)
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, help in rows:
+        print(f"{key:<{width}}  {value}    # {help}")
+    print(f"{'vault key in use':<{width}}  {config.vault_key_path(settings)}")
+
+
+def cmd_config_template(args: argparse.Namespace) -> None:
+    print(config.template(), end="")
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    target = take_backup(settings.database_path, args.path, SystemClock().now(), keep=args.keep)
+    print(f"{target}: backup of {settings.database_path} written and checked")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    restored = restore_backup(args.path, settings.database_path, SystemClock().now())
+    print(
+        f"{settings.database_path}: restored from {args.path} "
+        f"(schema version {restored.schema_version}, {restored.payments} payments)"
+    )
+    if restored.previous:
+        print(f"the database it replaced is kept as {restored.previous}")
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> None:
+    path = args.output or load_settings(args).vault.key_file
+    try:
+        write_new_key_file(path)
+    except FileExistsError:
+        raise CommandError(f"{path}: already exists; `portal keys rotate` replaces keys safely") from None
+    except OSError as error:
+        raise CommandError(f"{path}: cannot write the key file: {error.strerror}") from None
+    print(f"{path}: new vault key written (mode 600); back it up apart from the database")
+
+
+def rotate_secrets(db: Connection, vault: Vault) -> int:
+    """Every stored secret re-encrypted under the newest key, by the owner of each table that holds
+    some, in one transaction; returns how many."""
+    owners = (accounts, routers, sessions, vouchers)
+    return sum(owner.rotate_secrets(db, vault) for owner in owners)
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    path = config.vault_key_path(settings)
+    load_vault(settings)  # the current keys must work before anything changes
+    # The file keeps the old keys until every secret is re-encrypted, so a crash part-way loses nothing.
+    add_key(path)
+    count = _on_store(settings, lambda store: store.write(rotate_secrets, load_vault(settings)))
+    retire_old_keys(path)
+    print(f"{path}: rotated; {count} stored secrets re-encrypted. Restart portal to use the new key.")
+
+
+def cmd_tenant_create(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    work = (tenants.create, SystemClock(), args.slug, args.name, args.support_phone)
+    tenant_id = _on_store(settings, lambda store: store.write(*work))
+    print(f"tenant {args.slug} created (id {tenant_id})")
+
+
+def cmd_admin_create(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    role = args.role or ("owner" if args.tenant else "platform")
+    if (role == "platform") != (args.tenant is None):
+        raise CommandError("--tenant is required for owner and staff, and not allowed for platform")
+    password = read_new_password()
+
+    def create(db: Connection) -> int:
+        tenant_id = tenants.id_for_slug(db, args.tenant) if args.tenant else None
+        return admins.create_admin(
+            db, SystemClock(), email=args.email, password=password, role=role, tenant_id=tenant_id
+        )
+
+    _on_store(settings, lambda store: store.write(create))
+    print(f"admin {args.email} created ({role})")
+
+
+def read_new_password() -> str:
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise CommandError("no password on standard input")
+        return password
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise CommandError("the two passwords differ")
+    return password
+
+
+def cmd_sim_daraja(args: argparse.Namespace) -> None:
+    from ..sim.daraja import DEFAULT_CONSUMERS, DEFAULT_MERCHANTS, Options, create_simulator
+
+    logs.configure("info", "text")
+    options = Options(
+        prompt_timeout=args.prompt_timeout,
+        pending_style=args.pending_style,
+        callback_delay=args.callback_delay,
+    )
+    app = create_simulator(SystemClock(), options)
+    base = f"http://{args.host}:{args.port}"
+    print(f"Daraja simulator: {base}  (use it as an M-Pesa account's environment)")
+    print(f"fake phone: {base}/phone")
+    for key, secret in DEFAULT_CONSUMERS.items():
+        print(f"consumer key: {key}  consumer secret: {secret}")
+    for shortcode, merchant in DEFAULT_MERCHANTS.items():
+        till = f"  till number: {', '.join(merchant.tills)}" if merchant.tills else ""
+        print(f"{merchant.kind} {shortcode} ({merchant.name}){till}  passkey: {merchant.passkey}", flush=True)
+    asyncio.run(serve(app, args.host, args.port))
+
+
+def cmd_router_add(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    vault = load_vault(settings)
+    password = read_new_password()
+    typed = {
+        "name": args.name,
+        "host": args.host,
+        "port": str(args.port or ""),
+        "use_tls": "on" if args.tls else "",
+        "username": args.user,
+        "password": password,
+        "hotspot_server": args.hotspot_server,
+    }
+
+    def add(db: Connection) -> int:
+        tenant_id = tenants.id_for_slug(db, args.tenant)
+        return provisioning.add_router_as_typed(db, SystemClock(), vault, tenant_id, typed)
+
+    _on_store(settings, lambda store: store.write(add))
+    print(f"router {args.name} added; next: portal router check {args.name}")
+
+
+async def _router_named(store: Store, name: str) -> Router:
+    router = await store.read(routers.by_name, name)
+    if router is None:
+        raise RouterError("name", f"no router named {name!r}")
+    return router
+
+
+def cmd_router_check(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    vault = load_vault(settings)
+
+    async def check(store: Store) -> tuple:
+        router = await _router_named(store, args.name)
+        gateways = Gateways(settings.routers.api_timeout)
+        try:
+            return router, await provisioning.check(store, gateways, vault, SystemClock(), router)
+        except GatewayError as error:
+            raise CommandError(f"router {router.name}: {error}") from None
+        finally:
+            await gateways.close()
+
+    router, health = _on_store(settings, check)
+    api = "api-ssl" if router.use_tls else "api"
+    print(f"router {router.name}: reachable at {router.address} ({api})")
+    print(f"  identity        {health.identity}")
+    for line in health.summary:
+        print(f"  {line}")
+
+
+def cmd_router_provision(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    vault = load_vault(settings)
+    portal_url = args.portal_url or settings.server.portal_url
+    if not portal_url:
+        raise CommandError(
+            "where do Wi-Fi clients reach this portal? pass --portal-url or set server.portal_url"
+        )
+
+    async def run(store: Store) -> list[str]:
+        router = await _router_named(store, args.name)
+        gateways = Gateways(settings.routers.api_timeout)
+        try:
+            return await provisioning.provision(store, gateways, vault, SystemClock(), router, portal_url)
+        except GatewayError as error:
+            raise CommandError(f"router {router.name}: {error}") from None
+        finally:
+            await gateways.close()
+
+    for change in _on_store(settings, run):
+        print(change)
+
+
+def cmd_sim_router(args: argparse.Namespace) -> None:
+    from ..sim.routeros import RouterEmulator
+
+    password = args.password or secrets.token_urlsafe(9)
+    devices = []
+    for device in args.device:
+        mac, _, ip = device.partition(",")
+        try:
+            devices.append((normalize_mac(mac), str(ipaddress.ip_address(ip.strip()))))
+        except ValueError:
+            raise CommandError(
+                f"--device {device!r}: expected MAC,IP such as AA:BB:CC:DD:EE:01,10.5.50.2"
+            ) from None
+
+    async def run() -> None:
+        router = RouterEmulator(SystemClock(), users={args.user: password}, identity=args.identity)
+        try:
+            await router.start(args.host, args.port)
+        except OSError as error:
+            raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+        for mac, ip in devices:
+            router.connect_device(mac, ip)
+            print(f"device: {mac} at {ip}")
+        print(f"router: api://{args.user}:{password}@{args.host}:{router.port}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await router.stop()
+
+    asyncio.run(run())
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    logs.configure("info", "text")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(port=args.port, data_dir=args.data_dir, time_scale=args.time_scale))

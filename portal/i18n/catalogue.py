@@ -1,0 +1,269 @@
+"""Every sentence a customer reads, in English and Swahili, under one key.
+
+A text is filled in with `str.format` from the values its caller names (`{phone}`, `{count}`). A text
+that counts things is a pair (one, many), picked by its `count`: English says "1 digit" but "2 digits";
+Swahili needs no pair ("tarakimu 1", "tarakimu 2").
+
+Keys with a dot belong to one module each: `result.` ones are named by mpesa/result_codes.py and `phone.`
+ones by phones.py (lower layers: they name texts, never render them); `unit.`, `duration.` and `speed.`
+ones are formats.py's. The keys without a dot are the splash pages' own.
+"""
+
+Text = str | tuple[str, str]
+
+ENGLISH: dict[str, Text] = {
+    # -- the splash pages ------------------------------------------------------------------------------
+    "choose_package": "Choose a package",
+    "phone_label": "M-Pesa phone number",
+    "phone_hint": "The phone that will get the M-Pesa prompt, e.g. 0712 345 678",
+    "pay": "Pay with M-Pesa",
+    "have_code": "Already paid, or have a voucher?",
+    "have_code_link": "Enter your code",
+    "help": "Help",
+    "other_language": "Kiswahili",
+    "not_a_customer_title": "Connect to the Wi-Fi first",
+    "not_a_customer": "This page opens by itself when you join the hotspot's Wi-Fi network.",
+    "no_packages": "No packages are on sale right now. Please ask the staff.",
+    "no_account": "Payments are not set up on this hotspot yet. Please ask the staff.",
+    "pick_package": "Choose a package first.",
+    "check_phone": "Check your phone",
+    "enter_pin": "Enter your M-Pesa PIN on {phone} to pay KES {amount} to {name}.",
+    "prompt_expires": "The prompt expires in",
+    "waiting_no_js": "This page refreshes by itself.",
+    "cancel": "Cancel",
+    "resend": "Send the prompt again",
+    "try_again": "Try again",
+    "other_number": "Pay with another number",
+    "connecting": "Paid. Connecting you…",
+    "connecting_detail": "Your payment is received ({receipt}). We are logging your device in.",
+    "connecting_detail_no_receipt": "Your payment is received. We are logging your device in.",
+    "online": "You're online",
+    "time_left": "Time left",
+    "expires_at": "Until",
+    "access_code": "Your access code",
+    "access_code_hint": "Keep it: it reconnects you on another device, or if your phone changes.",
+    "continue": "Continue browsing",
+    "codes_move_time": (
+        "Changed phone? On the other device, enter your access code, voucher, or the receipt code from"
+        " your M-Pesa SMS: your time moves there."
+    ),
+    "buy_more": "Buy more time",
+    "welcome_back": "Welcome back",
+    "enter_code": "Enter your code",
+    "code_label": "Access code, M-Pesa receipt or voucher",
+    "code_hint": "e.g. K7PM-Q2XR, or the receipt code in your M-Pesa SMS, e.g. TJ3MX6CLYC",
+    "use_code": "Connect",
+    "pay_by_hand": "Or pay by M-Pesa yourself: {how}, then enter the receipt code from the SMS.",
+    "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
+    "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
+    "too_many": "Too many tries. Please try again later (within the hour), or ask the staff.",
+    "too_many_pushes": (
+        "You have asked for many M-Pesa prompts this hour. Please wait a while, or use a code."
+    ),
+    "phone_busy": (
+        "Another M-Pesa request for this phone is still open; it ends within a few minutes. Meanwhile,"
+        " you can pay with another number."
+    ),
+    "cannot_pay": "Payments can't be taken right now. Please ask the staff.",
+    "resend_wait": "The last prompt is still open on your phone. A new one can be sent when it ends.",
+    "waiting_answer": "Waiting for M-Pesa's answer…",
+    "device_waiting": "A payment from this device is waiting",
+    "device_waiting_detail": (
+        "Enter your M-Pesa PIN on the phone that got the prompt. This page updates by itself: once the"
+        " payment is in, you are online."
+    ),
+    "failed": "Payment not completed",
+    "time_over": "Your time is over",
+    "time_over_detail": "The time you bought has ended. Buy more to go on.",
+    "moved": "Your time is on another device",
+    "moved_detail": (
+        "It was moved there with one of your codes. To go online here, buy a package or enter a code."
+    ),
+    "refunded": "Payment refunded",
+    "refunded_detail": "The hotspot gave this payment back to you. Buy a package to go online.",
+    # -- why a typed code gives no time (claims.py's reasons) ------------------------------------------
+    "code_empty": "Enter the code.",
+    "code_unknown": "That code is not right. Check it and try again.",
+    "code_used_up": "That code has been used up, or its time is over.",
+    "device_has_time": "This device already has time of its own.",
+    "amount_too_small": "That payment is less than the price of any package. Please ask the staff.",
+    # -- what a Daraja ResultCode means for the payer (mpesa/result_codes.py) --------------------------
+    "result.paid": "Payment received. Connecting you now.",
+    "result.pending": "Enter your M-Pesa PIN on your phone to pay.",
+    "result.no_funds": "Your M-Pesa balance is not enough for this package. Top up and try again.",
+    "result.daily_limit": "This payment would pass your daily M-Pesa limit.",
+    "result.same_payment_twice": (
+        "M-Pesa refuses the same payment twice within two minutes. Wait two minutes and try again."
+    ),
+    "result.mpesa_busy": "M-Pesa is busy. Try again in a few minutes.",
+    "result.prompt_expired": "The M-Pesa request expired before it was answered. Try again.",
+    "result.wrong_pin": "The M-Pesa PIN entered was wrong. No money was taken. Try again.",
+    "result.pin_locked": "Your M-Pesa PIN is locked. Call 100 to unlock it, then try again.",
+    "result.bad_debt": "M-Pesa declined payments from this number. Try another M-Pesa number.",
+    "result.mpesa_unreachable": "We could not reach M-Pesa. No money was taken. Try again in a minute.",
+    "result.no_final_answer": (
+        "No answer came from M-Pesa in time. If money left your account, show the M-Pesa message"
+        " to the attendant."
+    ),
+    "result.try_again": "M-Pesa could not process this payment. No money was taken. Try again in a moment.",
+    "result.setup": (
+        "This hotspot can't take M-Pesa payments right now. No money was taken. Please tell the attendant."
+    ),
+    "result.cancelled": "You cancelled the M-Pesa request. No money was taken.",
+    "result.phone_no_answer": (
+        "Your phone did not answer the M-Pesa request in time. Check that it is on and try again."
+    ),
+    "result.prompt_open": (
+        "Another M-Pesa request is open on your phone. Finish or cancel it, then try again in a minute."
+    ),
+    # -- what is wrong with a typed phone number (phones.py) -------------------------------------------
+    "phone.empty": "Enter your M-Pesa phone number.",
+    "phone.not_digits": "A phone number has only digits, like 0712 345 678.",
+    "phone.not_kenyan": "Use a Kenyan M-Pesa number, like +254 712 345 678 or 0712 345 678.",
+    "phone.too_short": (
+        "That number is {count} digit short: a Kenyan mobile number is like 0712 345 678.",
+        "That number is {count} digits short: a Kenyan mobile number is like 0712 345 678.",
+    ),
+    "phone.too_long": (
+        "That number has {count} digit too many: a Kenyan mobile number is like 0712 345 678.",
+        "That number has {count} digits too many: a Kenyan mobile number is like 0712 345 678.",
+    ),
+    "phone.bad_prefix": "M-Pesa numbers start with 07 or 01, like 0712 345 678 or 0112 345 678.",
+    # -- durations and speeds (formats.py) -------------------------------------------------------------
+    "unit.day": ("{count} day", "{count} days"),
+    "unit.hour": ("{count} hour", "{count} hours"),
+    "unit.minute": ("{count} minute", "{count} minutes"),
+    "duration.under_a_minute": "less than a minute",
+    "speed.up_to": "up to {speed}",
+}
+
+SWAHILI: dict[str, Text] = {
+    # -- the splash pages ------------------------------------------------------------------------------
+    "choose_package": "Chagua kifurushi",
+    "phone_label": "Nambari ya simu ya M-Pesa",
+    "phone_hint": "Simu itakayopokea ombi la M-Pesa, k.m. 0712 345 678",
+    "pay": "Lipa kwa M-Pesa",
+    "have_code": "Umeshalipa, au una vocha?",
+    "have_code_link": "Weka nambari yako",
+    "help": "Msaada",
+    "other_language": "English",
+    "not_a_customer_title": "Unganisha kwenye Wi-Fi kwanza",
+    "not_a_customer": "Ukurasa huu hufunguka wenyewe unapojiunga na mtandao wa Wi-Fi wa hotspot.",
+    "no_packages": "Hakuna vifurushi vinavyouzwa sasa hivi. Tafadhali uliza wahudumu.",
+    "no_account": "Malipo bado hayajawekwa kwenye hotspot hii. Tafadhali uliza wahudumu.",
+    "pick_package": "Chagua kifurushi kwanza.",
+    "check_phone": "Angalia simu yako",
+    "enter_pin": "Weka PIN yako ya M-Pesa kwenye {phone} kulipa KES {amount} kwa {name}.",
+    "prompt_expires": "Ombi linaisha baada ya",
+    "waiting_no_js": "Ukurasa huu unajisasisha wenyewe.",
+    "cancel": "Ghairi",
+    "resend": "Tuma ombi tena",
+    "try_again": "Jaribu tena",
+    "other_number": "Lipa kwa nambari nyingine",
+    "connecting": "Umelipa. Tunakuunganisha…",
+    "connecting_detail": "Malipo yako yamepokelewa ({receipt}). Tunaingiza kifaa chako.",
+    "connecting_detail_no_receipt": "Malipo yako yamepokelewa. Tunaingiza kifaa chako.",
+    "online": "Uko mtandaoni",
+    "time_left": "Muda uliobaki",
+    "expires_at": "Hadi",
+    "access_code": "Msimbo wako wa kuingia",
+    "access_code_hint": "Itunze: inakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
+    "continue": "Endelea kuvinjari",
+    "codes_move_time": (
+        "Umebadilisha simu? Kwenye kifaa kingine, weka msimbo wako wa kuingia, vocha, au msimbo wa"
+        " risiti kutoka kwenye SMS yako ya M-Pesa: muda wako utahamia huko."
+    ),
+    "buy_more": "Nunua muda zaidi",
+    "welcome_back": "Karibu tena",
+    "enter_code": "Weka nambari yako",
+    "code_label": "Nambari ya ufikiaji, risiti ya M-Pesa au vocha",
+    "code_hint": "k.m. K7PM-Q2XR, au nambari ya risiti kwenye SMS ya M-Pesa, k.m. TJ3MX6CLYC",
+    "use_code": "Unganisha",
+    "pay_by_hand": "Au lipa kwa M-Pesa mwenyewe: {how}, kisha weka nambari ya risiti kutoka kwenye SMS.",
+    "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
+    "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
+    "too_many": "Majaribio mengi mno. Tafadhali jaribu tena baadaye (ndani ya saa moja), au uliza wahudumu.",
+    "too_many_pushes": "Umeomba maombi mengi ya M-Pesa saa hii. Tafadhali subiri kidogo, au tumia msimbo.",
+    "phone_busy": (
+        "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi; litaisha ndani ya dakika chache."
+        " Kwa sasa, unaweza kulipa kwa nambari nyingine."
+    ),
+    "cannot_pay": "Malipo hayawezi kupokelewa sasa hivi. Tafadhali uliza wahudumu.",
+    "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya linaweza kutumwa likiisha.",
+    "waiting_answer": "Tunasubiri jibu la M-Pesa…",
+    "device_waiting": "Malipo kutoka kifaa hiki yanasubiri",
+    "device_waiting_detail": (
+        "Weka PIN yako ya M-Pesa kwenye simu iliyopata ombi. Ukurasa huu unajisasisha wenyewe: malipo"
+        " yakifika, utaunganishwa."
+    ),
+    "failed": "Malipo hayakukamilika",
+    "time_over": "Muda wako umekwisha",
+    "time_over_detail": "Muda ulionunua umekwisha. Nunua zaidi ili uendelee.",
+    "moved": "Muda wako uko kwenye kifaa kingine",
+    "moved_detail": (
+        "Ulihamishwa huko kwa mojawapo ya misimbo yako. Ili uunganishwe hapa, nunua kifurushi au weka msimbo."
+    ),
+    "refunded": "Malipo yamerudishwa",
+    "refunded_detail": "Hotspot imekurudishia malipo haya. Nunua kifurushi ili uunganishwe.",
+    # -- why a typed code gives no time (claims.py's reasons) ------------------------------------------
+    "code_empty": "Weka nambari.",
+    "code_unknown": "Nambari hiyo si sahihi. Iangalie ujaribu tena.",
+    "code_used_up": "Nambari hiyo imeshatumika, au muda wake umekwisha.",
+    "device_has_time": "Kifaa hiki tayari kina muda wake.",
+    "amount_too_small": "Malipo hayo ni kidogo kuliko bei ya kifurushi chochote. Tafadhali uliza wahudumu.",
+    # -- what a Daraja ResultCode means for the payer (mpesa/result_codes.py) --------------------------
+    "result.paid": "Malipo yamepokelewa. Tunakuunganisha sasa.",
+    "result.pending": "Weka PIN yako ya M-Pesa kwenye simu yako ili kulipa.",
+    "result.no_funds": "Salio lako la M-Pesa halitoshi kwa kifurushi hiki. Ongeza salio kisha ujaribu tena.",
+    "result.daily_limit": "Malipo haya yangezidi kikomo chako cha kila siku cha M-Pesa.",
+    "result.same_payment_twice": (
+        "M-Pesa haikubali malipo yale yale mara mbili ndani ya dakika mbili. Subiri dakika mbili kisha"
+        " ujaribu tena."
+    ),
+    "result.mpesa_busy": "M-Pesa ina shughuli nyingi. Jaribu tena baada ya dakika chache.",
+    "result.prompt_expired": "Ombi la M-Pesa liliisha muda kabla ya kujibiwa. Jaribu tena.",
+    "result.wrong_pin": "PIN ya M-Pesa uliyoweka si sahihi. Hakuna pesa iliyotolewa. Jaribu tena.",
+    "result.pin_locked": "PIN yako ya M-Pesa imefungwa. Piga 100 ili kuifungua, kisha ujaribu tena.",
+    "result.bad_debt": "M-Pesa imekataa malipo kutoka nambari hii. Jaribu nambari nyingine ya M-Pesa.",
+    "result.mpesa_unreachable": (
+        "Hatukuweza kufikia M-Pesa. Hakuna pesa iliyotolewa. Jaribu tena baada ya dakika moja."
+    ),
+    "result.no_final_answer": (
+        "Jibu la M-Pesa halikufika kwa wakati. Kama pesa zilitoka kwenye akaunti yako, mwonyeshe mhudumu"
+        " ujumbe wa M-Pesa."
+    ),
+    "result.try_again": (
+        "M-Pesa haikuweza kushughulikia malipo haya. Hakuna pesa iliyotolewa. Jaribu tena baadaye kidogo."
+    ),
+    "result.setup": (
+        "Hotspot hii haiwezi kupokea malipo ya M-Pesa kwa sasa. Hakuna pesa iliyotolewa. Tafadhali"
+        " mjulishe mhudumu."
+    ),
+    "result.cancelled": "Ulighairi ombi la M-Pesa. Hakuna pesa iliyotolewa.",
+    "result.phone_no_answer": (
+        "Simu yako haikujibu ombi la M-Pesa kwa wakati. Hakikisha iko wazi kisha ujaribu tena."
+    ),
+    "result.prompt_open": (
+        "Kuna ombi lingine la M-Pesa kwenye simu yako. Likamilishe au ulighairi, kisha ujaribu tena baada"
+        " ya dakika moja."
+    ),
+    # -- what is wrong with a typed phone number (phones.py) -------------------------------------------
+    "phone.empty": "Weka nambari yako ya simu ya M-Pesa.",
+    "phone.not_digits": "Nambari ya simu ina tarakimu pekee, kama 0712 345 678.",
+    "phone.not_kenyan": "Tumia nambari ya M-Pesa ya Kenya, kama +254 712 345 678 au 0712 345 678.",
+    "phone.too_short": (
+        "Nambari hiyo inakosa tarakimu {count}: nambari ya simu ya Kenya ni kama 0712 345 678."
+    ),
+    "phone.too_long": (
+        "Nambari hiyo ina tarakimu {count} za ziada: nambari ya simu ya Kenya ni kama 0712 345 678."
+    ),
+    "phone.bad_prefix": "Nambari za M-Pesa huanza na 07 au 01, kama 0712 345 678 au 0112 345 678.",
+    # -- durations and speeds (formats.py) -------------------------------------------------------------
+    "unit.day": "siku {count}",
+    "unit.hour": "saa {count}",
+    "unit.minute": "dakika {count}",
+    "duration.under_a_minute": "chini ya dakika moja",
+    "speed.up_to": "hadi {speed}",
+}
+
+CATALOGUE = {"en": ENGLISH, "sw": SWAHILI}

@@ -1,0 +1,103 @@
+"""What a Daraja ResultCode means for the person paying: a category, whether asking again can work, and
+the key of the words they are told (in the i18n catalogue; this layer names texts, it does not render them).
+
+Branch on codes, never on ResultDesc: Safaricom rewords it across years and channels (reference/daraja.md
+§4.1, §6). The list is not closed; `describe` answers for any code. Codes that start with `push.` or
+equal `expired` are the portal's own: Daraja gives no ResultCode when it refuses the push itself or when
+no answer comes, yet the payer still needs to be told what happened.
+"""
+
+from dataclasses import dataclass
+
+PAID = "paid"
+PENDING = "pending"
+CANCELLED = "cancelled"
+INSUFFICIENT_FUNDS = "insufficient_funds"
+WRONG_PIN = "wrong_pin"
+UNREACHABLE = "unreachable"
+BUSY = "busy"  # the payer must wait: a prompt already open, the same payment twice within minutes
+CONGESTED = "congested"  # M-Pesa or Daraja is overloaded, or asks us to slow down
+DECLINED = "declined"  # an M-Pesa rule on the payer's account: limits, bad debt
+SYSTEM = "system"
+
+# Failures that are the payer's doing or the payer's phone's: nothing for the owner to fix. Any other
+# failure points at the set-up, at M-Pesa or at Daraja, and the owner is shown it.
+PAYER_CATEGORIES = frozenset({CANCELLED, INSUFFICIENT_FUNDS, WRONG_PIN, UNREACHABLE, BUSY, DECLINED})
+
+# The portal's own codes (see the module docstring).
+PUSH_LOCKED = "push.locked"  # Daraja: "Unable to lock subscriber": a prompt is already open on that phone
+PUSH_BUSY = "push.busy"  # Daraja: spike arrest or quota: too many requests
+PUSH_REFUSED = "push.refused"  # Daraja refused the request: the M-Pesa account's set-up is wrong
+PUSH_UNREACHABLE = "push.unreachable"  # Daraja could not be reached; nothing was sent
+EXPIRED = "expired"  # no final answer within settings.mpesa.payment_timeout
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: str
+    category: str
+    message: str  # the catalogue key of what the payer is told: i18n.say(lang, outcome.message)
+    retry: bool  # would the same payment, asked again, likely go through?
+    known: bool = True
+
+
+# code: (category, message, retry). Sources and meanings: reference/daraja.md §6.
+_TABLE: dict[str, tuple[str, str, bool]] = {
+    "0": (PAID, "result.paid", False),
+    "4999": (PENDING, "result.pending", False),  # query only: still waiting for the PIN
+    "1": (INSUFFICIENT_FUNDS, "result.no_funds", True),
+    "2": (SYSTEM, "result.setup", False),  # below M-Pesa's minimum amount: the package price is wrong
+    "3": (SYSTEM, "result.setup", False),  # above M-Pesa's maximum amount
+    "4": (DECLINED, "result.daily_limit", False),
+    "8": (SYSTEM, "result.setup", False),  # the receiving account is at its maximum balance
+    "17": (BUSY, "result.same_payment_twice", True),  # same amount, same payer, within 2 minutes
+    "26": (CONGESTED, "result.mpesa_busy", True),
+    "1001": (BUSY, "result.prompt_open", True),
+    "1019": (UNREACHABLE, "result.prompt_expired", True),
+    "1025": (SYSTEM, "result.try_again", True),  # the prompt could not be sent (or its text was too long)
+    "1031": (CANCELLED, "result.cancelled", True),
+    "1032": (CANCELLED, "result.cancelled", True),
+    "1036": (UNREACHABLE, "result.phone_no_answer", True),  # SMSC ACK timeout
+    "1037": (UNREACHABLE, "result.phone_no_answer", True),  # phone off or unreachable, or the prompt ignored
+    "1101": (SYSTEM, "result.try_again", True),  # prompt text too long
+    "1102": (SYSTEM, "result.try_again", True),
+    "2001": (WRONG_PIN, "result.wrong_pin", True),
+    "2026": (UNREACHABLE, "result.phone_no_answer", True),  # the channel session expired
+    "2028": (SYSTEM, "result.setup", False),  # PayBill/Till mix-up in the account's set-up
+    "8006": (WRONG_PIN, "result.pin_locked", False),
+    "9999": (SYSTEM, "result.try_again", True),
+    "SFC_IC0003": (SYSTEM, "result.setup", False),  # PayBill/Till mix-up
+    "E3008": (DECLINED, "result.bad_debt", False),
+    PUSH_LOCKED: (BUSY, "result.prompt_open", True),
+    PUSH_BUSY: (CONGESTED, "result.mpesa_busy", True),
+    PUSH_REFUSED: (SYSTEM, "result.setup", False),
+    PUSH_UNREACHABLE: (SYSTEM, "result.mpesa_unreachable", True),
+    EXPIRED: (UNREACHABLE, "result.no_final_answer", True),
+}
+
+
+def normalize(code: object) -> str:
+    """ResultCode is an int in callbacks and a string in queries; some are alphanumeric (`E3008`)."""
+    return str(code).strip()
+
+
+def describe(code: object) -> Outcome:
+    code = normalize(code)
+    if code in _TABLE:
+        return Outcome(code, *_TABLE[code])
+    # An unknown code from Daraja is still a final failure (§6); say so without guessing why.
+    return Outcome(code, SYSTEM, "result.try_again", retry=True, known=False)
+
+
+def is_known(code: object) -> bool:
+    return normalize(code) in _TABLE
+
+
+def known_codes() -> tuple[str, ...]:
+    """Every code the table describes, Daraja's and the portal's own."""
+    return tuple(_TABLE)
+
+
+def payer_codes() -> tuple[str, ...]:
+    """The known codes of failures that are the payer's own (see PAYER_CATEGORIES)."""
+    return tuple(code for code, (category, _, _) in _TABLE.items() if category in PAYER_CATEGORIES)

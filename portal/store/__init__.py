@@ -1,0 +1,105 @@
+"""The store: where portal keeps its state, behind an interface any SQL engine can implement.
+
+Work on the database is a plain function that takes a `Connection` first:
+
+    payment = await store.read(payments.by_ref, ref)
+    session_id = await store.write(sessions.open_session, clock, vault, tenant_id=…, …)
+
+`write` runs the function as one transaction and returns once it is durably committed (or raises,
+with nothing of it kept); `read` runs it on a consistent snapshot; `report` is `read` for the slow
+readers (admin pages, exports), on connections of their own, so that however long an owner's page
+takes it never holds up a callback, the splash page or `/healthz`. The functions are synchronous on
+purpose: a transaction runs whole where the connection lives, in one hop from the event loop, and can
+never wait on the network while it holds the database.
+
+The SQL in those functions is what every engine speaks: `?` placeholders, `INSERT … RETURNING id`,
+`ON CONFLICT … DO NOTHING`, `count(*) FILTER (WHERE …)`; nothing engine-specific (PRAGMA, GLOB,
+`json_each`, `lastrowid`) outside the engine's own module. A unique constraint refusing a row raises
+`Conflict`, whatever the engine. Each table's SQL lives in the one module that owns it
+(tests/test_table_owners.py keeps it so).
+"""
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+import msgspec
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+Row = Mapping[str, Any]  # a row by column name
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class StoreError(Exception):
+    """The database can't be opened or used; the message says what and where."""
+
+
+class Conflict(StoreError):
+    """A unique constraint refused the row: the name is taken, the receipt was seen before."""
+
+
+class Record(msgspec.Struct, frozen=True, array_like=True):
+    """A typed row, as a table's owner hands it out: built by the engine straight from a SELECT of
+    `columns(TheRecord)` (the fields in their order), text times read as datetimes and 0/1 as booleans.
+    Thousands of them cost what the query costs (a payments export), not ten times more."""
+
+
+R = TypeVar("R", bound=Record)
+
+
+def columns(record: type[Record]) -> str:
+    """The SELECT list that builds `record`: its fields, in order."""
+    return ", ".join(record.__struct_fields__)
+
+
+class Connection(Protocol):
+    """What a function given to `Store.read` / `Store.write` uses; valid only while it runs."""
+
+    engine: str  # "sqlite" or "postgresql": for the rare statement that must differ
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Runs a statement; returns the rows it changed (for compare-and-swap)."""
+
+    def one(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    def value(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row, or None when there is no row."""
+
+    def records(self, record: type[R], sql: str, params: Params = ()) -> list[R]:
+        """The rows as `record`s; `sql` selects `columns(record)`."""
+
+    def record(self, record: type[R], sql: str, params: Params = ()) -> R | None:
+        """The first row as a `record`, or None."""
+
+
+class Store(Protocol):
+    engine: str
+    path: Path | None  # the database file, for an engine that has one
+
+    async def read(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T: ...
+
+    async def report(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T: ...
+
+    async def write(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T: ...
+
+    async def migrate(self) -> list[int]:
+        """Applies the migrations this database lacks, each in its own transaction; returns their numbers."""
+
+    async def schema_version(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+def marks(values: Collection[Any]) -> str:
+    """`?, ?, ?` for an `IN (…)` of `values`; never empty, so `IN (NULL)` matches nothing."""
+    return ", ".join("?" * len(values)) or "NULL"

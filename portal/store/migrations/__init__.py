@@ -1,0 +1,1 @@
+"""Each engine's schema as an append-only list of migrations (`sqlite.py`); the store applies them."""

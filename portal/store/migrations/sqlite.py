@@ -1,0 +1,291 @@
+"""The SQLite schema, as an append-only list of migrations numbered by `PRAGMA user_version`.
+
+Never edit a migration that has shipped: append a new one. Conventions: money is whole Kenyan
+shillings (INTEGER); times are UTC ISO 8601 text (see clock.to_text); secrets are Fernet tokens in
+columns ending in `_enc` (each owner re-encrypts its own on `portal keys rotate`); codes a person types
+are stored as SHA-256 in columns ending in `_hash`. Every row that belongs to a hotspot business
+carries `tenant_id`.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the aggregates of DESIGN.md
+    """
+    CREATE TABLE tenants (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE CHECK (slug <> '' AND slug NOT GLOB '*[^a-z0-9-]*'),
+        name TEXT NOT NULL,
+        support_phone TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE admin_users (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER REFERENCES tenants(id),
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('platform', 'owner', 'staff')),
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        created_at TEXT NOT NULL,
+        CHECK ((role = 'platform') = (tenant_id IS NULL))
+    );
+
+    CREATE TABLE admin_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        -- The tenant a platform admin has picked to look at; NULL = all of them.
+        viewing_tenant_id INTEGER REFERENCES tenants(id),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX admin_sessions_by_user ON admin_sessions (user_id);
+
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+    );
+
+    CREATE TABLE mpesa_accounts (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        shortcode TEXT NOT NULL CHECK (shortcode <> '' AND shortcode NOT GLOB '*[^0-9]*'),
+        kind TEXT NOT NULL CHECK (kind IN ('paybill', 'till')),
+        till_number TEXT CHECK (till_number IS NULL OR till_number NOT GLOB '*[^0-9]*'),
+        environment TEXT NOT NULL,
+        consumer_key_enc TEXT NOT NULL,
+        consumer_secret_enc TEXT NOT NULL,
+        passkey_enc TEXT NOT NULL,
+        -- the secret path segment of this account's C2B confirmation and validation URLs
+        c2b_token TEXT NOT NULL UNIQUE DEFAULT (lower(hex(randomblob(16)))),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        CHECK ((kind = 'till') = (till_number IS NOT NULL))
+    );
+
+    CREATE TABLE routers (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL UNIQUE CHECK (name <> '' AND name NOT GLOB '*[^A-Za-z0-9_.-]*'),
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        use_tls INTEGER NOT NULL DEFAULT 0 CHECK (use_tls IN (0, 1)),
+        username TEXT NOT NULL,
+        password_enc TEXT NOT NULL,
+        hotspot_server TEXT NOT NULL DEFAULT 'all',
+        mpesa_account_id INTEGER REFERENCES mpesa_accounts(id),
+        last_seen_at TEXT,
+        last_error TEXT,
+        last_sync_at TEXT,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE packages (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        price INTEGER NOT NULL CHECK (price BETWEEN 1 AND 250000),
+        duration_seconds INTEGER NOT NULL CHECK (duration_seconds > 0),
+        rate_limit TEXT NOT NULL DEFAULT '',
+        data_cap_bytes INTEGER CHECK (data_cap_bytes IS NULL OR data_cap_bytes > 0),
+        position INTEGER NOT NULL DEFAULT 0,
+        hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    -- Paid time for one device on one router. Paid time starts when the router confirms access.
+    CREATE TABLE access_sessions (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        router_id INTEGER NOT NULL REFERENCES routers(id),
+        package_id INTEGER NOT NULL REFERENCES packages(id),
+        mac TEXT NOT NULL,
+        ip TEXT,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'expired', 'revoked')),
+        paid_seconds INTEGER NOT NULL CHECK (paid_seconds > 0),
+        access_code_hash TEXT NOT NULL UNIQUE,
+        access_code_enc TEXT NOT NULL,
+        started_at TEXT,
+        expires_at TEXT,
+        ended_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX access_sessions_one_live_per_device
+        ON access_sessions (router_id, mac) WHERE state IN ('pending', 'active');
+    CREATE INDEX access_sessions_expiry ON access_sessions (expires_at) WHERE state = 'active';
+
+    CREATE TABLE payments (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        ref TEXT NOT NULL UNIQUE,
+        callback_token TEXT NOT NULL UNIQUE,
+        mpesa_account_id INTEGER NOT NULL REFERENCES mpesa_accounts(id),
+        package_id INTEGER NOT NULL REFERENCES packages(id),
+        router_id INTEGER REFERENCES routers(id),
+        mac TEXT,
+        ip TEXT,
+        phone TEXT NOT NULL
+            CHECK (length(phone) = 12 AND phone GLOB '254[17]*' AND phone NOT GLOB '*[^0-9]*'),
+        amount INTEGER NOT NULL CHECK (amount BETWEEN 1 AND 250000),
+        state TEXT NOT NULL CHECK (state IN ('created', 'pending', 'paid', 'failed', 'expired', 'reversed')),
+        merchant_request_id TEXT,
+        checkout_request_id TEXT UNIQUE,
+        result_code TEXT,
+        result_desc TEXT,
+        receipt TEXT UNIQUE,
+        access_session_id INTEGER REFERENCES access_sessions(id),
+        idempotency_key TEXT,
+        request_hash TEXT,
+        query_count INTEGER NOT NULL DEFAULT 0,
+        next_query_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        paid_at TEXT,
+        reversed_reason TEXT
+    );
+    -- Daraja locks a subscriber with a prompt open: one open push per phone number, whoever asks.
+    CREATE UNIQUE INDEX payments_one_open_per_phone ON payments (phone) WHERE state IN ('created', 'pending');
+    CREATE INDEX payments_due_query ON payments (next_query_at) WHERE state IN ('created', 'pending');
+    CREATE INDEX payments_by_tenant_time ON payments (tenant_id, created_at);
+    -- The admin's earnings (per day, package, router: read from this index alone), and the payment
+    -- behind an access session.
+    CREATE INDEX payments_paid ON payments (tenant_id, paid_at, amount, package_id, router_id)
+        WHERE state = 'paid';
+    CREATE INDEX payments_by_access_session ON payments (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+    CREATE INDEX payments_by_phone ON payments (phone);  -- "I paid but I'm not online": found by number
+    CREATE INDEX payments_by_mac ON payments (mac, created_at) WHERE mac IS NOT NULL;  -- push limits
+    CREATE INDEX payments_by_idempotency_key ON payments (tenant_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+
+    -- Everything that happened to a payment: what arrived, from where, when.
+    CREATE TABLE payment_events (
+        id INTEGER PRIMARY KEY,
+        payment_id INTEGER NOT NULL REFERENCES payments(id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX payment_events_by_payment ON payment_events (payment_id, id);
+
+    -- Money sent by hand to a PayBill or Till, claimable once by its receipt.
+    CREATE TABLE c2b_payments (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        mpesa_account_id INTEGER NOT NULL REFERENCES mpesa_accounts(id),
+        receipt TEXT NOT NULL UNIQUE,
+        amount INTEGER NOT NULL,
+        bill_ref TEXT NOT NULL DEFAULT '',
+        msisdn TEXT NOT NULL DEFAULT '',
+        payer_name TEXT NOT NULL DEFAULT '',
+        transaction_time TEXT,
+        received_at TEXT NOT NULL,
+        claimed_at TEXT,
+        access_session_id INTEGER REFERENCES access_sessions(id)
+    );
+
+    CREATE TABLE vouchers (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        package_id INTEGER NOT NULL REFERENCES packages(id),
+        batch TEXT NOT NULL,
+        code_hash TEXT NOT NULL UNIQUE,
+        code_enc TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'unused' CHECK (state IN ('unused', 'used', 'void')),
+        access_session_id INTEGER REFERENCES access_sessions(id),
+        created_at TEXT NOT NULL,
+        used_at TEXT
+    );
+    CREATE INDEX vouchers_by_batch ON vouchers (tenant_id, batch);
+    CREATE INDEX vouchers_by_access_session ON vouchers (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+
+    -- The outbox between the database and the routers: written in the transaction that decides,
+    -- run and retried by a worker until the router confirms.
+    CREATE TABLE router_tasks (
+        id INTEGER PRIMARY KEY,
+        router_id INTEGER NOT NULL REFERENCES routers(id),
+        access_session_id INTEGER REFERENCES access_sessions(id),
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'done', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        done_at TEXT
+    );
+    CREATE INDEX router_tasks_due ON router_tasks (next_attempt_at) WHERE state = 'queued';
+
+    CREATE TABLE router_task_attempts (
+        id INTEGER PRIMARY KEY,
+        task_id INTEGER NOT NULL REFERENCES router_tasks(id),
+        at TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT
+    );
+
+    CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER REFERENCES tenants(id),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}',
+        source_ip TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_events_by_tenant ON audit_events (tenant_id, at);
+    -- Sign-in throttling counts recent failures per address.
+    CREATE INDEX audit_events_sign_in_failures ON audit_events (source_ip, at)
+        WHERE action = 'sign_in_failed';
+    """,
+    # 2: a task held back only because its router was out goes as soon as the router answers again;
+    # one backing off for its own reason (a device away from the Wi-Fi) keeps its back-off.
+    """
+    ALTER TABLE router_tasks ADD COLUMN held_by_outage INTEGER NOT NULL DEFAULT 0
+        CHECK (held_by_outage IN (0, 1));
+    """,
+    # 3: packages' data caps reach the routers. A session's cap is what its purchases bought in all
+    # (NULL: no cap); what a capped one used on a device is counted when it leaves it (a move, its end).
+    """
+    ALTER TABLE access_sessions ADD COLUMN data_cap_bytes INTEGER
+        CHECK (data_cap_bytes IS NULL OR data_cap_bytes > 0);
+    ALTER TABLE access_sessions ADD COLUMN data_used_bytes INTEGER NOT NULL DEFAULT 0;
+    -- Sessions live at the upgrade take their package's cap: NULL would lift it for good.
+    UPDATE access_sessions SET data_cap_bytes = (SELECT data_cap_bytes FROM packages WHERE id = package_id)
+        WHERE state IN ('pending', 'active');
+    """,
+    # 4: when Daraja took the account's C2B URLs: until then nobody is told to pay by hand, as the
+    # money would never be heard of.
+    """
+    ALTER TABLE mpesa_accounts ADD COLUMN c2b_registered_at TEXT;
+    """,
+    # 5: the admin's sessions name the money paid by hand that bought them, as they do payments and
+    # vouchers, each read from an index.
+    """
+    CREATE INDEX c2b_payments_by_access_session ON c2b_payments (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+    """,
+    # 6: api_tokens never had a user (the API's clients will get a table made for them); each router
+    # names the kind of gateway that enforces access there (gateways/registry.py), and what a router
+    # keeps per package is a "plan" whatever its kind (a RouterOS user profile is one kind's way).
+    """
+    DROP TABLE api_tokens;
+    ALTER TABLE routers ADD COLUMN kind TEXT NOT NULL DEFAULT 'routeros';
+    UPDATE router_tasks SET kind = 'update_plans' WHERE kind = 'sync_profiles';
+    -- The owner's payments list, scoped by plain equality on the business now: found by number or by
+    -- state from an index of its own each, in time order (else a scan of the business's payments).
+    CREATE INDEX payments_by_tenant_phone ON payments (tenant_id, phone, created_at);
+    CREATE INDEX payments_by_tenant_state ON payments (tenant_id, state, created_at);
+    """,
+]

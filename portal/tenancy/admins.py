@@ -1,0 +1,349 @@
+"""The admin_users and admin_sessions tables: who runs the businesses, signing in, and staying signed in.
+
+A session is a random token in an HttpOnly cookie; the database keeps only its fingerprint, so a
+copy of the database signs no one in, and sessions survive a restart. Each session carries its own
+CSRF token, which every form posts back.
+
+Guessing is slowed two ways: an account locks for LOCKOUT after MAX_FAILURES wrong passwords in a
+row (at sign-in, or as the current one when changing it), and an address that failed IP_MAX_FAILURES
+sign-ins within IP_WINDOW is refused for a while (counted from the audit log, where every failure is
+written anyway). Argon2 takes tens of milliseconds of CPU, so a password is checked off the event
+loop and between two transactions, never inside one.
+"""
+
+import asyncio
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..clock import Clock, to_text
+from ..store import Conflict, Connection, Record, Store, columns
+from ..vault import fingerprint
+from . import audit, tenants
+from .passwords import hash_password, password_problem, verify_password
+from .scope import Scope
+from .tenants import TenantError
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ROLES = ("platform", "owner", "staff")
+SESSION_LIFETIME = timedelta(days=7)
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+IP_MAX_FAILURES = 20
+IP_WINDOW = timedelta(minutes=15)
+UNKNOWN_EMAIL = "(unknown email)"  # the actor of a failed sign-in as no admin: never what was typed
+
+# Verified when the email is unknown, so a wrong email costs the same time as a wrong password.
+_DECOY_HASH = hash_password("decoy password that matches nothing")
+
+
+@dataclass(frozen=True)
+class Admin:
+    """A signed-in admin, as every admin page sees them."""
+
+    user_id: int
+    email: str
+    role: str  # platform | owner | staff
+    tenant_id: int | None  # None for a platform admin
+    viewing_tenant_id: int | None  # the tenant a platform admin picked, None = all
+    csrf_token: str
+    session_hash: str
+
+    @property
+    def may_change(self) -> bool:
+        """Staff see everything of their tenant but change no money and no credentials."""
+        return self.role in ("platform", "owner")
+
+
+class _User(Record, frozen=True):
+    id: int
+    tenant_id: int | None
+    email: str
+    role: str
+    password_hash: str
+    failed_logins: int
+    locked_until: datetime | None
+
+
+class SignInRefused(Exception):
+    """The same for a wrong password, an unknown email and a locked account, so that it tells nothing;
+    `throttled`: the address failed too often and is refused whatever it sends."""
+
+    def __init__(self, throttled: bool = False):
+        super().__init__("sign-in refused")
+        self.throttled = throttled
+
+
+class PasswordChangeRefused(ValueError):
+    """`reason`: differ | weak (then `problem` says why) | wrong | locked | changed_meanwhile."""
+
+    def __init__(self, reason: str, problem: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.problem = problem
+
+
+# -- accounts --
+
+
+def create_admin(
+    db: Connection, clock: Clock, *, email: str, password: str, role: str, tenant_id: int | None
+) -> int:
+    if not EMAIL.match(email):
+        raise TenantError(f"{email!r} is not an email address")
+    if role not in ROLES:
+        raise TenantError(f"role must be one of {', '.join(ROLES)}")
+    if (role == "platform") != (tenant_id is None):
+        raise TenantError("a platform admin belongs to no tenant; owners and staff belong to one")
+    if problem := password_problem(password):
+        raise TenantError(problem)
+    try:
+        return db.value(
+            "INSERT INTO admin_users (tenant_id, email, password_hash, role, created_at)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (tenant_id, email.strip(), hash_password(password), role, to_text(clock.now())),
+        )
+    except Conflict:
+        raise TenantError(f"an admin with email {email!r} already exists") from None
+
+
+def _user(db: Connection, where: str, value: object) -> _User | None:
+    return db.record(_User, f"SELECT {columns(_User)} FROM admin_users WHERE {where} = ?", (value,))
+
+
+# -- signing in and out --
+
+
+async def sign_in(store: Store, clock: Clock, email: str, password: str, source_ip: str) -> str:
+    """Returns a new session token, or raises SignInRefused. Every outcome is audited.
+
+    A wrong password, an unknown email and a locked account get the same answer after the same work
+    (a password hash is checked every time), so the form tells no one which emails are accounts."""
+    email = email.strip()[:200]
+    user, may_try = await store.write(_before_sign_in, clock, email, source_ip)
+    correct = await asyncio.to_thread(verify_password, password, user.password_hash if user else _DECOY_HASH)
+    token = await store.write(_after_sign_in, clock, user, may_try, correct, source_ip)
+    if token is None:
+        raise SignInRefused()
+    return token
+
+
+def _before_sign_in(db: Connection, clock: Clock, email: str, source_ip: str) -> tuple[_User | None, bool]:
+    if audit.sign_in_failures_from(db, source_ip, clock.now() - IP_WINDOW) >= IP_MAX_FAILURES:
+        raise SignInRefused(throttled=True)
+    user = _user(db, "email", email)
+    return user, user is not None and _may_try(db, clock, user, source_ip, "sign_in_failed")
+
+
+def _after_sign_in(
+    db: Connection, clock: Clock, user: _User | None, may_try: bool, correct: bool, source_ip: str
+) -> str | None:
+    if user is None:
+        # What was typed is no admin's email, and may be a password typed into the wrong field.
+        audit.record(
+            db,
+            clock,
+            tenant_id=None,
+            actor=UNKNOWN_EMAIL,
+            action="sign_in_failed",
+            detail={"reason": "unknown email"},
+            source_ip=source_ip,
+        )
+        return None
+    if may_try and correct:
+        db.execute("UPDATE admin_users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user.id,))
+        _audit(db, clock, user, "sign_in", source_ip)
+        return _new_session(db, clock, user.id)
+    if may_try:
+        _wrong_password(db, clock, user, source_ip, "sign_in_failed")
+    return None
+
+
+def _locked(clock: Clock, user: _User) -> bool:
+    return user.locked_until is not None and user.locked_until > clock.now()
+
+
+def _may_try(db: Connection, clock: Clock, user: _User, source_ip: str, failed: str) -> bool:
+    """May `user`'s password be tried now? Not while the account is locked (the refusal is audited as
+    `failed`). A try is counted before the password is checked, so parallel guesses can't slip past
+    the limit."""
+    if _locked(clock, user):
+        _audit(db, clock, user, failed, source_ip, {"reason": "locked"})
+        return False
+    if user.failed_logins >= MAX_FAILURES:  # guesses that raced each other
+        _lock(db, clock, user, source_ip)
+        return False
+    db.execute("UPDATE admin_users SET failed_logins = failed_logins + 1 WHERE id = ?", (user.id,))
+    return True
+
+
+def _wrong_password(db: Connection, clock: Clock, user: _User, source_ip: str, failed: str) -> bool:
+    """Audits a wrong password as `failed`; True if it was one too many and the account is now locked."""
+    _audit(db, clock, user, failed, source_ip, {"reason": "wrong password"})
+    if db.value("SELECT failed_logins FROM admin_users WHERE id = ?", (user.id,)) < MAX_FAILURES:
+        return False
+    _lock(db, clock, user, source_ip)
+    return True
+
+
+def _lock(db: Connection, clock: Clock, user: _User, source_ip: str) -> None:
+    db.execute(
+        "UPDATE admin_users SET failed_logins = 0, locked_until = ? WHERE id = ?",
+        (to_text(clock.now() + LOCKOUT), user.id),
+    )
+    _audit(db, clock, user, "account_locked", source_ip, {"minutes": int(LOCKOUT.total_seconds() // 60)})
+
+
+def _audit(db: Connection, clock: Clock, user: _User, action: str, source_ip: str, detail=None) -> None:
+    """A sign-in event of the admin `user`."""
+    audit.record(
+        db,
+        clock,
+        tenant_id=user.tenant_id,
+        actor=user.email,
+        action=action,
+        detail=detail,
+        source_ip=source_ip,
+    )
+
+
+def _new_session(db: Connection, clock: Clock, user_id: int) -> str:
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    db.execute(
+        "DELETE FROM admin_sessions WHERE expires_at <= ?", (to_text(now),)
+    )  # housekeeping, cheap here
+    db.execute(
+        "INSERT INTO admin_sessions (token_hash, user_id, csrf_token, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (
+            fingerprint(token),
+            user_id,
+            secrets.token_urlsafe(32),
+            to_text(now),
+            to_text(now + SESSION_LIFETIME),
+        ),
+    )
+    return token
+
+
+def admin_for_session(db: Connection, clock: Clock, token: str) -> Admin | None:
+    session = db.one(
+        "SELECT token_hash, csrf_token, viewing_tenant_id, user_id FROM admin_sessions"
+        " WHERE token_hash = ? AND expires_at > ?",
+        (fingerprint(token), to_text(clock.now())),
+    )
+    user = _user(db, "id", session["user_id"]) if session else None
+    if user is None:
+        return None
+    return Admin(
+        user_id=user.id,
+        email=user.email,
+        role=user.role,
+        tenant_id=user.tenant_id,
+        viewing_tenant_id=session["viewing_tenant_id"],
+        csrf_token=session["csrf_token"],
+        session_hash=session["token_hash"],
+    )
+
+
+def sign_out(db: Connection, clock: Clock, admin: Admin, source_ip: str) -> None:
+    db.execute("DELETE FROM admin_sessions WHERE token_hash = ?", (admin.session_hash,))
+    audit.record(
+        db, clock, tenant_id=admin.tenant_id, actor=admin.email, action="sign_out", source_ip=source_ip
+    )
+
+
+# -- changing one's password --
+
+
+async def change_password(
+    store: Store, clock: Clock, admin: Admin, *, current: str, new: str, again: str, source_ip: str
+) -> str:
+    """Sets a new password and ends every session of this admin; returns a fresh session token.
+
+    A wrong current password counts as a wrong password at sign-in, so a stolen session can't guess
+    the password behind it: the account locks after MAX_FAILURES, and a locked account changes no
+    password and is signed out everywhere."""
+    if new != again:
+        raise PasswordChangeRefused("differ")
+    if problem := password_problem(new):
+        raise PasswordChangeRefused("weak", problem)
+    user = await store.write(_before_change, clock, admin, source_ip)
+    if user is None:
+        raise PasswordChangeRefused("locked")
+    if not await asyncio.to_thread(verify_password, current, user.password_hash):
+        locked = await store.write(_wrong_current_password, clock, user, source_ip)
+        raise PasswordChangeRefused("locked" if locked else "wrong")
+    new_hash = await asyncio.to_thread(hash_password, new)
+    token = await store.write(_change, clock, admin, user.password_hash, new_hash, source_ip)
+    if token is None:
+        raise PasswordChangeRefused("changed_meanwhile")
+    return token
+
+
+def _before_change(db: Connection, clock: Clock, admin: Admin, source_ip: str) -> _User | None:
+    """The admin, if their password may be tried now; None if the account is locked (and then signed
+    out everywhere: kept, as the refusal is no rollback)."""
+    user = _user(db, "id", admin.user_id)
+    if _may_try(db, clock, user, source_ip, "password_change_failed"):
+        return user
+    _end_sessions(db, user.id)
+    return None
+
+
+def _wrong_current_password(db: Connection, clock: Clock, user: _User, source_ip: str) -> bool:
+    locked = _wrong_password(db, clock, user, source_ip, "password_change_failed")
+    if locked:
+        _end_sessions(db, user.id)
+    return locked
+
+
+def _change(
+    db: Connection, clock: Clock, admin: Admin, stored_hash: str, new_hash: str, source_ip: str
+) -> str | None:
+    # Compare-and-swap: a password changed meanwhile elsewhere wins, and this one is refused.
+    changed = db.execute(
+        "UPDATE admin_users SET password_hash = ?, failed_logins = 0 WHERE id = ? AND password_hash = ?",
+        (new_hash, admin.user_id, stored_hash),
+    )
+    if not changed:
+        return None
+    _end_sessions(db, admin.user_id)
+    audit.record(
+        db,
+        clock,
+        tenant_id=admin.tenant_id,
+        actor=admin.email,
+        action="password_changed",
+        target=f"admin:{admin.email}",
+        source_ip=source_ip,
+    )
+    return _new_session(db, clock, admin.user_id)
+
+
+def _end_sessions(db: Connection, user_id: int) -> None:
+    db.execute("DELETE FROM admin_sessions WHERE user_id = ?", (user_id,))
+
+
+# -- what a platform admin looks at --
+
+
+def scope_of(db: Connection, admin: Admin) -> Scope:
+    if admin.role != "platform":
+        return Scope((admin.tenant_id,))
+    if admin.viewing_tenant_id is not None:
+        return Scope((admin.viewing_tenant_id,))
+    return Scope(tenants.ids(db), platform_wide=True)
+
+
+def view_tenant(db: Connection, admin: Admin, tenant_id: int | None) -> bool:
+    """A platform admin picks one tenant to look at (None = all). False if there is no such tenant."""
+    if tenant_id is not None and tenants.get(db, tenant_id) is None:
+        return False
+    db.execute(
+        "UPDATE admin_sessions SET viewing_tenant_id = ? WHERE token_hash = ?",
+        (tenant_id, admin.session_hash),
+    )
+    return True

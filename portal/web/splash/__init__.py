@@ -1,0 +1,18 @@
+"""The customer's pages: from the router's redirect to online.
+
+Every page carries the device (router, MAC, IP, where it was going) in its links and forms, never in a
+cookie: the phone's captive-portal window may not keep one. A payment's page is found by its public
+reference, which is unguessable; it shows no personal data beyond the masked phone number.
+
+    pages.py         what every customer page shares: the device, its site, rendering
+    paying.py        the packages (`/`), paying for one, following the payment, trying again
+    online.py        the page of a device that has time: online, or being connected
+    reconnect.py     the form where an access code, a voucher or an M-Pesa receipt gives a device access
+    router_login.py  the login page each router fetches, which sends its devices here
+"""
+
+from .paying import pay, payment_page, payment_status, retry, splash
+from .reconnect import reconnect, reconnect_form
+from .router_login import router_login_page
+
+HANDLERS = [splash, pay, payment_page, payment_status, retry, reconnect_form, reconnect, router_login_page]

@@ -1,0 +1,51 @@
+"""The page of a device that has time: online, or being connected (the router has not confirmed yet).
+
+It is where paying ends, and where a device with time lands when it comes back to the splash page."""
+
+from litestar.datastructures import State
+from litestar.response import Template
+
+from ...access import sessions
+from ...i18n import formats
+from .pages import Device, Site, device_context, other, page, payment_url
+
+
+async def session_page(
+    state: State, lang: str, site: Site, device: Device, session_id: int, *, payment=None, welcome=False
+) -> Template:
+    services = state.services
+    status = await services.store.read(sessions.session_status, services.clock, session_id)
+    access_code = ""
+    if payment is not None:
+        # Only on the page of the payment (its reference is unguessable), never on a page found by a MAC
+        # address: anyone can claim any MAC in a URL, and the code moves the time to whoever types it.
+        access_code = await services.store.read(sessions.access_code, services.vault, session_id)
+    expires_local = ""
+    if status.expires_at:
+        # The day too, as Kenyans write it, when it is not today: a week's package ends on another day.
+        expires_local = formats.end_time(
+            status.expires_at, services.settings.store.timezone, services.clock.now()
+        )
+    seconds_left = status.seconds_left or 0
+    view = "online" if status.state == "active" else "connecting"
+    return page(
+        "payment",
+        lang,
+        device_context(lang, site, device)
+        | {
+            "view": view,
+            "welcome": welcome,
+            "live": view == "connecting",
+            # A page reached by a code has no payment to poll: it refreshes itself while connecting.
+            "poll_url": f"/pay/{payment.ref}/status" if payment else "",
+            "receipt": payment.receipt if payment else "",
+            "seconds_left": seconds_left,
+            # Whole minutes, rounded up: an hour just bought is "1 hour", not "59 minutes".
+            "time_left": formats.duration(lang, -(-seconds_left // 60) * 60),
+            "expires_local": expires_local,
+            "access_code": access_code,
+        },
+        switch_url=(
+            payment_url(payment.ref, other(lang), device) if payment else f"/?{device.query(other(lang))}"
+        ),
+    )

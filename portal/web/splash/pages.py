@@ -1,0 +1,161 @@
+"""What every customer page shares: the device the router named, the site it is at, and rendering."""
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import route
+from litestar.datastructures import State
+from litestar.enums import HttpMethod
+from litestar.response import Template
+
+from ... import i18n
+from ...access import routers
+from ...i18n import formats
+from ...mpesa import accounts
+from ...store import Connection
+from ...tenancy import tenants
+
+MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
+
+
+def readable(path: str, **options: Any):
+    """A customer page, answering HEAD as well as GET: phones and link previews ask with HEAD."""
+    return route(path, http_method=[HttpMethod.GET, HttpMethod.HEAD], **options)
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the router told us about the customer's device, checked."""
+
+    router: str
+    mac: str
+    ip: str
+    link_orig: str = ""
+
+    @classmethod
+    def parse(
+        cls, router: str | None, mac: str | None, ip: str | None, link_orig: str | None
+    ) -> "Device | None":
+        mac = (mac or "").strip().upper()
+        if not router or not mac or not MAC.match(mac):
+            return None
+        try:
+            ipaddress.ip_address((ip or "").strip())
+        except ValueError:
+            return None
+        plain = mac.replace(":", "").replace("-", "")
+        return cls(
+            router=router.strip(),
+            mac=":".join(plain[i : i + 2] for i in range(0, 12, 2)),
+            ip=ip.strip(),
+            link_orig=http_only(link_orig),
+        )
+
+    @classmethod
+    def read(cls, fields: Any) -> "Device | None":
+        """The device named by a query string or a form: the router's redirect, passed along."""
+        return cls.parse(fields.get("router"), fields.get("mac"), fields.get("ip"), fields.get("link-orig"))
+
+    def query(self, lang: str, **extra: str) -> str:
+        return urlencode(
+            {"router": self.router, "mac": self.mac, "ip": self.ip, "link-orig": self.link_orig, "lang": lang}
+            | extra
+        )
+
+
+def http_only(url: str | None) -> str:
+    """Links we send the customer on to must be plain web addresses (never javascript: and the like)."""
+    url = (url or "").strip()
+    return url if url.startswith(("http://", "https://")) else ""
+
+
+@dataclass(frozen=True)
+class Site:
+    """The router a device is behind, its business, and the M-Pesa account that takes payments there."""
+
+    router_id: int
+    router_kind: str
+    tenant_id: int
+    name: str  # the business's, as customers know it
+    support_phone: str
+    mpesa_account_id: int | None
+
+
+def find_site(db: Connection, router_name: str) -> Site | None:
+    router = routers.by_name(db, router_name)
+    if router is None:
+        return None
+    tenant = tenants.get(db, router.tenant_id)
+    account_id = router.mpesa_account_id or accounts.first_of_tenant(db, router.tenant_id)
+    return Site(router.id, router.kind, tenant.id, tenant.name, tenant.support_phone, account_id)
+
+
+async def site_for(state: State, router_name: str) -> Site | None:
+    return await state.services.store.read(find_site, router_name)
+
+
+async def customer(state: State, fields: Any) -> tuple[str, Device | None, Site | None]:
+    """The language, device and site (tenant and router) a customer's request names; no site, no customer."""
+    lang = i18n.language(fields.get("lang"))
+    device = Device.read(fields)
+    return lang, device, await site_for(state, device.router) if device else None
+
+
+def page(name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "") -> Template:
+    return Template(
+        template_name=f"splash/{name}.html",
+        context={
+            "lang": lang,
+            "t": lambda key, **values: i18n.say(lang, key, **values),
+            "duration": lambda seconds: formats.duration(lang, seconds),
+            "speed": lambda package: formats.speed(lang, package.speed.download if package.speed else 0),
+            "data_size": formats.data_size,
+            "money": formats.money,
+            "other_language_url": switch_url,
+        }
+        | context,
+        status_code=status_code,
+    )
+
+
+NOBODY = {"name": "Wi-Fi", "support_phone": ""}
+
+
+def not_a_customer(lang: str) -> Template:
+    return page("not_a_customer", lang, {"tenant": NOBODY}, status_code=404)
+
+
+def other(lang: str) -> str:
+    return "sw" if lang == "en" else "en"
+
+
+def device_context(lang: str, site: Site, device: Device) -> dict:
+    """What every page about a device shows: the business, the device, and the ways on from the page."""
+    return {
+        "tenant": site,
+        "device": device,
+        "link_orig": device.link_orig,
+        "packages_url": f"/?{device.query(lang, more='1')}",  # the packages, whatever is open or online
+        "reconnect_url": f"/reconnect?{device.query(lang)}",
+    }
+
+
+def payment_url(ref: str, lang: str, device: Device, **extra: str) -> str:
+    return f"/pay/{ref}?" + urlencode({"lang": lang, "link-orig": device.link_orig} | extra)
+
+
+async def pay_by_hand(state: State, site: Site, lang: str) -> str:
+    """How to pay from the M-Pesa menu, for when the prompt never comes; then the receipt is the code."""
+    if site.mpesa_account_id is None:
+        return ""
+    account = await state.services.store.read(accounts.get, site.mpesa_account_id)
+    if account.c2b_registered_at is None:
+        return ""  # Daraja would not tell us of the money: nobody is sent to pay that way
+    if account.kind == "till":
+        how = i18n.say(lang, "till_how", till=account.till_number or account.shortcode)
+    else:
+        how = i18n.say(lang, "paybill_how", shortcode=account.shortcode, account="WIFI")
+    return i18n.say(lang, "pay_by_hand", how=how)

@@ -1,0 +1,296 @@
+"""Paying for a package: the packages (`/`, which also sends a device with time to its own page), the
+M-Pesa prompt, the payment's page and its status while the payer answers, and trying again."""
+
+from typing import Annotated, Any
+
+from litestar import Request, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+
+from ... import i18n, phones
+from ...access import routers, sessions
+from ...billing import payments
+from ...billing.checkout import PaymentError
+from ...catalog import packages
+from ...clock import to_text
+from ...i18n import formats
+from ...mpesa import result_codes
+from ...numbers import whole
+from ...store import Connection
+from ..forms import form_fields
+from .online import session_page
+from .pages import (
+    Device,
+    Site,
+    customer,
+    device_context,
+    http_only,
+    not_a_customer,
+    other,
+    page,
+    pay_by_hand,
+    payment_url,
+    readable,
+    site_for,
+)
+
+STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
+PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/daraja.md §9)
+
+
+# -- choosing a package ----------------------------------------------------------------------------------
+
+
+@readable("/")
+async def splash(request: Request, state: State) -> Template:
+    lang, device, site = await customer(state, request.query_params)
+    if site is None:
+        return not_a_customer(lang)
+    if request.query_params.get("more"):  # the packages asked for: to buy more time, or instead
+        return await _choose(state, lang, site, device)
+    services = state.services
+    live = await services.store.read(sessions.live_on_device, site.router_id, device.mac)
+    if live is not None:
+        # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in.
+        if live.state == "active" and await services.store.write(
+            sessions.log_in_again, services.clock, live.id
+        ):
+            services.jobs.wake()
+        return await session_page(state, lang, site, device, live.id, welcome=True)
+    if await services.store.read(payments.open_of_device, site.router_id, device.mac):
+        # Its prompt is still open (the captive window may have closed on it): say so, and follow it.
+        # Not by sending the device to the payment's own page: a MAC in a URL proves nothing, and that
+        # page's reference is what shows the access code.
+        waiting = {"view": "device_waiting", "live": True, "poll_url": ""}
+        context = device_context(lang, site, device) | waiting
+        return page("payment", lang, context, switch_url=f"/?{device.query(other(lang))}")
+    ended = await services.store.read(sessions.ended_lately, services.clock, site.router_id, device.mac)
+    return await _choose(state, lang, site, device, notice=i18n.say(lang, "time_over") if ended else "")
+
+
+async def _choose(
+    state: State,
+    lang: str,
+    site: Site,
+    device: Device,
+    *,
+    chosen=None,
+    phone="",
+    error="",
+    notice="",
+    status_code=200,
+) -> Template:
+    return page(
+        "index",
+        lang,
+        {
+            "tenant": site,
+            "device": device,
+            "packages": await state.services.store.read(packages.for_sale, site.tenant_id),
+            "can_pay": site.mpesa_account_id is not None,
+            "chosen": chosen,
+            "phone": phone,
+            "error": error,
+            "notice": notice,
+            "reconnect_url": f"/reconnect?{device.query(lang)}",
+        },
+        status_code=status_code,
+        switch_url=f"/?{device.query(other(lang), more='1')}",  # still the packages, in the other language
+    )
+
+
+@post("/pay")
+async def pay(request: Request, state: State) -> Template | Redirect:
+    form = form_fields(await request.form())
+    lang, device, site = await customer(state, form)
+    if site is None:
+        return not_a_customer(lang)
+    typed_phone = form.get("phone", "")
+    package_id = _package_id(form.get("package"))
+    offered = {package.id for package in await state.services.store.read(packages.for_sale, site.tenant_id)}
+
+    def again(error: str) -> Any:
+        return _choose(
+            state, lang, site, device, chosen=package_id, phone=typed_phone, error=error, status_code=400
+        )
+
+    if package_id not in offered:
+        return await again(i18n.say(lang, "pick_package"))
+    try:
+        payment = await state.services.checkout.start(
+            tenant_id=site.tenant_id,
+            package_id=package_id,
+            phone=typed_phone,
+            router_id=site.router_id,
+            mac=device.mac,
+            ip=device.ip,
+        )
+    except phones.PhoneError as error:
+        return await again(i18n.say(lang, error.reason, **error.values))
+    except PaymentError as error:
+        return await again(i18n.say(lang, _why_not(error)))
+    return Redirect(payment_url(payment.ref, lang, device), status_code=303)
+
+
+def _why_not(error: PaymentError) -> str:
+    """The words for a payment that could not be started."""
+    return error.reason if error.reason in ("too_many_pushes", "phone_busy") else "cannot_pay"
+
+
+def _package_id(text: str | None) -> int | None:
+    return whole(text or "")
+
+
+# -- following a payment ---------------------------------------------------------------------------------
+
+
+def _payment_and_router(db: Connection, ref: str) -> tuple[payments.Payment | None, str]:
+    payment = payments.by_ref(db, ref)
+    if payment is None or payment.router_id is None or payment.mac is None:
+        return None, ""
+    return payment, routers.names(db, [payment.router_id])[payment.router_id]
+
+
+async def _payment_and_device(state: State, ref: str, link_orig: str | None):
+    """The payment behind a reference, and the device it is for; (None, None) if there is no such payment."""
+    payment, router = await state.services.store.read(_payment_and_router, ref)
+    if payment is None:
+        return None, None
+    return payment, Device(router, payment.mac, payment.ip or "", http_only(link_orig))
+
+
+@readable("/pay/{ref:str}")
+async def payment_page(
+    state: State,
+    ref: FromPath[str],
+    link_orig: Annotated[str | None, QueryParameter(name="link-orig")] = None,
+    lang: FromQuery[str | None] = None,
+    notice: FromQuery[str | None] = None,
+) -> Template:
+    lang = i18n.language(lang)
+    payment, device = await _payment_and_device(state, ref, link_orig)
+    if payment is None:
+        return not_a_customer(lang)
+    site = await site_for(state, device.router)
+    status = await _status(state, payment, lang)
+    if status["view"] in ("online", "connecting") and payment.access_session_id:
+        return await session_page(state, lang, site, device, payment.access_session_id, payment=payment)
+    return page(
+        "payment",
+        lang,
+        device_context(lang, site, device)
+        | status
+        | {
+            "live": status["view"] == "waiting",
+            "poll_url": f"/pay/{ref}/status",
+            "retry_url": f"/pay/{ref}/retry",
+            "masked_phone": formats.masked_phone(payment.phone),
+            "amount": payment.amount,
+            "payee": site.name,
+            "prompt_seconds_left": _prompt_seconds_left(state, payment),
+            "notice": i18n.say(lang, "resend_wait") if notice == "resend_wait" else "",
+            "pay_by_hand": await pay_by_hand(state, site, lang),
+        },
+        switch_url=payment_url(ref, other(lang), device),
+    )
+
+
+def _prompt_seconds_left(state: State, payment: payments.Payment) -> int:
+    age = (state.services.clock.now() - payment.created_at).total_seconds()
+    return max(0, int(PROMPT_SECONDS - age))
+
+
+async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
+    """Where the payment stands, for the page and for /status: `view` is what the page shows."""
+    if payment.state in payments.OPEN:
+        return {"view": "waiting", "message": _say_result(lang, STILL_WAITING)}
+    if payment.state == "paid" and payment.access_session_id is None:
+        return {"view": "connecting", "message": _say_result(lang, PAID)}
+    # A refund leaves the access it bought alone (ending it is the owner's separate act): while the
+    # access lasts, the page says what the access is, not what happened to the money.
+    if payment.state in ("paid", "reversed") and payment.access_session_id is not None:
+        status = await state.services.store.read(
+            sessions.session_status, state.services.clock, payment.access_session_id
+        )
+        if (status.router_id, status.mac) != (payment.router_id, payment.mac):
+            return _ended(lang, "moved")
+        if status.state == "active":
+            return {"view": "online", "message": i18n.say(lang, "online"), "session": status}
+        if status.state == "pending":
+            return {"view": "connecting", "message": _say_result(lang, PAID), "session": status}
+    if payment.state == "reversed":
+        return _ended(lang, "refunded")
+    if payment.state == "paid":
+        return _ended(lang, "time_over")
+    outcome = payment.outcome or result_codes.describe(result_codes.EXPIRED)
+    return {
+        "view": "failed",
+        "message": i18n.say(lang, outcome.message),
+        "headline": i18n.say(lang, "failed"),
+        "reason": i18n.say(lang, outcome.message),
+        "can_retry": outcome.retry,  # else the same prompt fails the same way: another number, or by hand
+        "other_number": outcome.category == result_codes.DECLINED,  # a rule on the payer's M-Pesa account
+    }
+
+
+def _say_result(lang: str, code: str) -> str:
+    return i18n.say(lang, result_codes.describe(code).message)
+
+
+def _ended(lang: str, why: str) -> dict:
+    """Nothing more this payment can do for this device: its time is over, moved away, or refunded."""
+    headline = i18n.say(lang, why)
+    reason = i18n.say(lang, f"{why}_detail")
+    return {"view": "over", "message": headline, "headline": headline, "reason": reason}
+
+
+@readable("/pay/{ref:str}/status")
+async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str | None] = None) -> dict:
+    """For the waiting page's script and for anyone polling: no personal data beyond the masked phone."""
+    lang = i18n.language(lang)
+    payment = await state.services.store.read(payments.by_ref, ref)
+    if payment is None:
+        raise NotFoundException("no such payment")
+    status = await _status(state, payment, lang)
+    answer = {
+        "state": "failed" if payment.state == "reversed" else payment.state,
+        "view": status["view"],
+        "message": status["message"],
+        "phone": formats.masked_phone(payment.phone),
+    }
+    if status["view"] == "online":
+        session = status["session"]
+        expires_at = to_text(session.expires_at) if session.expires_at else None
+        answer["session"] = {"expires_at": expires_at, "seconds_left": session.seconds_left}
+    return answer
+
+
+@post("/pay/{ref:str}/retry")
+async def retry(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
+    """Try again (after a failure) or send the prompt again (the phone never showed it)."""
+    form = form_fields(await request.form())
+    lang = i18n.language(form.get("lang"))
+    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    if payment is None:
+        return not_a_customer(lang)
+    if payment.state in payments.OPEN:
+        # M-Pesa takes one prompt at a time per phone: this one must end first (its countdown says when).
+        return Redirect(payment_url(ref, lang, device, notice="resend_wait"), status_code=303)
+    if payment.state not in ("failed", "expired"):  # paid: a late tap must not charge the payer twice
+        return Redirect(payment_url(ref, lang, device), status_code=303)
+    site = await site_for(state, device.router)
+    try:
+        again = await state.services.checkout.start(
+            tenant_id=payment.tenant_id,
+            package_id=payment.package_id,
+            phone=payment.phone,
+            router_id=payment.router_id,
+            mac=payment.mac,
+            ip=payment.ip,
+        )
+    except PaymentError as error:
+        why = i18n.say(lang, _why_not(error))
+        return await _choose(state, lang, site, device, chosen=payment.package_id, error=why, status_code=400)
+    return Redirect(payment_url(again.ref, lang, device), status_code=303)

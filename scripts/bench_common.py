@@ -1,0 +1,141 @@
+"""What the benchmarks share: percentiles, free ports, starting and waiting for server processes, and
+the bare Litestar app their baselines are measured on.
+
+A figure means something only beside its baseline measured in the same run, on the same machine and
+under the same load: the bare app is that baseline for HTTP. It answers as cheaply as Litestar can
+(no store, no templates, no middleware of ours) under uvicorn configured as `portal serve` configures
+it, so "portal minus bare" is what the portal's own work costs.
+
+Run as a program it serves the bare app: `python scripts/bench_common.py PORT`.
+"""
+
+import asyncio
+import os
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLBACK_ANSWER = {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def spread(seconds: Sequence[float]) -> str:
+    """p50, p99 and max of durations in seconds."""
+    return (
+        f"p50 {ms(percentile(seconds, 0.50)):>9}  p99 {ms(percentile(seconds, 0.99)):>9}"
+        f"  max {ms(max(seconds)):>9}  (n={len(seconds)})"
+    )
+
+
+def times(figure: float, baseline: float) -> str:
+    return f"{figure / baseline:.1f}x" if baseline else "n/a"
+
+
+async def start(args: Sequence[str], *, cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(*args, cwd=cwd, env=env)
+
+
+async def wait_until_up(base: str, process: asyncio.subprocess.Process, seconds: float = 60) -> None:
+    """Until GET /healthz answers 200 (a portal migrating 1M payments may take a while)."""
+    async with httpx.AsyncClient() as http, asyncio.timeout(seconds):
+        while True:
+            if process.returncode is not None:
+                raise SystemExit(f"the server process exited with {process.returncode}")
+            try:
+                if (await http.get(base + "/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        await process.wait()
+
+
+async def start_bare(port: int) -> asyncio.subprocess.Process:
+    """The bare app in a process of its own, as the portal runs in one; returns once it answers."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = await start([sys.executable, str(Path(__file__)), str(port)], cwd=ROOT, env=env)
+    await wait_until_up(f"http://127.0.0.1:{port}", process)
+    return process
+
+
+def bare_app():
+    """Endpoints that do what the portal's do minus the portal: answer, parse a callback, wait."""
+    from litestar import Litestar, Request, get, post
+
+    from portal.mpesa.callbacks import parse_stk_callback
+
+    @get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @post("/hooks/stk/{token:str}", status_code=200)
+    async def stk(request: Request, token: str) -> dict:
+        # The same parse of the same JSON as the portal's hook; then no store at all.
+        parse_stk_callback(await request.body())
+        return CALLBACK_ANSWER
+
+    @get("/wait")
+    async def wait(ms: float) -> dict:
+        """A request that takes as long as an admin page but costs no CPU: the load pattern without
+        the load."""
+        await asyncio.sleep(ms / 1000)
+        return {"waited": ms}
+
+    return Litestar(route_handlers=[healthz, stk, wait], openapi_config=None, logging_config=None)
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+
+    # As portal.cli.serving configures uvicorn for `portal serve`.
+    config = uvicorn.Config(
+        bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False, proxy_headers=False
+    )
+    uvicorn.Server(config).run()
+
+
+async def probe_every(http: httpx.AsyncClient, url: str, every: float, until: float) -> list[float]:
+    """GET `url` every `every` seconds (on a fixed schedule, so a slow answer doesn't lower the rate
+    of the ones after it) until time.monotonic() reaches `until`; returns each answer's duration."""
+    durations = []
+    tick = time.monotonic()
+    while tick < until:
+        await asyncio.sleep(max(0.0, tick - time.monotonic()))
+        sent = time.perf_counter()
+        response = await http.get(url)
+        durations.append(time.perf_counter() - sent)
+        if response.status_code != 200:
+            raise SystemExit(f"{url} answered {response.status_code}: {response.text[:200]}")
+        tick += every
+        tick = max(tick, time.monotonic() - every)  # after a stall, don't fire a burst to catch up
+    return durations
+
+
+if __name__ == "__main__":
+    serve_bare(int(sys.argv[1]))

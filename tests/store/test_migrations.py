@@ -1,0 +1,136 @@
+import pytest
+
+from portal.store import Conflict, StoreError
+from portal.store.migrations.sqlite import MIGRATIONS
+from portal.store.sqlite import SQLiteStore
+from tests.conftest import execute, rows, value
+from tests.seed import Seeded, seed_tenant
+
+TABLES = {
+    "tenants", "admin_users", "admin_sessions", "mpesa_accounts", "routers", "packages",
+    "access_sessions", "payments", "payment_events", "c2b_payments", "vouchers", "router_tasks",
+    "router_task_attempts", "audit_events",
+}  # fmt: skip
+
+
+async def table_names(store) -> set[str]:
+    found = await rows(
+        store, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )
+    return {row["name"] for row in found}
+
+
+async def test_migrates_an_empty_database_to_the_latest_schema(tmp_path):
+    store = await SQLiteStore.open(tmp_path / "portal.db")
+    try:
+        assert store.latest_version == len(MIGRATIONS)
+        assert await store.schema_version() == 0
+        assert await store.migrate() == list(range(1, len(MIGRATIONS) + 1))
+        assert await store.schema_version() == len(MIGRATIONS)
+        assert await table_names(store) == TABLES
+    finally:
+        await store.close()
+
+
+async def test_running_migrations_again_changes_nothing(store):
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    before = [tuple(row) for row in await rows(store, schema)]
+    assert await store.migrate() == []
+    assert [tuple(row) for row in await rows(store, schema)] == before
+
+
+async def test_database_from_a_newer_portal_is_refused(store):
+    await execute(store, f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StoreError, match="newer than this portal understands"):
+        await store.migrate()
+    assert await store.schema_version() == len(MIGRATIONS) + 1
+
+
+async def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path, monkeypatch):
+    monkeypatch.setattr("portal.store.sqlite.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE extra (x);\nNOT SQL;"])
+    store = await SQLiteStore.open(tmp_path / "portal.db")
+    try:
+        with pytest.raises(StoreError, match="syntax error"):
+            await store.migrate()
+        assert await store.schema_version() == len(MIGRATIONS)  # those before it are kept
+        assert await value(store, "SELECT count(*) FROM sqlite_master WHERE name = 'extra'") == 0
+    finally:
+        await store.close()
+
+
+async def older_portal(tmp_path, monkeypatch, version: int, make) -> tuple[SQLiteStore, Seeded]:
+    """The database of a portal that had only the first `version` migrations, with what `make` wrote
+    into it; returns it opened by this portal, not yet migrated, and what `make` returned."""
+    with monkeypatch.context() as older:
+        older.setattr("portal.store.sqlite.MIGRATIONS", MIGRATIONS[:version])
+        store = await SQLiteStore.open(tmp_path / "portal.db")
+        try:
+            await store.migrate()
+            made = await make(store)
+        finally:
+            await store.close()
+    return await SQLiteStore.open(tmp_path / "portal.db"), made
+
+
+async def test_sessions_live_at_the_data_cap_upgrade_keep_their_packages_cap(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def make(store) -> Seeded:  # before caps reached routers
+        seeded = await seed_tenant(store, clock, vault, "alpha")
+        await execute(store, "UPDATE packages SET data_cap_bytes = 1000000")
+        return seeded
+
+    store, seeded = await older_portal(tmp_path, monkeypatch, 2, make)
+    try:
+        assert await store.migrate() == list(range(3, len(MIGRATIONS) + 1))
+        cap = "SELECT data_cap_bytes FROM access_sessions WHERE id = ?"
+        assert await value(store, cap, (seeded.session_id,)) == 1_000_000
+    finally:
+        await store.close()
+
+
+async def test_the_gateway_upgrade_keeps_routers_and_their_queued_plans(tmp_path, monkeypatch, clock, vault):
+    async def make(store) -> Seeded:
+        seeded = await seed_tenant(store, clock, vault, "alpha")
+        await execute(
+            store,
+            "INSERT INTO router_tasks (router_id, kind, next_attempt_at, created_at)"
+            " VALUES (?, 'sync_profiles', 'now', 'now')",
+            (seeded.router_id,),
+        )
+        assert "api_tokens" in await table_names(store)
+        return seeded
+
+    store, seeded = await older_portal(tmp_path, monkeypatch, 5, make)
+    try:
+        assert await store.migrate() == [6]
+        assert await table_names(store) == TABLES  # api_tokens is gone
+        assert await value(store, "SELECT kind FROM routers WHERE id = ?", (seeded.router_id,)) == "routeros"
+        assert await value(store, "SELECT kind FROM router_tasks") == "update_plans"
+    finally:
+        await store.close()
+
+
+async def test_schema_refuses_a_second_open_push_for_the_same_phone(store):
+    def shop(db) -> None:
+        db.execute("INSERT INTO tenants (id, slug, name, created_at) VALUES (1, 't', 'T', 'now')")
+        db.execute(
+            "INSERT INTO mpesa_accounts (id, tenant_id, name, shortcode, kind, environment, consumer_key_enc,"
+            " consumer_secret_enc, passkey_enc, created_at, updated_at)"
+            " VALUES (1, 1, 'T', '174379', 'paybill', 'sandbox', 'x', 'x', 'x', 'now', 'now')"
+        )
+        db.execute(
+            "INSERT INTO packages (id, tenant_id, name, price, duration_seconds, created_at, updated_at)"
+            " VALUES (1, 1, 'hour', 10, 3600, 'now', 'now')"
+        )
+
+    await store.write(shop)
+    insert = (
+        "INSERT INTO payments (tenant_id, ref, callback_token, mpesa_account_id, package_id, phone, amount,"
+        " state, created_at, updated_at) VALUES (1, ?, ?, 1, 1, '254712345678', 10, ?, 'now', 'now')"
+    )
+    await execute(store, insert, ("r1", "t1", "pending"))
+    await execute(store, insert, ("r2", "t2", "failed"))
+    with pytest.raises(Conflict):
+        await execute(store, insert, ("r3", "t3", "created"))
+    assert await value(store, "SELECT count(*) FROM payments") == 2

@@ -1,0 +1,144 @@
+import re
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from portal import settings as config
+from portal.settings import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "portal.toml"
+    path.write_text(text)
+    return path
+
+
+def test_no_config_file_gives_safe_defaults(tmp_path):
+    settings = config.load(None, environ={})
+    assert settings.server.port == 8080
+    assert settings.store.timezone.key == "Africa/Nairobi"
+    assert settings.server.public_url == ""
+    assert settings.mpesa.payment_timeout == 300
+    assert settings.database_path == Path("/var/lib/portal/portal.db")
+
+
+def test_toml_file_sets_values(tmp_path):
+    path = write(
+        tmp_path,
+        '[server]\nport = 9000\npublic_url = "https://wifi.example.co.ke/"\n'
+        '[store]\ndata_dir = "/srv/portal"\ntimezone = "UTC"\n',
+    )
+    settings = config.load(path, environ={})
+    assert settings.server.port == 9000
+    assert settings.server.public_url == "https://wifi.example.co.ke"
+    assert settings.database_path == Path("/srv/portal/portal.db")
+    assert settings.store.timezone.key == "UTC"
+
+
+def test_environment_overrides_the_file(tmp_path):
+    path = write(tmp_path, "[server]\nport = 9000\n")
+    settings = config.load(path, environ={"PORTAL_SERVER_PORT": "9100", "PORTAL_LOG_FORMAT": "JSON"})
+    assert settings.server.port == 9100
+    assert settings.log.format == "json"
+
+
+def test_config_path_can_come_from_the_environment(tmp_path):
+    path = write(tmp_path, "[server]\nport = 9200\n")
+    assert config.load(None, environ={"PORTAL_CONFIG": str(path)}).server.port == 9200
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ("[server]\nport = 70000\n", {}, "server.port: must be a TCP port (0-65535), not 70000"),
+        ("[server]\nport = 'eighty'\n", {}, "server.port: must be a whole number, not 'eighty'"),
+        ("", {"PORTAL_SERVER_PORT": "x"}, "PORTAL_SERVER_PORT: must be a whole number, not 'x'"),
+        ("[server]\nprot = 1\n", {}, "unknown setting server.prot"),
+        ("[sever]\nport = 1\n", {}, "unknown section [sever]"),
+        ("[store]\ntimezone = 'Mars/Olympus'\n", {}, "store.timezone: must be an IANA time zone"),
+        ("[server]\npublic_url = 'wifi.example'\n", {}, "server.public_url: must be an absolute http(s) URL"),
+        ("[mpesa]\npayment_timeout = 0\n", {}, "mpesa.payment_timeout: must be greater than 0"),
+        ("[mpesa]\nenforce_allowlist = 'maybe'\n", {}, "mpesa.enforce_allowlist: must be true or false"),
+        ("[mpesa]\ncallback_allowlist = ['1.2.3.999']\n", {}, "mpesa.callback_allowlist:"),
+        ("[log]\nlevel = 'loud'\n", {}, "log.level: must be one of debug, info, warning, error"),
+        ("server = 1\n", {}, "[server] must be a table of settings"),
+        ("[metrics]\ntoken = 'abc'\n", {}, "metrics.token is a secret"),
+    ],
+)
+def test_bad_settings_name_the_key_and_what_is_wrong(tmp_path, text, environ, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path, environ=environ)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_malformed_toml_names_the_file(tmp_path):
+    path = write(tmp_path, "[server\nport = 1\n")
+    with pytest.raises(ConfigError, match=r"portal\.toml: not valid TOML"):
+        config.load(path, environ={})
+
+
+def test_a_named_config_file_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        config.load(tmp_path / "missing.toml", environ={})
+
+
+def test_secret_comes_from_a_file_named_in_the_environment(tmp_path):
+    (tmp_path / "token").write_text("s3cret-token\n")
+    settings = config.load(None, environ={"PORTAL_METRICS_TOKEN_FILE": str(tmp_path / "token")})
+    assert settings.metrics.token == "s3cret-token"
+
+
+def test_secret_comes_from_a_file_named_in_the_config(tmp_path):
+    (tmp_path / "token").write_text("from-config-file")
+    path = write(tmp_path, f"[metrics]\ntoken_file = '{tmp_path / 'token'}'\n")
+    assert config.load(path, environ={}).metrics.token == "from-config-file"
+
+
+def test_secret_comes_from_systemd_credentials(tmp_path):
+    (tmp_path / "metrics.token").write_text("from-systemd")
+    settings = config.load(None, environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert settings.metrics.token == "from-systemd"
+
+
+def test_unreadable_secret_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="PORTAL_METRICS_TOKEN_FILE: cannot read secret file"):
+        config.load(None, environ={"PORTAL_METRICS_TOKEN_FILE": str(tmp_path / "nope")})
+
+
+def test_vault_key_from_systemd_credentials_wins(tmp_path):
+    settings = config.load(None, environ={})
+    assert config.vault_key_path(settings, environ={}) == Path("/etc/portal/vault.key")
+    (tmp_path / "vault.key").write_text("k")
+    assert config.vault_key_path(settings, environ={"CREDENTIALS_DIRECTORY": str(tmp_path)}) == (
+        tmp_path / "vault.key"
+    )
+
+
+def test_describe_masks_secrets(tmp_path):
+    (tmp_path / "token").write_text("very-secret-value")
+    settings = config.load(None, environ={"PORTAL_METRICS_TOKEN_FILE": str(tmp_path / "token")})
+    rows = {key: value for key, value, _ in config.describe(settings)}
+    assert rows["metrics.token"] == "(set, hidden)"
+    assert "very-secret-value" not in repr(rows)
+    assert rows["store.database"] == "/var/lib/portal/portal.db"
+
+
+def test_config_template_is_valid_toml_that_names_every_setting_at_its_default():
+    text = config.template()
+    assert tomllib.loads(text) == {name: {} for name in config.SECTIONS}  # all commented out
+    uncommented = re.sub(r"^# (\w+ = )", r"\1", text, flags=re.MULTILINE)
+    document = tomllib.loads(uncommented)
+    settings = config.from_mapping(document, environ={}, source="template")
+    assert config.describe(settings) == config.describe(config.from_mapping({}, environ={}))
+    named = {f"{section}.{key}" for section, table in document.items() for key in table}
+    secrets = {
+        f"{name}.{spec.name}"
+        for name, cls in config.SECTIONS.items()
+        for spec in fields(cls)
+        if spec.metadata["secret"]
+    }
+    assert named | secrets == {key for key, _, _ in config.describe(settings)}

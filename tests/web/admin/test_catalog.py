@@ -1,0 +1,203 @@
+"""Packages and vouchers in the admin: forms, router tasks, ordering, batches, the printable sheet."""
+
+import json
+import re
+
+import pytest
+
+from portal.app import create_app
+from portal.billing.vouchers import ALPHABET, normalize_code
+from portal.vault import fingerprint
+from tests.conftest import execute, rows, serving, value
+from tests.seed import insert, seed_tenant
+from tests.web.admin.client import browser, csrf_of, sign_in
+
+PACKAGE = {
+    "name": "Evening",
+    "price": "1,500",
+    "duration": "6",
+    "duration_unit": "hours",
+    "rate_limit": "1M/3M",
+    "data_cap": "2",
+    "data_cap_unit": "GB",
+}
+CODE = re.compile(r'<code class="voucher-code">([A-Z0-9-]+)</code>')
+
+
+@pytest.fixture
+async def alpha(store, clock, vault):
+    seeded = await seed_tenant(store, clock, vault, "alpha")
+    # A second router: package changes must reach both.
+    await store.write(
+        insert,
+        "routers",
+        tenant_id=seeded.tenant_id,
+        name="alpha-annex",
+        host="10.0.0.2",
+        port=8728,
+        username="portal",
+        password_enc=vault.encrypt("x"),
+        created_at="2026-01-01T00:00:00.000000+00:00",
+    )
+    return seeded
+
+
+async def sync_tasks(store) -> list[tuple]:
+    tasks = await rows(store, "SELECT router_id, kind, state FROM router_tasks ORDER BY id")
+    return [tuple(task) for task in tasks]
+
+
+async def test_creating_a_package_queues_a_plan_update_on_every_router(settings, clock, vault, store, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        response = await http.post(f"{base}/admin/packages/new", data={**PACKAGE, "csrf": csrf})
+    assert response.status_code == 200
+    assert response.url.path == "/admin/packages"
+    assert "Evening" in response.text and "KES 1,500" in response.text and "2 GB" in response.text
+    [row] = await rows(store, "SELECT * FROM packages WHERE name = 'Evening'")
+    assert (row["tenant_id"], row["price"], row["duration_seconds"]) == (alpha.tenant_id, 1500, 6 * 3600)
+    assert (row["rate_limit"], row["data_cap_bytes"], row["position"]) == ("1M/3M", 2 * 10**9, 1)
+    routers = {
+        r[0] for r in await rows(store, "SELECT id FROM routers WHERE tenant_id = ?", (alpha.tenant_id,))
+    }
+    assert await sync_tasks(store) == [(router, "update_plans", "queued") for router in sorted(routers)]
+    [audit] = await rows(store, "SELECT * FROM audit_events WHERE action = 'package_created'")
+    assert (audit["actor"], audit["tenant_id"]) == (alpha.owner, alpha.tenant_id)
+
+
+async def test_a_package_form_with_mistakes_explains_them_and_keeps_what_was_typed(
+    settings, clock, vault, store, alpha
+):
+    typed = {**PACKAGE, "name": "", "price": "0", "duration": "1.5", "rate_limit": "fast", "data_cap": "-3"}
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        response = await http.post(f"{base}/admin/packages/new", data={**typed, "csrf": csrf})
+    assert response.status_code == 400
+    for message in (
+        "Give the package a name",
+        "whole number of shillings",
+        "how long it lasts",
+        "like 1M/2M",
+        "MB or GB",
+    ):
+        assert message in response.text
+    assert 'value="fast"' in response.text
+    assert await value(store, "SELECT count(*) FROM packages") == 1
+    assert await sync_tasks(store) == []
+
+
+async def test_editing_a_package_records_what_changed_and_syncs_the_routers(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        await sign_in(http, base, alpha.owner)
+        form = await http.get(f"{base}/admin/packages/{alpha.package_id}/edit")
+        assert 'value="Alpha hour"' in form.text
+        assert '<option value="hours" selected>' in form.text
+        fields = {
+            "name": "Alpha hour",
+            "price": "35",
+            "duration": "1",
+            "duration_unit": "hours",
+            "rate_limit": "1M/2M",
+            "data_cap": "",
+            "data_cap_unit": "MB",
+            "csrf": csrf_of(form.text),
+        }
+        unchanged = await http.post(
+            f"{base}/admin/packages/{alpha.package_id}/edit", data={**fields, "price": "30"}
+        )
+        assert await sync_tasks(store) == []  # nothing changed, nothing to tell the routers
+        changed = await http.post(f"{base}/admin/packages/{alpha.package_id}/edit", data=fields)
+    assert unchanged.status_code == changed.status_code == 200
+    assert await value(store, "SELECT price FROM packages WHERE id = ?", (alpha.package_id,)) == 35
+    assert len(await sync_tasks(store)) == 2
+    detail = await value(store, "SELECT detail FROM audit_events WHERE action = 'package_changed'")
+    assert json.loads(detail) == {"price": [30, 35]}
+
+
+async def test_packages_can_be_hidden_and_reordered(settings, clock, vault, store, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        await http.post(f"{base}/admin/packages/new", data={**PACKAGE, "csrf": csrf})
+        second = await value(store, "SELECT id FROM packages WHERE name = 'Evening'")
+        await http.post(f"{base}/admin/packages/{second}/move", data={"csrf": csrf, "direction": "up"})
+        await http.post(
+            f"{base}/admin/packages/{second}/move", data={"csrf": csrf, "direction": "up"}
+        )  # at the top
+        hidden = await http.post(
+            f"{base}/admin/packages/{alpha.package_id}/hide", data={"csrf": csrf, "hidden": "1"}
+        )
+        vouchers_page = await http.get(f"{base}/admin/vouchers")
+    order = [row[0] for row in await rows(store, "SELECT name FROM packages ORDER BY position")]
+    assert order == ["Evening", "Alpha hour"]
+    assert hidden.text.index("Evening") < hidden.text.index("Alpha hour")
+    assert await value(store, "SELECT hidden FROM packages WHERE id = ?", (alpha.package_id,)) == 1
+    assert "Alpha hour" not in vouchers_page.text  # no new vouchers for a package that is not sold
+    actions = [row[0] for row in await rows(store, "SELECT action FROM audit_events")]
+    assert "package_hidden" in actions and "package_moved" in actions
+
+
+async def test_a_voucher_batch_is_stored_as_fingerprints_and_ciphertext(settings, clock, vault, store, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        response = await http.post(
+            f"{base}/admin/vouchers", data={"csrf": csrf, "package_id": alpha.package_id, "count": "30"}
+        )
+        batch = response.url.path.rsplit("/", 1)[1]
+        sheet = await http.get(f"{base}/admin/vouchers/{batch}/print")
+    assert "Vouchers generated." in response.text
+    codes = CODE.findall(response.text)
+    assert len(codes) == len(set(codes)) == 30
+    assert all(re.fullmatch(f"[{ALPHABET}]{{5}}-[{ALPHABET}]{{5}}", code) for code in codes)
+    stored = await rows(store, "SELECT * FROM vouchers WHERE batch = ?", (batch,))
+    assert {row["code_hash"] for row in stored} == {fingerprint(normalize_code(code)) for code in codes}
+    assert {vault.decrypt(row["code_enc"]) for row in stored} == {normalize_code(code) for code in codes}
+    assert all(row["state"] == "unused" and row["package_id"] == alpha.package_id for row in stored)
+    assert sheet.text.count('class="ticket"') == 30
+    assert "@page{size:A4" in sheet.text
+    assert all(code in sheet.text for code in codes)
+
+
+async def test_voiding_a_batch_voids_only_its_unused_vouchers(settings, clock, vault, store, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        made = await http.post(
+            f"{base}/admin/vouchers", data={"csrf": csrf, "package_id": alpha.package_id, "count": "3"}
+        )
+        batch = made.url.path.rsplit("/", 1)[1]
+        first = await value(store, "SELECT min(id) FROM vouchers")
+        await execute(
+            store, "UPDATE vouchers SET state = 'used', used_at = created_at WHERE id = ?", (first,)
+        )
+        voided = await http.post(f"{base}/admin/vouchers/{batch}/void", data={"csrf": csrf})
+        sheet = await http.get(f"{base}/admin/vouchers/{batch}/print")
+        listing = await http.get(f"{base}/admin/vouchers")
+    assert "Unused vouchers in this batch are void." in voided.text
+    states = [row[0] for row in await rows(store, "SELECT state FROM vouchers ORDER BY id")]
+    assert states == ["used", "void", "void"]
+    assert sheet.text.count('class="ticket"') == 0
+    assert re.search(
+        rf"{batch}</code></a></td>.*?"
+        r'<td class="num">0</td><td class="num">1</td><td class="num">2</td>',
+        listing.text,
+        re.S,
+    )
+    assert json.loads(
+        await value(store, "SELECT detail FROM audit_events WHERE action = 'vouchers_voided'")
+    ) == {"count": 2}
+
+
+async def test_voucher_batch_size_is_bounded(settings, clock, vault, store, alpha):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        too_many = await http.post(
+            f"{base}/admin/vouchers", data={"csrf": csrf, "package_id": alpha.package_id, "count": "501"}
+        )
+        no_package = await http.post(f"{base}/admin/vouchers", data={"csrf": csrf, "count": "5"})
+        unknown_batch = await http.get(f"{base}/admin/vouchers/not-a-batch")
+    assert too_many.status_code == no_package.status_code == 400
+    assert "Make 1 to 500 vouchers at a time." in too_many.text
+    assert "Pick a package." in no_package.text
+    assert unknown_batch.status_code == 404
+    assert await value(store, "SELECT count(*) FROM vouchers") == 0
