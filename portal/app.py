@@ -20,6 +20,7 @@ from .access.sync import RouterSync
 from .access.worker import RouterWorker
 from .billing.checkout import Checkout
 from .billing.confirmation import Confirmation
+from .billing.receipt_checks import ReceiptChecks
 from .clock import Clock
 from .gateways.registry import Gateways
 from .jobs import Jobs
@@ -41,9 +42,6 @@ TEMPLATES = next(
     if path.is_dir()
 )
 
-# Daraja answers in 1-3 s; a slow answer is still worth waiting for (the push may have gone out).
-HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-
 
 @dataclass
 class Services:
@@ -57,6 +55,7 @@ class Services:
     gateways: Gateways
     checkout: Checkout  # starting payments
     confirmation: Confirmation  # callbacks and queries
+    receipt_checks: ReceiptChecks  # receipts typed for payments whose outcome is unknown, asked of M-Pesa
     worker: RouterWorker  # the router outbox
     sync: RouterSync
     jobs: Jobs  # wake() it after a payment, a code or the owner's hand changed a session
@@ -80,7 +79,8 @@ def create_app(
         try:
             if applied := await store.migrate():
                 log.info("database migrated", extra={"fields": {"versions": applied}})
-            async with httpx.AsyncClient(transport=http_transport, timeout=HTTP_TIMEOUT) as http:
+            # Each Daraja call sets its own timeout (mpesa/daraja.py).
+            async with httpx.AsyncClient(transport=http_transport) as http:
                 app.state.services = services = build(store, http)
                 services.jobs.start()
                 try:
@@ -116,6 +116,9 @@ def create_app(
         confirmation = Confirmation(
             store, clock, vault, daraja, payment_timeout=settings.mpesa.payment_timeout, paid=paid
         )
+        receipt_checks = ReceiptChecks(
+            store, clock, vault, daraja, public_url=settings.server.public_url, paid=paid
+        )
         jobs = Jobs(settings, clock, store, vault, daraja, worker, sync, confirmation)
         return Services(
             settings=settings,
@@ -126,6 +129,7 @@ def create_app(
             gateways=gateways,
             checkout=checkout,
             confirmation=confirmation,
+            receipt_checks=receipt_checks,
             worker=worker,
             sync=sync,
             jobs=jobs,

@@ -7,8 +7,9 @@
                                                                         task's due time, on the clock
     session expiry      ends sessions whose time is up and queues       woken when a session changes; else
                         their revokes (access/sessions.py)              the next expiry, on the clock
-    reconcile payments  STK queries for open payments that are due      every 2 s; acts only on what is due
-                        (billing/confirmation.py)                       by the clock
+    reconcile payments  STK queries for open payments that are due      every second; acts only on what is due
+                        (billing/confirmation.py)                       by the clock; rounds overlap while a
+                                                                        slow Daraja answers
     sync routers        repairs drift on every router (access/sync.py)  at start, then every
                                                                         routers.sync_interval seconds
     register C2B URLs   tells Daraja where payments made by hand go     at start, then every 10 minutes
@@ -43,7 +44,11 @@ from .vault import Vault
 log = logging.getLogger(__name__)
 
 BACKSTOP = 30.0  # seconds: an event-driven job looks at the database at least this often
-RECONCILE_EVERY = 2.0
+# A payer who approves just after a query looked is confirmed by the next one: sent within this long.
+RECONCILE_EVERY = 1.0
+# A round lasts as long as its slowest query (bounded by the client's timeouts, mpesa/daraja.py: half a
+# minute at worst); the next ones start meanwhile, for the payments not being asked about already.
+RECONCILE_ROUNDS_AT_ONCE = 32
 C2B_REGISTRATION_EVERY = 600.0
 
 
@@ -141,7 +146,12 @@ class Jobs:
 
     def start(self) -> None:
         add = self.scheduler.add_job
-        add(self.confirmation.reconcile_due, "interval", seconds=RECONCILE_EVERY, max_instances=1)
+        add(
+            self.confirmation.reconcile_due,
+            "interval",
+            seconds=RECONCILE_EVERY,
+            max_instances=RECONCILE_ROUNDS_AT_ONCE,
+        )
         # Once at start (the routers may have rebooted with the box), then on the interval.
         add(self.sync.sync_all, id="sync-routers-at-start")
         add(self.sync.sync_all, "interval", seconds=self.settings.routers.sync_interval, id="sync-routers")

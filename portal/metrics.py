@@ -7,7 +7,7 @@ their own (how long Daraja took to take a push, which path confirmed a payment, 
 router attempt) are counted in memory as they happen, by the code that sees them:
 
     metrics.stk_push_seconds.time()                               # billing/checkout.py
-    metrics.confirmations.labels(path="callback").inc()           # or path="query": app.py, when paid
+    metrics.confirmations.labels(path="callback").inc()           # query, status, owner: app.py, when paid
     metrics.router_task_failures.labels(router=name, kind=kind).inc()   # access/worker.py
 
 Each app has its own registry, never prometheus_client's global one: tests build many apps.
@@ -24,7 +24,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Daraja usually answers a push in 1-3 s; the client gives up after 30 s.
 STK_PUSH_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 3, 5, 8, 13, 20, 30)
 
-CONFIRMATION_PATHS = ("callback", "query")
+CONFIRMATION_PATHS = ("callback", "query", "status", "owner")
 
 
 class Metrics:
@@ -41,11 +41,12 @@ class Metrics:
         )
         self.confirmations = Counter(
             "payment_confirmations",
-            "Payments whose outcome was learnt, by the path that told: Daraja's callback or our query",
+            "Payments whose outcome was learnt, by the path that told: Daraja's callback, our query, M-Pesa's"
+            " answer about a receipt (status), or the owner",
             ["path"],
             **instrument,
         )
-        for path in CONFIRMATION_PATHS:  # both series exist from the start, so rates work at once
+        for path in CONFIRMATION_PATHS:  # every series exists from the start, so rates work at once
             self.confirmations.labels(path=path)
         self.router_task_failures = Counter(
             "router_task_failures",

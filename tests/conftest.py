@@ -134,7 +134,7 @@ async def running_portal(
     settings = replace(settings, server=server, mpesa=replace(settings.mpesa, **mpesa))
     app = create_app(settings, clock=clock, vault=vault, http_transport=http_transport)
     async with serving(app, port) as base:
-        # The 2 s reconcile job runs on real time; tests call confirmation.reconcile_due themselves,
+        # The reconcile job runs every second, on real time; tests call confirmation.reconcile_due themselves,
         # after moving the clock, so that what happens is what the test says.
         app.state.services.jobs.scheduler.pause()
         yield RunningPortal(base, app.state.services)
@@ -190,19 +190,28 @@ class Hotspot:
         return f"{self.portal.base_url}/?{urlencode(device)}"
 
 
-@pytest.fixture
-async def hotspot(settings, clock, vault, daraja) -> AsyncIterator[Hotspot]:
+@contextlib.asynccontextmanager
+async def running_hotspot(
+    settings, clock, vault, daraja, *, callbacks: bool = True
+) -> AsyncIterator[Hotspot]:
+    """The demo business on the simulators; without `callbacks`, behind NAT (it confirms by query)."""
     emulator = RouterEmulator(clock, users={"admin": "secret"}, identity=DEMO_ROUTER)
     await emulator.start()
     emulator.connect_device(*DEMO_DEVICE)
     try:
-        async with running_portal(settings, clock, vault) as portal:
+        async with running_portal(settings, clock, vault, callbacks=callbacks) as portal:
             store = portal.services.store
             demo = await store.write(seed, clock)
             await store.write(connect, clock, vault, demo.tenant_id, daraja.base_url, emulator.port, "secret")
             yield Hotspot(portal, daraja, emulator, demo)
     finally:
         await emulator.stop()
+
+
+@pytest.fixture
+async def hotspot(settings, clock, vault, daraja) -> AsyncIterator[Hotspot]:
+    async with running_hotspot(settings, clock, vault, daraja) as running:
+        yield running
 
 
 def self_signed_context(tmp_path) -> ssl.SSLContext:

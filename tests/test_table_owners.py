@@ -24,7 +24,9 @@ OWNERS = {
     "payments": "billing/payments.py",
     "payment_events": "billing/payments.py",
     "c2b_payments": "billing/c2b.py",
+    "c2b_spends": "billing/c2b.py",
     "vouchers": "billing/vouchers.py",
+    "receipt_checks": "billing/receipt_checks.py",
 }
 # The engine's own modules: its SQL may be its own, and it owns no table (it only creates them).
 ENGINE = ("store/sqlite.py", "store/backup.py", "store/migrations/sqlite.py")

@@ -75,6 +75,11 @@ async def a_secret_in_every_table_that_holds_some(store, clock, old: Vault) -> d
     every stored secret's plaintext by (table, row id, column)."""
     seeded = await seed_tenant(store, clock, old, "cafe")
     await store.write(vouchers.generate_batch, clock, old, seeded.tenant_id, seeded.package_id, 2)
+    await execute(
+        store,
+        "UPDATE mpesa_accounts SET initiator_name = 'api', initiator_password_enc = ?",
+        (old.encrypt("initiator password"),),
+    )
     tokens = await stored_secrets(store)
     assert {table for table, _, _ in tokens} == {"mpesa_accounts", "routers", "access_sessions", "vouchers"}
     return {where: old.decrypt(token) for where, token in tokens.items()}
@@ -85,7 +90,7 @@ async def test_rotation_reencrypts_every_stored_secret_under_the_new_key(store, 
     write_new_key_file(path)
     old = Vault.from_file(path)
     plaintexts = await a_secret_in_every_table_that_holds_some(store, clock, old)
-    assert len(plaintexts) == 3 + 1 + 1 + 2
+    assert len(plaintexts) == 4 + 1 + 1 + 2
 
     add_key(path)
     assert await store.write(rotate_secrets, Vault.from_file(path)) == len(plaintexts)

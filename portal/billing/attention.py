@@ -1,5 +1,6 @@
-"""What needs the owner's attention, at the top of the dashboard: a customer who paid and is not online,
-a router that does not answer, router tasks that keep failing, Daraja refusing payments."""
+"""What needs the owner's attention, at the top of the dashboard: a payment whose outcome is unknown (the
+customer may have paid: only the owner or M-Pesa can tell), a customer who paid and is not online, a
+router that does not answer, router tasks that keep failing, Daraja refusing payments."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ STUCK_AFTER = timedelta(minutes=2)
 # Older than this, the customer has long gone; the payment stays findable in the payments list.
 STUCK_LOOKBACK = timedelta(days=7)
 STUCK_SHOWN = 20
+UNKNOWN_SHOWN = 20  # the newest; the payments list (state "unknown") has them all
 # Router tasks that failed this many times are shown as a problem (the worker keeps retrying).
 TASK_ATTEMPTS_SHOWN = 3
 
@@ -37,13 +39,16 @@ class FailingRouter:
 
 @dataclass(frozen=True)
 class Attention:
+    unknown: list[payments.Payment]  # newest first, however old: they never settle by themselves
     unconnected: list[Unconnected]
     routers_down: list[routers.Router]
     daraja_errors: list[payments.Failures]  # in the last 24 hours, by result code
     router_tasks: list[FailingRouter]
 
     def __bool__(self) -> bool:
-        return bool(self.unconnected or self.routers_down or self.daraja_errors or self.router_tasks)
+        return bool(
+            self.unknown or self.unconnected or self.routers_down or self.daraja_errors or self.router_tasks
+        )
 
 
 def attention(db: Connection, scope: Scope, now: datetime) -> Attention:
@@ -55,6 +60,7 @@ def attention(db: Connection, scope: Scope, now: datetime) -> Attention:
     in_scope = {router.id: router.name for router in routers.in_scope(db, scope)}
     failing = outbox.failing(db, list(in_scope), TASK_ATTEMPTS_SHOWN)
     return Attention(
+        unknown=payments.unknown_in(db, scope, UNKNOWN_SHOWN),
         unconnected=[
             Unconnected(p, router_names.get(p.router_id), p.access_session_id is not None) for p in stuck
         ],

@@ -11,10 +11,13 @@ nothing can leak to a host someone else owns, and confirmation.py learns the out
 instead. (Should Daraja ever refuse it, pushes fail as `push.refused` with its "Invalid CallBackURL"
 in the log and the timeline; setting server.public_url is then the cure.)
 
-A push whose answer never came (timeout, broken reply, or a crash between the push and storing its
-answer) may still ring the phone, so it is never resent. Without a CheckoutRequestID it can't be
-queried; it stays `created` (holding the phone's one open slot, so a second Pay can't push again) until
-its callback arrives (the callback names its CheckoutRequestID) or the window ends and it expires.
+Every answer is read (DESIGN 14). Daraja or its gateway turning the push away (spike arrest, HTTP
+429, a fault page) fails the payment at once: nothing was sent, the phone is free for another try. A
+push whose answer never came (a timeout, an answer without a CheckoutRequestID, or a crash between the
+push and storing its answer, found by confirmation.py once ANSWER_GRACE is over) may still ring the
+phone, so it is never resent: it becomes `unknown`, which frees the phone's slot, and waits for its
+callback (which names its CheckoutRequestID), M-Pesa's word on the receipt its payer types, or the
+owner.
 """
 
 import json
@@ -27,9 +30,17 @@ from ..catalog import packages
 from ..clock import Clock, to_text
 from ..metrics import Metrics
 from ..mpesa import accounts, result_codes
-from ..mpesa.daraja import BusyError, DarajaClient, DarajaError, PushAccepted, UnavailableError
+from ..mpesa.daraja import (
+    PUSH_AT_MOST,
+    BusyError,
+    DarajaClient,
+    DarajaError,
+    PushAccepted,
+    UnavailableError,
+    ValidationError,
+)
 from ..settings import Limits
-from ..store import Connection, Store
+from ..store import Conflict, Connection, Store
 from ..vault import Vault, fingerprint, new_token
 from . import payments
 from .payments import Payment
@@ -43,6 +54,9 @@ NO_PUBLIC_URL_HOST = "no-public-url.invalid"
 # callback usually answers first, so wait longer.
 FIRST_QUERY = timedelta(seconds=10)
 FIRST_QUERY_WITH_CALLBACKS = timedelta(seconds=30)
+# A payment still `created` this long after it was written never got its push's answer stored: the
+# process stopped in between. It becomes `unknown` (confirmation.py).
+ANSWER_GRACE = PUSH_AT_MOST + timedelta(seconds=30)
 
 
 class PaymentError(ValueError):
@@ -96,8 +110,9 @@ class Checkout:
 
         Raises phones.PhoneError for a number M-Pesa can't use and PaymentError for a request that can't
         become a payment. Daraja refusing the push is not an exception: the payment comes back `failed`,
-        its `outcome` saying what to tell the payer. A second request for a phone with an open payment
-        gets that payment back (the double-tapped Pay button); so does a repeated Idempotency-Key."""
+        its `outcome` saying what to tell the payer, or `unknown` when no answer came. A second request
+        for a phone with an open payment gets that payment back (the double-tapped Pay button); so does
+        a repeated Idempotency-Key."""
         phone = phones.normalize(phone)
         request = {"tenant_id": tenant_id, "package_id": package_id, "phone": phone, "router_id": router_id}
         request |= {"mac": mac, "ip": ip, "idempotency_key": idempotency_key}
@@ -158,7 +173,7 @@ class Checkout:
             "state": "created",
             "idempotency_key": idempotency_key,
             "request_hash": request_hash,
-            "next_query_at": to_text(now + self.payment_timeout),  # nothing to query before the answer
+            "next_query_at": to_text(now + ANSWER_GRACE),  # nothing to ask about before the answer
             "created_at": to_text(now),
             "updated_at": to_text(now),
         }
@@ -212,13 +227,13 @@ class Checkout:
         except DarajaError as error:
             elapsed_ms = _ms(self.clock.now() - started)
             if isinstance(error, UnavailableError) and error.maybe_sent:
-                # It may ring on the phone all the same: left `created`, never resent (module docstring).
+                # It may ring on the phone all the same: `unknown`, never resent (module docstring).
                 log.warning(
                     "STK push outcome unknown", extra={"fields": {"payment": payment.ref, "error": error}}
                 )
                 await self.store.write(_push_unknown, self.clock, payment.id, error, elapsed_ms)
             else:
-                if not isinstance(error, UnavailableError | BusyError):
+                if _failure_code(error) == result_codes.PUSH_REFUSED:
                     log.warning(
                         "Daraja refused an STK push: check the M-Pesa account",
                         extra={"fields": {"payment": payment.ref, "account": account.id, "error": error}},
@@ -244,14 +259,17 @@ def _push_accepted(
     first_query: timedelta,
     elapsed_ms: int,
 ) -> None:
-    moved = payments.push_accepted(
-        db,
-        clock,
-        payment_id,
-        merchant=accepted.merchant_request_id,
-        checkout=accepted.checkout_request_id,
-        first_query=clock.now() + first_query,
-    )
+    try:
+        moved = payments.push_accepted(
+            db,
+            clock,
+            payment_id,
+            merchant=accepted.merchant_request_id,
+            checkout=accepted.checkout_request_id,
+            first_query=clock.now() + first_query,
+        )
+    except Conflict:  # given up as unknown, and the phone paid again meanwhile: its callback settles it
+        moved = False
     payments.record(
         db,
         clock,
@@ -266,26 +284,34 @@ def _push_accepted(
 
 
 def _push_unknown(db: Connection, clock: Clock, payment_id: int, error: DarajaError, elapsed_ms: int) -> None:
+    unknown = payments.mark_unknown(db, clock, payment_id, why=error.message)
     payments.record(
         db,
         clock,
         payment_id,
         "push",
         "portal",
-        effect="outcome unknown",
+        effect="unknown" if unknown else "none",
         error=error.message,
         elapsed_ms=elapsed_ms,
     )
 
 
-def _push_failed(db: Connection, clock: Clock, payment_id: int, error: DarajaError, elapsed_ms: int) -> None:
-    """Daraja surely did not act on the push: the payment fails, with the portal's own code for why."""
+def _failure_code(error: DarajaError) -> str:
+    """The portal's own code for a push Daraja surely did not act on."""
     if isinstance(error, UnavailableError):
-        code = result_codes.PUSH_UNREACHABLE
-    elif isinstance(error, BusyError):
-        code = result_codes.PUSH_BUSY if error.rate_limited else result_codes.PUSH_LOCKED
-    else:
-        code = result_codes.PUSH_REFUSED
+        return result_codes.PUSH_UNREACHABLE
+    if isinstance(error, BusyError):
+        return result_codes.PUSH_BUSY if error.rate_limited else result_codes.PUSH_LOCKED
+    if isinstance(error, ValidationError) and error.about_the_payer:
+        return result_codes.PUSH_BAD_NUMBER
+    return result_codes.PUSH_REFUSED
+
+
+def _push_failed(db: Connection, clock: Clock, payment_id: int, error: DarajaError, elapsed_ms: int) -> None:
+    """Daraja surely did not act on the push: the payment fails, with the portal's own code for why, and
+    the phone is free for another try."""
+    code = _failure_code(error)
     failed = payments.mark_failed(db, clock, payment_id, code=code, desc=error.message)
     payments.record(
         db,

@@ -3,9 +3,19 @@ transitions (payments.py), and a paid payment opens its access in the same trans
 
 Callbacks only make confirmation faster (DESIGN 5). Queries run on a schedule (`reconcile_due`, every
 few seconds from jobs.py): often while the payer is likely on the prompt, then less often, until
-`mpesa.payment_timeout`, when one last query decides and a payment still unanswered expires.
+`mpesa.payment_timeout`, when one last query decides and a payment still unanswered expires. A push
+whose own answer never came (no CheckoutRequestID: nothing to ask about) becomes `unknown` instead,
+for its callback, M-Pesa's word on a receipt or the owner to settle (receipt_checks.py,
+owner_decisions.py).
+
+The queries of a round go out together, at most QUERIES_AT_ONCE per M-Pesa account, each bounded by
+the client's query timeout: ten payers who approved together are confirmed together, and a slow or
+hung Daraja account holds up only its own payments. Rounds may overlap (a slow query spans several);
+a payment is never asked about twice at once. The schedule counts from when a query was sent, so a
+slow Daraja is asked as often as a fast one.
 """
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -32,14 +42,19 @@ RETRY_AFTER_ERROR = timedelta(seconds=30)
 # payment expires unanswered: the payer may have paid, and only Daraja knows.
 GIVE_UP_AFTER = timedelta(hours=1)
 QUERIES_PER_ROUND = 100
+# Queries in flight per M-Pesa account: what ten payers paying together need, and no larger burst.
+QUERIES_AT_ONCE = 10
+# After spike arrest (or its gateway turning a query away), that account's queries wait this long.
+SLOW_DOWN = timedelta(seconds=10)
 
 
 def mark_paid(
     db: Connection, clock: Clock, vault: Vault, payment_id: int, *, receipt: str | None, desc: str = ""
 ) -> bool:
-    """Open, failed or expired → paid. The caller has made sure the success is genuine: a callback with
-    this payment's CheckoutRequestID and amount, or Daraja's own answer to our query. `receipt` is None
-    when only the query has spoken (it never carries one).
+    """Open, unknown, failed or expired → paid. The caller has made sure the success is genuine: a
+    callback with this payment's CheckoutRequestID and amount, Daraja's own answer to our query, M-Pesa's
+    answer about the receipt (Transaction Status), or the owner's word. `receipt` is None when only the
+    query has spoken (it never carries one), or the owner had none.
 
     This is the one way into `paid`, so the access it buys is opened here, in this same transaction: the
     device's session and its router task. Wake the worker once it has committed."""
@@ -87,13 +102,17 @@ class Confirmation:
         paid: Callable[[str], None],
     ):
         """`paid(path)` is called after a payment became paid and committed, with how we learnt it
-        ('callback' or 'query'): count it, and wake the worker that lets the device in."""
+        ('callback', 'query', 'status' or 'owner'): count it, and wake the worker that lets the device
+        in."""
         self.store = store
         self.clock = clock
         self.vault = vault
         self.daraja = daraja
         self.payment_timeout = timedelta(seconds=payment_timeout)
         self.paid = paid
+        self._asking: set[int] = set()  # payments with a query in flight
+        self._in_flight: dict[int, int] = {}  # M-Pesa account: its queries in flight
+        self._slowed_until: dict[int, datetime] = {}  # M-Pesa account: no queries before then
 
     # -- by callback --
 
@@ -172,42 +191,62 @@ class Confirmation:
     # -- by query --
 
     async def reconcile_due(self) -> int:
-        """Asks Daraja about open payments whose next query is due, by the injected clock; returns how
-        many it looked at. The scheduler runs it every few seconds; tests call it after moving the clock."""
-        due = await self.store.read(payments.due_queries, self.clock.now(), QUERIES_PER_ROUND)
-        slowed: set[int] = set()  # accounts Daraja asked to slow down: no more queries this round
+        """Asks Daraja about open payments whose next query is due, by the injected clock, all at once
+        (within each account's bound); returns how many were due, once their queries are answered. The
+        scheduler runs it every few seconds; tests call it after moving the clock."""
+        now = self.clock.now()
+        due = await self.store.read(payments.due_queries, now, QUERIES_PER_ROUND, sorted(self._asking))
+        asked = []
         for payment in due:
-            if payment.mpesa_account_id not in slowed and not await self._reconcile(payment):
-                slowed.add(payment.mpesa_account_id)
+            account = payment.mpesa_account_id
+            if (
+                self._slowed_until.get(account, now) > now
+                or self._in_flight.get(account, 0) >= QUERIES_AT_ONCE
+            ):
+                continue  # still due: a later round asks
+            self._in_flight[account] = self._in_flight.get(account, 0) + 1
+            self._asking.add(payment.id)
+            asked.append(self._ask(payment))
+        for failure in await asyncio.gather(*asked, return_exceptions=True):
+            if isinstance(failure, Exception):
+                log.error("reconciling a payment failed", exc_info=failure)
         return len(due)
+
+    async def _ask(self, payment: Payment) -> None:
+        account = payment.mpesa_account_id
+        try:
+            if not await self._reconcile(payment):
+                self._slowed_until[account] = self.clock.now() + SLOW_DOWN
+        finally:
+            self._asking.discard(payment.id)
+            self._in_flight[account] -= 1
 
     async def _reconcile(self, payment: Payment) -> bool:
         """One payment's query and its consequence; False if Daraja said to slow down."""
-        now = self.clock.now()
+        sent = self.clock.now()
         deadline = payment.created_at + self.payment_timeout
         if payment.checkout_request_id is None:
-            # The push's fate is unknown and can't be queried; a callback may still name it.
-            await self.store.write(self._unqueryable, payment, now, deadline)
+            # The push's own answer never came (checkout.ANSWER_GRACE is over): it may have rung all
+            # the same, and it can't be asked about. A callback may still name it.
+            await self.store.write(self._unanswered, payment)
             return True
         account = await self.store.read(accounts.load, self.vault, payment.mpesa_account_id)
         try:
             answer = await self.daraja.stk_query(account, payment.checkout_request_id)
         except DarajaError as error:
-            await self.store.write(self._query_failed, payment, now, deadline, error)
+            await self.store.write(self._query_failed, payment, self.clock.now(), deadline, error)
             return not (isinstance(error, BusyError) and error.rate_limited)
         effect = await self.store.write(
-            self._query_answered, payment, now, deadline, answer.result_code, answer.result_desc
+            self._query_answered, payment, sent, deadline, answer.result_code, answer.result_desc
         )
         if effect == "paid":
             self.paid("query")
         return True
 
-    def _unqueryable(self, db: Connection, payment: Payment, now: datetime, deadline: datetime) -> None:
-        if now < deadline:
-            payments.schedule_query(db, payment.id, deadline)
-        elif payments.mark_expired(db, self.clock, payment.id):
+    def _unanswered(self, db: Connection, payment: Payment) -> None:
+        if payments.mark_unknown(db, self.clock, payment.id, why="the push's answer never came"):
             payments.record(
-                db, self.clock, payment.id, "expired", "reconcile", reason="the push's answer never came"
+                db, self.clock, payment.id, "unknown", "reconcile", reason="the push's answer never came"
             )
 
     def _query_failed(
@@ -233,11 +272,18 @@ class Confirmation:
             payments.schedule_query(db, payment.id, later if now >= deadline else min(later, deadline))
 
     def _query_answered(
-        self, db: Connection, payment: Payment, now: datetime, deadline: datetime, code: str | None, desc: str
+        self,
+        db: Connection,
+        payment: Payment,
+        sent: datetime,
+        deadline: datetime,
+        code: str | None,
+        desc: str,
     ) -> str:
-        effect = self._apply_query(db, payment.id, code, desc, last=now >= deadline)
+        effect = self._apply_query(db, payment.id, code, desc, last=sent >= deadline)
         if effect == "pending":
-            payments.schedule_query(db, payment.id, _next_query(payment.created_at, now, deadline))
+            # From when it was sent: a query that took long is followed by the next one at once.
+            payments.schedule_query(db, payment.id, _next_query(payment.created_at, sent, deadline))
         payments.record(
             db, self.clock, payment.id, "query", "query", effect=effect, result_code=code, result_desc=desc
         )

@@ -2,11 +2,12 @@
 
 Times are stored in UTC; a "day" is a day in the configured zone. Day boundaries are computed here, in
 Python, and queried as UTC ranges, so a payment at 23:59 and one at 00:01 Nairobi time land on the
-days the owner lived them. Earnings count payments that are `paid` when asked (a reversal takes its
-money back out), on the day they were paid, and money paid by hand to the PayBill or Till (C2B) once a
-customer claimed it for Wi-Fi, on the day it was claimed: a PayBill may take money for other things
-too, which is not Wi-Fi's to count. Each source is summed from its own table and index; the sums are
-added up here.
+days the owner lived them. Earnings count three sources: payments through the prompt that are `paid`
+when asked (a reversal takes its money back out), on the day they were paid; money paid by hand to the
+PayBill or Till (C2B) for Wi-Fi, on the day a customer spent it on time (a PayBill may take money for
+other things too, which is not Wi-Fi's to count, and what is not spent yet is the customer's credit);
+and vouchers, on the day they sold (billing/vouchers.py). Each source is summed from its own table;
+the sums are added up here.
 """
 
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from ..access import routers, sessions
 from ..catalog import packages
 from ..store import Connection
 from ..tenancy.scope import Scope
-from . import c2b, payments
+from . import c2b, payments, vouchers
+
+SOURCES = ("prompt", "by_hand", "vouchers")
 
 
 def local_midnight(zone: ZoneInfo, day: date) -> datetime:
@@ -57,21 +60,26 @@ class Earned:
 def _sums(
     db: Connection, scope: Scope, bounds: list[datetime], by: str | None
 ) -> dict[tuple, tuple[int, int]]:
-    """(range number, package or router id or None) → (amount, count), every source added up."""
+    """(range number, package or router id, source or None) → (amount, count), every source added up."""
     totals: dict[tuple, tuple[int, int]] = {}
 
-    def add(key: tuple, amount: int, count: int) -> None:
+    def add(n: int, keys: dict, amount: int, count: int) -> None:
+        key = (n, keys.get(by))
         before = totals.get(key, (0, 0))
         totals[key] = (before[0] + amount, before[1] + count)
 
-    for n, key, amount, count in payments.paid_sums(db, scope, bounds, by):
-        add((n, key), amount, count)
-    claimed = c2b.claimed_sums(db, scope, bounds)
-    bought = sessions.by_ids(db, {session_id for _, session_id, _ in claimed})
-    for n, session_id, amount in claimed:
+    column = by if by in ("package", "router") else None
+    for n, key, amount, count in payments.paid_sums(db, scope, bounds, column):
+        add(n, {column: key, "source": "prompt"}, amount, count)
+    spent = c2b.spent_sums(db, scope, bounds)
+    sold = vouchers.sales(db, scope, bounds)
+    bought = sessions.by_ids(db, {row[1] for row in spent} | {row[2] for row in sold if row[2]})
+    for n, session_id, amount in spent:
         session = bought[session_id]
-        key = {"package": session.package_id, "router": session.router_id, None: None}[by]
-        add((n, key), amount, 1)
+        add(n, {"package": session.package_id, "router": session.router_id, "source": "by_hand"}, amount, 1)
+    for n, package_id, session_id, price in sold:
+        router_id = bought[session_id].router_id if session_id else None  # a voucher sold unused: none yet
+        add(n, {"package": package_id, "router": router_id, "source": "vouchers"}, price, 1)
     return totals
 
 
@@ -82,10 +90,13 @@ def earnings(db: Connection, scope: Scope, zone: ZoneInfo, now: datetime, days: 
 
 
 def earnings_by(db: Connection, scope: Scope, since: datetime, now: datetime, by: str) -> list[Earned]:
-    """Wi-Fi money since `since`, per package or per router, largest first."""
+    """Wi-Fi money since `since`, per package, router or source (named by SOURCES), largest first."""
     totals = _sums(db, scope, [since, now + timedelta(days=1)], by)
     keys = [key for _, key in totals if key is not None]
-    names = packages.names(db, keys) if by == "package" else routers.names(db, keys)
+    if by == "source":
+        names = {key: key for key in keys}
+    else:
+        names = packages.names(db, keys) if by == "package" else routers.names(db, keys)
     earned = [Earned(names.get(key), amount, count) for (_, key), (amount, count) in totals.items()]
     return sorted(earned, key=lambda row: -row.amount)
 

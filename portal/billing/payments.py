@@ -3,10 +3,15 @@ each payment's timeline.
 
     created ──push accepted──► pending ──► paid ──owner──► reversed
        │                          ├──► failed ──genuine success, same amount──► paid
-       └──────────────────────────┴──► expired ──genuine success, same amount──► paid
+       ├──────────────────────────┴──► expired ──genuine success, same amount──► paid
+       └──push's answer lost──► unknown ──callback, M-Pesa's word on a receipt, the owner──► paid | failed
 
 Every change is a compare-and-swap on the state (`transition`), so duplicate callbacks, the poller and
-a double-tapped Pay button can't pay twice; `paid` is never undone except by the owner's reversal.
+a double-tapped Pay button can't pay twice; `paid` is never undone except by the owner's reversal
+(owner_decisions.py). An `unknown` payment may have rung the phone: it is never expired, never queried
+(it has no CheckoutRequestID) and holds no phone's one open slot; the receipt its payer types is kept
+beside it (`typed_receipt`), never believed alone.
+
 Each arrival (the push's answer, a callback, a query's answer) and each decision is one row in
 payment_events: what came, from where (a callback's address, 'query', 'reconcile'), when, and what it
 did. Starting a payment is checkout.py's job; learning its outcome, confirmation.py's.
@@ -21,20 +26,10 @@ from typing import Any
 from ..clock import Clock, from_text, to_text
 from ..mpesa import result_codes
 from ..store import Connection, Record, columns, marks
-from ..tenancy import audit
 from ..tenancy.scope import Scope
 
 OPEN = ("created", "pending")
-STATES = ("created", "pending", "paid", "failed", "expired", "reversed")
-REVERSAL_REASON_MAX = 300
-
-
-class ReversalRefused(ValueError):
-    """`reason`: no_reason | reason_too_long."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+STATES = ("created", "pending", "unknown", "paid", "failed", "expired", "reversed")
 
 
 class Payment(Record, frozen=True):
@@ -59,6 +54,7 @@ class Payment(Record, frozen=True):
     updated_at: datetime
     paid_at: datetime | None
     reversed_reason: str | None
+    typed_receipt: str | None  # what the payer of an `unknown` payment typed from their SMS: unchecked
 
     @property
     def outcome(self) -> result_codes.Outcome | None:
@@ -69,7 +65,7 @@ class Payment(Record, frozen=True):
 @dataclass(frozen=True)
 class Event:
     at: datetime
-    kind: str  # created | push | callback | query | expired | reversed | error
+    kind: str  # created | push | callback | query | unknown | receipt | owner | expired | reversed | error
     source: str  # a callback's address, 'portal', 'query', 'reconcile', or who reversed it
     detail: dict
 
@@ -179,12 +175,13 @@ def transition(
 
 
 def to_paid(db: Connection, clock: Clock, payment_id: int, *, receipt: str | None, desc: str) -> bool:
-    """Open, failed or expired → paid. Only confirmation.mark_paid calls it: it opens the access too."""
+    """Open, unknown, failed or expired → paid. Only confirmation.mark_paid calls it: it opens the
+    access too."""
     return transition(
         db,
         clock,
         payment_id,
-        (*OPEN, "failed", "expired"),
+        (*OPEN, "unknown", "failed", "expired"),
         "paid",
         result_code="0",
         result_desc=desc,
@@ -195,10 +192,22 @@ def to_paid(db: Connection, clock: Clock, payment_id: int, *, receipt: str | Non
 
 
 def mark_failed(db: Connection, clock: Clock, payment_id: int, *, code: str, desc: str) -> bool:
-    """Open → failed. A payment already paid stays paid, whatever arrives later."""
+    """Open or unknown → failed. A payment already paid stays paid, whatever arrives later."""
     return transition(
-        db, clock, payment_id, OPEN, "failed", result_code=code, result_desc=desc, next_query_at=None
+        db,
+        clock,
+        payment_id,
+        (*OPEN, "unknown"),
+        "failed",
+        result_code=code,
+        result_desc=desc,
+        next_query_at=None,
     )
+
+
+def mark_unknown(db: Connection, clock: Clock, payment_id: int, *, why: str) -> bool:
+    """Created → unknown: the push may have gone out, and its answer never came."""
+    return transition(db, clock, payment_id, ("created",), "unknown", result_desc=why, next_query_at=None)
 
 
 def mark_expired(db: Connection, clock: Clock, payment_id: int) -> bool:
@@ -218,12 +227,14 @@ def mark_expired(db: Connection, clock: Clock, payment_id: int) -> bool:
 def push_accepted(
     db: Connection, clock: Clock, payment_id: int, *, merchant: str, checkout: str, first_query: datetime
 ) -> bool:
-    """Created → pending with the IDs Daraja gave, unless a callback faster than us settled it already."""
+    """Created → pending with the IDs Daraja gave, unless a callback faster than us settled it already.
+    An answer that comes after the payment was given up as unknown still counts. Raises store.Conflict
+    when the phone has another payment open meanwhile (an unknown one holds no slot)."""
     return transition(
         db,
         clock,
         payment_id,
-        ("created",),
+        ("created", "unknown"),
         "pending",
         merchant_request_id=merchant,
         checkout_request_id=checkout,
@@ -256,12 +267,15 @@ def link_session(db: Connection, payment_id: int, session_id: int) -> None:
     db.execute("UPDATE payments SET access_session_id = ? WHERE id = ?", (session_id, payment_id))
 
 
-def due_queries(db: Connection, now: datetime, limit: int) -> list[Payment]:
+def due_queries(db: Connection, now: datetime, limit: int, leave_out: Collection[int]) -> list[Payment]:
+    """Open payments whose next query is due, but those in `leave_out` (being asked about already)."""
+    # Only with some to leave out: `NOT IN (NULL)`, what marks() gives for none, would match no row.
+    left_out = f" AND id NOT IN ({marks(leave_out)})" if leave_out else ""
     return db.records(
         Payment,
         f"SELECT {COLUMNS} FROM payments WHERE state IN ('created', 'pending') AND next_query_at <= ?"
-        " ORDER BY next_query_at LIMIT ?",
-        (to_text(now), limit),
+        f"{left_out} ORDER BY next_query_at LIMIT ?",
+        (to_text(now), *leave_out, limit),
     )
 
 
@@ -273,42 +287,36 @@ def schedule_query(db: Connection, payment_id: int, at: datetime) -> None:
     )
 
 
-def reverse(
-    db: Connection, clock: Clock, *, payment_id: int, tenant_id: int, reason: str, actor: str, source_ip: str
-) -> bool:
-    """The owner gave the money back (in the M-Pesa portal): the payment stops counting as earned.
-
-    Only a `paid` payment can be reversed; False when it is not (any more). The access it bought is
-    left alone: taking it away is a separate, deliberate act."""
-    reason = " ".join(reason.split())
-    if not reason:
-        raise ReversalRefused("no_reason")
-    if len(reason) > REVERSAL_REASON_MAX:
-        raise ReversalRefused("reason_too_long")
-    payment = get(db, payment_id, Scope((tenant_id,)))
-    if payment is None or not transition(
-        db, clock, payment_id, ("paid",), "reversed", reversed_reason=reason
-    ):
-        return False
-    record(db, clock, payment_id, "reversed", "admin", reason=reason, by=actor)
-    audit.record(
-        db,
-        clock,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="payment_reversed",
-        target=f"payment:{payment.ref}",
-        detail={"reason": reason},
-        source_ip=source_ip,
-    )
-    return True
-
-
 # -- finding payments (receipts typed by customers, the owner's lists) --
 
 
 def by_receipt(db: Connection, tenant_id: int, receipt: str) -> Payment | None:
     return _one(db, "tenant_id = ? AND receipt = ?", (tenant_id, receipt))
+
+
+def type_receipt(db: Connection, payment_id: int, receipt: str) -> bool:
+    """Keeps what the payer of an unknown payment typed; False if the payment is not unknown (any more)."""
+    sql = "UPDATE payments SET typed_receipt = ? WHERE id = ? AND state = 'unknown'"
+    return bool(db.execute(sql, (receipt, payment_id)))
+
+
+def unknown_with_typed_receipt(db: Connection, tenant_id: int, receipt: str) -> Payment | None:
+    return _one(db, "tenant_id = ? AND typed_receipt = ? AND state = 'unknown'", (tenant_id, receipt))
+
+
+def unknown_of_device(db: Connection, router_id: int, mac: str, since: datetime) -> Payment | None:
+    """The device's newest payment since `since` whose outcome is unknown."""
+    where = "router_id = ? AND mac = ? AND state = 'unknown' AND created_at >= ?"
+    return _one(db, f"{where} ORDER BY id DESC LIMIT 1", (router_id, mac, to_text(since)))
+
+
+def unknown_in(db: Connection, scope: Scope, limit: int) -> list[Payment]:
+    """Payments whose outcome is unknown, newest first: each waits for the owner (or M-Pesa's word)."""
+    where, params = scope.where("tenant_id")
+    sql = (
+        f"SELECT {COLUMNS} FROM payments WHERE {where} AND state = 'unknown' ORDER BY created_at DESC LIMIT ?"
+    )
+    return db.records(Payment, sql, (*params, limit))
 
 
 def for_sessions(db: Connection, session_ids: list[int]) -> list[Payment]:

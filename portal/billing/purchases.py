@@ -25,10 +25,8 @@ def paid_by(db: Connection, session_ids: list[int]) -> dict[int, list[Purchase]]
         )
     for session_id, batch, used_at in vouchers.for_sessions(db, session_ids):
         found.append((session_id, Purchase("voucher", None, batch, used_at)))
-    for received in c2b.for_sessions(db, session_ids):
-        found.append(
-            (received.access_session_id, Purchase("by hand", None, received.receipt, received.claimed_at))
-        )
+    for session_id, receipt, spent_at in c2b.for_sessions(db, session_ids):
+        found.append((session_id, Purchase("by hand", None, receipt, spent_at)))
     by_session: dict[int, list[Purchase]] = {}
     for session_id, purchase in sorted(found, key=lambda item: (item[1].at, item[1].name)):
         by_session.setdefault(session_id, []).append(purchase)

@@ -28,7 +28,7 @@ def timeline(db: Connection, payment: payments.Payment) -> list[Moment]:
                 event.at,
                 event.kind.replace("_", " ").capitalize() + (f" ({event.source})" if event.source else ""),
                 _compact(event.detail),
-                bad=event.kind in ("failed", "expired", "reversed", "error"),
+                bad=event.kind in ("failed", "expired", "reversed", "error", "unknown"),
             )
         )
     if payment.paid_at:

@@ -1,5 +1,9 @@
 """The vouchers table: prepaid codes for a package, generated in batches, printed, sold by hand.
 
+A batch sells at a price of its own (the package's unless the owner says otherwise; 0 for vouchers
+given away). A voucher's sale counts once: when the owner marked its batch sold (`sold_at`), else when
+a customer redeemed it (`used_at`), so that a sheet sold to a reseller counts the day it was sold.
+
 A code is 10 characters from an alphabet without look-alikes (no 0/O, 1/I/L), shown as two groups of
 five (`KQ7RD-3XM9P`) so it is easy to read off paper and type on a phone: about 49 bits, far beyond
 guessing at the splash page's attempt limits. The database keeps its fingerprint (for redemption)
@@ -11,6 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..catalog import packages
+from ..catalog.packages import MAX_PRICE
 from ..clock import Clock, from_text, to_text
 from ..store import Connection, Record, marks
 from ..tenancy.scope import Scope
@@ -48,6 +54,8 @@ class Batch(Record, frozen=True):
     unused: int
     used: int
     void: int
+    price: int | None  # what each of its vouchers sells at
+    unsold: int  # unused, and not marked sold
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class Voucher:
     code: str
     state: str  # unused | used | void
     used_at: datetime | None
+    sold_at: datetime | None
     access_session_id: int | None
 
 
@@ -65,11 +74,22 @@ class Redeemed:
 
 
 def generate_batch(
-    db: Connection, clock: Clock, vault: Vault, tenant_id: int, package_id: int, count: int
+    db: Connection,
+    clock: Clock,
+    vault: Vault,
+    tenant_id: int,
+    package_id: int,
+    count: int,
+    price: int | None = None,
 ) -> str:
-    """`count` new unused vouchers for the package; returns the batch name."""
+    """`count` new unused vouchers for the package, selling at `price` (None: the package's); returns
+    the batch name."""
     if not 1 <= count <= MAX_BATCH:
         raise ValueError(f"A batch has 1 to {MAX_BATCH} vouchers.")
+    if price is None:
+        price = packages.get(db, package_id).price
+    if not 0 <= price <= MAX_PRICE:
+        raise ValueError(f"A voucher sells at 0 to {MAX_PRICE} shillings.")
     batch = new_token(BATCH_LENGTH // 2)
     while db.value("SELECT 1 FROM vouchers WHERE batch = ?", (batch,)):
         batch = new_token(BATCH_LENGTH // 2)
@@ -79,9 +99,9 @@ def generate_batch(
         code = new_code()
         # A code that exists already (1 in 10^14 per code) inserts nothing: another is drawn.
         made += db.execute(
-            "INSERT INTO vouchers (tenant_id, package_id, batch, code_hash, code_enc, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code_hash) DO NOTHING",
-            (tenant_id, package_id, batch, fingerprint(code), vault.encrypt(code), now),
+            "INSERT INTO vouchers (tenant_id, package_id, batch, code_hash, code_enc, created_at, price)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code_hash) DO NOTHING",
+            (tenant_id, package_id, batch, fingerprint(code), vault.encrypt(code), now, price),
         )
     return batch
 
@@ -89,7 +109,8 @@ def generate_batch(
 BATCH_SUMMARY = (
     "SELECT batch, tenant_id, package_id, min(created_at) AS created_at, count(*) AS total,"
     " count(*) FILTER (WHERE state = 'unused') AS unused, count(*) FILTER (WHERE state = 'used') AS used,"
-    " count(*) FILTER (WHERE state = 'void') AS void FROM vouchers"
+    " count(*) FILTER (WHERE state = 'void') AS void, max(price) AS price,"
+    " count(*) FILTER (WHERE state = 'unused' AND sold_at IS NULL) AS unsold FROM vouchers"
 )
 
 
@@ -115,7 +136,8 @@ def batch(db: Connection, scope: Scope, name: str) -> Batch | None:
 def batch_vouchers(db: Connection, vault: Vault, scope: Scope, name: str) -> list[Voucher]:
     where, params = scope.where("tenant_id")
     rows = db.all(
-        f"SELECT code_enc, state, used_at, access_session_id FROM vouchers WHERE batch = ? AND {where}"
+        f"SELECT code_enc, state, used_at, sold_at, access_session_id FROM vouchers"
+        f" WHERE batch = ? AND {where}"
         " ORDER BY id",
         (name, *params),
     )
@@ -124,6 +146,7 @@ def batch_vouchers(db: Connection, vault: Vault, scope: Scope, name: str) -> lis
             shown(vault.decrypt(row["code_enc"])),
             row["state"],
             from_text(row["used_at"]) if row["used_at"] else None,
+            from_text(row["sold_at"]) if row["sold_at"] else None,
             row["access_session_id"],
         )
         for row in rows
@@ -136,6 +159,30 @@ def void_unused(db: Connection, tenant_id: int, name: str) -> int:
         "UPDATE vouchers SET state = 'void' WHERE batch = ? AND tenant_id = ? AND state = 'unused'",
         (name, tenant_id),
     )
+
+
+def mark_sold(db: Connection, clock: Clock, tenant_id: int, name: str) -> int:
+    """The owner sold the batch's unused vouchers (to a reseller, over the counter): their sale counts
+    now, and not again when they are used. Returns how many."""
+    return db.execute(
+        "UPDATE vouchers SET sold_at = ? WHERE batch = ? AND tenant_id = ? AND state = 'unused'"
+        " AND sold_at IS NULL",
+        (to_text(clock.now()), name, tenant_id),
+    )
+
+
+def sales(db: Connection, scope: Scope, bounds: list[datetime]) -> list[tuple]:
+    """Vouchers sold between consecutive `bounds`, as (range number, package id, session id or None,
+    price), at the moment each sold: marked sold, else redeemed. Free ones are no sale."""
+    where, params = scope.where("tenant_id")
+    sold_at = "coalesce(sold_at, used_at)"  # used_at is set only on use: unsold and void, never sold
+    ranges = " ".join(f"WHEN {sold_at} < ? THEN {n - 1}" for n in range(1, len(bounds)))
+    rows = db.all(
+        f"SELECT CASE {ranges} END AS n, package_id, access_session_id, price FROM vouchers"
+        f" WHERE {where} AND price > 0 AND {sold_at} >= ? AND {sold_at} < ?",
+        (*[to_text(bound) for bound in bounds[1:]], *params, to_text(bounds[0]), to_text(bounds[-1])),
+    )
+    return [(row["n"], row["package_id"], row["access_session_id"], row["price"]) for row in rows]
 
 
 def redeem(db: Connection, clock: Clock, tenant_id: int, typed: str) -> Redeemed | None:

@@ -97,6 +97,15 @@ def dearest_within(db: Connection, tenant_id: int, amount: int) -> Package | Non
     )
 
 
+def cheapest(db: Connection, tenant_id: int) -> Package | None:
+    """The cheapest package on sale: what the least money by hand buys."""
+    return db.record(
+        Package,
+        f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? AND hidden = 0 ORDER BY price, id LIMIT 1",
+        (tenant_id,),
+    )
+
+
 def changes(before: Package, spec: PackageSpec) -> dict[str, list]:
     """What an edit changes, as {field: [before, after]}, for the audit log."""
     return {

@@ -13,7 +13,14 @@ from ..catalog import packages
 from ..catalog.packages import PackageSpec
 from ..clock import AcceleratedClock, Clock, SystemClock
 from ..mpesa.accounts import create_account
-from ..sim.daraja import DEFAULT_CONSUMERS, SANDBOX_PASSKEY, Options, create_simulator
+from ..sim.daraja import (
+    DEFAULT_CONSUMERS,
+    DEFAULT_INITIATORS,
+    SANDBOX_PASSKEY,
+    Options,
+    create_simulator,
+    simulator_certificate,
+)
 from ..sim.routeros import RouterEmulator
 from ..store import Connection
 from ..store.sqlite import SQLiteStore
@@ -106,7 +113,9 @@ async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
 
 
 def add_simulator_account(db: Connection, vault: Vault, clock: Clock, tenant_id: int, daraja_url: str) -> int:
-    """An M-Pesa account on the Daraja simulator: its sandbox PayBill, passkey and consumer."""
+    """An M-Pesa account on the Daraja simulator: its sandbox PayBill, passkey and consumer, and its
+    initiator with the simulator's certificate (Transaction Status)."""
+    initiator, initiator_password = next(iter(DEFAULT_INITIATORS.items()))
     return create_account(
         db,
         vault,
@@ -119,6 +128,9 @@ def add_simulator_account(db: Connection, vault: Vault, clock: Clock, tenant_id:
         consumer_key=next(iter(DEFAULT_CONSUMERS)),
         consumer_secret=next(iter(DEFAULT_CONSUMERS.values())),
         passkey=SANDBOX_PASSKEY,
+        initiator_name=initiator,
+        initiator_password=initiator_password,
+        certificate=simulator_certificate(),
     )
 
 

@@ -53,7 +53,10 @@ ENGLISH: dict[str, Text] = {
     "code_label": "Access code, M-Pesa receipt or voucher",
     "code_hint": "e.g. K7PM-Q2XR, or the receipt code in your M-Pesa SMS, e.g. TJ3MX6CLYC",
     "use_code": "Connect",
-    "pay_by_hand": "Or pay by M-Pesa yourself: {how}, then enter the receipt code from the SMS.",
+    "pay_by_hand": (
+        "Or pay by M-Pesa yourself: {how}, KES {amount} for {package}. Then enter the receipt code from"
+        " the SMS."
+    ),
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
     "too_many": "Too many tries. Please try again later (within the hour), or ask the staff.",
@@ -81,12 +84,54 @@ ENGLISH: dict[str, Text] = {
     ),
     "refunded": "Payment refunded",
     "refunded_detail": "The hotspot gave this payment back to you. Buy a package to go online.",
+    # -- a payment whose outcome is unknown: the receipt its payer types (billing/receipt_checks.py) ----
+    "payment_unknown": "We could not hear from M-Pesa",
+    "payment_unknown_detail": (
+        "We could not hear from M-Pesa whether you paid. If money left your account, type the receipt"
+        " code from the M-Pesa SMS. If no money left, you can pay again."
+    ),
+    "receipt_label": "Receipt code from the M-Pesa SMS",
+    "receipt_send": "Send the receipt code",
+    "receipt_format": "That is not an M-Pesa receipt code: it has 10 letters and digits, like TJ3MX6CLYC.",
+    "receipt_checking": (
+        "We are checking receipt {receipt} with M-Pesa. This page updates by itself: once it is"
+        " confirmed, you are online."
+    ),
+    "receipt_with_attendant": (
+        "We have your receipt {receipt}. The attendant will check it on M-Pesa; this page updates by"
+        " itself, and you are online once it is confirmed."
+    ),
+    "receipt_not_confirmed": (
+        "M-Pesa did not confirm receipt {receipt} for this payment. Check the code in the SMS and type it"
+        " again, or show the SMS to the attendant."
+    ),
+    "receipt_being_checked": (
+        "That is the receipt of a payment we could not confirm. We are checking it: once it is confirmed,"
+        " this device goes online. You can also show the M-Pesa SMS to the attendant."
+    ),
+    "payment_unknown_here": (
+        "We could not confirm a payment from this device. If money left your account, tap “Enter your"
+        " code” and type the receipt code from the M-Pesa SMS."
+    ),
     # -- why a typed code gives no time (claims.py's reasons) ------------------------------------------
     "code_empty": "Enter the code.",
     "code_unknown": "That code is not right. Check it and try again.",
     "code_used_up": "That code has been used up, or its time is over.",
     "device_has_time": "This device already has time of its own.",
-    "amount_too_small": "That payment is less than the price of any package. Please ask the staff.",
+    # -- money paid by hand: what is not for Wi-Fi, and the credit a receipt keeps (billing/c2b.py) ----
+    "amount_too_small": (
+        "KES {credit} from your M-Pesa payment is kept for you as credit. The cheapest package costs"
+        " KES {price}: pay KES {more} more by M-Pesa, then enter all your receipt codes together,"
+        " separated by spaces."
+    ),
+    "not_for_wifi": (
+        "That M-Pesa payment is not for Wi-Fi: it was paid to another account than {account}, so it buys"
+        " no Wi-Fi time. To pay for Wi-Fi, use the account {account}."
+    ),
+    "credit_left": (
+        "KES {credit} of your M-Pesa payment is left as credit. To use it, enter the same receipt code"
+        " once this time is over, or together with a new receipt code to buy more."
+    ),
     # -- what a Daraja ResultCode means for the payer (mpesa/result_codes.py) --------------------------
     "result.paid": "Payment received. Connecting you now.",
     "result.pending": "Enter your M-Pesa PIN on your phone to pay.",
@@ -95,11 +140,19 @@ ENGLISH: dict[str, Text] = {
     "result.same_payment_twice": (
         "M-Pesa refuses the same payment twice within two minutes. Wait two minutes and try again."
     ),
-    "result.mpesa_busy": "M-Pesa is busy. Try again in a few minutes.",
+    "result.mpesa_busy": "M-Pesa is busy. No money was taken. Try again in a minute.",
     "result.prompt_expired": "The M-Pesa request expired before it was answered. Try again.",
     "result.wrong_pin": "The M-Pesa PIN entered was wrong. No money was taken. Try again.",
     "result.pin_locked": "Your M-Pesa PIN is locked. Call 100 to unlock it, then try again.",
     "result.bad_debt": "M-Pesa declined payments from this number. Try another M-Pesa number.",
+    "result.bad_number": (
+        "M-Pesa does not take payments from this phone number. No money was taken. Pay with another"
+        " M-Pesa number."
+    ),
+    "result.not_paid": (
+        "The hotspot found no payment from you on M-Pesa. If money left your account, show the M-Pesa SMS"
+        " to the attendant."
+    ),
     "result.mpesa_unreachable": "We could not reach M-Pesa. No money was taken. Try again in a minute.",
     "result.no_final_answer": (
         "No answer came from M-Pesa in time. If money left your account, show the M-Pesa message"
@@ -179,7 +232,10 @@ SWAHILI: dict[str, Text] = {
     "code_label": "Nambari ya ufikiaji, risiti ya M-Pesa au vocha",
     "code_hint": "k.m. K7PM-Q2XR, au nambari ya risiti kwenye SMS ya M-Pesa, k.m. TJ3MX6CLYC",
     "use_code": "Unganisha",
-    "pay_by_hand": "Au lipa kwa M-Pesa mwenyewe: {how}, kisha weka nambari ya risiti kutoka kwenye SMS.",
+    "pay_by_hand": (
+        "Au lipa kwa M-Pesa mwenyewe: {how}, KES {amount} kwa {package}. Kisha weka nambari ya risiti"
+        " kutoka kwenye SMS."
+    ),
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
     "too_many": "Majaribio mengi mno. Tafadhali jaribu tena baadaye (ndani ya saa moja), au uliza wahudumu.",
@@ -205,12 +261,54 @@ SWAHILI: dict[str, Text] = {
     ),
     "refunded": "Malipo yamerudishwa",
     "refunded_detail": "Hotspot imekurudishia malipo haya. Nunua kifurushi ili uunganishwe.",
+    # -- a payment whose outcome is unknown: the receipt its payer types (billing/receipt_checks.py) ----
+    "payment_unknown": "Hatukupata jibu la M-Pesa",
+    "payment_unknown_detail": (
+        "Hatukuweza kujua kutoka M-Pesa kama umelipa. Kama pesa zilitoka kwenye akaunti yako, andika"
+        " nambari ya risiti kutoka kwenye SMS ya M-Pesa. Kama hakuna pesa iliyotoka, unaweza kulipa tena."
+    ),
+    "receipt_label": "Nambari ya risiti kutoka kwenye SMS ya M-Pesa",
+    "receipt_send": "Tuma nambari ya risiti",
+    "receipt_format": "Hiyo si nambari ya risiti ya M-Pesa: ina herufi na tarakimu 10, kama TJ3MX6CLYC.",
+    "receipt_checking": (
+        "Tunahakiki risiti {receipt} na M-Pesa. Ukurasa huu unajisasisha wenyewe: ikithibitishwa,"
+        " utaunganishwa."
+    ),
+    "receipt_with_attendant": (
+        "Tumepokea risiti yako {receipt}. Mhudumu ataihakiki kwenye M-Pesa; ukurasa huu unajisasisha"
+        " wenyewe, na utaunganishwa ikithibitishwa."
+    ),
+    "receipt_not_confirmed": (
+        "M-Pesa haikuthibitisha risiti {receipt} kwa malipo haya. Angalia nambari kwenye SMS uiandike"
+        " tena, au mwonyeshe mhudumu SMS hiyo."
+    ),
+    "receipt_being_checked": (
+        "Hiyo ni risiti ya malipo ambayo hatukuweza kuthibitisha. Tunaihakiki: ikithibitishwa, kifaa hiki"
+        " kitaunganishwa. Unaweza pia kumwonyesha mhudumu SMS ya M-Pesa."
+    ),
+    "payment_unknown_here": (
+        "Hatukuweza kuthibitisha malipo kutoka kifaa hiki. Kama pesa zilitoka kwenye akaunti yako, gusa"
+        " “Weka nambari yako” na uandike nambari ya risiti kutoka kwenye SMS ya M-Pesa."
+    ),
     # -- why a typed code gives no time (claims.py's reasons) ------------------------------------------
     "code_empty": "Weka nambari.",
     "code_unknown": "Nambari hiyo si sahihi. Iangalie ujaribu tena.",
     "code_used_up": "Nambari hiyo imeshatumika, au muda wake umekwisha.",
     "device_has_time": "Kifaa hiki tayari kina muda wake.",
-    "amount_too_small": "Malipo hayo ni kidogo kuliko bei ya kifurushi chochote. Tafadhali uliza wahudumu.",
+    # -- money paid by hand: what is not for Wi-Fi, and the credit a receipt keeps (billing/c2b.py) ----
+    "amount_too_small": (
+        "KES {credit} kutoka kwenye malipo yako ya M-Pesa zimehifadhiwa kama salio lako. Kifurushi cha bei"
+        " nafuu zaidi ni KES {price}: lipa KES {more} zaidi kwa M-Pesa, kisha weka nambari zako zote za"
+        " risiti pamoja, zikitenganishwa kwa nafasi."
+    ),
+    "not_for_wifi": (
+        "Malipo hayo ya M-Pesa si ya Wi-Fi: yalilipwa kwa akaunti nyingine, si {account}, kwa hiyo"
+        " hayanunui muda wa Wi-Fi. Kulipia Wi-Fi, tumia akaunti {account}."
+    ),
+    "credit_left": (
+        "KES {credit} za malipo yako ya M-Pesa zimebaki kama salio. Ili uzitumie, weka nambari ile ile ya"
+        " risiti muda huu ukiisha, au pamoja na nambari mpya ya risiti ili ununue zaidi."
+    ),
     # -- what a Daraja ResultCode means for the payer (mpesa/result_codes.py) --------------------------
     "result.paid": "Malipo yamepokelewa. Tunakuunganisha sasa.",
     "result.pending": "Weka PIN yako ya M-Pesa kwenye simu yako ili kulipa.",
@@ -220,11 +318,21 @@ SWAHILI: dict[str, Text] = {
         "M-Pesa haikubali malipo yale yale mara mbili ndani ya dakika mbili. Subiri dakika mbili kisha"
         " ujaribu tena."
     ),
-    "result.mpesa_busy": "M-Pesa ina shughuli nyingi. Jaribu tena baada ya dakika chache.",
+    "result.mpesa_busy": (
+        "M-Pesa ina shughuli nyingi. Hakuna pesa iliyotolewa. Jaribu tena baada ya dakika moja."
+    ),
     "result.prompt_expired": "Ombi la M-Pesa liliisha muda kabla ya kujibiwa. Jaribu tena.",
     "result.wrong_pin": "PIN ya M-Pesa uliyoweka si sahihi. Hakuna pesa iliyotolewa. Jaribu tena.",
     "result.pin_locked": "PIN yako ya M-Pesa imefungwa. Piga 100 ili kuifungua, kisha ujaribu tena.",
     "result.bad_debt": "M-Pesa imekataa malipo kutoka nambari hii. Jaribu nambari nyingine ya M-Pesa.",
+    "result.bad_number": (
+        "M-Pesa haipokei malipo kutoka nambari hii ya simu. Hakuna pesa iliyotolewa. Lipa kwa nambari"
+        " nyingine ya M-Pesa."
+    ),
+    "result.not_paid": (
+        "Hotspot haikupata malipo yako kwenye M-Pesa. Kama pesa zilitoka kwenye akaunti yako, mwonyeshe"
+        " mhudumu SMS ya M-Pesa."
+    ),
     "result.mpesa_unreachable": (
         "Hatukuweza kufikia M-Pesa. Hakuna pesa iliyotolewa. Jaribu tena baada ya dakika moja."
     ),

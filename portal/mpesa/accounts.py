@@ -1,7 +1,7 @@
 """The mpesa_accounts table: a tenant's PayBills and Tills, and their Daraja app credentials.
 
-The consumer key, consumer secret and passkey are stored encrypted and decrypted only into a
-`daraja.Account` for the client (`load`), never into a page, an API answer or a log line.
+The consumer key, consumer secret, passkey and initiator password are stored encrypted and decrypted
+only into a `daraja.Account` for the client (`load`), never into a page, an API answer or a log line.
 """
 
 from collections.abc import Collection
@@ -12,7 +12,7 @@ from ..store import Connection, Record, columns, marks
 from ..tenancy.scope import Scope
 from ..vault import Vault, new_token
 from .daraja import Account, base_url
-from .form import SECRETS, AccountError, AccountSpec, read_account
+from .form import INITIATOR_PASSWORD, SECRETS, AccountError, AccountSpec, read_account
 
 # What lists show of an account: never a secret.
 
@@ -29,7 +29,15 @@ class StoredAccount(Record, frozen=True):
     environment: str  # sandbox, production, or the base URL of a Daraja simulator
     c2b_token: str  # the secret path segment of its C2B confirmation and validation URLs
     c2b_registered_at: datetime | None  # when Daraja took those URLs; None: payments by hand go unheard
+    c2b_registration_error: str | None  # why Daraja did not take them, the last time it was asked
+    initiator_name: str | None  # Transaction Status: set with its password and certificate, or not at all
+    certificate: str | None  # Safaricom's, public
     updated_at: datetime  # the "Changed" column of the accounts page
+
+    @property
+    def checks_receipts(self) -> bool:
+        """Can M-Pesa be asked about a receipt (Transaction Status) with this account?"""
+        return bool(self.initiator_name and self.certificate)
 
 
 SUMMARY = columns(StoredAccount)
@@ -72,8 +80,14 @@ def without_c2b_urls(db: Connection) -> list[int]:
 
 def c2b_registered(db: Connection, clock: Clock, account_id: int) -> None:
     db.execute(
-        "UPDATE mpesa_accounts SET c2b_registered_at = ? WHERE id = ?", (to_text(clock.now()), account_id)
+        "UPDATE mpesa_accounts SET c2b_registered_at = ?, c2b_registration_error = NULL WHERE id = ?",
+        (to_text(clock.now()), account_id),
     )
+
+
+def c2b_refused(db: Connection, account_id: int, error: str) -> None:
+    """Daraja did not take the URLs: why, for the owner (Daraja's words; never a secret)."""
+    db.execute("UPDATE mpesa_accounts SET c2b_registration_error = ? WHERE id = ?", (error[:500], account_id))
 
 
 def load(db: Connection, vault: Vault, account_id: int) -> Account:
@@ -91,6 +105,11 @@ def load(db: Connection, vault: Vault, account_id: int) -> Account:
         consumer_key=vault.decrypt(row["consumer_key_enc"]),
         consumer_secret=vault.decrypt(row["consumer_secret_enc"]),
         passkey=vault.decrypt(row["passkey_enc"]),
+        initiator_name=row["initiator_name"],
+        initiator_password=(
+            vault.decrypt(row["initiator_password_enc"]) if row["initiator_password_enc"] else None
+        ),
+        certificate=row["certificate"],
     )
 
 
@@ -108,24 +127,35 @@ def create_account(
     consumer_secret: str,
     passkey: str,
     till_number: str | None = None,
+    initiator_name: str = "",
+    initiator_password: str = "",
+    certificate: str = "",
 ) -> int:
     """Adds an account from what a person typed (a script, the demo, a test's shop), checked as the
     admin form checks it; the first mistake is raised."""
     typed = {"name": name, "shortcode": shortcode, "kind": kind, "environment": environment}
+    typed |= {"till_number": till_number or "", "initiator_name": initiator_name, "certificate": certificate}
     secrets = {"consumer_key": consumer_key, "consumer_secret": consumer_secret, "passkey": passkey}
-    spec, errors = read_account({**typed, **secrets, "till_number": till_number or ""}, stored=None)
+    secrets[INITIATOR_PASSWORD] = initiator_password
+    spec, errors = read_account(typed | secrets, stored=None)
     if spec is None:
         field, message = next(iter(errors.items()))
         raise AccountError(field, f"{field}: {message}")
     return insert(db, vault, clock, tenant_id, spec)
 
 
+def _initiator_password(vault: Vault, spec: AccountSpec) -> str | None:
+    typed = spec.secrets.get(INITIATOR_PASSWORD) if spec.initiator_name else None
+    return vault.encrypt(typed) if typed else None
+
+
 def insert(db: Connection, vault: Vault, clock: Clock, tenant_id: int, spec: AccountSpec) -> int:
     now = to_text(clock.now())
     return db.value(
         "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, till_number, environment,"
-        " consumer_key_enc, consumer_secret_enc, passkey_enc, c2b_token, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " consumer_key_enc, consumer_secret_enc, passkey_enc, initiator_name, initiator_password_enc,"
+        " certificate, c2b_token, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             tenant_id,
             spec.name,
@@ -134,6 +164,9 @@ def insert(db: Connection, vault: Vault, clock: Clock, tenant_id: int, spec: Acc
             spec.till_number,
             spec.environment,
             *(vault.encrypt(spec.secrets[key]) for key in SECRETS),
+            spec.initiator_name,
+            _initiator_password(vault, spec),
+            spec.certificate,
             new_token(),
             now,
             now,
@@ -147,15 +180,26 @@ def update(
     """Changes the account; a secret given replaces the stored one, a secret left out is kept. False if
     the tenant has no such account, or if a secret left out would be kept for another environment than
     the one it was typed for (read_account asks for them again; this holds even against an edit that
-    raced another)."""
+    raced another). Without an initiator, no initiator password is kept. Another shortcode or
+    environment needs its C2B URLs registered again."""
     encrypted = [vault.encrypt(spec.secrets[key]) if key in spec.secrets else None for key in SECRETS]
-    all_given = len(spec.secrets) == len(SECRETS)
+    all_given = len(spec.secrets.keys() & SECRETS.keys()) == len(SECRETS)
+    initiator_password = _initiator_password(vault, spec)
+    # An initiator password left out is kept only while there is an initiator, and in its environment.
+    keep_initiator_password = spec.initiator_name is not None and initiator_password is None
+    same_place = (spec.shortcode, spec.environment)
     return bool(
         db.execute(
             "UPDATE mpesa_accounts SET name = ?, kind = ?, shortcode = ?, till_number = ?, environment = ?,"
             " consumer_key_enc = coalesce(?, consumer_key_enc),"
             " consumer_secret_enc = coalesce(?, consumer_secret_enc),"
-            " passkey_enc = coalesce(?, passkey_enc), updated_at = ?"
+            " passkey_enc = coalesce(?, passkey_enc), initiator_name = ?, certificate = ?,"
+            " initiator_password_enc = CASE WHEN ? AND environment = ? THEN initiator_password_enc"
+            " ELSE ? END,"
+            " c2b_registered_at = CASE WHEN shortcode = ? AND environment = ? THEN c2b_registered_at END,"
+            " c2b_registration_error = CASE WHEN shortcode = ? AND environment = ?"
+            " THEN c2b_registration_error END,"
+            " updated_at = ?"
             " WHERE id = ? AND tenant_id = ? AND (? OR environment = ?)",
             (
                 spec.name,
@@ -164,6 +208,13 @@ def update(
                 spec.till_number,
                 spec.environment,
                 *encrypted,
+                spec.initiator_name,
+                spec.certificate,
+                keep_initiator_password,
+                spec.environment,
+                initiator_password,
+                *same_place,
+                *same_place,
                 to_text(clock.now()),
                 account_id,
                 tenant_id,
@@ -174,14 +225,19 @@ def update(
     )
 
 
+SECRET_COLUMNS = ("consumer_key_enc", "consumer_secret_enc", "passkey_enc", "initiator_password_enc")
+
+
 def rotate_secrets(db: Connection, vault: Vault) -> int:
     """Re-encrypts every stored secret under the vault's newest key (`portal keys rotate`)."""
-    columns = ("consumer_key_enc", "consumer_secret_enc", "passkey_enc")
-    rows = db.all("SELECT id, consumer_key_enc, consumer_secret_enc, passkey_enc FROM mpesa_accounts")
+    rows = db.all(f"SELECT id, {', '.join(SECRET_COLUMNS)} FROM mpesa_accounts")
+    rotated = 0
     for row in rows:
+        tokens = [vault.rotate_token(row[column]) if row[column] else None for column in SECRET_COLUMNS]
         db.execute(
-            "UPDATE mpesa_accounts SET consumer_key_enc = ?, consumer_secret_enc = ?, passkey_enc = ?"
+            f"UPDATE mpesa_accounts SET {', '.join(f'{column} = ?' for column in SECRET_COLUMNS)}"
             " WHERE id = ?",
-            (*(vault.rotate_token(row[column]) for column in columns), row["id"]),
+            (*tokens, row["id"]),
         )
-    return len(rows) * len(columns)
+        rotated += sum(token is not None for token in tokens)
+    return rotated

@@ -1,4 +1,5 @@
-"""Daraja's callback bodies (STK result, C2B validation and confirmation) as typed values.
+"""Daraja's callback bodies (STK result, C2B validation and confirmation, Transaction Status result) as
+typed values.
 
 Tolerant where Daraja varies (reference/daraja.md §4, §7.3): ResultCode as int or string, metadata items
 looked up by name with or without a Value, amounts as 1, 1.00 or "5.00", nulls for empty strings. Strict
@@ -44,6 +45,24 @@ class C2BPayment:
     payer_name: str
     transaction_type: str
     third_party_trans_id: str
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    """What M-Pesa said about a receipt (Transaction Status, reference/daraja.md §8.1)."""
+
+    result_code: str  # "0": the receipt was found; "2032": no such receipt; "2001": bad credential
+    result_desc: str
+    conversation_id: str
+    receipt: str  # ReceiptNo, else the TransactionID asked about
+    transaction_status: str  # "Completed", …
+    amount: Decimal | None
+    credit_party: str  # "174379 - Demo Cafe": who was paid
+    finalised: str  # YYYYMMDDHHmmss, Kenya time
+
+    @property
+    def completed(self) -> bool:
+        return self.result_code == "0" and self.transaction_status.lower() == "completed"
 
 
 def _load(body: bytes) -> dict:
@@ -138,4 +157,35 @@ def parse_c2b(body: bytes) -> C2BPayment:
         payer_name=" ".join(name for name in names if name),
         transaction_type=_text(data.get("TransactionType")),
         third_party_trans_id=_text(data.get("ThirdPartyTransID")),
+    )
+
+
+def parse_status_result(body: bytes) -> StatusResult:
+    """A Transaction Status result (or queue time-out) body: `{"Result": {…}}`; parameters by Key."""
+    data = _load(body)
+    result = data.get("Result")
+    if not isinstance(result, dict):
+        raise CallbackError("no Result object")
+    code = result.get("ResultCode")
+    if code is None or isinstance(code, bool | dict | list) or not codes.normalize(code):
+        raise CallbackError("Result has no usable ResultCode")
+    parameters = result.get("ResultParameters")
+    listed = parameters.get("ResultParameter") if isinstance(parameters, dict) else None
+    # One parameter can come as an object rather than a list of one.
+    listed = [listed] if isinstance(listed, dict) else listed if isinstance(listed, list) else []
+    values = {
+        item["Key"]: item.get("Value")
+        for item in listed
+        if isinstance(item, dict) and isinstance(item.get("Key"), str)
+    }
+    amount = values.get("Amount")
+    return StatusResult(
+        result_code=codes.normalize(code),
+        result_desc=_text(result.get("ResultDesc")),
+        conversation_id=_text(result.get("ConversationID")),
+        receipt=(_text(values.get("ReceiptNo")) or _text(result.get("TransactionID"))).upper(),
+        transaction_status=_text(values.get("TransactionStatus")),
+        amount=None if amount in (None, "") else _amount(amount),
+        credit_party=_text(values.get("CreditPartyName")),
+        finalised=_text(values.get("FinalisedTime")),
     )

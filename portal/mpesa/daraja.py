@@ -1,8 +1,10 @@
-"""The Daraja client: OAuth token cache, STK push, STK push query, C2B URL registration.
+"""The Daraja client: OAuth token cache, STK push, STK push query, C2B URL registration, Transaction
+Status.
 
 One `DarajaClient` per process on the app's shared `httpx.AsyncClient`. Facts and traps it encodes are in
-reference/daraja.md; the section numbers below point there. Errors are typed so callers can tell what to
-do: fix the account (AuthError, CredentialError, ValidationError), wait (BusyError), or, after an
+reference/daraja.md; the section numbers below point there. Every answer is read, never assumed: errors
+are typed so callers can tell what to do: fix the account (AuthError, CredentialError, ValidationError),
+wait (BusyError: Daraja or its gateway turned the request away, nothing was done), or, after an
 UnavailableError with `maybe_sent`, *not* send again: a push that timed out may still reach the phone.
 Exceptions carry Daraja's own words and never a secret.
 """
@@ -21,6 +23,7 @@ import httpx
 from ..clock import Clock
 from ..numbers import is_digits
 from . import result_codes as codes
+from .security_credential import security_credential
 
 SANDBOX = "https://sandbox.safaricom.co.ke"
 PRODUCTION = "https://api.safaricom.co.ke"
@@ -33,12 +36,23 @@ NEVER_ISSUED = (
     "ws_CO_01012000000000000000000000"  # a CheckoutRequestID's shape (§4.2), from before M-Pesa had one
 )
 C2B_REGISTER = "/mpesa/c2b/v2/registerurl"
+TRANSACTION_STATUS = "/mpesa/transactionstatus/v1/query"
 
 KENYA = ZoneInfo("Africa/Nairobi")  # Timestamps are Kenya time (§3.1, §11.4)
 MAX_AMOUNT = 250_000  # per transaction (§3.1)
 TOKEN_REFRESH_MARGIN = timedelta(seconds=120)  # refresh before Daraja's 3600 s run out (§2, §12)
 # Daraja refuses callback URLs containing these, in any case (§10.4); hex tokens can't spell them.
 FORBIDDEN_IN_URLS = ("mpesa", "m-pesa", "safaricom", "exe", "cmd", "sql", "query")
+# Each call waits as long as waiting can buy something (§10.6). A connection or a token comes within
+# seconds or not at all. A push may be ringing on the phone already, so its answer is worth waiting
+# for. A query is asked again on the next round anyway, and a slow one must not hold the others up.
+CONNECT_TIMEOUT = 5.0
+TOKEN_TIMEOUT = httpx.Timeout(5.0)
+PUSH_TIMEOUT = httpx.Timeout(30.0, connect=CONNECT_TIMEOUT)
+QUERY_TIMEOUT = httpx.Timeout(10.0, connect=CONNECT_TIMEOUT)
+REQUEST_TIMEOUT = httpx.Timeout(20.0, connect=CONNECT_TIMEOUT)  # registering URLs, Transaction Status
+# The longest a push can take, its token and one retry after a refused token included (`_post`).
+PUSH_AT_MOST = timedelta(seconds=2 * (2 * 5.0 + CONNECT_TIMEOUT + 30.0))
 
 
 def base_url(environment: str) -> str:
@@ -63,6 +77,16 @@ class Account:
     consumer_key: str = field(repr=False)
     consumer_secret: str = field(repr=False)
     passkey: str = field(repr=False)
+    # Transaction Status (§8): the initiator the business made on the M-Pesa org portal, its password,
+    # and Safaricom's certificate for this environment (PEM), which encrypts that password.
+    initiator_name: str | None = None
+    initiator_password: str | None = field(default=None, repr=False)
+    certificate: str | None = None
+
+    @property
+    def checks_receipts(self) -> bool:
+        """Can M-Pesa be asked about a receipt (Transaction Status) with this account?"""
+        return bool(self.initiator_name and self.initiator_password and self.certificate)
 
     @property
     def party_b(self) -> str:
@@ -98,10 +122,17 @@ class ValidationError(DarajaError):
         super().__init__(message, code)
         self.field = field
 
+    @property
+    def about_the_payer(self) -> bool:
+        """Daraja refused the payer's number ("Invalid PhoneNumber", "Invalid PartyA", §3.3): another
+        number may work; nothing is wrong with the hotspot's set-up."""
+        return self.field in ("PhoneNumber", "PartyA")
+
 
 class BusyError(DarajaError):
-    """Wait and try later: the payer already has a prompt open, or (`rate_limited`) Daraja's spike arrest
-    or quota asks us to slow down (§10.5)."""
+    """Wait and try later: the payer already has a prompt open, or (`rate_limited`) Daraja or its gateway
+    turned the request away before M-Pesa saw it: spike arrest or quota (§10.5), HTTP 429, an Apigee
+    fault, a 502 or 503 page, an empty or HTML body (§1). Nothing was done; slow down."""
 
     def __init__(self, message: str, code: str = "", rate_limited: bool = False):
         super().__init__(message, code)
@@ -124,6 +155,14 @@ class UnavailableError(DarajaError):
 class PushAccepted:
     merchant_request_id: str
     checkout_request_id: str
+
+
+@dataclass(frozen=True)
+class StatusAsked:
+    """Daraja took a Transaction Status question; the answer comes later, to its result URL (§8.1)."""
+
+    conversation_id: str
+    originator_conversation_id: str
 
 
 @dataclass(frozen=True)
@@ -215,14 +254,14 @@ class DarajaClient:
             "AccountReference": account_reference(reference),
             "TransactionDesc": transaction_desc(description),
         }
-        data = await self._post(account, STK_PUSH, body)
+        data = await self._post(account, STK_PUSH, body, PUSH_TIMEOUT)
         checkout, merchant = data.get("CheckoutRequestID"), data.get("MerchantRequestID")
-        if str(data.get("ResponseCode")) != "0":
-            raise DarajaError(
-                str(data.get("ResponseDescription") or "push refused"), str(data.get("ResponseCode"))
-            )
+        code = data.get("ResponseCode")
+        if code is not None and str(code) != "0":
+            raise DarajaError(str(data.get("ResponseDescription") or "push refused"), str(code))
         if not isinstance(checkout, str) or not checkout or not isinstance(merchant, str):
-            raise UnavailableError("Daraja accepted the push but sent no CheckoutRequestID", maybe_sent=True)
+            # Without its CheckoutRequestID a push can't be asked about; it may ring all the same.
+            raise UnavailableError("Daraja answered the push without a CheckoutRequestID", maybe_sent=True)
         return PushAccepted(merchant_request_id=merchant, checkout_request_id=checkout)
 
     async def stk_query(self, account: Account, checkout_request_id: str) -> QueryAnswer:
@@ -235,7 +274,7 @@ class DarajaClient:
             "CheckoutRequestID": checkout_request_id,
         }
         try:
-            data = await self._post(account, STK_QUERY, body)
+            data = await self._post(account, STK_QUERY, body, QUERY_TIMEOUT)
         except DarajaError as error:
             # The older pending shape: HTTP 500, 500.001.1001 "The transaction is being processed".
             if error.code == "500.001.1001" and "being processed" in error.message.lower():
@@ -255,10 +294,15 @@ class DarajaClient:
         validation_url: str,
         response_type: str = "Completed",
     ) -> None:
-        """Tells Daraja where to post PayBill/Till payments made by hand (§7.1). Production allows it once."""
+        """Tells Daraja where to post PayBill/Till payments made by hand (§7.1). Production allows it once.
+
+        Returns only when Daraja said it took them: ResponseCode "0", or no code and a description that
+        says success. Anything else raises DarajaError with Daraja's words: "Urls are already registered"
+        comes as an error (500.003.1001) or as a description without a code, and the URLs registered
+        before (perhaps someone else's) stay."""
         check_callback_url(confirmation_url, "ConfirmationURL")
         check_callback_url(validation_url, "ValidationURL")
-        await self._post(
+        data = await self._post(
             account,
             C2B_REGISTER,
             {
@@ -267,20 +311,61 @@ class DarajaClient:
                 "ConfirmationURL": confirmation_url,
                 "ValidationURL": validation_url,
             },
+            REQUEST_TIMEOUT,
+        )
+        code, description = data.get("ResponseCode"), str(data.get("ResponseDescription") or "").strip()
+        took = str(code) == "0" if code is not None else description.rstrip(".").lower() == "success"
+        if took:
+            return
+        raise DarajaError(
+            description or "Daraja did not say it took the URLs", "" if code is None else str(code)
         )
 
-    async def _post(self, account: Account, path: str, body: dict) -> dict:
+    async def transaction_status(
+        self, account: Account, *, receipt: str, result_url: str, timeout_url: str
+    ) -> StatusAsked:
+        """Asks M-Pesa about a receipt (Transaction Status, §8.1); the answer is posted to `result_url`
+        (or, if M-Pesa's queue gives up, to `timeout_url`). ValueError if the account can't ask."""
+        if not account.checks_receipts:
+            raise ValueError("this M-Pesa account has no initiator and certificate for Transaction Status")
+        check_callback_url(result_url, "ResultURL")
+        check_callback_url(timeout_url, "QueueTimeOutURL")
+        body = {
+            "Initiator": account.initiator_name,
+            "SecurityCredential": security_credential(account.initiator_password, account.certificate),
+            "CommandID": "TransactionStatusQuery",
+            "TransactionID": receipt,
+            "PartyA": account.shortcode,  # the organisation's shortcode (a Till's store number)
+            "IdentifierType": "4",
+            "ResultURL": result_url,
+            "QueueTimeOutURL": timeout_url,
+            "Remarks": "Wi-Fi payment check",
+            "Occasion": "WiFi",
+        }
+        data = await self._post(account, TRANSACTION_STATUS, body, REQUEST_TIMEOUT)
+        if str(data.get("ResponseCode")) != "0":
+            description = str(data.get("ResponseDescription") or "Transaction Status refused")
+            raise DarajaError(description, str(data.get("ResponseCode")))
+        return StatusAsked(
+            conversation_id=str(data.get("ConversationID") or ""),
+            originator_conversation_id=str(data.get("OriginatorConversationID") or ""),
+        )
+
+    async def _post(self, account: Account, path: str, body: dict, waiting: httpx.Timeout) -> dict:
         for attempt in range(2):
             token = await self._token(account)
             response = await self._send(
-                "POST", account.base_url + path, json=body, headers={"Authorization": f"Bearer {token}"}
+                "POST",
+                account.base_url + path,
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=waiting,
             )
             if response.status_code == 200:
                 data = _json(response)
                 if not isinstance(data, dict):
-                    raise UnavailableError(
-                        f"Daraja answered {path} with something that isn't JSON", maybe_sent=True
-                    )
+                    # A page from something in front of Daraja (§1), not Daraja's answer.
+                    raise BusyError(f"Daraja's gateway answered {path} with a page, not JSON", "200", True)
                 return data
             error = _refusal(response)
             # An expired or superseded token: mint once more and retry once (§2, §12). Daraja did nothing.
@@ -328,6 +413,7 @@ class DarajaClient:
                 account.base_url + OAUTH,
                 params={"grant_type": "client_credentials"},
                 auth=(account.consumer_key, account.consumer_secret),
+                timeout=TOKEN_TIMEOUT,
             )
         except UnavailableError as error:
             raise UnavailableError(f"getting a token: {error.message}", maybe_sent=False) from None
@@ -380,11 +466,17 @@ def _json(response: httpx.Response) -> Any:
 
 def _refusal(response: httpx.Response) -> DarajaError:
     """The typed error for a non-200 answer (§1.1, §12)."""
-    data = _json(response)
+    data, status = _json(response), response.status_code
     if not isinstance(data, dict) or not data.get("errorCode"):
-        return UnavailableError(
-            f"Daraja answered HTTP {response.status_code} without an error code", maybe_sent=True
-        )
+        if status == 504:
+            # The gateway passed the request on and gave up waiting: it may have been acted on.
+            return UnavailableError("Daraja's gateway timed out (HTTP 504)", maybe_sent=True)
+        # Apigee in front of Daraja turned it away (spike arrest as HTTP 429, a fault, a 502 or 503
+        # page, an empty body): Daraja never saw it.
+        fault = data.get("fault") if isinstance(data, dict) else None
+        said = fault.get("faultstring") if isinstance(fault, dict) else None
+        detail = f": {str(said)[:200]}" if said else ""
+        return BusyError(f"Daraja's gateway refused the request (HTTP {status}){detail}", str(status), True)
     code, message = str(data["errorCode"]), str(data.get("errorMessage") or "")
     lowered = message.lower()
     if code == "404.001.03" or code.startswith("401."):

@@ -4,6 +4,10 @@ The consumer key, consumer secret and passkey are write-only: a form says which 
 value replaces (rotates) the stored one. For a Till (Buy Goods), Daraja's BusinessShortCode is the
 store number (head office) and the till number is where the money goes; mixing them up is the most
 common set-up error (reference/daraja.md §11.7), so both are asked for.
+
+Optionally, what lets portal ask M-Pesa about a receipt (Transaction Status, §8): the initiator's name,
+its password (write-only like the others) and Safaricom's certificate for the environment (public).
+All three or none.
 """
 
 from collections.abc import Mapping
@@ -12,6 +16,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from ..numbers import is_digits
+from .security_credential import CertificateError, public_key
 
 
 class StoredAccount(Protocol):
@@ -20,6 +25,8 @@ class StoredAccount(Protocol):
     shortcode: str
     till_number: str | None
     environment: str
+    initiator_name: str | None
+    certificate: str | None
 
 
 KINDS = {"paybill": "PayBill", "till": "Till (Buy Goods)"}
@@ -28,6 +35,11 @@ SECRETS = {"consumer_key": "consumer key", "consumer_secret": "consumer secret",
 RETYPE_SECRETS = (
     "The environment changed: type the consumer key, secret and passkey again. Stored ones are only"
     " sent to the environment they were typed for."
+)
+INITIATOR_PASSWORD = "initiator_password"  # noqa: S105 (the field's name)
+RETYPE_INITIATOR_PASSWORD = (
+    "The environment changed: type the initiator password again. A stored one is only sent to the"  # noqa: S105
+    " environment it was typed for."
 )
 
 
@@ -47,6 +59,8 @@ class AccountSpec:
     till_number: str | None
     environment: str  # sandbox, production, or the base URL of a Daraja simulator
     secrets: dict[str, str]  # only the secrets given: the others keep their stored values
+    initiator_name: str | None = None  # None: no Transaction Status (and no initiator password kept)
+    certificate: str | None = None  # Safaricom's, for this environment: PEM
 
 
 def read_account(
@@ -89,8 +103,10 @@ def read_account(
             errors[key] = RETYPE_SECRETS
         elif len(given[key]) > 500:
             errors[key] = f"That {label} is too long."
+    initiator, certificate, password = _status_fields(form, stored, moved, errors)
     if errors:
         return None, errors
+    secrets = {key: value for key, value in given.items() if value}
     return (
         AccountSpec(
             name=name,
@@ -98,10 +114,40 @@ def read_account(
             shortcode=shortcode,
             till_number=till_number if kind == "till" else None,
             environment=environment,
-            secrets={key: value for key, value in given.items() if value},
+            secrets=secrets | ({INITIATOR_PASSWORD: password} if password else {}),
+            initiator_name=initiator,
+            certificate=certificate,
         ),
         {},
     )
+
+
+def _status_fields(
+    form: Mapping[str, str], stored: "StoredAccount | None", moved: bool, errors: dict[str, str]
+) -> tuple[str | None, str | None, str]:
+    """(initiator name, certificate, initiator password typed) for Transaction Status, all three or
+    none; what is wrong goes into `errors`."""
+    initiator = " ".join((form.get("initiator_name") or "").split())
+    certificate = (form.get("certificate") or "").strip()
+    password = (form.get(INITIATOR_PASSWORD) or "").strip()
+    if not (initiator or certificate or password):
+        return None, None, ""
+    if not initiator or len(initiator) > 60:
+        errors["initiator_name"] = (
+            "Type the initiator's user name, as made on the M-Pesa org portal (up to 60 characters)."
+        )
+    try:
+        public_key(certificate)
+    except CertificateError as error:
+        errors["certificate"] = str(error)
+    kept = stored is not None and stored.initiator_name is not None
+    if not password and moved and kept:
+        errors[INITIATOR_PASSWORD] = RETYPE_INITIATOR_PASSWORD
+    elif not password and not kept:
+        errors[INITIATOR_PASSWORD] = "Type the initiator's password."
+    elif len(password) > 200:
+        errors[INITIATOR_PASSWORD] = "That password is too long."
+    return initiator, certificate, password
 
 
 def _is_shortcode(text: str) -> bool:
@@ -121,11 +167,13 @@ def _environment(text: str) -> str | None:
 
 
 def account_fields(account: "StoredAccount | AccountSpec") -> dict[str, str]:
-    """What a form shows of an account, stored or as typed: never a secret."""
+    """What a form shows of an account, stored or as typed: never a secret (the certificate is public)."""
     return {
         "name": account.name,
         "kind": account.kind,
         "shortcode": account.shortcode,
         "till_number": account.till_number or "",
         "environment": account.environment,
+        "initiator_name": account.initiator_name or "",
+        "certificate": account.certificate or "",
     }

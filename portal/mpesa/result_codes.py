@@ -3,8 +3,9 @@ the key of the words they are told (in the i18n catalogue; this layer names text
 
 Branch on codes, never on ResultDesc: Safaricom rewords it across years and channels (reference/daraja.md
 §4.1, §6). The list is not closed; `describe` answers for any code. Codes that start with `push.` or
-equal `expired` are the portal's own: Daraja gives no ResultCode when it refuses the push itself or when
-no answer comes, yet the payer still needs to be told what happened.
+`owner.`, or equal `expired`, are the portal's own: Daraja gives no ResultCode when it refuses the push
+itself or when no answer comes, nor when the owner settles a payment whose outcome was unknown, yet the
+payer still needs to be told what happened.
 """
 
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ PUSH_LOCKED = "push.locked"  # Daraja: "Unable to lock subscriber": a prompt is 
 PUSH_BUSY = "push.busy"  # Daraja: spike arrest or quota: too many requests
 PUSH_REFUSED = "push.refused"  # Daraja refused the request: the M-Pesa account's set-up is wrong
 PUSH_UNREACHABLE = "push.unreachable"  # Daraja could not be reached; nothing was sent
+PUSH_BAD_NUMBER = "push.bad_number"  # Daraja: "Invalid PhoneNumber" / "Invalid PartyA": not an M-Pesa number
 EXPIRED = "expired"  # no final answer within settings.mpesa.payment_timeout
+NOT_PAID = "owner.not_paid"  # the outcome was unknown; the owner found no such money on M-Pesa
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,9 @@ _TABLE: dict[str, tuple[str, str, bool]] = {
     PUSH_BUSY: (CONGESTED, "result.mpesa_busy", True),
     PUSH_REFUSED: (SYSTEM, "result.setup", False),
     PUSH_UNREACHABLE: (SYSTEM, "result.mpesa_unreachable", True),
+    PUSH_BAD_NUMBER: (DECLINED, "result.bad_number", False),  # another number may work
     EXPIRED: (UNREACHABLE, "result.no_final_answer", True),
+    NOT_PAID: (UNREACHABLE, "result.not_paid", True),  # the prompt never reached the payer, or wasn't paid
 }
 
 

@@ -18,6 +18,7 @@ class Tenant(Record, frozen=True):
     slug: str
     name: str  # what customers see
     support_phone: str
+    wifi_words: str  # the accounts that mean Wi-Fi when paid by hand, comma-separated (billing/c2b.py)
 
 
 def create(db: Connection, clock: Clock, slug: str, name: str, support_phone: str = "") -> int:
@@ -32,6 +33,15 @@ def create(db: Connection, clock: Clock, slug: str, name: str, support_phone: st
         )
     except Conflict:
         raise TenantError(f"a tenant with slug {slug!r} already exists") from None
+
+
+def set_wifi_words(db: Connection, tenant_id: int, words: str) -> bool:
+    """False if they were these already."""
+    return bool(
+        db.execute(
+            "UPDATE tenants SET wifi_words = ? WHERE id = ? AND wifi_words <> ?", (words, tenant_id, words)
+        )
+    )
 
 
 def id_for_slug(db: Connection, slug: str) -> int:

@@ -1,9 +1,9 @@
-"""`/hooks/…`: what Daraja posts to us.
+"""`/hooks/…`: what Daraja posts to us: STK results, C2B payments, Transaction Status answers.
 
 Daraja signs nothing (reference/daraja.md §10): a callback is believed only because its URL carries a
 secret token, its contents match what we expect, and (optionally) it comes from Safaricom's addresses.
 It is answered at once and never with a 500: Daraja doesn't retry, and whatever goes wrong here, the STK
-query still settles the payment.
+query still settles the payment (and a receipt can be asked about again).
 """
 
 import logging
@@ -13,9 +13,9 @@ from litestar import Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from ..billing import c2b, payments
+from ..billing import c2b, payments, receipt_checks
 from ..mpesa import accounts
-from ..mpesa.callbacks import CallbackError, parse_c2b, parse_stk_callback
+from ..mpesa.callbacks import CallbackError, parse_c2b, parse_status_result, parse_stk_callback
 from .addresses import client_address, within
 
 log = logging.getLogger(__name__)
@@ -104,4 +104,37 @@ async def c2b_confirmation(request: Request, state: State, token: FromPath[str])
     return _answer(0, "Success")
 
 
-HANDLERS = [stk_callback, c2b_validation, c2b_confirmation]
+@post("/hooks/status/{token:str}/{outcome:str}")
+async def status_result(
+    request: Request, state: State, token: FromPath[str], outcome: FromPath[str]
+) -> Response:
+    """M-Pesa's answer about a receipt (`result`), or its queue giving up on the question (`timeout`)."""
+    services = state.services
+    known = outcome in ("result", "timeout") and TOKEN.match(token)
+    check = await services.store.read(receipt_checks.by_token, token) if known else None
+    source, refuse = _source(request, services.settings, f"receipt check {check.id}" if check else "unknown")
+    if check is None:
+        return _answer(1, "Unknown", 404)
+    if refuse:
+        return _answer(1, "Forbidden", 403)
+    try:
+        if outcome == "timeout":
+            await services.receipt_checks.record_timeout(token, source=source)
+            return _answer(0, "Accepted")
+        result = parse_status_result(await request.body())
+        effect = await services.receipt_checks.record_result(token, result, source=source)
+    except CallbackError as error:
+        log.warning(
+            "unreadable Transaction Status result",
+            extra={"fields": {"check": check.id, "reason": str(error)}},
+        )
+        return _answer(1, str(error), 400)
+    except Exception:
+        # Nothing M-Pesa can do about it; the receipt can be asked about again: log it, don't 500.
+        log.exception("Transaction Status result not recorded", extra={"fields": {"check": check.id}})
+        return _answer(0, "Accepted")
+    log.info("Transaction Status answered", extra={"fields": {"check": check.id, "effect": effect}})
+    return _answer(0, "Accepted")
+
+
+HANDLERS = [stk_callback, c2b_validation, c2b_confirmation, status_result]

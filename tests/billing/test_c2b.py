@@ -1,12 +1,18 @@
-"""C2B: payments made by hand to the PayBill reach the portal from the simulator, once, claimable once."""
+"""C2B: payments made by hand to the PayBill reach the portal from the simulator, once, and are Wi-Fi's
+only when paid to the business's words for Wi-Fi."""
 
 import pytest
 
 from portal.billing import c2b
+from portal.billing.payments import PaymentFilter
 from portal.mpesa import accounts
+from portal.mpesa.callbacks import C2BPayment
 from portal.mpesa.daraja import C2B_REGISTER, OAUTH
+from portal.tenancy import tenants
+from portal.tenancy.scope import Scope
 from tests.billing.conftest import add_shop
-from tests.conftest import rows, running_portal
+from tests.conftest import execute, rows, running_portal
+from tests.seed import seed_tenant
 
 MSISDN = 254708374149
 
@@ -97,21 +103,108 @@ async def test_a_confirmation_said_twice_counts_once(portal, shop, http):
     assert len(await received(portal)) == 1
 
 
-async def test_a_receipt_is_claimed_once_and_only_by_its_business(portal, shop, daraja, http, clock, vault):
+async def test_a_receipt_is_found_only_by_its_business(portal, shop, daraja, http, clock, vault):
     await register(portal, shop.account_id)
     receipt = await pay_by_hand(http, daraja)
     other = await add_shop(portal, daraja, vault, clock, slug="other")
+    store = portal.services.store
+    assert await store.read(c2b.by_receipt, other.tenant_id, receipt) is None
+    found = await store.read(c2b.by_receipt, shop.tenant_id, f" {receipt.lower()} ")
+    assert (found.receipt, found.amount, found.credit, found.claimed_at) == (receipt, 50, 50, None)
 
-    def claims(db):
-        return (
-            c2b.claim(db, clock, tenant_id=other.tenant_id, receipt=receipt),
-            c2b.claim(db, clock, tenant_id=shop.tenant_id, receipt=f" {receipt.lower()} "),
-            c2b.claim(db, clock, tenant_id=shop.tenant_id, receipt=receipt),
-        )
 
-    by_other, claimed, again = await portal.services.store.write(claims)
-    assert by_other is None and again is None
-    assert claimed.receipt == receipt and claimed.amount == 50 and claimed.claimed_at == clock.now()
+@pytest.mark.parametrize("bill_ref", ["WIFI", "wi fi", "WiFi", "wifi-", " Wi-Fi "])
+async def test_money_paid_to_the_wifi_account_however_it_was_typed_is_for_wifi(
+    portal, shop, daraja, http, bill_ref
+):
+    await register(portal, shop.account_id)
+    receipt = await pay_by_hand(http, daraja, amount=30, bill_ref=bill_ref)
+    found = await portal.services.store.read(c2b.by_receipt, shop.tenant_id, receipt)
+    assert found.for_wifi and found.credit == 30
+
+
+@pytest.mark.parametrize("bill_ref", ["RENT-APT4", "", "WIFI42", "WIFII"])
+async def test_money_paid_to_another_account_is_not_for_wifi_and_holds_no_credit(
+    portal, shop, daraja, http, bill_ref
+):
+    await register(portal, shop.account_id)
+    receipt = await pay_by_hand(http, daraja, amount=3000, bill_ref=bill_ref)
+    found = await portal.services.store.read(c2b.by_receipt, shop.tenant_id, receipt)
+    assert not found.for_wifi and found.credit == 0
+    assert await portal.services.store.read(c2b.credit_outstanding, Scope((shop.tenant_id,))) == 0
+
+
+async def test_money_paid_to_a_till_is_for_wifi_whatever_its_account(store, clock, vault):
+    alpha = await seed_tenant(store, clock, vault, "alpha")
+    await execute(
+        store,
+        "UPDATE mpesa_accounts SET kind = 'till', till_number = '123456' WHERE id = ?",
+        (alpha.account_id,),
+    )
+    await store.write(
+        c2b.record,
+        clock,
+        account_id=alpha.account_id,
+        tenant_id=alpha.tenant_id,
+        payment=by_hand("RTILL00001", ""),
+    )
+    assert (await store.read(c2b.by_receipt, alpha.tenant_id, "RTILL00001")).for_wifi
+
+
+def by_hand(receipt: str, bill_ref: str, amount: int = 30) -> C2BPayment:
+    """Money sent from the M-Pesa menu, as Daraja's C2B confirmation says it."""
+    return C2BPayment(
+        trans_id=receipt,
+        trans_time="20260105120000",
+        amount=amount,
+        shortcode="174379",
+        bill_ref=bill_ref,
+        msisdn="2547 ***** 149",
+        payer_name="",
+        transaction_type="Pay Bill",
+        third_party_trans_id="",
+    )
+
+
+async def test_the_owners_words_change_what_counts_as_wifi_and_money_not_spent_follows_them(
+    store, clock, vault
+):
+    alpha = await seed_tenant(store, clock, vault, "alpha")
+    where = {"account_id": alpha.account_id, "tenant_id": alpha.tenant_id}
+    for receipt, bill_ref in (("RNET000001", "net"), ("RWIFI00001", "WIFI"), ("RWIFI00002", "wifi")):
+        await store.write(c2b.record, clock, payment=by_hand(receipt, bill_ref), **where)
+    await execute(store, "UPDATE c2b_payments SET spent = 30 WHERE receipt = 'RWIFI00002'")  # spent before
+
+    async def for_wifi() -> dict[str, bool]:
+        found = await store.read(c2b.search, Scope((alpha.tenant_id,)), PaymentFilter(), 10)
+        return {each.receipt: each.for_wifi for each in found}
+
+    assert await for_wifi() == {"RNET000001": False, "RWIFI00001": True, "RWIFI00002": True}
+    words = c2b.read_words(" Internet,  NET ,, in-ter-net ")
+    assert words == "Internet, NET"  # the same word once; the first is what customers are told
+    assert await store.write(c2b.set_words, alpha.tenant_id, words) == 2
+    assert (await store.read(tenants.get, alpha.tenant_id)).wifi_words == "Internet, NET"
+    # What was spent keeps its word's meaning: it bought time.
+    assert await for_wifi() == {"RNET000001": True, "RWIFI00001": False, "RWIFI00002": True}
+    await store.write(c2b.record, clock, payment=by_hand("RNET000002", "N-E-T"), **where)
+    await store.write(c2b.record, clock, payment=by_hand("RWIFI00003", "WIFI"), **where)
+    assert (await for_wifi())["RNET000002"] and not (await for_wifi())["RWIFI00003"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        (" , ", "no_words"),
+        ("A" * 21, "word_too_long"),
+        ("WIFI; NET", "word_characters"),
+        ("-WIFI", "word_characters"),
+        (",".join(f"W{n}" for n in range(11)), "too_many_words"),
+    ],
+)
+def test_account_words_an_owner_could_not_mean_are_refused(typed, reason):
+    with pytest.raises(c2b.WordsRefused) as refused:
+        c2b.read_words(typed)
+    assert refused.value.reason == reason
 
 
 async def test_unknown_tokens_and_unreadable_bodies(portal, shop, http, caplog):

@@ -5,13 +5,14 @@ import asyncio
 
 import pytest
 
+from portal.billing import checkout
 from portal.billing.checkout import PaymentError
 from portal.catalog import packages
 from portal.catalog.packages import PackageSpec
 from portal.clock import to_text
 from portal.mpesa import result_codes
 from portal.mpesa.accounts import create_account
-from portal.mpesa.daraja import STK_PUSH
+from portal.mpesa.daraja import STK_PUSH, STK_QUERY
 from portal.phones import PhoneError
 from portal.sim.daraja import SANDBOX_PASSKEY
 from portal.tenancy import tenants
@@ -174,6 +175,27 @@ async def test_a_phone_locked_by_another_prompt_fails_and_may_retry(portal, shop
     )
 
 
+@pytest.mark.parametrize(
+    "fault", ["too_many_requests", "spike_arrest", "server_error", "unavailable", "garbage"]
+)
+async def test_429_and_gateway_faults_fail_the_push_at_once_and_free_the_phone(portal, shop, daraja, fault):
+    daraja.sim.fail_next(fault)
+    refused = await start(portal, shop)
+    assert refused.state == "failed" and refused.result_code == result_codes.PUSH_BUSY
+    assert refused.outcome.retry and refused.outcome.message == "result.mpesa_busy"
+    assert daraja.sim.prompts == {}  # nothing rang
+    again = await start(portal, shop)  # the phone is free at once
+    assert again.ref != refused.ref and again.state == "pending"
+
+
+async def test_a_number_m_pesa_refuses_fails_with_another_number_to_try(portal, shop, daraja):
+    daraja.sim.options.not_on_mpesa = {MSISDN}
+    refused = await start(portal, shop)
+    assert refused.state == "failed" and refused.result_code == result_codes.PUSH_BAD_NUMBER
+    assert refused.outcome.category == result_codes.DECLINED
+    assert refused.result_desc == "Bad Request - Invalid PhoneNumber"
+
+
 async def test_daraja_unreachable_fails_the_payment_and_frees_the_phone(portal, shop):
     unreachable_url = f"http://127.0.0.1:{free_port()}"
     await execute(portal.services.store, "UPDATE mpesa_accounts SET environment = ?", (unreachable_url,))
@@ -182,37 +204,42 @@ async def test_daraja_unreachable_fails_the_payment_and_frees_the_phone(portal, 
     assert (await start(portal, shop)).ref != unreachable.ref
 
 
-# -- a push whose answer never came: it may ring all the same, so it is never sent again --
+# -- a push whose answer never came: it may ring all the same, so it is `unknown`, never sent again --
 
 
 @pytest.mark.parametrize("callbacks", [True, False])
-async def test_a_push_that_timed_out_is_never_resent(settings, clock, vault, daraja, http, callbacks):
+async def test_a_push_that_timed_out_is_unknown_never_resent_and_never_expires(
+    settings, clock, vault, daraja, http, callbacks
+):
     daraja.sim.options.slow_answer = 0.5
+    daraja.sim.options.callback_delay = 400  # after the payment window
     async with running_portal(
         settings, clock, vault, callbacks=callbacks, http_transport=Impatient()
     ) as portal:
         shop = await add_shop(portal, daraja, vault, clock)
         daraja.sim.fail_next("slow")
         payment = await start(portal, shop)
-        assert payment.state == "created" and payment.checkout_request_id is None
-        assert (await effects(portal, payment, "push")) == ["outcome unknown"]
-        assert (await start(portal, shop)).ref == payment.ref
+        assert payment.state == "unknown" and payment.checkout_request_id is None
+        assert payment.outcome is None  # no final answer: the payer is told nothing false
+        assert (await effects(portal, payment, "push")) == ["unknown"]
         # The prompt did ring; the payer pays.
         [prompt] = daraja.sim.pending_prompts()
         daraja.sim.answer(prompt.checkout_request_id, "success")
+        clock.advance(300)
+        await reconcile(portal)
+        assert (await current(portal, payment)).state == "unknown"  # never silently expired
+        clock.advance(100)
         await daraja.sim.settle()
-        if callbacks:  # the callback names the push, and pays it
-            settled = await current(portal, payment)
+        settled = await current(portal, payment)
+        if callbacks:  # the late callback names the push, and pays it
             assert settled.state == "paid" and settled.checkout_request_id == prompt.checkout_request_id
-        else:  # nothing can be asked without a CheckoutRequestID: it expires, with its words for the payer
-            clock.advance(300)
-            await reconcile(portal)
-            expired = await current(portal, payment)
-            assert expired.state == "expired" and expired.outcome.message == "result.no_final_answer"
-    assert daraja.sim.requests[STK_PUSH] == 1
+            assert settled.receipt == prompt.receipt
+        else:  # nothing can be asked without a CheckoutRequestID: it waits for the payer's receipt
+            assert settled.state == "unknown"
+    assert daraja.sim.requests[STK_PUSH] == 1 and STK_QUERY not in daraja.sim.requests
 
 
-async def test_a_push_cut_off_before_its_answer_was_stored_expires_unless_a_callback_names_it(
+async def test_a_push_cut_off_before_its_answer_was_stored_becomes_unknown_once_its_grace_is_over(
     settings, clock, vault, daraja
 ):
     async with running_portal(settings, clock, vault, callbacks=False) as first:
@@ -221,17 +248,19 @@ async def test_a_push_cut_off_before_its_answer_was_stored_expires_unless_a_call
         # As if killed before Daraja's answer was stored.
         await execute(
             first.services.store,
-            "UPDATE payments SET state = 'created', next_query_at = created_at,"
+            "UPDATE payments SET state = 'created', next_query_at = ?,"
             " checkout_request_id = NULL, merchant_request_id = NULL WHERE id = ?",
-            (payment.id,),
+            (to_text(payment.created_at + checkout.ANSWER_GRACE), payment.id),
         )
     async with running_portal(settings, clock, vault, callbacks=False) as second:
         assert (await start(second, shop)).ref == payment.ref  # never pushed again
-        clock.advance(299)
+        clock.advance(checkout.ANSWER_GRACE.total_seconds() - 1)
         await reconcile(second)
-        assert (await current(second, payment)).state == "created"
+        assert (await current(second, payment)).state == "created"  # its push may still be answered
         clock.advance(1)
         await reconcile(second)
-        expired = await current(second, payment)
-        assert expired.state == "expired" and expired.result_code == result_codes.EXPIRED
+        unknown = await current(second, payment)
+        assert unknown.state == "unknown" and unknown.result_code is None
+        assert (await effects(second, payment))[-1] is None  # the "unknown" event: why, not an effect
+        assert [event.kind for event in await timeline(second, payment)][-1] == "unknown"
     assert daraja.sim.requests[STK_PUSH] == 1

@@ -3,10 +3,14 @@
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from portal.access import sessions
+from portal.billing import c2b, vouchers
 from portal.billing.earnings import Earned, day_starts, earnings, earnings_by, outcomes
 from portal.clock import FixedClock, to_text
 from portal.tenancy.scope import Scope
-from tests.seed import insert, insert_payment, seed_tenant
+from tests.billing.test_c2b import by_hand
+from tests.billing.test_redemption import redeem
+from tests.seed import insert_payment, seed_tenant
 
 NAIROBI = ZoneInfo("Africa/Nairobi")  # UTC+3 all year
 
@@ -67,35 +71,57 @@ async def test_earnings_are_summed_by_local_day_across_the_utc_boundary(store, v
     assert both.last(1) == 50 + 30
 
 
-async def test_money_paid_by_hand_counts_once_claimed_for_wifi_on_the_day_it_was_claimed(store, vault):
-    clock = FixedClock(at(2026, 1, 5, 21, 30))  # 00:30 on 6 January in Nairobi
-    alpha = await seed_tenant(store, clock, vault, "alpha")  # 30 KES paid through the prompt now
+async def test_money_by_hand_counts_on_the_day_each_part_was_spent_and_rent_never(store, vault):
+    clock = FixedClock(at(2026, 1, 5, 20, 59))  # 23:59 on 5 January in Nairobi
+    alpha = await seed_tenant(store, clock, vault, "alpha")  # its 30 KES hour paid through the prompt now
+    where = {"account_id": alpha.account_id, "tenant_id": alpha.tenant_id}
+    for receipt, bill_ref, amount in (("RWIFI00050", "WIFI", 50), ("RRENT03000", "RENT-APT4", 3000)):
+        await store.write(c2b.record, clock, payment=by_hand(receipt, bill_ref, amount), **where)
+    first = await redeem(store, clock, vault, alpha, "RWIFI00050", "AA:BB:CC:00:02:01")  # spends 30 of 50
+    clock.advance(minutes=31)  # 00:30 on 6 January
+    await store.write(sessions.end_session, clock, first)
+    await store.write(c2b.record, clock, payment=by_hand("RWIFI00010", "wifi", 10), **where)
+    await redeem(store, clock, vault, alpha, "RWIFI00050 RWIFI00010", "AA:BB:CC:00:02:01")  # 20 + 10
 
-    def add_paid_by_hand(db) -> None:
-        for receipt, amount, claimed in [
-            ("SGR0000001", 200, at(2026, 1, 5, 20, 59)),  # claimed 23:59 on 5 January
-            ("SGR0000002", 500, None),  # paid to the PayBill for something else: not Wi-Fi's
-        ]:
-            insert(
-                db,
-                "c2b_payments",
-                tenant_id=alpha.tenant_id,
-                mpesa_account_id=alpha.account_id,
-                receipt=receipt,
-                amount=amount,
-                received_at=to_text(at(2026, 1, 5, 20, 0)),
-                claimed_at=to_text(claimed) if claimed else None,
-                access_session_id=alpha.session_id if claimed else None,
-            )
-
-    await store.write(add_paid_by_hand)
     alpha_only = Scope((alpha.tenant_id,))
     earned = await store.read(earnings, alpha_only, NAIROBI, clock.now())
-    assert [earned.days[-2].amount, earned.days[-1].amount] == [200, 30]
+    assert [earned.days[-2].amount, earned.days[-1].amount] == [30 + 30, 20 + 10]
+    by_source = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "source")
+    assert by_source == [Earned("by_hand", 60, 3), Earned("prompt", 30, 1)]
     by_package = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "package")
-    assert by_package == [Earned("Alpha hour", 230, 2)]
+    assert by_package == [Earned("Alpha hour", 90, 4)]
     by_router = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "router")
-    assert by_router == [Earned("alpha-router", 230, 2)]
+    assert by_router == [Earned("alpha-router", 90, 4)]
+    assert await store.read(c2b.credit_outstanding, alpha_only) == 0  # the rent is no customer's credit
+
+
+async def test_a_voucher_sale_counts_once_when_used_or_when_its_batch_was_marked_sold(store, vault):
+    clock = FixedClock(at(2026, 1, 5, 9))  # noon on 5 January in Nairobi
+    alpha = await seed_tenant(store, clock, vault, "alpha")  # its 30 KES hour paid through the prompt now
+    alpha_only = Scope((alpha.tenant_id,))
+    sold = await store.write(vouchers.generate_batch, clock, vault, alpha.tenant_id, alpha.package_id, 3, 50)
+    free = await store.write(vouchers.generate_batch, clock, vault, alpha.tenant_id, alpha.package_id, 1, 0)
+    first, second, third = await store.read(vouchers.batch_vouchers, vault, alpha_only, sold)
+    [given] = await store.read(vouchers.batch_vouchers, vault, alpha_only, free)
+    await redeem(store, clock, vault, alpha, first.code, "AA:BB:CC:00:02:01")  # sold as it is used
+    clock.advance(days=1)
+    assert await store.write(vouchers.mark_sold, clock, alpha.tenant_id, sold) == 2  # to a reseller
+    assert await store.write(vouchers.mark_sold, clock, alpha.tenant_id, sold) == 0
+    clock.advance(days=1)
+    await redeem(store, clock, vault, alpha, second.code, "AA:BB:CC:00:02:02")  # sold already: not again
+    await redeem(store, clock, vault, alpha, given.code, "AA:BB:CC:00:02:03")  # given away: no sale
+    assert await store.write(vouchers.void_unused, alpha.tenant_id, sold) == 1  # its sale stands
+
+    earned = await store.read(earnings, alpha_only, NAIROBI, clock.now())
+    assert [day.amount for day in earned.days[-3:]] == [30 + 50, 100, 0]
+    assert [day.count for day in earned.days[-3:]] == [2, 2, 0]
+    by_source = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "source")
+    assert by_source == [Earned("vouchers", 150, 3), Earned("prompt", 30, 1)]
+    by_router = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "router")
+    assert by_router == [Earned("alpha-router", 130, 3), Earned(None, 50, 1)]  # the third was never used
+    [batch] = [each for each in await store.read(vouchers.batches, alpha_only) if each.batch == sold]
+    assert (batch.price, batch.unused, batch.unsold, batch.void) == (50, 0, 0, 1)
+    assert third.code not in {first.code, second.code}
 
 
 async def test_outcomes_give_the_success_rate_and_why_payments_failed(store, clock, vault):

@@ -1,13 +1,7 @@
-"""The payments table itself (billing/payments.py): compare-and-swap transitions, the timeline, and the
-owner's reversal."""
-
-import pytest
+"""The payments table itself (billing/payments.py): compare-and-swap transitions and the timeline."""
 
 from portal.billing import payments
-from portal.billing.payments import ReversalRefused
 from portal.clock import to_text
-from tests.billing.conftest import answer, current, start, timeline
-from tests.conftest import rows
 from tests.seed import insert_payment, seed_tenant
 
 
@@ -45,42 +39,3 @@ async def test_transitions_happen_once_and_never_take_paid_back(store, clock, va
     settled = await store.read(payments.get, pending)
     assert (settled.state, settled.result_code, settled.receipt) == ("paid", "0", "TJ3MX6CLYC")
     assert settled.paid_at == clock.now()
-
-
-async def test_owner_reverses_a_paid_payment_with_a_reason(portal, shop, daraja, http, clock):
-    payment = await start(portal, shop)
-    store = portal.services.store
-
-    async def reverse(reason: str, tenant_id: int = shop.tenant_id) -> bool:
-        return await store.write(
-            lambda db: payments.reverse(
-                db,
-                clock,
-                payment_id=payment.id,
-                tenant_id=tenant_id,
-                reason=reason,
-                actor="owner@cafe",
-                source_ip="127.0.0.1",
-            )
-        )
-
-    with pytest.raises(ReversalRefused) as no_reason:
-        await reverse(" ")
-    assert no_reason.value.reason == "no_reason"
-    with pytest.raises(ReversalRefused) as too_long:
-        await reverse("x" * (payments.REVERSAL_REASON_MAX + 1))
-    assert too_long.value.reason == "reason_too_long"
-    assert not await reverse("refunded")  # not paid yet
-    await answer(daraja, http, payment, "success")
-    await daraja.sim.settle()
-    assert not await reverse("refunded", tenant_id=shop.tenant_id + 1)
-    assert await reverse("refunded:   no signal")
-    assert not await reverse("refunded twice")
-    # A late word of success (a duplicate callback) does not make it earned again.
-    assert not await store.write(payments.to_paid, clock, payment.id, receipt=None, desc="late")
-    reversed_ = await current(portal, payment)
-    assert reversed_.state == "reversed" and reversed_.reversed_reason == "refunded: no signal"
-    [event] = [event for event in await timeline(portal, payment) if event.kind == "reversed"]
-    assert event.source == "admin" and event.detail == {"reason": "refunded: no signal", "by": "owner@cafe"}
-    [audited] = await rows(store, "SELECT target, actor FROM audit_events WHERE action = 'payment_reversed'")
-    assert (audited["target"], audited["actor"]) == (f"payment:{payment.ref}", "owner@cafe")

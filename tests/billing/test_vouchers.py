@@ -61,3 +61,13 @@ async def test_a_batch_has_one_to_five_hundred_vouchers(store, clock, vault, cou
     alpha = await seed_tenant(store, clock, vault, "alpha")
     with pytest.raises(ValueError, match="1 to 500"):
         await store.write(vouchers.generate_batch, clock, vault, alpha.tenant_id, alpha.package_id, count)
+
+
+async def test_a_batch_sells_at_its_packages_price_unless_given_one(store, clock, vault):
+    alpha = await seed_tenant(store, clock, vault, "alpha")  # its package costs 30 KES
+    alpha_only = Scope((alpha.tenant_id,))
+    for price in (None, 0, 45):
+        await store.write(vouchers.generate_batch, clock, vault, alpha.tenant_id, alpha.package_id, 1, price)
+    assert sorted(batch.price for batch in await store.read(vouchers.batches, alpha_only)) == [0, 30, 45]
+    with pytest.raises(ValueError, match="0 to 250000"):
+        await store.write(vouchers.generate_batch, clock, vault, alpha.tenant_id, alpha.package_id, 1, -1)

@@ -96,6 +96,19 @@ def add_payments(db, clock, vault, tenant_id: int, zone) -> int:
             result_code=code,
             result_desc=description,
         )
+    for receipt, amount, bill_ref in (("SGR7H2KQ1P", 50, "wifi"), ("SGR7H2KQ2R", 3000, "RENT-APT4")):
+        insert(
+            db,
+            "c2b_payments",
+            tenant_id=tenant_id,
+            mpesa_account_id=account,
+            receipt=receipt,
+            amount=amount,
+            bill_ref=bill_ref,
+            for_wifi=int(bill_ref == "wifi"),
+            payer_name="JANE W",
+            received_at=to_text(now - timedelta(hours=1)),
+        )
     return db.value(
         "SELECT sum(amount) FROM payments WHERE state = 'paid' AND paid_at >= ?",
         (to_text(day_starts(zone, now, 1)[0]),),
@@ -170,8 +183,15 @@ async def test_owner_signs_in_sees_earnings_exports_csv_adds_a_package_and_print
         page = await browser.page(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
         await sign_in(page, base, demo.admin_email, demo.admin_password)
         assert await page.inner_text("#earned-today") == f"KES {earned_today:,}"
+        assert await page.inner_text("#credit-outstanding") == "KES 50"  # the rent is nobody's credit
         assert await fits_the_screen(page)
         await page.screenshot(path=SCREENSHOTS / "dashboard-360x740.png", full_page=True)
+        await page.goto(f"{base}/admin/payments")
+        await page.locator("#by-hand").scroll_into_view_if_needed()
+        paid_by_hand = await page.inner_text("#by-hand + p + .table-wrap")
+        assert all(words in paid_by_hand for words in ("RENT-APT4", "not for Wi-Fi", "not claimed", "KES 50"))
+        assert await fits_the_screen(page)
+        await page.screenshot(path=SCREENSHOTS / "payments-by-hand-360x740.png")
         for name, path in [
             ("payments", "/admin/payments"),
             ("sessions", "/admin/sessions"),

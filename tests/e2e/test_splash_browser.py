@@ -128,13 +128,22 @@ async def test_the_whole_flow_works_without_javascript(hotspot):
 async def test_a_receipt_from_paying_by_hand_is_claimed_on_the_reconnect_page(hotspot):
     await register_c2b_urls(hotspot)
     async with httpx.AsyncClient() as http:
+        too_little = await pay_by_hand(http, hotspot.daraja, amount=5)
         receipt = await pay_by_hand(http, hotspot.daraja, amount=20)
     async with phone_browser(hotspot) as page:
         await page.goto(hotspot.splash_url())
         await page.click("text=Enter your code")
-        await page.fill("#code", receipt)
+        assert "account WIFI, KES 10 for 1 hour" in await page.inner_text("main")
+        await page.fill("#code", too_little)
+        await page.click("button:has-text('Connect')")
+        await page.wait_for_selector("#notice")  # kept as credit, and how much more the cheapest needs
+        assert "pay KES 5 more" in await page.inner_text("#notice")
+        await shot(page, "reconnect-credit")
+        await page.fill("#code", f"{too_little} {receipt}")  # the difference and more: 25 KES in all
         await page.click("button:has-text('Connect')")
         await page.wait_for_selector("text=You're online", timeout=WAIT_MS)
+        assert "KES 5 of your M-Pesa payment is left as credit" in await page.inner_text("p.notice")
+        await shot(page, "online-credit")
         await on_router(hotspot, DEMO_DEVICE[0])
 
 

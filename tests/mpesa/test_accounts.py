@@ -5,7 +5,14 @@ import pytest
 from portal.mpesa import accounts
 from portal.mpesa.accounts import create_account
 from portal.mpesa.daraja import PRODUCTION, SANDBOX
-from portal.mpesa.form import RETYPE_SECRETS, AccountError, AccountSpec, read_account
+from portal.mpesa.form import (
+    RETYPE_INITIATOR_PASSWORD,
+    RETYPE_SECRETS,
+    AccountError,
+    AccountSpec,
+    read_account,
+)
+from portal.sim.daraja import simulator_certificate
 from portal.tenancy import tenants
 from portal.tenancy.scope import Scope
 from tests.conftest import rows
@@ -126,3 +133,65 @@ async def test_update_is_scoped_to_the_tenant(store, vault, clock, tenant_id):
     assert not await store.write(accounts.update, vault, clock, account_id, other, edited(name="Mine now"))
     assert (await load(store, vault, account_id)).name == "Demo Cafe"
     assert await store.read(accounts.get, account_id, Scope((other,))) is None
+
+
+# -- Transaction Status: the initiator, its password (a secret like the others) and the certificate --
+
+INITIATOR = {"initiator_name": "apiop37", "initiator_password": "initiator-pass-123"}
+
+
+async def test_the_initiator_password_is_stored_encrypted_and_rotated_with_the_others(
+    store, vault, clock, tenant_id
+):
+    certificate = simulator_certificate()
+    account_id = await create(store, vault, clock, tenant_id, **INITIATOR, certificate=certificate)
+    [row] = await rows(store, "SELECT * FROM mpesa_accounts WHERE id = ?", (account_id,))
+    assert "initiator-pass-123" not in str(dict(row)) and row["certificate"] == certificate.strip()
+    account = await load(store, vault, account_id)
+    assert account.checks_receipts and account.initiator_password == "initiator-pass-123"
+    assert "initiator-pass-123" not in repr(account)
+    [summary] = await store.read(accounts.in_scope, Scope((tenant_id,)))
+    assert summary.checks_receipts and summary.initiator_name == "apiop37"
+    await create(store, vault, clock, tenant_id, name="No initiator")  # three secrets, not four
+    assert await store.write(accounts.rotate_secrets, vault) == 7
+    assert (await load(store, vault, account_id)).initiator_password == "initiator-pass-123"
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"initiator_name": "apiop37"}, "certificate"),
+        ({"initiator_password": "x", "certificate": "CERT"}, "initiator_name"),
+        ({"initiator_name": "apiop37", "certificate": "CERT"}, "initiator_password: Type the initiator"),
+        (
+            {**INITIATOR, "certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"},
+            "readable",
+        ),
+    ],
+)
+async def test_transaction_status_needs_all_three_or_none(store, vault, clock, tenant_id, fields, problem):
+    fields = {key: simulator_certificate() if value == "CERT" else value for key, value in fields.items()}
+    with pytest.raises(AccountError, match=problem):
+        await create(store, vault, clock, tenant_id, **fields)
+
+
+def test_a_new_environment_needs_the_initiator_password_typed_again():
+    stored = replace(STORED_IN_SANDBOX, initiator_name="apiop37", certificate=simulator_certificate())
+    form = {"name": "Cafe", "shortcode": "174379", "kind": "paybill", "environment": "production"}
+    typed = form | SECRETS | {"initiator_name": "apiop37", "certificate": simulator_certificate()}
+    spec, errors = read_account(typed, stored=stored)
+    assert spec is None and errors == {"initiator_password": RETYPE_INITIATOR_PASSWORD}
+    spec, errors = read_account(typed | {"environment": "sandbox"}, stored=stored)
+    assert errors == {} and "initiator_password" not in spec.secrets  # kept where it was typed
+
+
+async def test_an_account_without_its_initiator_keeps_no_initiator_password(store, vault, clock, tenant_id):
+    account_id = await create(
+        store, vault, clock, tenant_id, **INITIATOR, certificate=simulator_certificate()
+    )
+    assert await store.write(accounts.update, vault, clock, account_id, tenant_id, edited())
+    [row] = await rows(
+        store, "SELECT initiator_name, initiator_password_enc, certificate FROM mpesa_accounts"
+    )
+    assert tuple(row) == (None, None, None)
+    assert not (await load(store, vault, account_id)).checks_receipts

@@ -11,11 +11,13 @@ from portal.mpesa.daraja import (
     OAUTH,
     STK_PUSH,
     STK_QUERY,
+    TOKEN_TIMEOUT,
     Account,
     AuthError,
     BusyError,
     CredentialError,
     DarajaClient,
+    DarajaError,
     UnavailableError,
     ValidationError,
     account_reference,
@@ -24,6 +26,7 @@ from portal.mpesa.daraja import (
     transaction_desc,
 )
 from portal.sim.daraja import SANDBOX_PASSKEY
+from tests.billing.conftest import Impatient
 from tests.conftest import free_port
 
 PHONE = "254708374149"
@@ -226,22 +229,62 @@ async def test_spike_arrest_is_busy_and_rate_limited(daraja, client):
     assert busy.value.rate_limited and busy.value.code == "500.003.02"
 
 
-@pytest.mark.parametrize("fault", ["server_error", "garbage"])
-async def test_gateway_errors_and_garbage_are_unavailable_and_maybe_sent(daraja, client, fault):
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("too_many_requests", "429"), ("server_error", "502"), ("unavailable", "503"), ("garbage", "200")],
+)
+async def test_the_gateway_turning_a_push_away_is_busy_and_nothing_was_sent(daraja, client, fault, status):
     daraja.sim.fail_next(fault)
+    with pytest.raises(BusyError) as busy:
+        await push(client, paybill(daraja.base_url))
+    assert busy.value.rate_limited and busy.value.code == status
+    assert daraja.sim.prompts == {}  # no phone rings: the payment may fail at once
+
+
+async def test_the_gateway_timing_out_on_a_push_may_have_sent_it(daraja, client):
+    daraja.sim.fail_next("gateway_timeout")
     with pytest.raises(UnavailableError) as unavailable:
         await push(client, paybill(daraja.base_url))
     assert unavailable.value.maybe_sent
+    assert [prompt.phone for prompt in daraja.sim.pending_prompts()] == [PHONE]
 
 
 async def test_a_push_whose_answer_times_out_may_still_ring_the_phone(daraja, clock):
     daraja.sim.options.slow_answer = 0.5
     daraja.sim.fail_next("slow")
-    async with httpx.AsyncClient(timeout=0.1) as impatient:
+    async with httpx.AsyncClient(transport=Impatient()) as impatient:
         with pytest.raises(UnavailableError) as unavailable:
             await push(DarajaClient(impatient, clock), paybill(daraja.base_url))
     assert unavailable.value.maybe_sent
     assert [prompt.phone for prompt in daraja.sim.pending_prompts()] == [PHONE]
+
+
+async def test_an_invalid_phone_number_is_about_the_payer(daraja, client):
+    with pytest.raises(ValidationError) as refused:
+        await push(client, paybill(daraja.base_url), phone="254608374149")
+    assert refused.value.field == "PartyA" and refused.value.about_the_payer
+    with pytest.raises(ValidationError) as refused:
+        await client.stk_push(
+            paybill(daraja.base_url), phone=PHONE, amount=20, reference="x", description="x",
+            callback_url="https://a.example.com/mpesa",
+        )  # fmt: skip
+    assert not refused.value.about_the_payer
+
+
+async def test_waiting_is_short_for_a_token_and_a_query_and_long_for_a_push(daraja, http, clock):
+    seen = {}
+
+    async def note(request):
+        seen[request.url.path] = request.extensions["timeout"]
+
+    account = paybill(daraja.base_url)
+    async with httpx.AsyncClient(event_hooks={"request": [note]}) as noting:
+        client = DarajaClient(noting, clock)
+        accepted = await push(client, account)
+        await client.stk_query(account, accepted.checkout_request_id)
+    assert seen[OAUTH] == TOKEN_TIMEOUT.as_dict() and seen[OAUTH]["read"] <= 5
+    assert seen[STK_PUSH]["connect"] <= 5 and seen[STK_PUSH]["read"] == 30
+    assert seen[STK_QUERY]["connect"] <= 5 and seen[STK_QUERY]["read"] == 10
 
 
 async def test_daraja_unreachable_means_nothing_was_sent(client):
@@ -283,10 +326,25 @@ async def test_expires_in_as_a_number_is_understood(daraja, client):
     assert daraja.sim.requests[STK_PUSH] == 1
 
 
-async def test_register_c2b_urls(daraja, client):
+async def register(client, account, host: str = "wifi.example.co.ke") -> None:
     await client.register_c2b_urls(
-        paybill(daraja.base_url),
-        confirmation_url="https://wifi.example.co.ke/hooks/c2b/ab12/confirmation",
-        validation_url="https://wifi.example.co.ke/hooks/c2b/ab12/validation",
+        account,
+        confirmation_url=f"https://{host}/hooks/c2b/ab12/confirmation",
+        validation_url=f"https://{host}/hooks/c2b/ab12/validation",
     )
+
+
+async def test_register_c2b_urls(daraja, client):
+    await register(client, paybill(daraja.base_url))
     assert daraja.sim.c2b_urls["174379"]["ResponseType"] == "Completed"
+
+
+@pytest.mark.parametrize(("shape", "code"), [("refused", "500.003.1001"), ("described", "")])
+async def test_c2b_urls_already_registered_are_refused_in_either_shape(daraja, client, shape, code):
+    daraja.sim.options.c2b_reregistration = shape
+    account = paybill(daraja.base_url)
+    await register(client, account, "old.example.com")
+    with pytest.raises(DarajaError, match="already registered") as refused:
+        await register(client, account)
+    assert refused.value.code == code
+    assert daraja.sim.c2b_urls["174379"]["ConfirmationURL"].startswith("https://old.example.com/")

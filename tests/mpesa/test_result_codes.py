@@ -8,7 +8,10 @@ REFERENCE_CODES = [
     "0", "1", "2", "3", "4", "8", "17", "26", "1001", "1019", "1025", "1031", "1032", "1036", "1037",
     "1101", "1102", "2001", "2026", "2028", "4999", "8006", "9999", "SFC_IC0003", "E3008",
 ]  # fmt: skip
-PORTAL_CODES = [codes.PUSH_LOCKED, codes.PUSH_BUSY, codes.PUSH_REFUSED, codes.PUSH_UNREACHABLE, codes.EXPIRED]
+PORTAL_CODES = [
+    codes.PUSH_LOCKED, codes.PUSH_BUSY, codes.PUSH_REFUSED, codes.PUSH_UNREACHABLE, codes.PUSH_BAD_NUMBER,
+    codes.EXPIRED, codes.NOT_PAID,
+]  # fmt: skip
 CATEGORIES = {
     codes.PAID, codes.PENDING, codes.CANCELLED, codes.INSUFFICIENT_FUNDS, codes.WRONG_PIN,
     codes.UNREACHABLE, codes.BUSY, codes.CONGESTED, codes.DECLINED, codes.SYSTEM,
@@ -73,3 +76,15 @@ def test_only_the_payers_own_failures_are_kept_from_the_owner():
     assert {"1", "17", "1001", "1019", "1032", "1037", "2001", "8006", codes.PUSH_LOCKED} <= payer
     # The set-up, M-Pesa being overloaded, Daraja refusing us: the owner should see these.
     assert not {"2", "26", "2028", "SFC_IC0003", "9999", codes.PUSH_REFUSED, codes.PUSH_BUSY} & payer
+
+
+def test_a_number_m_pesa_refuses_offers_another_number_and_never_blames_the_set_up():
+    outcome = codes.describe(codes.PUSH_BAD_NUMBER)
+    assert outcome.category == codes.DECLINED and not outcome.retry  # the same number fails again
+    assert codes.PUSH_BAD_NUMBER in codes.payer_codes()  # nothing for the owner to fix
+    assert "another" in say("en", outcome.message) and "attendant" not in say("en", outcome.message)
+
+
+def test_m_pesa_busy_says_no_money_was_taken_and_to_try_again_in_a_minute():
+    said = say("en", codes.describe(codes.PUSH_BUSY).message)
+    assert said == "M-Pesa is busy. No money was taken. Try again in a minute."

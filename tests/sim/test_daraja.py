@@ -1,5 +1,6 @@
 """The simulator's fidelity to Daraja (reference/daraja.md §13), raw over HTTP, and its fake phone."""
 
+import asyncio
 import hashlib
 import json
 
@@ -9,7 +10,7 @@ from litestar import Litestar, Request, Response, post
 
 from portal.mpesa.daraja import OAUTH, STK_PUSH, STK_QUERY, password, timestamp
 from portal.sim.daraja import SANDBOX_PASSKEY
-from tests.conftest import serving
+from tests.conftest import eventually, serving
 
 PHONE = "254708374149"
 
@@ -403,4 +404,93 @@ async def test_c2b_urls_with_forbidden_words_are_refused(daraja, http):
     assert (
         response.status_code == 400
         and response.json()["errorMessage"] == "Bad Request - Invalid ValidationURL"
+    )
+
+
+# -- answering as the real service does when it turns a request away (§1, §7.1, §10.5) --
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "body"),
+    [
+        ("too_many_requests", 429, b'"errorcode":"policies.ratelimit.SpikeArrestViolation"'),
+        ("server_error", 502, b"<html>"),
+        ("unavailable", 503, b""),
+        ("spike_arrest", 500, b'"errorCode":"500.003.02"'),
+    ],
+)
+async def test_the_gateway_turns_requests_away_before_daraja_acts(daraja, http, clock, fault, status, body):
+    daraja.sim.fail_next(fault)
+    turned_away = await api(http, daraja.base_url, STK_PUSH, push_body(clock))
+    assert turned_away.status_code == status
+    assert body in turned_away.content.replace(b" ", b"") if body else turned_away.content == b""
+    assert daraja.sim.prompts == {}
+    assert (await api(http, daraja.base_url, STK_PUSH, push_body(clock))).status_code == 200  # once only
+
+
+async def test_a_gateway_timeout_comes_after_daraja_acted(daraja, http, clock):
+    daraja.sim.fail_next("gateway_timeout")
+    timed_out = await api(http, daraja.base_url, STK_PUSH, push_body(clock))
+    assert timed_out.status_code == 504 and "GatewayTimeout" in timed_out.text
+    assert len(daraja.sim.pending_prompts()) == 1  # the prompt rings all the same
+
+
+def registration(host: str) -> dict:
+    return {
+        "ShortCode": "174379",
+        "ResponseType": "Completed",
+        "ConfirmationURL": f"https://{host}/c2b/confirm",
+        "ValidationURL": f"https://{host}/c2b/validate",
+    }
+
+
+@pytest.mark.parametrize(
+    ("shape", "status", "answer"),
+    [
+        ("allowed", 200, {"ResponseCode": "0", "ResponseDescription": "Success"}),
+        ("refused", 500, {"errorCode": "500.003.1001", "errorMessage": "Urls are already registered"}),
+        (
+            "described",
+            200,
+            {"ResponseDescription": "Validation and Confirmation URLs are already registered"},
+        ),
+    ],
+)
+async def test_registering_c2b_urls_again_answers_as_the_sandbox_or_production_does(
+    daraja, http, shape, status, answer
+):
+    daraja.sim.options.c2b_reregistration = shape
+    assert (
+        await api(http, daraja.base_url, "/mpesa/c2b/v2/registerurl", registration("a.example.com"))
+    ).json()["ResponseCode"] == "0"
+    again = await api(http, daraja.base_url, "/mpesa/c2b/v2/registerurl", registration("b.example.com"))
+    assert again.status_code == status and again.json().items() >= answer.items()
+    assert "ResponseCode" not in again.json() or shape == "allowed"
+    kept = "b.example.com" if shape == "allowed" else "a.example.com"
+    assert daraja.sim.c2b_urls["174379"]["ConfirmationURL"] == f"https://{kept}/c2b/confirm"
+
+
+async def test_a_slow_daraja_answers_a_query_when_its_latency_has_passed_on_the_clock(daraja, http, clock):
+    daraja.sim.options.query_latency = 8
+    checkout = (await api(http, daraja.base_url, STK_PUSH, push_body(clock))).json()["CheckoutRequestID"]
+    bearer = await token(http, daraja.base_url)
+    query = asyncio.create_task(
+        api(http, daraja.base_url, STK_QUERY, push_body(clock) | {"CheckoutRequestID": checkout}, bearer)
+    )
+
+    async def arrived() -> bool:
+        return daraja.sim.requests.get(STK_QUERY) == 1
+
+    await eventually(arrived)
+    daraja.sim.answer(checkout, "success")  # while the query waits: it tells what is true when it answers
+    assert not query.done()
+    clock.advance(8)
+    assert (await query).json()["ResultCode"] == "0"
+
+
+async def test_a_number_m_pesa_does_not_know_is_an_invalid_phone_number(daraja, http, clock):
+    daraja.sim.options.not_on_mpesa = {PHONE}
+    refused = await api(http, daraja.base_url, STK_PUSH, push_body(clock))
+    assert (
+        refused.status_code == 400 and refused.json()["errorMessage"] == "Bad Request - Invalid PhoneNumber"
     )

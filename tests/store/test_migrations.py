@@ -4,12 +4,12 @@ from portal.store import Conflict, StoreError
 from portal.store.migrations.sqlite import MIGRATIONS
 from portal.store.sqlite import SQLiteStore
 from tests.conftest import execute, rows, value
-from tests.seed import Seeded, seed_tenant
+from tests.seed import Seeded, insert, insert_account, seed_tenant
 
 TABLES = {
     "tenants", "admin_users", "admin_sessions", "mpesa_accounts", "routers", "packages",
     "access_sessions", "payments", "payment_events", "c2b_payments", "vouchers", "router_tasks",
-    "router_task_attempts", "audit_events",
+    "router_task_attempts", "audit_events", "receipt_checks", "c2b_spends",
 }  # fmt: skip
 
 
@@ -103,7 +103,7 @@ async def test_the_gateway_upgrade_keeps_routers_and_their_queued_plans(tmp_path
 
     store, seeded = await older_portal(tmp_path, monkeypatch, 5, make)
     try:
-        assert await store.migrate() == [6]
+        assert await store.migrate() == [6, 7]
         assert await table_names(store) == TABLES  # api_tokens is gone
         assert await value(store, "SELECT kind FROM routers WHERE id = ?", (seeded.router_id,)) == "routeros"
         assert await value(store, "SELECT kind FROM router_tasks") == "update_plans"
@@ -134,3 +134,66 @@ async def test_schema_refuses_a_second_open_push_for_the_same_phone(store):
     with pytest.raises(Conflict):
         await execute(store, insert, ("r3", "t3", "created"))
     assert await value(store, "SELECT count(*) FROM payments") == 2
+
+
+async def test_the_money_upgrade_keeps_payments_and_counts_only_wifi_money_paid_by_hand(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def make(store) -> Seeded:
+        seeded = await seed_tenant(store, clock, vault, "alpha")
+        for receipt, bill_ref, claimed in (
+            ("RWIFI1", " wi fi ", None),
+            ("RRENT1", "RENT-APT4", None),
+            ("ROLD1", "x", "now"),
+        ):
+            await execute(
+                store,
+                "INSERT INTO c2b_payments (tenant_id, mpesa_account_id, receipt, amount, bill_ref,"
+                " received_at, claimed_at) VALUES (?, ?, ?, 30, ?, 'now', ?)",
+                (seeded.tenant_id, seeded.account_id, receipt, bill_ref, claimed),
+            )
+        return seeded
+
+    store, seeded = await older_portal(tmp_path, monkeypatch, 6, make)
+    try:
+        assert await store.migrate() == [7]
+        assert await value(store, "SELECT count(*) FROM payments") == 2
+        await execute(
+            store, "UPDATE payments SET state = 'unknown' WHERE id = ?", (seeded.failed_payment_id,)
+        )
+        money = await rows(store, "SELECT receipt, for_wifi, spent FROM c2b_payments ORDER BY receipt")
+        assert [tuple(row) for row in money] == [("ROLD1", 1, 30), ("RRENT1", 0, 0), ("RWIFI1", 1, 0)]
+        assert await value(store, "SELECT wifi_words FROM tenants") == "WIFI"
+    finally:
+        await store.close()
+
+
+async def test_the_money_upgrade_keeps_what_earlier_claims_bought_and_takes_a_tills_money_as_wifi(
+    tmp_path, monkeypatch, clock, vault
+):
+    claimed_at = "2026-01-05T09:00:00.000000+00:00"
+
+    def add_money(db, seeded: Seeded) -> None:
+        till = insert_account(db, clock, vault, seeded.tenant_id, "till")
+        db.execute("UPDATE mpesa_accounts SET kind = 'till', till_number = '123456' WHERE id = ?", (till,))
+        common = {"tenant_id": seeded.tenant_id, "amount": 40, "received_at": claimed_at}
+        claimed = {"claimed_at": claimed_at, "access_session_id": seeded.session_id}
+        insert(
+            db, "c2b_payments", mpesa_account_id=seeded.account_id, receipt="RCLAIMED", **common, **claimed
+        )
+        insert(db, "c2b_payments", mpesa_account_id=till, receipt="RTILL", **common)
+
+    async def make(store) -> Seeded:
+        seeded = await seed_tenant(store, clock, vault, "alpha")
+        await store.write(add_money, seeded)
+        return seeded
+
+    store, seeded = await older_portal(tmp_path, monkeypatch, 6, make)
+    try:
+        assert await store.migrate() == [7]
+        money = await rows(store, "SELECT receipt, for_wifi, spent FROM c2b_payments ORDER BY receipt")
+        assert [tuple(row) for row in money] == [("RCLAIMED", 1, 40), ("RTILL", 1, 0)]
+        [spend] = await rows(store, "SELECT access_session_id, amount, spent_at FROM c2b_spends")
+        assert tuple(spend) == (seeded.session_id, 40, claimed_at)
+    finally:
+        await store.close()

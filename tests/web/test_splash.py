@@ -10,7 +10,7 @@ import pytest
 
 from portal.access import sessions
 from portal.app import create_app
-from portal.billing import vouchers
+from portal.billing import c2b, vouchers
 from portal.cli.demo import DEMO_DEVICE, seed
 from portal.clock import to_text
 from portal.tenancy.scope import Scope
@@ -480,6 +480,48 @@ async def test_an_mpesa_receipt_paid_by_hand_is_claimed_once(http, hotspot):
     await online(hotspot)
     assert await value(hotspot.portal.services.store, "SELECT paid_seconds FROM access_sessions") == 3 * 3600
     await code_moves_the_time_once_then_is_used_up(http, hotspot, receipt)
+
+
+async def test_rent_paid_to_the_paybill_is_not_for_wifi_in_either_language(http, hotspot):
+    await register_c2b_urls(hotspot)
+    receipt = await pay_by_hand(http, hotspot.daraja, amount=3000, bill_ref="RENT-APT4")
+    url = f"{hotspot.portal.base_url}/reconnect"
+    english = await http.post(url, data=device_form(hotspot) | {"code": receipt})
+    swahili = await http.post(url, data=device_form(hotspot, lang="sw") | {"code": receipt})
+    assert english.status_code == swahili.status_code == 400
+    assert "That M-Pesa payment is not for Wi-Fi" in english.text and "use the account WIFI" in english.text
+    assert "Malipo hayo ya M-Pesa si ya Wi-Fi" in swahili.text
+    assert await value(hotspot.portal.services.store, "SELECT count(*) FROM access_sessions") == 0
+
+
+async def test_too_little_paid_by_hand_is_kept_and_the_difference_buys_the_package(http, hotspot):
+    await register_c2b_urls(hotspot)
+    url = f"{hotspot.portal.base_url}/reconnect"
+    first = await pay_by_hand(http, hotspot.daraja, amount=5)
+    short = await http.post(url, data=device_form(hotspot) | {"code": first})
+    assert short.status_code == 400 and 'id="notice"' in short.text and "ask the staff" not in short.text
+    assert "KES 5 from your M-Pesa payment is kept for you as credit" in short.text
+    assert "The cheapest package costs KES 10: pay KES 5 more" in short.text
+    second = await pay_by_hand(http, hotspot.daraja, amount=30)  # more than the difference
+    bought = await http.post(
+        url, data=device_form(hotspot) | {"code": f"{first.lower()} {second}"}, follow_redirects=True
+    )
+    assert bought.status_code == 200
+    # 35 KES buy the 20 KES package (3 hours); the 15 left are the customer's, and they are told so.
+    assert "KES 15 of your M-Pesa payment is left as credit" in html.unescape(bought.text)
+    await online(hotspot)
+    assert await value(hotspot.portal.services.store, "SELECT paid_seconds FROM access_sessions") == 3 * 3600
+
+
+async def test_the_pay_by_hand_hint_names_the_account_to_type_and_what_it_buys(http, hotspot):
+    await register_c2b_urls(hotspot)
+    services = hotspot.portal.services
+    url = hotspot.splash_url().replace("/?", "/reconnect?")
+    hint = "Lipa na M-Pesa, Pay Bill 174379, account WIFI, KES 10 for 1 hour."
+    assert hint in (await http.get(url)).text
+    await services.store.write(c2b.set_words, hotspot.demo.tenant_id, c2b.read_words("Net, WIFI"))
+    assert "Pay Bill 174379, account Net, KES 10 for 1 hour." in (await http.get(url)).text
+    assert "akaunti Net, KES 10 kwa 1 hour." in (await http.get(url + "&lang=sw")).text
 
 
 async def test_the_receipt_in_the_payers_sms_moves_the_time_like_the_access_code(http, hotspot):

@@ -288,4 +288,129 @@ MIGRATIONS: list[str] = [
     CREATE INDEX payments_by_tenant_phone ON payments (tenant_id, phone, created_at);
     CREATE INDEX payments_by_tenant_state ON payments (tenant_id, state, created_at);
     """,
+    # 7: money the owner can trust. A push whose answer was lost is `unknown`, a state of its own that
+    # holds no phone's slot (SQLite changes a CHECK by rebuilding the table; the foreign keys that name
+    # it are checked at commit, when it exists again), with the receipt its payer typed. An account can
+    # ask M-Pesa about a receipt (Transaction Status: its initiator, the initiator's password, and the
+    # environment's certificate that encrypts it) and says why Daraja refused its C2B URLs. Money paid
+    # by hand counts as Wi-Fi only with the business's words for it (what earlier claims took stays
+    # theirs), and what a receipt did not spend stays as its credit. A voucher sells at its batch's price.
+    """
+    PRAGMA defer_foreign_keys = ON;
+    CREATE TABLE payments_7 (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        ref TEXT NOT NULL UNIQUE,
+        callback_token TEXT NOT NULL UNIQUE,
+        mpesa_account_id INTEGER NOT NULL REFERENCES mpesa_accounts(id),
+        package_id INTEGER NOT NULL REFERENCES packages(id),
+        router_id INTEGER REFERENCES routers(id),
+        mac TEXT,
+        ip TEXT,
+        phone TEXT NOT NULL
+            CHECK (length(phone) = 12 AND phone GLOB '254[17]*' AND phone NOT GLOB '*[^0-9]*'),
+        amount INTEGER NOT NULL CHECK (amount BETWEEN 1 AND 250000),
+        state TEXT NOT NULL
+            CHECK (state IN ('created', 'pending', 'unknown', 'paid', 'failed', 'expired', 'reversed')),
+        merchant_request_id TEXT,
+        checkout_request_id TEXT UNIQUE,
+        result_code TEXT,
+        result_desc TEXT,
+        receipt TEXT UNIQUE,
+        access_session_id INTEGER REFERENCES access_sessions(id),
+        idempotency_key TEXT,
+        request_hash TEXT,
+        query_count INTEGER NOT NULL DEFAULT 0,
+        next_query_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        paid_at TEXT,
+        reversed_reason TEXT,
+        typed_receipt TEXT
+    );
+    INSERT INTO payments_7 (id, tenant_id, ref, callback_token, mpesa_account_id, package_id, router_id, mac,
+        ip, phone, amount, state, merchant_request_id, checkout_request_id, result_code, result_desc, receipt,
+        access_session_id, idempotency_key, request_hash, query_count, next_query_at, created_at, updated_at,
+        paid_at, reversed_reason)
+    SELECT id, tenant_id, ref, callback_token, mpesa_account_id, package_id, router_id, mac, ip, phone,
+        amount, state, merchant_request_id, checkout_request_id, result_code, result_desc, receipt,
+        access_session_id, idempotency_key, request_hash, query_count, next_query_at, created_at, updated_at,
+        paid_at, reversed_reason
+    FROM payments;
+    DROP TABLE payments;
+    ALTER TABLE payments_7 RENAME TO payments;
+    CREATE UNIQUE INDEX payments_one_open_per_phone ON payments (phone) WHERE state IN ('created', 'pending');
+    CREATE INDEX payments_due_query ON payments (next_query_at) WHERE state IN ('created', 'pending');
+    CREATE INDEX payments_by_tenant_time ON payments (tenant_id, created_at);
+    CREATE INDEX payments_paid ON payments (tenant_id, paid_at, amount, package_id, router_id)
+        WHERE state = 'paid';
+    CREATE INDEX payments_by_access_session ON payments (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+    CREATE INDEX payments_by_phone ON payments (phone);
+    CREATE INDEX payments_by_mac ON payments (mac, created_at) WHERE mac IS NOT NULL;
+    CREATE INDEX payments_by_idempotency_key ON payments (tenant_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX payments_by_tenant_phone ON payments (tenant_id, phone, created_at);
+    CREATE INDEX payments_by_tenant_state ON payments (tenant_id, state, created_at);
+    -- The owner's "needs attention" finds these at once, however long the history.
+    CREATE INDEX payments_unknown ON payments (tenant_id, created_at) WHERE state = 'unknown';
+    CREATE INDEX payments_by_typed_receipt ON payments (typed_receipt) WHERE typed_receipt IS NOT NULL;
+
+    ALTER TABLE mpesa_accounts ADD COLUMN initiator_name TEXT;
+    ALTER TABLE mpesa_accounts ADD COLUMN initiator_password_enc TEXT;
+    ALTER TABLE mpesa_accounts ADD COLUMN certificate TEXT;  -- public: Safaricom's, for this environment
+    ALTER TABLE mpesa_accounts ADD COLUMN c2b_registration_error TEXT;
+
+    -- Transaction Status questions and their answers (posted to the result URL the token names).
+    CREATE TABLE receipt_checks (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        mpesa_account_id INTEGER NOT NULL REFERENCES mpesa_accounts(id),
+        payment_id INTEGER REFERENCES payments(id),
+        receipt TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        conversation_id TEXT,
+        state TEXT NOT NULL DEFAULT 'asked' CHECK (state IN ('asked', 'answered', 'refused')),
+        result_code TEXT,
+        result_desc TEXT,
+        amount INTEGER,
+        completed_at TEXT,
+        asked_by TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        answered_at TEXT
+    );
+    CREATE INDEX receipt_checks_by_payment ON receipt_checks (payment_id) WHERE payment_id IS NOT NULL;
+    CREATE INDEX receipt_checks_by_receipt ON receipt_checks (tenant_id, receipt);
+
+    ALTER TABLE tenants ADD COLUMN wifi_words TEXT NOT NULL DEFAULT 'WIFI';
+    ALTER TABLE c2b_payments ADD COLUMN for_wifi INTEGER NOT NULL DEFAULT 0 CHECK (for_wifi IN (0, 1));
+    ALTER TABLE c2b_payments ADD COLUMN spent INTEGER NOT NULL DEFAULT 0;
+    UPDATE c2b_payments SET for_wifi = 1,
+        spent = CASE WHEN claimed_at IS NOT NULL THEN amount ELSE 0 END
+        WHERE claimed_at IS NOT NULL OR upper(replace(bill_ref, ' ', '')) = 'WIFI';
+    CREATE INDEX c2b_payments_by_tenant_time ON c2b_payments (tenant_id, received_at);
+
+    ALTER TABLE vouchers ADD COLUMN price INTEGER CHECK (price IS NULL OR price >= 0);
+    ALTER TABLE vouchers ADD COLUMN sold_at TEXT;  -- the owner marked its batch sold
+    UPDATE vouchers SET price = (SELECT price FROM packages WHERE id = package_id);
+
+    -- A Till takes no account number: what is paid to it by hand is the business's own, Wi-Fi's.
+    UPDATE c2b_payments SET for_wifi = 1
+        WHERE mpesa_account_id IN (SELECT id FROM mpesa_accounts WHERE kind = 'till');
+    -- What each payment by hand bought, and when: a receipt's credit may be spent over several days
+    -- and several accesses, and each part counts on the day it bought time.
+    CREATE TABLE c2b_spends (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        c2b_payment_id INTEGER NOT NULL REFERENCES c2b_payments(id),
+        access_session_id INTEGER NOT NULL REFERENCES access_sessions(id),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        spent_at TEXT NOT NULL
+    );
+    CREATE INDEX c2b_spends_by_tenant_time ON c2b_spends (tenant_id, spent_at);
+    CREATE INDEX c2b_spends_by_access_session ON c2b_spends (access_session_id);
+    INSERT INTO c2b_spends (tenant_id, c2b_payment_id, access_session_id, amount, spent_at)
+        SELECT tenant_id, id, access_session_id, amount, claimed_at FROM c2b_payments
+        WHERE claimed_at IS NOT NULL AND access_session_id IS NOT NULL;
+    """,
 ]

@@ -44,9 +44,13 @@ STAFF_REFUSED = "Staff accounts can look at everything but change no money and n
 NOTICES = {
     "password": "Password changed. Every other device has been signed out.",
     "reversed": "The payment is marked reversed.",
+    "confirmed_paid": "The payment is confirmed paid. The customer's device is being let in now.",
+    "not_paid": "The payment is marked not paid.",
+    "asked": "M-Pesa was asked about the receipt; its answer shows here within a minute or so.",
     "saved": "Saved.",
     "generated": "Vouchers generated.",
     "voided": "Unused vouchers in this batch are void.",
+    "sold": "The unused vouchers in this batch count as sold now, and not again when they are used.",
     "granted": "Access given. The router is being told now.",
     "extended": "Time added. The router is being told now.",
     "revoked": "Access ended. The router is being told now.",

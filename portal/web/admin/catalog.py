@@ -1,4 +1,5 @@
-"""What is sold: packages (create, edit, hide, order) and voucher batches (generate, print, void)."""
+"""What is sold: packages (create, edit, hide, order) and voucher batches (generate at a price, print,
+mark sold, void)."""
 
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
@@ -241,7 +242,9 @@ def _batches(db: Connection, tenants: Scope) -> tuple[list[Shown], list[Package]
 
 
 def _batch_shown(batch: vouchers.Batch, package: Package) -> Shown:
-    return Shown(batch, package=package.name, price=package.price, duration_seconds=package.duration_seconds)
+    return Shown(
+        batch, package=package.name, package_price=package.price, duration_seconds=package.duration_seconds
+    )
 
 
 async def _voucher_list(request: Request, tenants: Scope, status_code: int = 200, **extra) -> Template:
@@ -269,12 +272,17 @@ async def voucher_generate(request: Request, tenants: Tenants) -> Template | Red
     if not 1 <= (whole(count, 5) or 0) <= vouchers.MAX_BATCH:
         error = f"Make 1 to {vouchers.MAX_BATCH} vouchers at a time."
         return await _voucher_list(request, tenants, 400, fields=fields, errors={"count": error})
+    typed_price = fields.get("price", "").strip()
+    price = _whole(typed_price) if typed_price else row.price
+    if price is None or not 0 <= price <= MAX_PRICE:
+        error = f"The selling price is a whole number of shillings from 0 (free) to {MAX_PRICE:,}."
+        return await _voucher_list(request, tenants, 400, fields=fields, errors={"price": error})
 
     def generate(db: Connection) -> str:
         batch = vouchers.generate_batch(
-            db, services(request).clock, services(request).vault, row.tenant_id, row.id, int(count)
+            db, services(request).clock, services(request).vault, row.tenant_id, row.id, int(count), price
         )
-        detail = {"package": row.name, "count": int(count)}
+        detail = {"package": row.name, "count": int(count), "price": price}
         audit_change(
             db,
             request,
@@ -339,6 +347,23 @@ async def voucher_void(request: Request, tenants: Tenants, batch: FromPath[str])
     return Redirect(f"/admin/vouchers/{batch}?done=voided", status_code=303)
 
 
+@post("/vouchers/{batch:str}/sold", guards=[may_change])
+async def voucher_sold(request: Request, tenants: Tenants, batch: FromPath[str]) -> Redirect:
+    """The owner sold the batch's unused vouchers (a reseller, the counter): they count as sales now."""
+    row, _ = await _batch(request, tenants, batch)
+
+    def sold(db: Connection) -> None:
+        if marked := vouchers.mark_sold(db, services(request).clock, row.tenant_id, batch):
+            detail = {"count": marked, "price": row.price}
+            target = f"batch:{batch}"
+            audit_change(
+                db, request, tenant_id=row.tenant_id, action="vouchers_sold", target=target, detail=detail
+            )
+
+    await services(request).store.write(sold)
+    return Redirect(f"/admin/vouchers/{batch}?done=sold", status_code=303)
+
+
 handlers = [
     package_list,
     package_new,
@@ -352,4 +377,5 @@ handlers = [
     voucher_batch,
     voucher_sheet,
     voucher_void,
+    voucher_sold,
 ]

@@ -16,12 +16,29 @@ from litestar.response import Redirect, Template
 
 from ...access import provisioning, routers
 from ...access.routers import RouterError
+from ...billing import c2b
 from ...gateways import registry
 from ...gateways.base import GatewayError
 from ...mpesa import accounts
-from ...mpesa.daraja import AuthError, CredentialError, DarajaError, UnavailableError, ValidationError
-from ...mpesa.form import ENVIRONMENTS, KINDS, SECRETS, AccountError, account_fields, read_account
+from ...mpesa.daraja import (
+    AuthError,
+    BusyError,
+    CredentialError,
+    DarajaError,
+    UnavailableError,
+    ValidationError,
+)
+from ...mpesa.form import (
+    ENVIRONMENTS,
+    INITIATOR_PASSWORD,
+    KINDS,
+    SECRETS,
+    AccountError,
+    account_fields,
+    read_account,
+)
 from ...store import Connection
+from ...tenancy import tenants as tenant_table
 from ...tenancy.scope import Scope, of_tenant
 from .base import (
     Result,
@@ -106,7 +123,7 @@ ACCOUNT = Kind(
     blank={"kind": "paybill", "environment": "production"},
     read=read_account,
     shown=account_fields,
-    secrets=tuple(SECRETS),
+    secrets=(*SECRETS, INITIATOR_PASSWORD),
     rotated=lambda spec: sorted(spec.secrets),
     find=accounts.get,
     insert=lambda db, s, tenant_id, spec: accounts.insert(db, s.vault, s.clock, tenant_id, spec),
@@ -294,14 +311,25 @@ async def router_provision(request: Request, tenants: Tenants, router_id: FromPa
 # -- M-Pesa accounts --
 
 
-async def _account_list(request: Request, tenants: Scope, result: Result | None = None) -> Template:
+async def _account_list(
+    request: Request, tenants: Scope, result: Result | None = None, status_code: int = 200, **words
+) -> Template:
+    found, tenant = await services(request).store.read(_accounts_and_business, tenants)
     return await page(
         request,
         "accounts",
-        accounts=await services(request).store.read(accounts.in_scope, tenants),
+        status_code=status_code,
+        accounts=found,
         kinds=KINDS,
         result=result,
+        # The words for Wi-Fi are a business's: shown when one is in view.
+        wifi_words=words.get("typed", tenant.wifi_words if tenant else ""),
+        words_error=words.get("error", ""),
     )
+
+
+def _accounts_and_business(db: Connection, tenants: Scope) -> tuple[list, tenant_table.Tenant | None]:
+    return accounts.in_scope(db, tenants), tenant_table.get(db, tenants.single) if tenants.single else None
 
 
 @get("/mpesa")
@@ -352,6 +380,38 @@ async def account_test(request: Request, tenants: Tenants, account_id: FromPath[
     return await _account_list(request, tenants, result)
 
 
+WORDS_REFUSED = {
+    "no_words": "Give at least one word, like WIFI.",
+    "too_many_words": f"Keep it to {c2b.MAX_WORDS} words at most.",
+    "word_too_long": f"A word has at most {c2b.MAX_WORD} characters: M-Pesa's account field takes no more.",
+    "word_characters": "Use letters and digits (spaces and dashes are ignored); separate words with commas.",
+}
+
+
+@post("/mpesa/wifi-words", guards=[may_change])
+async def wifi_words(request: Request, tenants: Tenants) -> Template | Redirect:
+    """The accounts that mean Wi-Fi when paid by hand; money not spent yet follows the new words."""
+    tenant_id = tenant_for_new_rows(tenants)
+    typed = form_fields(await request.form()).get("wifi_words", "")
+    try:
+        words = c2b.read_words(typed)
+    except c2b.WordsRefused as refused:
+        error = WORDS_REFUSED[refused.reason]
+        return await _account_list(request, tenants, status_code=400, typed=typed, error=error)
+
+    def change(db: Connection) -> None:
+        before = tenant_table.get(db, tenant_id).wifi_words
+        if before == words:
+            return
+        changed = c2b.set_words(db, tenant_id, words)
+        detail = {"words": [before, words], "payments_changed": changed}
+        where = {"tenant_id": tenant_id, "target": f"tenant:{tenant_id}"}
+        audit_change(db, request, action="wifi_words_changed", detail=detail, **where)
+
+    await services(request).store.write(change)
+    return Redirect("/admin/mpesa?done=saved#wifi-words", status_code=303)
+
+
 def _daraja_trouble(error: DarajaError) -> str:
     """Daraja's refusal in plain words; its own words follow (they never hold a secret)."""
     if isinstance(error, AuthError):
@@ -369,6 +429,8 @@ def _daraja_trouble(error: DarajaError) -> str:
         )
     if isinstance(error, UnavailableError):
         return f"Daraja could not be reached from this box, so nothing was checked: {error}. Try again later."
+    if isinstance(error, BusyError):
+        return f"Daraja is busy and turned the request away, so nothing was checked: {error}. Try again soon."
     return f"Daraja answered with an error: {error}"
 
 
@@ -386,4 +448,5 @@ handlers = [
     account_edit,
     account_update,
     account_test,
+    wifi_words,
 ]

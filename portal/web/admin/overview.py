@@ -7,7 +7,7 @@ from litestar import Request, get
 from litestar.response import Template
 
 from ...access import sessions
-from ...billing import attention, earnings
+from ...billing import attention, c2b, earnings
 from ...billing.earnings import Day
 from ...store import Connection
 from ...tenancy import audit
@@ -31,6 +31,8 @@ def _dashboard(db: Connection, tenants: Scope, zone, now) -> dict:
         "earnings": earnings.earnings(db, tenants, zone, now, days=30),
         "by_package": earnings.earnings_by(db, tenants, month_start, now, "package"),
         "by_router": earnings.earnings_by(db, tenants, month_start, now, "router"),
+        "by_source": earnings.earnings_by(db, tenants, month_start, now, "source"),
+        "credit": c2b.credit_outstanding(db, tenants),
         "outcomes": earnings.outcomes(db, tenants, now - timedelta(days=7)),
         "active": sessions.active_count(db, tenants, now),
         "stuck": attention.attention(db, tenants, now),

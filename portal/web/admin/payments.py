@@ -1,4 +1,5 @@
-"""Payments: the filtered list, one payment's timeline, CSV export, marking a payment reversed."""
+"""Payments: the filtered list, one payment's timeline, CSV export, marking a payment reversed, and
+settling one whose outcome is unknown: confirmed paid, not paid, or asked of M-Pesa."""
 
 import csv
 import io
@@ -13,9 +14,11 @@ from litestar.response import Redirect, Template
 
 from ... import i18n
 from ...access import routers
-from ...billing import c2b, payments, timeline
+from ...billing import c2b, owner_decisions, payments, receipt_checks, timeline
 from ...billing.earnings import local_midnight
-from ...billing.payments import STATES, Payment, PaymentFilter, ReversalRefused
+from ...billing.owner_decisions import DecisionRefused
+from ...billing.payments import STATES, Payment, PaymentFilter
+from ...billing.receipt_checks import ReceiptRefused
 from ...catalog import packages
 from ...mpesa import accounts
 from ...numbers import is_digits
@@ -42,9 +45,22 @@ BY_HAND_SHOWN = 50  # the newest; a receipt or dates find older ones
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are typing mistakes (and year 9999 has no next day)
 FILTER_FIELDS = ("state", "from", "to", "phone", "receipt")
 RECEIPT = re.compile(r"^[A-Z0-9]{6,20}$")
-REVERSAL_REFUSED = {
+DECISION_REFUSED = {
     "no_reason": "Say why the payment was reversed.",
-    "reason_too_long": f"Keep the reason under {payments.REVERSAL_REASON_MAX} characters.",
+    "reason_too_long": f"Keep the reason under {owner_decisions.REVERSAL_REASON_MAX} characters.",
+    "not_a_receipt": (
+        "An M-Pesa receipt is 10 letters and digits, like SGR7H2KQ1P. Leave it empty if you have none."
+    ),
+    "receipt_used": "That receipt belongs to another payment already: check it on the M-Pesa statement.",
+}
+ASK_REFUSED = {
+    "not_a_receipt": "Type the receipt to ask about: 10 letters and digits, like SGR7H2KQ1P.",
+    "not_unknown": "This payment is settled already.",
+    "too_many_checks": "M-Pesa was asked about this payment too often. Check the statement and decide.",
+    "cannot_ask": (
+        "This account can't ask M-Pesa about receipts: give it an initiator and Safaricom's certificate"
+        " (M-Pesa → Edit), and set server.public_url so that M-Pesa's answer can reach this box."
+    ),
 }
 CSV_COLUMNS = (
     "Reference", "Tenant", "Created", "Paid", "State", "Phone", "Amount (KES)", "Package", "Router",
@@ -181,12 +197,28 @@ async def _detail(
     request: Request, tenants: Tenants, payment_id: int, status_code: int = 200, **extra
 ) -> Template:
     payment = await _payment(request, tenants, payment_id)
-    shown, moments = await services(request).store.report(_payment_page, payment)
-    return await page(request, "payment", status_code=status_code, payment=shown, moments=moments, **extra)
+    shown, moments, checks = await services(request).store.report(_payment_page, payment)
+    can_ask = payment.state == "unknown" and await services(request).receipt_checks.can_ask(payment)
+    return await page(
+        request,
+        "payment",
+        status_code=status_code,
+        payment=shown,
+        moments=moments,
+        checks=checks,
+        can_ask=can_ask,
+        **extra,
+    )
 
 
-def _payment_page(db: Connection, payment: Payment) -> tuple[Shown, list[timeline.Moment]]:
-    return with_names(db, [payment])[0], timeline.timeline(db, payment)
+def _payment_page(
+    db: Connection, payment: Payment
+) -> tuple[Shown, list[timeline.Moment], list[receipt_checks.ReceiptCheck]]:
+    return (
+        with_names(db, [payment])[0],
+        timeline.timeline(db, payment),
+        receipt_checks.of_payment(db, payment.id),
+    )
 
 
 @dataclass(frozen=True)
@@ -249,7 +281,7 @@ async def reverse(
     reason = form_fields(await request.form()).get("reason", "")
     try:
         done = await services(request).store.write(
-            payments.reverse,
+            owner_decisions.reverse,
             services(request).clock,
             payment_id=payment.id,
             tenant_id=payment.tenant_id,
@@ -257,8 +289,8 @@ async def reverse(
             actor=admin.email,
             source_ip=source_ip(request),
         )
-    except ReversalRefused as refused:
-        problem = REVERSAL_REFUSED[refused.reason]
+    except DecisionRefused as refused:
+        problem = DECISION_REFUSED[refused.reason]
         return await _detail(request, tenants, payment_id, 400, reverse_error=problem, reason=reason)
     if not done:
         return await _detail(
@@ -267,4 +299,71 @@ async def reverse(
     return Redirect(f"/admin/payments/{payment_id}?done=reversed", status_code=303)
 
 
-handlers = [payment_list, payment_csv, payment_detail, reverse]
+# -- a payment whose outcome is unknown --
+
+NOT_UNKNOWN = "This payment is settled already: reload the page to see how."
+
+
+@post("/payments/{payment_id:int}/confirm", guards=[may_change])
+async def confirm_paid(
+    request: Request, tenants: Tenants, admin: CurrentAdmin, payment_id: FromPath[int]
+) -> Template | Redirect:
+    """The owner saw the money in the M-Pesa app or statement: paid, and the customer goes online."""
+    payment = await _payment(request, tenants, payment_id)
+    receipt = form_fields(await request.form()).get("receipt", "")
+    s = services(request)
+    try:
+        done = await s.store.write(
+            owner_decisions.confirm_paid,
+            s.clock,
+            s.vault,
+            payment_id=payment.id,
+            tenant_id=payment.tenant_id,
+            receipt=receipt,
+            actor=admin.email,
+            source_ip=source_ip(request),
+        )
+    except DecisionRefused as refused:
+        problem = DECISION_REFUSED[refused.reason]
+        return await _detail(request, tenants, payment_id, 400, settle_error=problem, receipt=receipt)
+    if not done:
+        return await _detail(request, tenants, payment_id, 409, settle_error=NOT_UNKNOWN)
+    s.confirmation.paid("owner")  # counted, and the router worker woken to let the device in
+    return Redirect(f"/admin/payments/{payment_id}?done=confirmed_paid", status_code=303)
+
+
+@post("/payments/{payment_id:int}/not-paid", guards=[may_change])
+async def not_paid(
+    request: Request, tenants: Tenants, admin: CurrentAdmin, payment_id: FromPath[int]
+) -> Template | Redirect:
+    payment = await _payment(request, tenants, payment_id)
+    s = services(request)
+    done = await s.store.write(
+        owner_decisions.not_paid,
+        s.clock,
+        payment_id=payment.id,
+        tenant_id=payment.tenant_id,
+        actor=admin.email,
+        source_ip=source_ip(request),
+    )
+    if not done:
+        return await _detail(request, tenants, payment_id, 409, settle_error=NOT_UNKNOWN)
+    return Redirect(f"/admin/payments/{payment_id}?done=not_paid", status_code=303)
+
+
+@post("/payments/{payment_id:int}/ask", guards=[may_change])
+async def ask_mpesa(
+    request: Request, tenants: Tenants, admin: CurrentAdmin, payment_id: FromPath[int]
+) -> Template | Redirect:
+    """Asks M-Pesa about a receipt (Transaction Status); its answer arrives at the hooks a little later."""
+    payment = await _payment(request, tenants, payment_id)
+    receipt = form_fields(await request.form()).get("receipt", "") or payment.typed_receipt or ""
+    try:
+        await services(request).receipt_checks.ask(payment, receipt, admin.email)
+    except ReceiptRefused as refused:
+        problem = ASK_REFUSED[refused.reason]
+        return await _detail(request, tenants, payment_id, 400, ask_error=problem, receipt=receipt)
+    return Redirect(f"/admin/payments/{payment_id}?done=asked", status_code=303)
+
+
+handlers = [payment_list, payment_csv, payment_detail, reverse, confirm_paid, not_paid, ask_mpesa]

@@ -5,14 +5,25 @@ cookie: the phone's captive-portal window may not keep one. A payment's page is 
 reference, which is unguessable; it shows no personal data beyond the masked phone number.
 
     pages.py         what every customer page shares: the device, its site, rendering
-    paying.py        the packages (`/`), paying for one, following the payment, trying again
+    paying.py        the packages (`/`), paying for one, following the payment, trying again, and the
+                     receipt typed for a payment whose outcome is unknown
     online.py        the page of a device that has time: online, or being connected
     reconnect.py     the form where an access code, a voucher or an M-Pesa receipt gives a device access
     router_login.py  the login page each router fetches, which sends its devices here
 """
 
-from .paying import pay, payment_page, payment_status, retry, splash
+from .paying import pay, payment_page, payment_receipt, payment_status, retry, splash
 from .reconnect import reconnect, reconnect_form
 from .router_login import router_login_page
 
-HANDLERS = [splash, pay, payment_page, payment_status, retry, reconnect_form, reconnect, router_login_page]
+HANDLERS = [
+    splash,
+    pay,
+    payment_page,
+    payment_status,
+    retry,
+    payment_receipt,
+    reconnect_form,
+    reconnect,
+    router_login_page,
+]

@@ -5,7 +5,9 @@ It is where paying ends, and where a device with time lands when it comes back t
 from litestar.datastructures import State
 from litestar.response import Template
 
+from ... import i18n
 from ...access import sessions
+from ...billing import c2b
 from ...i18n import formats
 from .pages import Device, Site, device_context, other, page, payment_url
 
@@ -27,6 +29,9 @@ async def session_page(
             status.expires_at, services.settings.store.timezone, services.clock.now()
         )
     seconds_left = status.seconds_left or 0
+    # Money by hand this time was bought with, not spent yet: the customer's, told without its receipt
+    # (a page found by a MAC address must not show a code that moves time).
+    credit = await services.store.read(c2b.credit_of_session, session_id)
     view = "online" if status.state == "active" else "connecting"
     return page(
         "payment",
@@ -44,6 +49,7 @@ async def session_page(
             "time_left": formats.duration(lang, -(-seconds_left // 60) * 60),
             "expires_local": expires_local,
             "access_code": access_code,
+            "notice": i18n.say(lang, "credit_left", credit=credit) if credit else "",
         },
         switch_url=(
             payment_url(payment.ref, other(lang), device) if payment else f"/?{device.query(other(lang))}"

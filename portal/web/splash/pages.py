@@ -13,6 +13,8 @@ from litestar.response import Template
 
 from ... import i18n
 from ...access import routers
+from ...billing import c2b
+from ...catalog import packages
 from ...i18n import formats
 from ...mpesa import accounts
 from ...store import Connection
@@ -82,6 +84,7 @@ class Site:
     name: str  # the business's, as customers know it
     support_phone: str
     mpesa_account_id: int | None
+    wifi_word: str  # the account customers type to pay for Wi-Fi by hand
 
 
 def find_site(db: Connection, router_name: str) -> Site | None:
@@ -90,7 +93,15 @@ def find_site(db: Connection, router_name: str) -> Site | None:
         return None
     tenant = tenants.get(db, router.tenant_id)
     account_id = router.mpesa_account_id or accounts.first_of_tenant(db, router.tenant_id)
-    return Site(router.id, router.kind, tenant.id, tenant.name, tenant.support_phone, account_id)
+    return Site(
+        router.id,
+        router.kind,
+        tenant.id,
+        tenant.name,
+        tenant.support_phone,
+        account_id,
+        c2b.first_word(tenant.wifi_words),
+    )
 
 
 async def site_for(state: State, router_name: str) -> Site | None:
@@ -147,15 +158,24 @@ def payment_url(ref: str, lang: str, device: Device, **extra: str) -> str:
     return f"/pay/{ref}?" + urlencode({"lang": lang, "link-orig": device.link_orig} | extra)
 
 
-async def pay_by_hand(state: State, site: Site, lang: str) -> str:
-    """How to pay from the M-Pesa menu, for when the prompt never comes; then the receipt is the code."""
+def _by_hand_terms(
+    db: Connection, site: Site, package_id: int | None
+) -> tuple[accounts.StoredAccount, packages.Package | None]:
+    """The account that takes money by hand, and the package named (else the cheapest on sale)."""
+    package = packages.get(db, package_id) if package_id else None
+    return accounts.get(db, site.mpesa_account_id), package or packages.cheapest(db, site.tenant_id)
+
+
+async def pay_by_hand(state: State, site: Site, lang: str, package_id: int | None = None) -> str:
+    """How to pay from the M-Pesa menu, for when the prompt never comes: where, with which account, and
+    how much for what; then the receipt is the code."""
     if site.mpesa_account_id is None:
         return ""
-    account = await state.services.store.read(accounts.get, site.mpesa_account_id)
-    if account.c2b_registered_at is None:
-        return ""  # Daraja would not tell us of the money: nobody is sent to pay that way
+    account, package = await state.services.store.read(_by_hand_terms, site, package_id)
+    if account.c2b_registered_at is None or package is None:
+        return ""  # Daraja would not tell us of the money, or it would buy nothing: nobody is sent
     if account.kind == "till":
         how = i18n.say(lang, "till_how", till=account.till_number or account.shortcode)
     else:
-        how = i18n.say(lang, "paybill_how", shortcode=account.shortcode, account="WIFI")
-    return i18n.say(lang, "pay_by_hand", how=how)
+        how = i18n.say(lang, "paybill_how", shortcode=account.shortcode, account=site.wifi_word)
+    return i18n.say(lang, "pay_by_hand", how=how, amount=package.price, package=package.name)

@@ -1,6 +1,8 @@
 """Paying for a package: the packages (`/`, which also sends a device with time to its own page), the
-M-Pesa prompt, the payment's page and its status while the payer answers, and trying again."""
+M-Pesa prompt, the payment's page and its status while the payer answers, trying again, and the
+receipt its payer types when M-Pesa's answer never came (the payment is `unknown`)."""
 
+import contextlib
 from typing import Annotated, Any
 
 from litestar import Request, post
@@ -11,8 +13,9 @@ from litestar.response import Redirect, Template
 
 from ... import i18n, phones
 from ...access import routers, sessions
-from ...billing import payments
+from ...billing import payments, receipt_checks
 from ...billing.checkout import PaymentError
+from ...billing.receipt_checks import ReceiptRefused
 from ...catalog import packages
 from ...clock import to_text
 from ...i18n import formats
@@ -66,6 +69,10 @@ async def splash(request: Request, state: State) -> Template:
         waiting = {"view": "device_waiting", "live": True, "poll_url": ""}
         context = device_context(lang, site, device) | waiting
         return page("payment", lang, context, switch_url=f"/?{device.query(other(lang))}")
+    since = services.clock.now() - receipt_checks.DEVICE_LOOKBACK
+    if await services.store.read(payments.unknown_of_device, site.router_id, device.mac, since):
+        # The payer may have paid: the receipt in their SMS, typed on "Enter your code", says so.
+        return await _choose(state, lang, site, device, notice=i18n.say(lang, "payment_unknown_here"))
     ended = await services.store.read(sessions.ended_lately, services.clock, site.router_id, device.mac)
     return await _choose(state, lang, site, device, notice=i18n.say(lang, "time_over") if ended else "")
 
@@ -173,6 +180,21 @@ async def payment_page(
     payment, device = await _payment_and_device(state, ref, link_orig)
     if payment is None:
         return not_a_customer(lang)
+    return await _payment_page(state, lang, payment, device, notice=notice)
+
+
+async def _payment_page(
+    state: State,
+    lang: str,
+    payment: payments.Payment,
+    device: Device,
+    *,
+    notice: str | None = None,
+    receipt_error: str = "",
+    typed: str = "",
+    status_code: int = 200,
+) -> Template:
+    ref = payment.ref
     site = await site_for(state, device.router)
     status = await _status(state, payment, lang)
     if status["view"] in ("online", "connecting") and payment.access_session_id:
@@ -183,9 +205,13 @@ async def payment_page(
         device_context(lang, site, device)
         | status
         | {
-            "live": status["view"] == "waiting",
+            # An unknown payment is followed too: the owner or M-Pesa may settle it any moment.
+            "live": status["view"] in ("waiting", "unknown"),
             "poll_url": f"/pay/{ref}/status",
             "retry_url": f"/pay/{ref}/retry",
+            "receipt_url": f"/pay/{ref}/receipt",
+            "typed_receipt": typed or payment.typed_receipt or "",
+            "receipt_error": receipt_error,
             "masked_phone": formats.masked_phone(payment.phone),
             "amount": payment.amount,
             "payee": site.name,
@@ -193,6 +219,7 @@ async def payment_page(
             "notice": i18n.say(lang, "resend_wait") if notice == "resend_wait" else "",
             "pay_by_hand": await pay_by_hand(state, site, lang),
         },
+        status_code=status_code,
         switch_url=payment_url(ref, other(lang), device),
     )
 
@@ -206,6 +233,8 @@ async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
     """Where the payment stands, for the page and for /status: `view` is what the page shows."""
     if payment.state in payments.OPEN:
         return {"view": "waiting", "message": _say_result(lang, STILL_WAITING)}
+    if payment.state == "unknown":
+        return await _unknown(state, payment, lang)
     if payment.state == "paid" and payment.access_session_id is None:
         return {"view": "connecting", "message": _say_result(lang, PAID)}
     # A refund leaves the access it bought alone (ending it is the owner's separate act): while the
@@ -233,6 +262,22 @@ async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
         "can_retry": outcome.retry,  # else the same prompt fails the same way: another number, or by hand
         "other_number": outcome.category == result_codes.DECLINED,  # a rule on the payer's M-Pesa account
     }
+
+
+async def _unknown(state: State, payment: payments.Payment, lang: str) -> dict:
+    """M-Pesa's answer never came: say so honestly, and where the receipt the payer typed stands."""
+    receipt = payment.typed_receipt
+    checks = await state.services.store.read(receipt_checks.of_payment, payment.id) if receipt else []
+    latest = next((check for check in checks if check.receipt == receipt), None)
+    if receipt is None:
+        message = i18n.say(lang, "payment_unknown_detail")
+    elif latest is not None and latest.state == "answered":
+        message = i18n.say(lang, "receipt_not_confirmed", receipt=receipt)  # else it would be paid
+    elif latest is not None and latest.state == "asked":
+        message = i18n.say(lang, "receipt_checking", receipt=receipt)
+    else:
+        message = i18n.say(lang, "receipt_with_attendant", receipt=receipt)
+    return {"view": "unknown", "message": message, "headline": i18n.say(lang, "payment_unknown")}
 
 
 def _say_result(lang: str, code: str) -> str:
@@ -294,3 +339,29 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
         why = i18n.say(lang, _why_not(error))
         return await _choose(state, lang, site, device, chosen=payment.package_id, error=why, status_code=400)
     return Redirect(payment_url(again.ref, lang, device), status_code=303)
+
+
+@post("/pay/{ref:str}/receipt")
+async def payment_receipt(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
+    """The receipt from the payer's M-Pesa SMS, for a payment whose outcome is unknown: kept, and asked
+    of M-Pesa where the account can ask. It pays nothing by itself."""
+    form = form_fields(await request.form())
+    lang = i18n.language(form.get("lang"))
+    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    if payment is None:
+        return not_a_customer(lang)
+    services = state.services
+    typed = form.get("receipt", "")[:64]
+    try:
+        payment, receipt = await services.store.write(receipt_checks.type_receipt, services.clock, ref, typed)
+    except ReceiptRefused as refused:
+        if refused.reason != "not_a_receipt":  # settled meanwhile: the page says how
+            return Redirect(payment_url(ref, lang, device), status_code=303)
+        error = i18n.say(lang, "receipt_format")
+        return await _payment_page(
+            state, lang, payment, device, receipt_error=error, typed=typed, status_code=400
+        )
+    if await services.receipt_checks.can_ask(payment):
+        with contextlib.suppress(ReceiptRefused):  # asked too often, or settled: the attendant decides
+            await services.receipt_checks.ask(payment, receipt, "customer")
+    return Redirect(payment_url(ref, lang, device), status_code=303)

@@ -1,13 +1,18 @@
 """`/reconnect`: an access code, a voucher or an M-Pesa receipt gives this device access.
 
 A code moves the time it bought to the device that types it; a voucher or a receipt not used before
-buys its package. Guessing is throttled per device and per address."""
+buys its package. The receipt of a payment whose outcome is unknown is no mistake either: it is being
+checked. Guessing is throttled per device and per address."""
+
+import contextlib
 
 from litestar import Request, post
 from litestar.datastructures import State
 from litestar.response import Redirect, Template
 
 from ... import i18n
+from ...billing import receipt_checks
+from ...billing.receipt_checks import ReceiptRefused
 from ...billing.redemption import CodeRefused, redeem_code
 from ...throttle import Throttle
 from ..addresses import client_address
@@ -27,13 +32,18 @@ async def reconnect_form(request: Request, state: State) -> Template:
 
 
 async def _reconnect_page(
-    state: State, lang: str, site: Site, device: Device, *, code="", error="", status_code=200
+    state: State, lang: str, site: Site, device: Device, *, code="", error="", notice="", status_code=200
 ):
     return page(
         "reconnect",
         lang,
         device_context(lang, site, device)
-        | {"code": code, "error": error, "pay_by_hand": await pay_by_hand(state, site, lang)},
+        | {
+            "code": code,
+            "error": error,
+            "notice": notice,
+            "pay_by_hand": await pay_by_hand(state, site, lang),
+        },
         status_code=status_code,
         switch_url=f"/reconnect?{device.query(other(lang))}",
     )
@@ -70,11 +80,33 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
             typed=typed,
         )
     except CodeRefused as refused:
-        return await _reconnect_page(
-            state, lang, site, device, code=typed, error=i18n.say(lang, refused.reason), status_code=400
-        )
+        if refused.reason == "code_unknown" and await _receipt_of_unknown_payment(state, site, device, typed):
+            said = i18n.say(lang, "receipt_being_checked")
+            return await _reconnect_page(state, lang, site, device, code=typed, status_code=202, notice=said)
+        said = i18n.say(lang, refused.reason, account=site.wifi_word, **refused.values)
+        # Too little money is kept, not lost: what to do next, rather than an error.
+        words = {"notice": said} if refused.reason == "amount_too_small" else {"error": said}
+        return await _reconnect_page(state, lang, site, device, code=typed, status_code=400, **words)
     for key in tries:  # a right code is no guess
         throttle.forgive(key)
     services.jobs.wake()
     # To the device's own page, which can be reloaded (and reloads itself until the device is online).
     return Redirect(f"/?{device.query(lang)}", status_code=303)
+
+
+async def _receipt_of_unknown_payment(state: State, site: Site, device: Device, typed: str) -> bool:
+    """Is the code the receipt of a payment whose outcome is unknown (billing/receipt_checks.py)? Then
+    it is no mistake: it is kept, and asked of M-Pesa where the account can ask."""
+    services = state.services
+    payment, new = await services.store.write(
+        receipt_checks.receipt_for_device,
+        services.clock,
+        tenant_id=site.tenant_id,
+        router_id=site.router_id,
+        mac=device.mac,
+        typed=typed,
+    )
+    if payment is not None and new and await services.receipt_checks.can_ask(payment):
+        with contextlib.suppress(ReceiptRefused):  # asked too often: the attendant decides
+            await services.receipt_checks.ask(payment, payment.typed_receipt, "customer")
+    return payment is not None

@@ -201,3 +201,44 @@ async def test_voucher_batch_size_is_bounded(settings, clock, vault, store, alph
     assert "Pick a package." in no_package.text
     assert unknown_batch.status_code == 404
     assert await value(store, "SELECT count(*) FROM vouchers") == 0
+
+
+async def test_a_batch_sells_at_the_price_asked_and_the_owner_marks_it_sold_once(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+
+        async def generate(**fields):
+            data = {"csrf": csrf, "package_id": alpha.package_id, "count": "2"}
+            return await http.post(f"{base}/admin/vouchers", data=data | fields)
+
+        at_package_price = await generate(price="")
+        free = await generate(price="0")
+        bad = await generate(price="-5")
+        dear = await generate(price="1,000")
+        batch = dear.url.path.rsplit("/", 1)[1]
+        sold = await http.post(f"{base}/admin/vouchers/{batch}/sold", data={"csrf": csrf})
+        again = await http.post(f"{base}/admin/vouchers/{batch}/sold", data={"csrf": csrf})
+        listing = await http.get(f"{base}/admin/vouchers")
+    assert 'id="voucher-price">KES 30<' in at_package_price.text  # the package's price
+    assert 'id="voucher-price">free<' in free.text and "as sold</button>" not in free.text  # nothing to sell
+    assert bad.status_code == 400 and "from 0 (free) to 250,000" in bad.text
+    assert "Mark the 2 unused as sold</button>" in dear.text
+    assert "count as sold now, and not again when they are used" in sold.text
+    assert "as sold</button>" not in sold.text and "2 unused ones are marked sold" in sold.text
+    assert again.status_code == 200
+    prices = await rows(
+        store, "SELECT price, count(*), count(sold_at) FROM vouchers GROUP BY batch ORDER BY id"
+    )
+    assert [tuple(row) for row in prices] == [(30, 2, 0), (0, 2, 0), (1000, 2, 2)]
+    events = await rows(
+        store, "SELECT action, detail FROM audit_events WHERE action LIKE 'vouchers_%' ORDER BY id"
+    )
+    assert [(event["action"], json.loads(event["detail"]).get("price")) for event in events] == [
+        ("vouchers_generated", 30),
+        ("vouchers_generated", 0),
+        ("vouchers_generated", 1000),
+        ("vouchers_sold", 1000),  # once: the second press found none left unsold
+    ]
+    assert '<td class="num">KES 1,000</td>' in listing.text

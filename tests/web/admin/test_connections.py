@@ -10,10 +10,12 @@ from msgspec import structs
 
 from portal.access import routers
 from portal.app import create_app
+from portal.billing import c2b
 from portal.clock import to_text
 from portal.gateways.routeros.form import read_router
 from portal.sim.daraja import SANDBOX_PASSKEY
 from portal.tenancy.admins import create_admin
+from tests.billing.test_c2b import by_hand
 from tests.conftest import execute, free_port, rows, serving, value
 from tests.seed import PASSWORD, on_emulator, seed_tenant
 from tests.web.admin.client import browser, csrf_of, sign_in
@@ -421,3 +423,40 @@ async def test_test_credentials_says_when_daraja_cannot_be_reached(settings, clo
         answer = await http.post(f"{base}/admin/mpesa/{alpha.account_id}/test", data={"csrf": csrf})
     assert answer.status_code == 200
     assert "Daraja could not be reached from this box, so nothing was checked" in answer.text
+
+
+async def test_an_owner_sets_the_account_words_for_wifi_and_money_not_spent_follows_them(
+    settings, clock, vault, store, alpha
+):
+    where = {"account_id": alpha.account_id, "tenant_id": alpha.tenant_id}
+    await store.write(c2b.record, clock, payment=by_hand("SGR0000NET", "NET", 50), **where)
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        await sign_in(http, base, alpha.staff)
+        as_staff = await http.get(f"{base}/admin/mpesa")
+        http.cookies.clear()
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        shown = await http.get(f"{base}/admin/mpesa")
+        refused = await http.post(
+            f"{base}/admin/mpesa/wifi-words", data={"csrf": csrf, "wifi_words": "WIFI; NET"}
+        )
+        saved = await http.post(
+            f"{base}/admin/mpesa/wifi-words", data={"csrf": csrf, "wifi_words": " net , Wi-Fi "}
+        )
+    assert (
+        '<strong id="wifi-words-now">WIFI</strong>' in as_staff.text
+        and 'name="wifi_words"' not in as_staff.text
+    )
+    assert 'name="wifi_words" value="WIFI"' in shown.text
+    assert refused.status_code == 400 and "separate words with commas" in refused.text
+    assert 'value="WIFI; NET"' in refused.text
+    assert saved.status_code == 200 and saved.url.path == "/admin/mpesa" and "Saved." in saved.text
+    assert 'name="wifi_words" value="net, Wi-Fi"' in saved.text
+    assert (
+        await value(store, "SELECT wifi_words FROM tenants WHERE id = ?", (alpha.tenant_id,)) == "net, Wi-Fi"
+    )
+    assert await value(store, "SELECT for_wifi FROM c2b_payments") == 1
+    [event] = await rows(
+        store, "SELECT actor, target, detail FROM audit_events WHERE action = 'wifi_words_changed'"
+    )
+    assert (event["actor"], event["target"]) == (alpha.owner, f"tenant:{alpha.tenant_id}")
+    assert json.loads(event["detail"]) == {"words": ["WIFI", "net, Wi-Fi"], "payments_changed": 1}

@@ -124,10 +124,11 @@ async def test_money_paid_by_hand_is_found_by_its_receipt_with_whether_it_became
     settings, clock, vault, store, alpha
 ):
     beta = await seed_tenant(store, clock, vault, "beta", phone="254722000000")
-    for seeded, receipt, session in [
-        (alpha, "SGR0000AAA", alpha.session_id),
-        (alpha, "SGR0000BBB", None),
-        (beta, "SGR0000CCC", None),
+    for seeded, receipt, bill_ref, spent, session in [
+        (alpha, "SGR0000AAA", "WIFI", 200, alpha.session_id),
+        (alpha, "SGR0000BBB", "wifi", 0, None),
+        (alpha, "SGR0000DDD", "RENT-APT4", 0, None),
+        (beta, "SGR0000CCC", "WIFI", 0, None),
     ]:
         await store.write(
             insert,
@@ -136,7 +137,9 @@ async def test_money_paid_by_hand_is_found_by_its_receipt_with_whether_it_became
             mpesa_account_id=seeded.account_id,
             receipt=receipt,
             amount=250,
-            bill_ref="WIFI",
+            bill_ref=bill_ref,
+            for_wifi=int(bill_ref != "RENT-APT4"),
+            spent=spent,
             received_at=to_text(clock.now()),
             claimed_at=to_text(clock.now()) if session else None,
             access_session_id=session,
@@ -146,11 +149,23 @@ async def test_money_paid_by_hand_is_found_by_its_receipt_with_whether_it_became
         listed = await http.get(f"{base}/admin/payments")
         found = await http.get(f"{base}/admin/payments", params={"receipt": "sgr0000aaa"})
         failed_only = await http.get(f"{base}/admin/payments", params={"state": "failed"})
+        dashboard = await http.get(f"{base}/admin")
     assert "SGR0000AAA" in listed.text and "SGR0000BBB" in listed.text and "SGR0000CCC" not in listed.text
     assert f'href="/admin/sessions/{alpha.session_id}">claimed' in listed.text
     assert "not claimed" in listed.text
+    by_hand = listed.text.split('id="by-hand"')[1].split("<tr>")[2:]  # a row for each payment
+    [rent] = [row for row in by_hand if "SGR0000DDD" in row]
+    [spent] = [row for row in by_hand if "SGR0000AAA" in row]
+    [unspent] = [row for row in by_hand if "SGR0000BBB" in row]
+    assert "not for Wi-Fi" in rent and '<td class="num credit"></td>' in rent  # and no credit
+    assert '<td class="num credit">KES 50</td>' in spent  # the credit it has left
+    assert '<td class="num credit">KES 250</td>' in unspent
     assert "SGR0000AAA" in found.text and "SGR0000BBB" not in found.text
     assert 'id="by-hand"' not in failed_only.text  # money that arrived has not failed
+    # What customers can still spend: 50 + 250 of alpha's Wi-Fi money, never the rent nor beta's.
+    assert '<div class="figure" id="credit-outstanding"><a href="/admin/payments#by-hand">KES 300</a>' in (
+        dashboard.text
+    )
 
 
 async def test_bad_filter_input_is_explained_and_kept(settings, clock, vault, alpha):

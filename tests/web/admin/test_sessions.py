@@ -244,10 +244,14 @@ async def test_a_session_bought_several_times_is_listed_once_with_everything_tha
             router_id=alpha.router_id, phone="254712345678", amount=90, state="paid", at=later,
             receipt="SGR0000009", access_session_id=alpha.session_id,
         )  # fmt: skip
-        insert(
+        by_hand = insert(
             db, "c2b_payments", tenant_id=alpha.tenant_id, mpesa_account_id=alpha.account_id,
             receipt="SGR0000010", amount=30, received_at=last, claimed_at=last,
-            access_session_id=alpha.session_id,
+            access_session_id=alpha.session_id, for_wifi=1, spent=30,
+        )  # fmt: skip
+        insert(
+            db, "c2b_spends", tenant_id=alpha.tenant_id, c2b_payment_id=by_hand,
+            access_session_id=alpha.session_id, amount=30, spent_at=last,
         )  # fmt: skip
         return top_up
 
