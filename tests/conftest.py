@@ -214,6 +214,13 @@ async def hotspot(settings, clock, vault, daraja) -> AsyncIterator[Hotspot]:
         yield running
 
 
+@pytest.fixture
+async def nat_hotspot(settings, clock, vault, daraja) -> AsyncIterator[Hotspot]:
+    """The demo business behind NAT: no callback reaches it, it confirms by STK query."""
+    async with running_hotspot(settings, clock, vault, daraja, callbacks=False) as running:
+        yield running
+
+
 def self_signed_context(tmp_path) -> ssl.SSLContext:
     """api-ssl with a self-signed certificate, as most routers that have one carry."""
     key = ec.generate_private_key(ec.SECP256R1())

@@ -8,7 +8,7 @@ from portal.cli.demo import DEMO_DEVICE
 from tests.e2e.chromium import LAPTOP, PHONE, SCREENSHOTS, chromium, fits_the_screen
 from tests.e2e.test_admin_browser import sign_in
 from tests.e2e.test_splash_browser import WAIT_MS, on_router, shot
-from tests.web.test_unknown_payments import killed_in_the_push_window, nat_hotspot  # noqa: F401 (a fixture)
+from tests.web.test_unknown_payments import killed_in_the_push_window
 
 pytestmark = pytest.mark.browser
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 async def test_an_unknown_payment_is_typed_by_the_customer_confirmed_by_the_owner_and_goes_online(
     http,
     nat_hotspot,
-    clock,  # noqa: F811 (the fixture imported above)
+    clock,
 ):
     hotspot = nat_hotspot  # no callback can come: only the owner can settle it
     payment = await killed_in_the_push_window(http, hotspot, clock)

@@ -7,23 +7,15 @@ import re
 from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from portal.billing import checkout, payments
 from portal.clock import to_text
 from portal.mpesa.daraja import STK_PUSH, TRANSACTION_STATUS
-from tests.conftest import Hotspot, execute, rows, running_hotspot
+from tests.conftest import Hotspot, execute, rows
 from tests.web.admin.client import browser, csrf_of, sign_in
 from tests.web.test_splash import device_form, online, pay, status
 
 CONFIRM_FORM = re.compile(r'action="/admin/payments/(\d+)/confirm"')
-
-
-@pytest.fixture
-async def nat_hotspot(settings, clock, vault, daraja):
-    """The demo business behind NAT: no callback reaches it, it confirms by STK query."""
-    async with running_hotspot(settings, clock, vault, daraja, callbacks=False) as running:
-        yield running
 
 
 async def killed_in_the_push_window(http, hotspot: Hotspot, clock) -> payments.Payment:
