@@ -7,13 +7,13 @@ from litestar import Request, get
 from litestar.response import Template
 
 from ...access import sessions
-from ...billing import attention, c2b, earnings, reports
+from ...billing import attention, c2b, earnings
 from ...billing.earnings import Day
 from ...store import Connection
 from ...tenancy import audit
 from ...tenancy.scope import Scope
 from .base import Tenants, page, page_number, services
-from .reports import report_url
+from .reports import quick_links
 
 CHART_WIDTH, CHART_HEIGHT = 600, 170
 AUDIT_PAGE_SIZE = 100
@@ -23,12 +23,11 @@ AUDIT_PAGE_SIZE = 100
 async def dashboard(request: Request, tenants: Tenants) -> Template:
     zone, now = services(request).settings.store.timezone, services(request).clock.now()
     figures = await services(request).store.report(_dashboard, tenants, zone, now)
-    periods = reports.quick_periods(zone, now.astimezone(zone).date())
     return await page(
         request,
         "dashboard",
         chart=bar_chart(figures["earnings"].days),
-        report_of={name: report_url(period) for name, period in periods.items()},
+        report_of=quick_links(request),
         **figures,
     )
 
