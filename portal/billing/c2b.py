@@ -248,13 +248,15 @@ def credit_of_session(db: Connection, session_id: int) -> int:
 # -- what the owner reads --
 
 
-def search(db: Connection, scope: Scope, found: PaymentFilter, limit: int) -> list[PaidByHand]:
-    """Money sent from the M-Pesa menu matching the filter (it has no state), newest first."""
+def search(db: Connection, scope: Scope, found: PaymentFilter, limit: int | None) -> list[PaidByHand]:
+    """Money sent from the M-Pesa menu matching the filter (it has no state), newest first (limit None =
+    all)."""
     where, params = found.where(scope, FILTER_COLUMNS)
+    page, page_params = (" LIMIT ?", [limit]) if limit is not None else ("", [])
     return db.records(
         PaidByHand,
-        f"SELECT {COLUMNS} FROM c2b_payments WHERE {where} ORDER BY received_at DESC, id DESC LIMIT ?",
-        (*params, limit),
+        f"SELECT {COLUMNS} FROM c2b_payments WHERE {where} ORDER BY received_at DESC, id DESC{page}",
+        (*params, *page_params),
     )
 
 
@@ -277,14 +279,25 @@ def for_sessions(db: Connection, session_ids: Collection[int]) -> list[tuple[int
     return [(row["access_session_id"], row["receipt"], from_text(row["spent_at"])) for row in rows]
 
 
-def spent_sums(db: Connection, scope: Scope, bounds: list[datetime]) -> list[tuple]:
-    """Money by hand spent on Wi-Fi between consecutive `bounds`, as (range number, session id, amount):
-    it counts on the day it bought time, for what that time was (few rows: by hand is rare)."""
-    where, params = scope.where("tenant_id")
-    ranges = " ".join(f"WHEN spent_at < ? THEN {n - 1}" for n in range(1, len(bounds)))
-    rows = db.all(
-        f"SELECT CASE {ranges} END AS n, access_session_id, amount FROM c2b_spends"
-        f" WHERE {where} AND spent_at >= ? AND spent_at < ?",
-        (*[to_text(bound) for bound in bounds[1:]], *params, to_text(bounds[0]), to_text(bounds[-1])),
+class Spend(Record, frozen=True):
+    """A part of a payment by hand that bought time: Wi-Fi money, on the day it was spent."""
+
+    spent_at: datetime
+    tenant_id: int
+    access_session_id: int
+    amount: int
+    receipt: str
+    msisdn: str
+
+
+def spends(db: Connection, scope: Scope, start: datetime, end: datetime) -> list[Spend]:
+    """Money by hand spent on Wi-Fi at or after `start` and before `end`, oldest first (few rows: by hand
+    is rare)."""
+    where, params = scope.where("s.tenant_id")
+    return db.records(
+        Spend,
+        "SELECT s.spent_at, s.tenant_id, s.access_session_id, s.amount, p.receipt, p.msisdn"
+        " FROM c2b_spends s JOIN c2b_payments p ON p.id = s.c2b_payment_id"
+        f" WHERE {where} AND s.spent_at >= ? AND s.spent_at < ? ORDER BY s.spent_at, s.id",
+        (*params, to_text(start), to_text(end)),
     )
-    return [(row["n"], row["access_session_id"], row["amount"]) for row in rows]

@@ -10,6 +10,7 @@ and vouchers, on the day they sold (billing/vouchers.py). Each source is summed 
 the sums are added up here.
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -28,11 +29,16 @@ def local_midnight(zone: ZoneInfo, day: date) -> datetime:
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
+def day_bounds(zone: ZoneInfo, first: date, last: date) -> list[datetime]:
+    """The start of each local day from `first` to `last` (both included), then the midnight that ends
+    `last`. Computed day by day, so a daylight-saving change falls where it should."""
+    return [local_midnight(zone, first + timedelta(days=n)) for n in range((last - first).days + 2)]
+
+
 def day_starts(zone: ZoneInfo, now: datetime, days: int) -> list[datetime]:
-    """The start of each of the last `days` local days (today last), then the midnight that ends today.
-    Computed day by day, so a daylight-saving change falls where it should."""
+    """The start of each of the last `days` local days (today last), then the midnight that ends today."""
     today = now.astimezone(zone).date()
-    return [local_midnight(zone, today - timedelta(days=back)) for back in range(days - 1, -2, -1)]
+    return day_bounds(zone, today - timedelta(days=days - 1), today)
 
 
 @dataclass(frozen=True)
@@ -71,27 +77,50 @@ def _sums(
     column = by if by in ("package", "router") else None
     for n, key, amount, count in payments.paid_sums(db, scope, bounds, column):
         add(n, {column: key, "source": "prompt"}, amount, count)
-    spent = c2b.spent_sums(db, scope, bounds)
-    sold = vouchers.sales(db, scope, bounds)
-    bought = sessions.by_ids(db, {row[1] for row in spent} | {row[2] for row in sold if row[2]})
-    for n, session_id, amount in spent:
-        session = bought[session_id]
-        add(n, {"package": session.package_id, "router": session.router_id, "source": "by_hand"}, amount, 1)
-    for n, package_id, session_id, price in sold:
-        router_id = bought[session_id].router_id if session_id else None  # a voucher sold unused: none yet
-        add(n, {"package": package_id, "router": router_id, "source": "vouchers"}, price, 1)
+    spent = c2b.spends(db, scope, bounds[0], bounds[-1])
+    sold = vouchers.sales(db, scope, bounds[0], bounds[-1])
+    bought = bought_with(db, spent, sold)
+
+    def range_of(moment: datetime) -> int:
+        return bisect_right(bounds, moment) - 1
+
+    for spend in spent:
+        session = bought[spend.access_session_id]
+        keys = {"package": session.package_id, "router": session.router_id, "source": "by_hand"}
+        add(range_of(spend.spent_at), keys, spend.amount, 1)
+    for sale in sold:
+        # A voucher sold unused has bought nothing yet, on no router.
+        router_id = bought[sale.access_session_id].router_id if sale.access_session_id else None
+        keys = {"package": sale.package_id, "router": router_id, "source": "vouchers"}
+        add(range_of(sale.sold_at), keys, sale.price, 1)
     return totals
 
 
+def bought_with(
+    db: Connection, spent: list[c2b.Spend], sold: list[vouchers.Sale]
+) -> dict[int, sessions.Session]:
+    """The accesses that money by hand and vouchers bought: their package and router are the sale's."""
+    ids = {spend.access_session_id for spend in spent} | {sale.access_session_id for sale in sold}
+    return sessions.by_ids(db, ids - {None})
+
+
+def daily(db: Connection, scope: Scope, zone: ZoneInfo, first: date, last: date) -> list[Day]:
+    """Wi-Fi money of each local day from `first` to `last` (both included), days with nothing too."""
+    totals = _sums(db, scope, day_bounds(zone, first, last), None)
+    return [
+        Day(first + timedelta(days=n), *totals.get((n, None), (0, 0))) for n in range((last - first).days + 1)
+    ]
+
+
 def earnings(db: Connection, scope: Scope, zone: ZoneInfo, now: datetime, days: int = 30) -> Earnings:
-    totals = _sums(db, scope, day_starts(zone, now, days), None)
-    first = now.astimezone(zone).date() - timedelta(days=days - 1)
-    return Earnings([Day(first + timedelta(days=n), *totals.get((n, None), (0, 0))) for n in range(days)])
+    today = now.astimezone(zone).date()
+    return Earnings(daily(db, scope, zone, today - timedelta(days=days - 1), today))
 
 
-def earnings_by(db: Connection, scope: Scope, since: datetime, now: datetime, by: str) -> list[Earned]:
-    """Wi-Fi money since `since`, per package, router or source (named by SOURCES), largest first."""
-    totals = _sums(db, scope, [since, now + timedelta(days=1)], by)
+def earnings_by(db: Connection, scope: Scope, start: datetime, end: datetime, by: str) -> list[Earned]:
+    """Wi-Fi money at or after `start` and before `end`, per package, router or source (named by
+    SOURCES), largest first."""
+    totals = _sums(db, scope, [start, end], by)
     keys = [key for _, key in totals if key is not None]
     if by == "source":
         names = {key: key for key in keys}
@@ -103,6 +132,9 @@ def earnings_by(db: Connection, scope: Scope, since: datetime, now: datetime, by
 
 @dataclass(frozen=True)
 class Outcomes:
+    """How payments ended. A reversed payment is finished but no success: its money went back, so it is
+    not earned and does not count as paid; an `unknown` one is not finished (nobody knows yet)."""
+
     by_state: dict[str, int]
     failures: list[payments.Failures]
 
@@ -114,12 +146,13 @@ class Outcomes:
     def success_rate(self) -> float | None:
         if not self.finished:
             return None
-        return (self.by_state.get("paid", 0) + self.by_state.get("reversed", 0)) / self.finished
+        return self.by_state.get("paid", 0) / self.finished
 
 
-def outcomes(db: Connection, scope: Scope, since: datetime) -> Outcomes:
-    """How the payments started since `since` ended, and why the failed ones failed."""
+def outcomes(db: Connection, scope: Scope, since: datetime, before: datetime | None = None) -> Outcomes:
+    """How the payments started since `since` (and before `before`) ended, and why the failed ones
+    failed."""
     by_state: dict[str, int] = {}
-    for _, state, count in payments.counts_by_state(db, scope, since):
+    for _, state, count in payments.counts_by_state(db, scope, since, before):
         by_state[state] = by_state.get(state, 0) + count
-    return Outcomes(by_state, payments.failures(db, scope, since, expired_too=True))
+    return Outcomes(by_state, payments.failures(db, scope, since, expired_too=True, before=before))

@@ -402,11 +402,15 @@ def paid_unconnected(
     )
 
 
-def counts_by_state(db: Connection, scope: Scope | None = None, since: datetime | None = None) -> list[tuple]:
-    """(tenant id, state, count) of payments started since `since` (every one when None)."""
+def counts_by_state(
+    db: Connection, scope: Scope | None = None, since: datetime | None = None, before: datetime | None = None
+) -> list[tuple]:
+    """(tenant id, state, count) of payments started since `since` and before `before` (None: no bound)."""
     where, params = scope.where("tenant_id") if scope else ("1 = 1", [])
     if since is not None:
         where, params = f"{where} AND created_at >= ?", [*params, to_text(since)]
+    if before is not None:
+        where, params = f"{where} AND created_at < ?", [*params, to_text(before)]
     rows = db.all(
         f"SELECT tenant_id, state, count(*) AS count FROM payments WHERE {where} GROUP BY tenant_id, state",
         params,
@@ -423,11 +427,19 @@ class Failures:
 
 
 def failures(
-    db: Connection, scope: Scope, since: datetime, *, expired_too: bool, leave_out: tuple[str, ...] = ()
+    db: Connection,
+    scope: Scope,
+    since: datetime,
+    *,
+    expired_too: bool,
+    leave_out: tuple[str, ...] = (),
+    before: datetime | None = None,
 ) -> list[Failures]:
-    """Failed (and, with `expired_too`, expired) payments started since `since`, by result code, most
-    frequent first; `leave_out` codes are not counted."""
+    """Failed (and, with `expired_too`, expired) payments started since `since` (and before `before`), by
+    result code, most frequent first; `leave_out` codes are not counted."""
     where, params = scope.where("tenant_id")
+    if before is not None:
+        where, params = f"{where} AND created_at < ?", [*params, to_text(before)]
     states = ("failed", "expired") if expired_too else ("failed",)
     # Only with codes to leave out: `NOT IN (NULL)`, what marks() gives for none, would match no row.
     left_out = f" AND coalesce(result_code, '') NOT IN ({marks(leave_out)})" if leave_out else ""
@@ -462,3 +474,17 @@ def paid_sums(db: Connection, scope: Scope, bounds: list[datetime], by: str | No
         (*[to_text(bound) for bound in bounds[1:]], *params, to_text(bounds[0]), to_text(bounds[-1])),
     )
     return [(row["n"], row["key"], row["amount"], row["count"]) for row in rows]
+
+
+def paid_between(
+    db: Connection, scope: Scope, start: datetime, end: datetime, states: tuple[str, ...]
+) -> list[Payment]:
+    """Payments paid at or after `start` and before `end` that are in one of `states` now ('paid', and
+    'reversed' for those given back since), oldest first."""
+    where, params = scope.where("tenant_id")
+    return db.records(
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE {where} AND state IN ({marks(states)})"
+        " AND paid_at >= ? AND paid_at < ? ORDER BY paid_at, id",
+        (*params, *states, to_text(start), to_text(end)),
+    )

@@ -171,18 +171,29 @@ def mark_sold(db: Connection, clock: Clock, tenant_id: int, name: str) -> int:
     )
 
 
-def sales(db: Connection, scope: Scope, bounds: list[datetime]) -> list[tuple]:
-    """Vouchers sold between consecutive `bounds`, as (range number, package id, session id or None,
-    price), at the moment each sold: marked sold, else redeemed. Free ones are no sale."""
+class Sale(Record, frozen=True):
+    """A voucher sold: when its batch was marked sold, else when a customer used it."""
+
+    sold_at: datetime
+    tenant_id: int
+    package_id: int
+    access_session_id: int | None  # what it bought; None while unused
+    price: int
+    batch: str
+    marked_sold: bool  # sold with its batch (to a reseller, over the counter), not at its use
+
+
+def sales(db: Connection, scope: Scope, start: datetime, end: datetime) -> list[Sale]:
+    """Vouchers sold at or after `start` and before `end`, oldest first. Free ones are no sale."""
     where, params = scope.where("tenant_id")
     sold_at = "coalesce(sold_at, used_at)"  # used_at is set only on use: unsold and void, never sold
-    ranges = " ".join(f"WHEN {sold_at} < ? THEN {n - 1}" for n in range(1, len(bounds)))
-    rows = db.all(
-        f"SELECT CASE {ranges} END AS n, package_id, access_session_id, price FROM vouchers"
-        f" WHERE {where} AND price > 0 AND {sold_at} >= ? AND {sold_at} < ?",
-        (*[to_text(bound) for bound in bounds[1:]], *params, to_text(bounds[0]), to_text(bounds[-1])),
+    return db.records(
+        Sale,
+        f"SELECT {sold_at}, tenant_id, package_id, access_session_id, price, batch, sold_at IS NOT NULL"
+        f" FROM vouchers WHERE {where} AND price > 0 AND {sold_at} >= ? AND {sold_at} < ?"
+        f" ORDER BY {sold_at}, id",
+        (*params, to_text(start), to_text(end)),
     )
-    return [(row["n"], row["package_id"], row["access_session_id"], row["price"]) for row in rows]
 
 
 def redeem(db: Connection, clock: Clock, tenant_id: int, typed: str) -> Redeemed | None:

@@ -86,11 +86,11 @@ async def test_money_by_hand_counts_on_the_day_each_part_was_spent_and_rent_neve
     alpha_only = Scope((alpha.tenant_id,))
     earned = await store.read(earnings, alpha_only, NAIROBI, clock.now())
     assert [earned.days[-2].amount, earned.days[-1].amount] == [30 + 30, 20 + 10]
-    by_source = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "source")
+    by_source = await store.read(earnings_by, alpha_only, at(2026, 1, 1), at(2026, 2, 1), "source")
     assert by_source == [Earned("by_hand", 60, 3), Earned("prompt", 30, 1)]
-    by_package = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "package")
+    by_package = await store.read(earnings_by, alpha_only, at(2026, 1, 1), at(2026, 2, 1), "package")
     assert by_package == [Earned("Alpha hour", 90, 4)]
-    by_router = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "router")
+    by_router = await store.read(earnings_by, alpha_only, at(2026, 1, 1), at(2026, 2, 1), "router")
     assert by_router == [Earned("alpha-router", 90, 4)]
     assert await store.read(c2b.credit_outstanding, alpha_only) == 0  # the rent is no customer's credit
 
@@ -115,9 +115,9 @@ async def test_a_voucher_sale_counts_once_when_used_or_when_its_batch_was_marked
     earned = await store.read(earnings, alpha_only, NAIROBI, clock.now())
     assert [day.amount for day in earned.days[-3:]] == [30 + 50, 100, 0]
     assert [day.count for day in earned.days[-3:]] == [2, 2, 0]
-    by_source = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "source")
+    by_source = await store.read(earnings_by, alpha_only, at(2026, 1, 1), at(2026, 2, 1), "source")
     assert by_source == [Earned("vouchers", 150, 3), Earned("prompt", 30, 1)]
-    by_router = await store.read(earnings_by, alpha_only, at(2026, 1, 1), clock.now(), "router")
+    by_router = await store.read(earnings_by, alpha_only, at(2026, 1, 1), at(2026, 2, 1), "router")
     assert by_router == [Earned("alpha-router", 130, 3), Earned(None, 50, 1)]  # the third was never used
     [batch] = [each for each in await store.read(vouchers.batches, alpha_only) if each.batch == sold]
     assert (batch.price, batch.unused, batch.unsold, batch.void) == (50, 0, 0, 1)

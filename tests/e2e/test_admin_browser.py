@@ -208,3 +208,34 @@ async def test_owner_signs_in_sees_earnings_exports_csv_adds_a_package_and_print
         assert await page.locator("button:has-text('End access now')").count() == 1
         assert await fits_the_screen(page)
         await page.screenshot(path=SCREENSHOTS / "session-360x740.png", full_page=True)
+
+
+async def test_owner_reads_a_report_for_a_period_and_its_csv_adds_up(settings, clock, vault, tmp_path):
+    demo, earned_today = await seed_demo_payments(settings, clock, vault)
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, chromium(base) as browser:
+        page = await browser.page(viewport=LAPTOP, accept_downloads=True)
+        await sign_in(page, base, demo.admin_email, demo.admin_password)
+        await page.click("#earned-today a")  # the dashboard's figure opens the report of its day
+        assert await page.inner_text("#earned") == f"KES {earned_today:,}"
+        await page.click("nav >> text=Reports")
+        await page.click("text=Last 30 days")
+        earned = await page.inner_text("#earned")
+        assert await page.locator("#by-day tbody tr").count() == 30  # days with nothing too
+        assert await page.inner_text("#credit-now") == "KES 50"  # apart from what was earned
+        await page.screenshot(path=SCREENSHOTS / "reports-1280x800.png", full_page=True)
+        async with page.expect_download() as download_info:
+            await page.click("text=Download CSV")
+        saved = tmp_path / (await download_info.value).suggested_filename
+        await (await download_info.value).save_as(saved)
+        rows = list(csv.DictReader(saved.read_text(encoding="utf-8-sig").splitlines()))
+        assert f"KES {sum(int(row['Earned (KES)']) for row in rows):,}" == earned
+        await page.fill("#from", "2026-02-01")
+        await page.fill("#to", "2026-01-01")
+        await page.click("button:has-text('Show')")
+        assert "The end date is before the start date." in await page.inner_text("main")
+
+        page = await browser.page(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+        await sign_in(page, base, demo.admin_email, demo.admin_password)
+        await page.goto(f"{base}/admin/reports")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        await page.screenshot(path=SCREENSHOTS / "reports-360x740.png", full_page=True)

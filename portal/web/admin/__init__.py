@@ -10,7 +10,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from . import auth, catalog, connections, overview, payments, sessions
+from . import auth, catalog, connections, overview, payments, reports, sessions
 from .base import current_admin, current_tenants, error_page, signed_in
 
 # Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer.
@@ -30,6 +30,7 @@ router = Router(
     route_handlers=[
         *auth.handlers,
         *overview.handlers,
+        *reports.handlers,
         *payments.handlers,
         *sessions.handlers,
         *catalog.handlers,

@@ -23,6 +23,8 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+from ...billing.earnings import SOURCES
+from ...billing.reports import FIRST_YEAR, LAST_YEAR, MAX_DAYS
 from ...i18n import formats
 from ...numbers import whole
 from ...store import Connection
@@ -56,6 +58,13 @@ NOTICES = {
     "revoked": "Access ended. The router is being told now.",
     "moved": "Moved to the new device. The router is being told now.",
 }
+DAY_REFUSED = {
+    "not_a_date": "Write a date as YYYY-MM-DD, for example 2026-01-31.",
+    "out_of_range": f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}.",
+    "before_start": "The end date is before the start date.",
+    "too_long": f"Pick a period of at most {MAX_DAYS} days.",
+}
+SOURCE_NAMES = dict(zip(SOURCES, ("M-Pesa prompt", "M-Pesa paid by hand", "Vouchers"), strict=True))
 
 
 def services(connection: ASGIConnection) -> Any:
@@ -281,6 +290,7 @@ class Formats:
     phone = staticmethod(formats.phone)
     data = staticmethod(formats.data_size)
     day = staticmethod(formats.day)
+    source = staticmethod(SOURCE_NAMES.__getitem__)  # where Wi-Fi money came from (earnings.SOURCES)
 
     def when(self, moment: datetime | None) -> str:
         return formats.when(moment, self.zone, self.now)

@@ -13,6 +13,7 @@ from ...store import Connection
 from ...tenancy import audit
 from ...tenancy.scope import Scope
 from .base import Tenants, page, page_number, services
+from .reports import quick_links
 
 CHART_WIDTH, CHART_HEIGHT = 600, 170
 AUDIT_PAGE_SIZE = 100
@@ -22,16 +23,22 @@ AUDIT_PAGE_SIZE = 100
 async def dashboard(request: Request, tenants: Tenants) -> Template:
     zone, now = services(request).settings.store.timezone, services(request).clock.now()
     figures = await services(request).store.report(_dashboard, tenants, zone, now)
-    return await page(request, "dashboard", chart=bar_chart(figures["earnings"].days), **figures)
+    return await page(
+        request,
+        "dashboard",
+        chart=bar_chart(figures["earnings"].days),
+        report_of=quick_links(request),
+        **figures,
+    )
 
 
 def _dashboard(db: Connection, tenants: Scope, zone, now) -> dict:
-    month_start = earnings.day_starts(zone, now, 30)[0]
+    month = earnings.day_starts(zone, now, 30)
     return {
         "earnings": earnings.earnings(db, tenants, zone, now, days=30),
-        "by_package": earnings.earnings_by(db, tenants, month_start, now, "package"),
-        "by_router": earnings.earnings_by(db, tenants, month_start, now, "router"),
-        "by_source": earnings.earnings_by(db, tenants, month_start, now, "source"),
+        "by_package": earnings.earnings_by(db, tenants, month[0], month[-1], "package"),
+        "by_router": earnings.earnings_by(db, tenants, month[0], month[-1], "router"),
+        "by_source": earnings.earnings_by(db, tenants, month[0], month[-1], "source"),
         "credit": c2b.credit_outstanding(db, tenants),
         "outcomes": earnings.outcomes(db, tenants, now - timedelta(days=7)),
         "active": sessions.active_count(db, tenants, now),

@@ -5,7 +5,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
@@ -19,6 +19,7 @@ from ...billing.earnings import local_midnight
 from ...billing.owner_decisions import DecisionRefused
 from ...billing.payments import STATES, Payment, PaymentFilter
 from ...billing.receipt_checks import ReceiptRefused
+from ...billing.reports import typed_days
 from ...catalog import packages
 from ...mpesa import accounts
 from ...numbers import is_digits
@@ -27,6 +28,7 @@ from ...store import Connection
 from ...tenancy import tenants as tenant_table
 from ...tenancy.scope import Scope
 from .base import (
+    DAY_REFUSED,
     CurrentAdmin,
     Formats,
     Shown,
@@ -39,10 +41,10 @@ from .base import (
     services,
     source_ip,
 )
+from .spreadsheets import cell
 
 PAGE_SIZE = 50
 BY_HAND_SHOWN = 50  # the newest; a receipt or dates find older ones
-FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are typing mistakes (and year 9999 has no next day)
 FILTER_FIELDS = ("state", "from", "to", "phone", "receipt")
 RECEIPT = re.compile(r"^[A-Z0-9]{6,20}$")
 DECISION_REFUSED = {
@@ -78,20 +80,8 @@ def read_filter(request: Request) -> tuple[PaymentFilter, dict[str, str], dict[s
         found = replace(found, state=typed["state"])
     elif typed["state"]:
         errors["state"] = "Pick a state from the list."
-    days: dict[str, date | None] = {}
-    for name in ("from", "to"):
-        try:
-            days[name] = date.fromisoformat(typed[name]) if typed[name] else None
-        except ValueError:
-            errors[name] = "Write a date as YYYY-MM-DD, for example 2026-01-31."
-    first, last = days.get("from"), days.get("to")
-    for name, day in (("from", first), ("to", last)):
-        if day and not FIRST_YEAR <= day.year <= LAST_YEAR:
-            errors[name] = f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}."
-            days[name] = None
-    first, last = days.get("from"), days.get("to")
-    if first and last and first > last:
-        errors["to"] = "The end date is before the start date."
+    first, last, problems = typed_days(typed["from"], typed["to"])
+    errors |= {field: DAY_REFUSED[reason] for field, reason in problems.items()}
     found = replace(
         found,
         start=local_midnight(zone, first) if first else None,
@@ -156,19 +146,19 @@ async def payment_csv(request: Request, tenants: Tenants) -> Response:
         writer.writerow(
             [
                 row.ref,
-                _cell(names.tenants[row.tenant_id]),
+                cell(names.tenants[row.tenant_id]),
                 formats.when_exact(row.created_at),
                 formats.when_exact(row.paid_at),
                 row.state,
                 row.phone,
                 row.amount,
-                _cell(names.packages[row.package_id]),
-                _cell(names.routers.get(row.router_id, "")),
-                _cell(names.accounts[row.mpesa_account_id]),
+                cell(names.packages[row.package_id]),
+                cell(names.routers.get(row.router_id, "")),
+                cell(names.accounts[row.mpesa_account_id]),
                 row.receipt or "",
-                _cell(row.result_code or ""),
-                _cell(row.result_desc or ""),
-                _cell(row.reversed_reason or ""),
+                cell(row.result_code or ""),
+                cell(row.result_desc or ""),
+                cell(row.reversed_reason or ""),
             ]
         )
     today = formats.now.astimezone(formats.zone).date().isoformat()
@@ -177,11 +167,6 @@ async def payment_csv(request: Request, tenants: Tenants) -> Response:
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="payments-{today}.csv"'},
     )
-
-
-def _cell(text: str) -> str:
-    """A spreadsheet runs a cell that starts with = + - @ as a formula; a leading ' keeps it text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @get("/payments/{payment_id:int}")
