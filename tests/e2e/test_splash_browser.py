@@ -3,11 +3,14 @@ the simulators: the portal, the Daraja simulator (its fake phone answers prompts
 """
 
 import contextlib
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from playwright.async_api import Page
 
+from portal.catalog import packages
+from portal.catalog.packages import PackageSpec
 from portal.cli.demo import DEMO_DEVICE
 from tests.billing.test_c2b import pay_by_hand
 from tests.conftest import Hotspot, eventually
@@ -155,3 +158,71 @@ async def test_a_double_tapped_pay_button_sends_one_prompt(hotspot):
         await page.dblclick("button:has-text('Pay with M-Pesa')")
         await page.wait_for_selector("text=Check your phone")
         assert len(hotspot.daraja.sim.prompts) == 1
+
+
+# -- the online page's countdown: the browser's clock is Playwright's, moved by the test ------------------
+
+MONTH = 30 * 86400
+
+
+async def paid_and_online(hotspot: Hotspot, page: Page, package: str, *, clock_installed=True) -> None:
+    """Pays for the package named and reloads the online page with the browser's clock stopped, so that
+    the test alone moves it from the moment the page loads."""
+    await page.goto(hotspot.splash_url())
+    await page.click(f"text={package}")
+    await page.fill("#phone", "0712 345 678")
+    await page.click("button:has-text('Pay with M-Pesa')")
+    await page.wait_for_selector("text=Check your phone")
+    await answer(hotspot, "success")
+    await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+    await on_router(hotspot, DEMO_DEVICE[0])
+    if clock_installed:
+        now = await page.evaluate("Date.now()")
+        await page.clock.pause_at(datetime.fromtimestamp(now / 1000 + 1, UTC))
+    await page.reload()
+
+
+def a_months_package(db, clock, tenant_id: int) -> None:
+    packages.create(db, clock, tenant_id, PackageSpec("30 days", 1000, MONTH, "2M/5M", None))
+
+
+@pytest.mark.parametrize("viewport", [PHONE, NARROWEST])
+async def test_a_months_package_counts_down_each_second_and_never_reloads_by_itself(hotspot, clock, viewport):
+    store = hotspot.portal.services.store
+    await store.write(a_months_package, clock, hotspot.demo.tenant_id)
+    async with phone_browser(hotspot) as page:
+        await page.set_viewport_size(viewport)
+        await page.clock.install()
+        await paid_and_online(hotspot, page, "30 days")
+        navigations = []
+        page.on("framenavigated", lambda frame: navigations.append(frame.url))
+        await page.clock.run_for(1000)
+        before = await page.inner_text("#time-left")
+        await page.clock.run_for(5000)
+        after = await page.inner_text("#time-left")
+        assert navigations == []  # a delay beyond 2^31-1 ms would fire at once, and again, forever
+        assert before.startswith("29 days 23:59:") and after != before
+        assert "Until 12:00, 04/02/2026" in await page.inner_text("main")
+        await page.screenshot(path=SCREENSHOTS / f"splash-online-month-{viewport['width']}.png")
+
+
+async def test_the_countdown_counts_the_demos_fast_time_and_flips_when_it_is_up(hotspot, clock):
+    clock.scale = 60  # as the demo's --time-scale 60: a package's hour passes in a real minute
+    async with phone_browser(hotspot) as page:
+        await page.clock.install()
+        await paid_and_online(hotspot, page, "1 hour")
+        await page.clock.run_for(30_000)
+        assert await page.inner_text("#time-left") == "30:00"
+        clock.advance(hours=1)  # the portal's hour has passed as well
+        await hotspot.portal.services.jobs.expire_due()
+        await page.clock.run_for(33_000)
+        await page.wait_for_selector("text=Your time is over")
+        await shot(page, "time-over")
+
+
+async def test_without_javascript_the_online_page_shows_the_time_left_and_when_it_ends(hotspot):
+    async with phone_browser(hotspot, javascript=False) as page:
+        await paid_and_online(hotspot, page, "3 hours", clock_installed=False)
+        assert await page.inner_text("#time-left") == "3 hours"
+        assert "Until 15:00" in await page.inner_text("main")
+        await shot(page, "online-without-javascript")

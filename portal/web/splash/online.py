@@ -45,6 +45,7 @@ async def session_page(
             "poll_url": f"/pay/{payment.ref}/status" if payment else "",
             "receipt": payment.receipt if payment else "",
             "seconds_left": seconds_left,
+            "clock_scale": services.clock.scale,
             # Whole minutes, rounded up: an hour just bought is "1 hour", not "59 minutes".
             "time_left": formats.duration(lang, -(-seconds_left // 60) * 60),
             "expires_local": expires_local,
