@@ -15,7 +15,7 @@ ENGLISH: dict[str, Text] = {
     # -- the splash pages ------------------------------------------------------------------------------
     "choose_package": "Choose a package",
     "phone_label": "M-Pesa phone number",
-    "phone_hint": "The phone that will get the M-Pesa prompt, e.g. 0712 345 678",
+    "phone_hint": "Safaricom M-Pesa numbers only. The phone that gets the prompt, e.g. 0712 345 678",
     "pay": "Pay with M-Pesa",
     "have_code": "Already paid, or have a voucher?",
     "have_code_link": "Enter your code",
@@ -181,7 +181,17 @@ ENGLISH: dict[str, Text] = {
         "That number has {count} digit too many: a Kenyan mobile number is like 0712 345 678.",
         "That number has {count} digits too many: a Kenyan mobile number is like 0712 345 678.",
     ),
-    "phone.bad_prefix": "M-Pesa numbers start with 07 or 01, like 0712 345 678 or 0112 345 678.",
+    "phone.bad_prefix": (
+        "That is not a Safaricom number: the M-Pesa prompt reaches Safaricom numbers only, like"
+        " 0712 345 678 or 0112 345 678."
+    ),
+    "phone.other_network": (
+        "{network} numbers can't get the M-Pesa prompt: it reaches Safaricom numbers only. Use a"
+        " Safaricom M-Pesa number, like 0712 345 678."
+    ),
+    "phone.not_a_number": (
+        "That is not a phone number: a Kenyan mobile number has 10 digits, like 0712 345 678."
+    ),
     # -- durations and speeds (formats.py) -------------------------------------------------------------
     "unit.day": ("{count} day", "{count} days"),
     "unit.hour": ("{count} hour", "{count} hours"),
@@ -194,7 +204,7 @@ SWAHILI: dict[str, Text] = {
     # -- the splash pages ------------------------------------------------------------------------------
     "choose_package": "Chagua kifurushi",
     "phone_label": "Nambari ya simu ya M-Pesa",
-    "phone_hint": "Simu itakayopokea ombi la M-Pesa, k.m. 0712 345 678",
+    "phone_hint": "Nambari za M-Pesa za Safaricom pekee. Simu itakayopokea ombi, k.m. 0712 345 678",
     "pay": "Lipa kwa M-Pesa",
     "have_code": "Umeshalipa, au una vocha?",
     "have_code_link": "Weka nambari yako",
@@ -365,7 +375,17 @@ SWAHILI: dict[str, Text] = {
     "phone.too_long": (
         "Nambari hiyo ina tarakimu {count} za ziada: nambari ya simu ya Kenya ni kama 0712 345 678."
     ),
-    "phone.bad_prefix": "Nambari za M-Pesa huanza na 07 au 01, kama 0712 345 678 au 0112 345 678.",
+    "phone.bad_prefix": (
+        "Hiyo si nambari ya Safaricom: ombi la M-Pesa linafika kwa nambari za Safaricom pekee, kama"
+        " 0712 345 678 au 0112 345 678."
+    ),
+    "phone.other_network": (
+        "Nambari za {network} haziwezi kupata ombi la M-Pesa: linafika kwa nambari za Safaricom pekee."
+        " Tumia nambari ya M-Pesa ya Safaricom, kama 0712 345 678."
+    ),
+    "phone.not_a_number": (
+        "Hiyo si nambari ya simu: nambari ya simu ya Kenya ina tarakimu 10, kama 0712 345 678."
+    ),
     # -- durations and speeds (formats.py) -------------------------------------------------------------
     "unit.day": "siku {count}",
     "unit.hour": "saa {count}",

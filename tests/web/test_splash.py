@@ -63,6 +63,7 @@ async def test_splash_shows_the_tenant_and_its_packages_as_buttons(portal_url, s
         page = await http.get(portal_url, params=DEVICE)
     assert page.status_code == 200
     assert "Demo Cafe Wi-Fi" in page.text and "0712 345 678" in page.text
+    assert "Safaricom M-Pesa numbers only" in page.text  # beside the phone field, before anyone waits
     assert page.text.count('type="radio" name="package"') == 4
     assert "KES 10" in page.text and "1 hour" in page.text and "up to 2 Mbps" in page.text
     assert "500 MB" in page.text  # the data cap of the package that has one
@@ -174,7 +175,9 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     assert code.replace("-", "") == vault.decrypt(stored)
 
 
-@pytest.mark.parametrize("typed", ["+254 712-345-678", "0712345678", "254712345678", "712 345 678"])
+@pytest.mark.parametrize(
+    "typed", ["+254 712-345-678", "0712345678", "254712345678", "712 345 678", "+254 (0) 712 345 678"]
+)
 async def test_phone_numbers_are_taken_as_people_type_them(http, hotspot, typed):
     assert (await pay(http, hotspot, phone=typed)).status_code == 303
     assert [p.phone for p in hotspot.daraja.sim.pending_prompts()] == ["254712345678"]
@@ -183,7 +186,9 @@ async def test_phone_numbers_are_taken_as_people_type_them(http, hotspot, typed)
 @pytest.mark.parametrize(
     ("typed", "lang", "says"),
     [
-        ("0812 345 678", "en", "M-Pesa numbers start with 07 or 01"),
+        ("0812 345 678", "en", "That is not a Safaricom number"),
+        ("0733 123 456", "en", "Airtel numbers can&#39;t get the M-Pesa prompt"),
+        ("0770 123 456", "sw", "Nambari za Telkom haziwezi kupata ombi la M-Pesa"),
         ("0712 345", "en", "That number is 3 digits short"),
         ("0712 345 678", "en", "Choose a package first."),
         ("07l2 345 678", "sw", "Nambari ya simu ina tarakimu pekee"),
