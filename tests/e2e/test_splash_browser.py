@@ -226,3 +226,24 @@ async def test_without_javascript_the_online_page_shows_the_time_left_and_when_i
         assert await page.inner_text("#time-left") == "3 hours"
         assert "Until 15:00" in await page.inner_text("main")
         await shot(page, "online-without-javascript")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_after_a_resend_then_a_cancel_the_failure_page_leads_on_without_a_stale_notice(
+    hotspot, javascript
+):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot)
+        await page.click("button:has-text('Send the prompt again')")  # the prompt is still open
+        assert "The last prompt is still open" in await page.inner_text("main")
+        await answer(hotspot, "cancel")
+        await page.wait_for_selector("text=Payment not completed", timeout=WAIT_MS)
+        assert "still open" not in await page.inner_text("main") and "notice=" not in page.url
+        await shot(page, f"failed-{'js' if javascript else 'no-js'}")
+        await page.click("text=Use another number")
+        assert await page.is_checked("input[name=package][value='2']")  # 3 hours, as chosen before
+        assert await page.input_value("#phone") == ""
+        await page.fill("#phone", "0712 345 679")
+        await page.click("button:has-text('Pay with M-Pesa')")
+        await page.wait_for_selector("text=Check your phone")
+        assert "0712 ••• 679" in await page.inner_text("main")

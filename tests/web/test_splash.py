@@ -242,22 +242,32 @@ async def test_a_late_tap_on_try_again_after_paying_sends_no_new_prompt(http, ho
     assert len(hotspot.daraja.sim.prompts) == 1
 
 
+STEPS = ("Try again</button>", "Use another number</a>", "Choose another package</a>")
+
+
 @pytest.mark.parametrize(
     ("outcome", "offers"),
     [
-        ("wrong_pin", "Try again</button>"),
-        ("bad_debt", "Pay with another number"),  # a rule on this M-Pesa account
-        ("not_permitted", "Lipa na M-Pesa, Pay Bill"),  # the hotspot's set-up: neither helps; by hand may
+        # Cancelled, a wrong PIN, no funds, no answer: again, or a mistyped number, or a cheaper package.
+        ("cancel", STEPS),
+        ("wrong_pin", STEPS),
+        ("no_funds", STEPS),
+        ("bad_debt", STEPS[1:]),  # a rule on this M-Pesa account: the same number fails the same way
+        ("not_permitted", ()),  # the hotspot's set-up: none of them helps; paying by hand may
     ],
 )
-async def test_a_failure_offers_only_the_next_step_that_could_work(http, hotspot, outcome, offers):
+async def test_a_failure_offers_every_next_step_that_could_work(http, hotspot, outcome, offers):
     await register_c2b_urls(hotspot)
-    location = (await pay(http, hotspot)).headers["location"]
+    location = (await pay(http, hotspot, package="2")).headers["location"]
     await answer(hotspot, outcome)
     page = await http.get(hotspot.portal.base_url + location)
-    steps = ("Try again</button>", "Pay with another number")
-    assert offers in page.text
-    assert [step for step in steps if step in page.text] == [step for step in steps if step == offers]
+    assert [step for step in STEPS if step in page.text] == list(offers)
+    assert "Lipa na M-Pesa, Pay Bill" in page.text
+    if offers:
+        [other] = re.findall(r'href="([^"]+)">Use another number</a>', page.text)
+        form = await http.get(hotspot.portal.base_url + html.unescape(other))
+        assert re.search(r'value="2" required checked', form.text)  # the same package, chosen
+        assert re.search(r'id="phone" name="phone" value=""', form.text)  # the number to type again
 
 
 async def test_a_refunded_payment_says_so(http, hotspot):
@@ -309,6 +319,11 @@ async def test_resend_while_the_prompt_is_still_open_sends_nothing_and_says_why(
     )
     assert "The last prompt is still open on your phone" in resend.text
     assert len(hotspot.daraja.sim.prompts) == 1
+    assert "notice=" in str(resend.url) and "notice=" not in re.search(r'url=([^"]+)"', resend.text)[1]
+    await answer(hotspot, "cancel")  # the page refreshes to its own address, or is reloaded with the old
+    for url in (resend.url, hotspot.portal.base_url + location):
+        failed = await http.get(url)
+        assert "Payment not completed" in failed.text and "still open" not in failed.text
 
 
 @pytest.fixture

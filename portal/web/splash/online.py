@@ -43,6 +43,7 @@ async def session_page(
             "live": view == "connecting",
             # A page reached by a code has no payment to poll: it refreshes itself while connecting.
             "poll_url": f"/pay/{payment.ref}/status" if payment else "",
+            "here_url": payment_url(payment.ref, lang, device) if payment else "",
             "receipt": payment.receipt if payment else "",
             "seconds_left": seconds_left,
             "clock_scale": services.clock.scale,

@@ -52,7 +52,10 @@ async def splash(request: Request, state: State) -> Template:
     if site is None:
         return not_a_customer(lang)
     if request.query_params.get("more"):  # the packages asked for: to buy more time, or instead
-        return await _choose(state, lang, site, device)
+        # One may come chosen: another number for the package a failed payment was for.
+        return await _choose(
+            state, lang, site, device, chosen=_package_id(request.query_params.get("package"))
+        )
     services = state.services
     live = await services.store.read(sessions.live_on_device, site.router_id, device.mac)
     if live is not None:
@@ -199,6 +202,7 @@ async def _payment_page(
     status = await _status(state, payment, lang)
     if status["view"] in ("online", "connecting") and payment.access_session_id:
         return await session_page(state, lang, site, device, payment.access_session_id, payment=payment)
+    waiting = status["view"] == "waiting"
     return page(
         "payment",
         lang,
@@ -216,7 +220,11 @@ async def _payment_page(
             "amount": payment.amount,
             "payee": site.name,
             "prompt_seconds_left": _prompt_seconds_left(state, payment),
-            "notice": i18n.say(lang, "resend_wait") if notice == "resend_wait" else "",
+            # Only while the prompt it is about is open: the page refreshes to its address without it.
+            "notice": i18n.say(lang, "resend_wait") if notice == "resend_wait" and waiting else "",
+            "here_url": payment_url(ref, lang, device),
+            # The same package, the number to be typed again: a mistyped one, or a phone with no funds.
+            "other_number_url": f"/?{device.query(lang, more='1', package=str(payment.package_id))}#phone",
             "pay_by_hand": await pay_by_hand(state, site, lang),
         },
         status_code=status_code,
