@@ -38,6 +38,17 @@ ENGLISH: dict[str, Text] = {
     "connecting": "Paid. Connecting you…",
     "connecting_detail": "Your payment is received ({receipt}). We are logging your device in.",
     "connecting_detail_no_receipt": "Your payment is received. We are logging your device in.",
+    "stuck": "Paid, but not connected yet",
+    "stuck_detail": (
+        "Your payment is received (receipt {receipt}). Your time starts only once you are connected, so"
+        " none of it is lost."
+    ),
+    "stuck_how": (
+        "Check that this phone is on the hotspot's Wi-Fi: turn Wi-Fi off and on and join it again; this page"
+        " keeps trying and says when you are online. On another device, tap “Enter your code” and type your"
+        " access code."
+    ),
+    "stuck_help": "Still not connected? Call the hotspot:",
     "online": "You're online",
     "time_left": "Time left",
     "expires_at": "Until",
@@ -228,6 +239,17 @@ SWAHILI: dict[str, Text] = {
     "connecting": "Umelipa. Tunakuunganisha…",
     "connecting_detail": "Malipo yako yamepokelewa ({receipt}). Tunaingiza kifaa chako.",
     "connecting_detail_no_receipt": "Malipo yako yamepokelewa. Tunaingiza kifaa chako.",
+    "stuck": "Umelipa, lakini bado hujaunganishwa",
+    "stuck_detail": (
+        "Malipo yako yamepokelewa (risiti {receipt}). Muda wako unaanza tu ukiunganishwa, kwa hiyo hakuna"
+        " unaopotea."
+    ),
+    "stuck_how": (
+        "Hakikisha simu hii iko kwenye Wi-Fi ya hotspot: zima Wi-Fi, uiwashe na ujiunge tena; ukurasa huu"
+        " unaendelea kujaribu na utakuambia ukiwa mtandaoni. Kwenye kifaa kingine, gusa “Weka nambari yako”"
+        " na uandike msimbo wako wa kuingia."
+    ),
+    "stuck_help": "Bado hujaunganishwa? Piga simu kwa hotspot:",
     "online": "Uko mtandaoni",
     "time_left": "Muda uliobaki",
     "expires_at": "Hadi",

@@ -247,3 +247,18 @@ async def test_after_a_resend_then_a_cancel_the_failure_page_leads_on_without_a_
         await page.click("button:has-text('Pay with M-Pesa')")
         await page.wait_for_selector("text=Check your phone")
         assert "0712 ••• 679" in await page.inner_text("main")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_paid_while_off_the_wifi_the_page_turns_to_the_receipt_and_code_after_a_minute(
+    hotspot, clock, javascript
+):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot, mac=SECOND_DEVICE[0], ip=SECOND_DEVICE[1])  # not on the router
+        await answer(hotspot, "success")
+        await page.wait_for_selector("text=Paid. Connecting you", timeout=WAIT_MS)
+        clock.advance(seconds=60)
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)  # the page turned by itself
+        assert "Paid, but not connected yet" in await page.inner_text("main")
+        assert await page.locator("#help a[href^='tel:']").count() == 1
+        await shot(page, f"paid-not-connected-{'js' if javascript else 'no-js'}")

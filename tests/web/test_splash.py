@@ -603,3 +603,40 @@ async def test_customer_pages_fit_the_budget_and_load_nothing_from_elsewhere(htt
         assert len(page.content) <= 30 * 1024
         assert not re.search(r'(src|href|action)="(?!/|http://example.com/|tel:|#)', page.text)
         assert "@import" not in page.text and "url(" not in page.text
+
+
+async def grant_tried(hotspot: Hotspot) -> None:
+    """Waits until the worker has tried to let the device in, and failed."""
+
+    async def tried():
+        return await value(hotspot.portal.services.store, "SELECT count(*) FROM router_task_attempts") > 0
+
+    await eventually(tried)
+
+
+async def test_paid_but_not_online_within_a_minute_the_page_gives_the_receipt_the_code_and_help(
+    http, hotspot, clock
+):
+    # The phone dropped the Wi-Fi while in the M-Pesa menu: the router has no such device.
+    location = (await pay(http, hotspot, mac=OTHER_DEVICE[0], ip=OTHER_DEVICE[1])).headers["location"]
+    await answer(hotspot, "success")
+    await grant_tried(hotspot)
+    receipt = await value(hotspot.portal.services.store, "SELECT receipt FROM payments")
+    clock.advance(seconds=59)
+    waiting = await http.get(hotspot.portal.base_url + location)
+    assert "Paid. Connecting you" in waiting.text and "access-code" not in waiting.text
+    assert (await status(http, hotspot, location))["view"] == "connecting"
+    clock.advance(seconds=1)
+    for lang, says, how in (
+        ("en", "Paid, but not connected yet", "turn Wi-Fi off and on and join it again"),
+        ("sw", "Umelipa, lakini bado hujaunganishwa", "zima Wi-Fi, uiwashe na ujiunge tena"),
+    ):
+        stuck = await http.get(hotspot.portal.base_url + location.replace("lang=en", f"lang={lang}"))
+        assert says in stuck.text and how in stuck.text and receipt in stuck.text
+        assert 'id="access-code"' in stuck.text and 'href="tel:0712345678"' in stuck.text
+        assert '<meta http-equiv="refresh"' in stuck.text  # without JavaScript it still follows the device
+    assert (await status(http, hotspot, location))["view"] == "stuck"  # the script sees the change too
+    hotspot.emulator.connect_device(*OTHER_DEVICE)  # back on the Wi-Fi: the page goes online by itself
+    clock.advance(minutes=5)
+    await online(hotspot, OTHER_DEVICE[0])
+    assert (await status(http, hotspot, location))["view"] == "online"

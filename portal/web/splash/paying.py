@@ -23,7 +23,7 @@ from ...mpesa import result_codes
 from ...numbers import whole
 from ...store import Connection
 from ..forms import form_fields
-from .online import session_page
+from .online import connecting_view, session_page
 from .pages import (
     Device,
     Site,
@@ -200,7 +200,7 @@ async def _payment_page(
     ref = payment.ref
     site = await site_for(state, device.router)
     status = await _status(state, payment, lang)
-    if status["view"] in ("online", "connecting") and payment.access_session_id:
+    if status["view"] in ("online", "connecting", "stuck") and payment.access_session_id:
         return await session_page(state, lang, site, device, payment.access_session_id, payment=payment)
     waiting = status["view"] == "waiting"
     return page(
@@ -256,7 +256,8 @@ async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
         if status.state == "active":
             return {"view": "online", "message": i18n.say(lang, "online"), "session": status}
         if status.state == "pending":
-            return {"view": "connecting", "message": _say_result(lang, PAID), "session": status}
+            view = connecting_view(state.services.clock, payment)
+            return {"view": view, "message": _say_result(lang, PAID), "session": status}
     if payment.state == "reversed":
         return _ended(lang, "refunded")
     if payment.state == "paid":
