@@ -66,9 +66,10 @@ ENGLISH: dict[str, Text] = {
     "code_hint": "e.g. K7PM-Q2XR, or the receipt code in your M-Pesa SMS, e.g. TJ3MX6CLYC",
     "use_code": "Connect",
     "pay_by_hand": (
-        "Or pay by M-Pesa yourself: {how}, KES {amount} for {package}. Then enter the receipt code from"
-        " the SMS."
+        "Or pay by M-Pesa yourself: {how}. Prices: {prices}. Anything paid beyond a package stays as your"
+        " credit. Then enter the receipt code from the SMS."
     ),
+    "price_for": "{price} for {package}",
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
     "too_many": "Too many tries. Please try again later (within the hour), or ask the staff.",
@@ -267,9 +268,10 @@ SWAHILI: dict[str, Text] = {
     "code_hint": "k.m. K7PM-Q2XR, au nambari ya risiti kwenye SMS ya M-Pesa, k.m. TJ3MX6CLYC",
     "use_code": "Unganisha",
     "pay_by_hand": (
-        "Au lipa kwa M-Pesa mwenyewe: {how}, KES {amount} kwa {package}. Kisha weka nambari ya risiti"
-        " kutoka kwenye SMS."
+        "Au lipa kwa M-Pesa mwenyewe: {how}. Bei: {prices}. Pesa yoyote inayozidi kifurushi inabaki kama"
+        " salio lako. Kisha weka nambari ya risiti kutoka kwenye SMS."
     ),
+    "price_for": "{price} kwa {package}",
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
     "too_many": "Majaribio mengi mno. Tafadhali jaribu tena baadaye (ndani ya saa moja), au uliza wahudumu.",

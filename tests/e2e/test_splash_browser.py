@@ -136,7 +136,7 @@ async def test_a_receipt_from_paying_by_hand_is_claimed_on_the_reconnect_page(ho
     async with phone_browser(hotspot) as page:
         await page.goto(hotspot.splash_url())
         await page.click("text=Enter your code")
-        assert "account WIFI, KES 10 for 1 hour" in await page.inner_text("main")
+        assert "account WIFI. Prices: KES 10 for 1 hour, KES 20 for 3 hours" in await page.inner_text("main")
         await page.fill("#code", too_little)
         await page.click("button:has-text('Connect')")
         await page.wait_for_selector("#notice")  # kept as credit, and how much more the cheapest needs

@@ -533,15 +533,21 @@ async def test_too_little_paid_by_hand_is_kept_and_the_difference_buys_the_packa
     assert await value(hotspot.portal.services.store, "SELECT paid_seconds FROM access_sessions") == 3 * 3600
 
 
-async def test_the_pay_by_hand_hint_names_the_account_to_type_and_what_it_buys(http, hotspot):
+async def test_the_pay_by_hand_hint_names_the_account_to_type_each_price_and_that_change_is_kept(
+    http, hotspot
+):
     await register_c2b_urls(hotspot)
     services = hotspot.portal.services
     url = hotspot.splash_url().replace("/?", "/reconnect?")
-    hint = "Lipa na M-Pesa, Pay Bill 174379, account WIFI, KES 10 for 1 hour."
+    hint = (
+        "Lipa na M-Pesa, Pay Bill 174379, account WIFI. Prices: KES 10 for 1 hour, KES 20 for 3 hours,"
+        " KES 50 for 24 hours, KES 250 for 7 days. Anything paid beyond a package stays as your credit."
+    )
     assert hint in (await http.get(url)).text
     await services.store.write(c2b.set_words, hotspot.demo.tenant_id, c2b.read_words("Net, WIFI"))
-    assert "Pay Bill 174379, account Net, KES 10 for 1 hour." in (await http.get(url)).text
-    assert "akaunti Net, KES 10 kwa 1 hour." in (await http.get(url + "&lang=sw")).text
+    assert "Pay Bill 174379, account Net. Prices: KES 10 for 1 hour," in (await http.get(url)).text
+    swahili = (await http.get(url + "&lang=sw")).text
+    assert "akaunti Net. Bei: KES 10 kwa 1 hour," in swahili and "inabaki kama salio lako" in swahili
 
 
 async def test_the_receipt_in_the_payers_sms_moves_the_time_like_the_access_code(http, hotspot):

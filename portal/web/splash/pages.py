@@ -158,24 +158,25 @@ def payment_url(ref: str, lang: str, device: Device, **extra: str) -> str:
     return f"/pay/{ref}?" + urlencode({"lang": lang, "link-orig": device.link_orig} | extra)
 
 
-def _by_hand_terms(
-    db: Connection, site: Site, package_id: int | None
-) -> tuple[accounts.StoredAccount, packages.Package | None]:
-    """The account that takes money by hand, and the package named (else the cheapest on sale)."""
-    package = packages.get(db, package_id) if package_id else None
-    return accounts.get(db, site.mpesa_account_id), package or packages.cheapest(db, site.tenant_id)
+def _by_hand_terms(db: Connection, site: Site) -> tuple[accounts.StoredAccount, list[packages.Package]]:
+    """The account that takes money by hand, and the packages on sale."""
+    return accounts.get(db, site.mpesa_account_id), packages.for_sale(db, site.tenant_id)
 
 
-async def pay_by_hand(state: State, site: Site, lang: str, package_id: int | None = None) -> str:
-    """How to pay from the M-Pesa menu, for when the prompt never comes: where, with which account, and
-    how much for what; then the receipt is the code."""
+async def pay_by_hand(state: State, site: Site, lang: str) -> str:
+    """How to pay from the M-Pesa menu, for when the prompt never comes: where, with which account, how
+    much for each package, and that money beyond a package is kept; then the receipt is the code."""
     if site.mpesa_account_id is None:
         return ""
-    account, package = await state.services.store.read(_by_hand_terms, site, package_id)
-    if account.c2b_registered_at is None or package is None:
+    account, on_sale = await state.services.store.read(_by_hand_terms, site)
+    if account.c2b_registered_at is None or not on_sale:
         return ""  # Daraja would not tell us of the money, or it would buy nothing: nobody is sent
     if account.kind == "till":
         how = i18n.say(lang, "till_how", till=account.till_number or account.shortcode)
     else:
         how = i18n.say(lang, "paybill_how", shortcode=account.shortcode, account=site.wifi_word)
-    return i18n.say(lang, "pay_by_hand", how=how, amount=package.price, package=package.name)
+    prices = ", ".join(
+        i18n.say(lang, "price_for", price=formats.money(package.price), package=package.name)
+        for package in on_sale
+    )
+    return i18n.say(lang, "pay_by_hand", how=how, prices=prices)
