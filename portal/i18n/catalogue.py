@@ -74,7 +74,10 @@ ENGLISH: dict[str, Text] = {
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
     "too_many": "Too many tries. Please try again later (within the hour), or ask the staff.",
     "too_many_pushes": (
-        "You have asked for many M-Pesa prompts this hour. Please wait a while, or use a code."
+        "Many M-Pesa prompts were left unpaid this hour. A new one can be sent in {count} minute;"
+        " meanwhile you can use a code.",
+        "Many M-Pesa prompts were left unpaid this hour. A new one can be sent in {count} minutes;"
+        " meanwhile you can use a code.",
     ),
     "phone_busy": (
         "Another M-Pesa request for this phone is still open; it ends within a few minutes. Meanwhile,"
@@ -275,7 +278,10 @@ SWAHILI: dict[str, Text] = {
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
     "too_many": "Majaribio mengi mno. Tafadhali jaribu tena baadaye (ndani ya saa moja), au uliza wahudumu.",
-    "too_many_pushes": "Umeomba maombi mengi ya M-Pesa saa hii. Tafadhali subiri kidogo, au tumia msimbo.",
+    "too_many_pushes": (
+        "Maombi mengi ya M-Pesa hayakulipwa saa hii. Jipya linaweza kutumwa baada ya dakika {count};"
+        " kwa sasa unaweza kutumia msimbo."
+    ),
     "phone_busy": (
         "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi; litaisha ndani ya dakika chache."
         " Kwa sasa, unaweza kulipa kwa nambari nyingine."

@@ -333,14 +333,35 @@ def settings(settings):
     )
 
 
-async def test_prompts_per_phone_are_limited_with_a_friendly_word(http, hotspot):
-    for _ in range(2):
-        await pay(http, hotspot)
-        await answer(hotspot, "cancel")
+async def test_unpaid_prompts_per_phone_are_limited_saying_how_long_to_wait(http, hotspot, clock):
+    await pay(http, hotspot)
+    await answer(hotspot, "cancel")
+    clock.advance(minutes=10)
+    await pay(http, hotspot)
+    await answer(hotspot, "timeout")
+    clock.advance(minutes=5)
     refused = await pay(http, hotspot)
     assert refused.status_code == 400
-    assert "You have asked for many M-Pesa prompts this hour" in refused.text
-    assert len(hotspot.daraja.sim.prompts) == 2
+    assert "Many M-Pesa prompts were left unpaid this hour" in refused.text
+    assert "A new one can be sent in 45 minutes" in refused.text  # when the first leaves the hour
+    swahili = await pay(http, hotspot, lang="sw")
+    assert "Jipya linaweza kutumwa baada ya dakika 45" in swahili.text
+    clock.advance(minutes=44, seconds=30)
+    assert "sent in 1 minute;" in (await pay(http, hotspot)).text
+    clock.advance(seconds=30)
+    assert (await pay(http, hotspot)).status_code == 303
+    assert len(hotspot.daraja.sim.prompts) == 3
+
+
+async def test_prompts_that_were_paid_do_not_count_against_the_phone(http, hotspot):
+    # A parent paying from one phone for the family's devices, one after another.
+    devices = [DEMO_DEVICE, OTHER_DEVICE, ("AA:BB:CC:00:00:03", "10.5.50.4")]
+    for mac, ip in devices:
+        hotspot.emulator.connect_device(mac, ip)
+        assert (await pay(http, hotspot, mac=mac, ip=ip)).status_code == 303
+        await answer(hotspot, "success")
+        await online(hotspot, mac)
+    assert len(hotspot.daraja.sim.prompts) == 3  # over the limit of 2, all paid
 
 
 async def test_a_device_back_while_its_prompt_is_open_is_told_so_without_its_payments_page(http, hotspot):
@@ -363,7 +384,7 @@ async def test_one_device_asking_prompts_for_many_phones_at_once_is_limited(http
     limit = settings.limits.pushes_per_mac_per_hour
     answers = [await pay(http, hotspot, phone=f"0712 000 {n:03d}") for n in range(limit + 2)]
     assert [answer.status_code for answer in answers] == [303] * limit + [400] * 2
-    assert "You have asked for many M-Pesa prompts this hour" in answers[-1].text
+    assert "Many M-Pesa prompts were left unpaid this hour" in answers[-1].text
     assert len(hotspot.daraja.sim.prompts) == limit
 
 

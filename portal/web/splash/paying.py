@@ -140,13 +140,15 @@ async def pay(request: Request, state: State) -> Template | Redirect:
     except phones.PhoneError as error:
         return await again(i18n.say(lang, error.reason, **error.values))
     except PaymentError as error:
-        return await again(i18n.say(lang, _why_not(error)))
+        return await again(_why_not(lang, error))
     return Redirect(payment_url(payment.ref, lang, device), status_code=303)
 
 
-def _why_not(error: PaymentError) -> str:
+def _why_not(lang: str, error: PaymentError) -> str:
     """The words for a payment that could not be started."""
-    return error.reason if error.reason in ("too_many_pushes", "phone_busy") else "cannot_pay"
+    if error.reason == "too_many_pushes":
+        return i18n.say(lang, "too_many_pushes", count=error.wait_minutes)
+    return i18n.say(lang, error.reason if error.reason == "phone_busy" else "cannot_pay")
 
 
 def _package_id(text: str | None) -> int | None:
@@ -345,7 +347,7 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
             ip=payment.ip,
         )
     except PaymentError as error:
-        why = i18n.say(lang, _why_not(error))
+        why = _why_not(lang, error)
         return await _choose(state, lang, site, device, chosen=payment.package_id, error=why, status_code=400)
     return Redirect(payment_url(again.ref, lang, device), status_code=303)
 
