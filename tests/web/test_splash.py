@@ -67,6 +67,7 @@ async def test_splash_shows_the_tenant_and_its_packages_as_buttons(portal_url, s
     assert page.text.count('type="radio" name="package"') == 4
     assert "KES 10" in page.text and "1 hour" in page.text and "up to 2 Mbps" in page.text
     assert "500 MB" in page.text  # the data cap of the package that has one
+    assert "24 hours</b>" in page.text and "1 day" not in page.text  # the name says the time already
     assert 'value="AA:BB:CC:DD:EE:01"' in page.text  # the MAC as the router writes it
 
 
@@ -155,6 +156,7 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     assert re.fullmatch(r"[0-9a-f]{16}", ref)  # unguessable, and not the phone number
     waiting = await http.get(hotspot.portal.base_url + location)
     assert "Check your phone" in waiting.text and "0712 ••• 678" in waiting.text
+    assert "<title>Check your phone · Demo Cafe Wi-Fi</title>" in waiting.text
     assert await status(http, hotspot, location) == {
         "state": "pending",
         "view": "waiting",
@@ -170,6 +172,8 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     assert "254712345678" not in json.dumps(after)
     page = await http.get(hotspot.portal.base_url + location)
     assert "You&#39;re online" in page.text and 'href="http://example.com/"' in page.text
+    assert page.headers["cache-control"] == "no-store"  # it shows the access code
+    assert "<title>You&#39;re online · Demo Cafe Wi-Fi</title>" in page.text
     code = re.search(r'id="access-code">([^<]+)<', page.text).group(1)
     stored = await value(hotspot.portal.services.store, "SELECT access_code_enc FROM access_sessions")
     assert code.replace("-", "") == vault.decrypt(stored)
@@ -218,6 +222,7 @@ async def test_a_cancelled_prompt_is_explained_and_trying_again_sends_a_new_one(
     assert (await status(http, hotspot, location))["state"] == "failed"
     page = await http.get(hotspot.portal.base_url + location)
     assert "You cancelled the M-Pesa request. No money was taken." in page.text
+    assert "<title>Payment not completed · Demo Cafe Wi-Fi</title>" in page.text
     assert "Pay Bill" not in page.text  # Daraja has no C2B URLs for the account: money would be unheard of
     await register_c2b_urls(hotspot)
     page = await http.get(hotspot.portal.base_url + location)

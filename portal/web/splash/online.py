@@ -70,4 +70,5 @@ async def session_page(
         switch_url=(
             payment_url(payment.ref, other(lang), device) if payment else f"/?{device.query(other(lang))}"
         ),
+        secret=bool(access_code),
     )

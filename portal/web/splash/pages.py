@@ -115,13 +115,21 @@ async def customer(state: State, fields: Any) -> tuple[str, Device | None, Site 
     return lang, device, await site_for(state, device.router) if device else None
 
 
-def page(name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "") -> Template:
+def page(
+    name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "", secret=False
+) -> Template:
+    """A customer page; a `secret` one (it shows an access code) is kept by no cache, the browser's
+    included: the code moves the time to whoever types it."""
     return Template(
+        headers={"Cache-Control": "no-store"} if secret else None,
         template_name=f"splash/{name}.html",
         context={
             "lang": lang,
             "t": lambda key, **values: i18n.say(lang, key, **values),
             "duration": lambda seconds: formats.duration(lang, seconds),
+            "names_its_time": lambda package: formats.names_duration(
+                lang, package.name, package.duration_seconds
+            ),
             "speed": lambda package: formats.speed(lang, package.speed.download if package.speed else 0),
             "data_size": formats.data_size,
             "money": formats.money,
