@@ -262,3 +262,16 @@ async def test_paid_while_off_the_wifi_the_page_turns_to_the_receipt_and_code_af
         assert "Paid, but not connected yet" in await page.inner_text("main")
         assert await page.locator("#help a[href^='tel:']").count() == 1
         await shot(page, f"paid-not-connected-{'js' if javascript else 'no-js'}")
+
+
+async def test_the_icon_every_browser_asks_for_is_served_and_decodes(hotspot):
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        icon = await page.request.get(f"{hotspot.portal.base_url}/favicon.ico")
+        assert icon.status == 200 and icon.headers["content-type"] == "image/x-icon"
+        assert len(await icon.body()) < 200
+        decoded = (
+            "async () => { const i = new Image(); i.src = '/favicon.ico'; await i.decode(); return i.width; }"
+        )
+        width = await page.evaluate(decoded)
+        assert width == 16
