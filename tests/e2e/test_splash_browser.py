@@ -32,9 +32,10 @@ async def phone_browser(hotspot: Hotspot, *, javascript: bool = True):
 
 
 async def shot(page: Page, name: str) -> None:
-    """A screenshot at 360 by 740, once the page is seen to fit the narrowest phones (320 px) too."""
+    """Screenshots at 320 by 640 and 360 by 740, each once the page is seen to fit."""
     await page.set_viewport_size(NARROWEST)
     assert await fits_the_screen(page), f"{name} is wider than 320 px"
+    await page.screenshot(path=SCREENSHOTS / f"splash-{name}-320x640.png", full_page=True)
     await page.set_viewport_size(PHONE)
     assert await fits_the_screen(page)
     await page.screenshot(path=SCREENSHOTS / f"splash-{name}-360x740.png", full_page=True)
@@ -275,3 +276,18 @@ async def test_the_icon_every_browser_asks_for_is_served_and_decodes(hotspot):
         )
         width = await page.evaluate(decoded)
         assert width == 16
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_another_networks_number_is_refused_at_once_saying_why(hotspot, javascript):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await page.goto(hotspot.splash_url())
+        assert "Safaricom M-Pesa numbers only" in await page.inner_text("#phone-hint")
+        await page.click("text=1 hour")
+        await page.fill("#phone", "0733 123 456")
+        await page.click("button:has-text('Pay with M-Pesa')")
+        await page.wait_for_selector("#error")
+        assert "Airtel numbers can't get the M-Pesa prompt" in await page.inner_text("#error")
+        assert await page.input_value("#phone") == "0733 123 456"  # kept, to be corrected
+        assert not hotspot.daraja.sim.prompts
+        await shot(page, f"airtel-refused-{'js' if javascript else 'no-js'}")
