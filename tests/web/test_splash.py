@@ -95,6 +95,15 @@ async def test_only_plain_web_links_are_carried_on(portal_url):
     assert "javascript:" not in page.text
 
 
+async def test_a_huge_link_orig_is_dropped_not_echoed_in_every_link(portal_url):
+    huge = "http://example.com/?" + "x" * 10_000
+    async with httpx.AsyncClient() as http:
+        page = await http.get(portal_url, params=DEVICE | {"link-orig": huge})
+        plain = await http.get(portal_url, params=DEVICE)
+    assert page.status_code == 200 and "xxxxxxxx" not in page.text
+    assert len(page.content) <= len(plain.content)
+
+
 # -- the whole flow, on the simulators -------------------------------------------------------------------
 
 OTHER_DEVICE = ("AA:BB:CC:00:00:02", "10.5.50.3")

@@ -21,6 +21,9 @@ from ...store import Connection
 from ...tenancy import tenants
 
 MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
+# Where the customer was going is carried in every link and form of a page: a longer address (a
+# tracking URL, or junk) would weigh the page down several times over on a slow line, so it is dropped.
+LONGEST_LINK = 512
 
 
 def readable(path: str, **options: Any):
@@ -69,9 +72,10 @@ class Device:
 
 
 def http_only(url: str | None) -> str:
-    """Links we send the customer on to must be plain web addresses (never javascript: and the like)."""
+    """Links we send the customer on to must be plain web addresses (never javascript: and the like),
+    and short enough to carry."""
     url = (url or "").strip()
-    return url if url.startswith(("http://", "https://")) else ""
+    return url if url.startswith(("http://", "https://")) and len(url) <= LONGEST_LINK else ""
 
 
 @dataclass(frozen=True)
