@@ -291,3 +291,42 @@ async def test_another_networks_number_is_refused_at_once_saying_why(hotspot, ja
         assert await page.input_value("#phone") == "0733 123 456"  # kept, to be corrected
         assert not hotspot.daraja.sim.prompts
         await shot(page, f"airtel-refused-{'js' if javascript else 'no-js'}")
+
+
+def contrast(rgb: str, background=(255, 255, 255)) -> float:
+    """WCAG's contrast ratio of a CSS 'rgb(r, g, b)' colour against a background."""
+
+    def luminance(channels) -> float:
+        linear = [c / 255 / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    colour = [int(part) for part in rgb.removeprefix("rgb(").removesuffix(")").split(",")[:3]]
+    lighter, darker = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+async def test_the_focus_ring_stands_out_and_footer_links_are_big_enough_to_tap(hotspot):
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        await page.focus("#phone")
+        ring = await page.eval_on_selector("#phone", "e => getComputedStyle(e).outlineColor")
+        assert contrast(ring) >= 3  # WCAG's least for a focus indicator against the white around it
+        heights = await page.eval_on_selector_all("footer a", "links => links.map(a => a.offsetHeight)")
+        assert heights and min(heights) >= 40
+
+
+async def test_pay_says_the_prompt_is_on_its_way_while_a_slow_line_answers(hotspot):
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        await page.click("text=1 hour")
+        await page.fill("#phone", "0712 345 678")
+        # The answer held for as long as the test looks: the form is kept from leaving the page.
+        await page.eval_on_selector("#pay", "b => b.form.addEventListener('submit', e => e.preventDefault())")
+        await page.click("#pay")
+        assert await page.inner_text("#pay") == "Sending the M-Pesa prompt…"
+        assert await page.is_disabled("#pay")
+        await shot(page, "sending")
+        # Back on the page as the browser kept it (Android's back-forward cache): the button works again.
+        await page.evaluate("dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+        assert not await page.is_disabled("#pay")
+        assert await page.inner_text("#pay") == "Pay with M-Pesa"
