@@ -15,6 +15,10 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    # Seconds of this clock's time per real second: what a page counting down in a browser (whose own
+    # clock runs in real time) counts at.
+    scale: float
+
     def now(self) -> datetime: ...
 
     async def sleep(self, seconds: float) -> None:
@@ -25,6 +29,8 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    scale = 1.0
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
@@ -56,8 +62,11 @@ class FixedClock:
     """Stands still until a test calls `advance`; sleepers wake when their time is reached.
 
     `advance` may be called from any thread (the router emulator runs in its own), so sleepers are
-    woken through their own event loop.
+    woken through their own event loop. A test may set `scale` to stand for the demo's clock in what
+    pages tell browsers.
     """
+
+    scale = 1.0
 
     def __init__(self, start: datetime | None = None):
         self._now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

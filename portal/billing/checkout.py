@@ -22,6 +22,7 @@ owner.
 
 import json
 import logging
+import math
 from datetime import datetime, timedelta
 
 from .. import phones
@@ -54,6 +55,7 @@ NO_PUBLIC_URL_HOST = "no-public-url.invalid"
 # callback usually answers first, so wait longer.
 FIRST_QUERY = timedelta(seconds=10)
 FIRST_QUERY_WITH_CALLBACKS = timedelta(seconds=30)
+LIMIT_WINDOW = timedelta(hours=1)  # what the limits on prompts count over
 # A payment still `created` this long after it was written never got its push's answer stored: the
 # process stopped in between. It becomes `unknown` (confirmation.py).
 ANSWER_GRACE = PUSH_AT_MOST + timedelta(seconds=30)
@@ -61,11 +63,12 @@ ANSWER_GRACE = PUSH_AT_MOST + timedelta(seconds=30)
 
 class PaymentError(ValueError):
     """The payment can't be started. `reason`, for whoever tells a person: no_package, no_router,
-    no_account, too_many_pushes, phone_busy, idempotency_conflict."""
+    no_account, too_many_pushes (`wait_minutes` says until when), phone_busy, idempotency_conflict."""
 
-    def __init__(self, reason: str, detail: str = ""):
+    def __init__(self, reason: str, detail: str = "", *, wait_minutes: int = 0):
         super().__init__(detail or reason)
         self.reason = reason
+        self.wait_minutes = wait_minutes
 
 
 def callback_url(public_url: str, token: str) -> str:
@@ -184,17 +187,23 @@ class Checkout:
         return payments.get(db, payment_id), package.name, True
 
     def _check_limits(self, db: Connection, now: datetime, phone: str, mac: str | None) -> None:
-        """Pushes per phone and per device in the last hour, from the payments themselves (a restart
-        forgets nothing). Prompts still open count too: one device asking for prompts on many phones
-        at once is exactly what the limit is for (the same Pay button tapped twice never gets here)."""
-        since = now - timedelta(hours=1)
+        """Prompts not paid per phone and per device in the last hour, from the payments themselves (a
+        restart forgets nothing). Prompts still open count: one device asking for prompts on many phones
+        at once is exactly what the limit is for (the same Pay button tapped twice never gets here).
+        Paid ones do not: a parent paying for the family's devices pesters nobody."""
+        since = now - LIMIT_WINDOW
         for column, value, limit in (
             ("phone", phone, self.limits.pushes_per_phone_per_hour),
             ("mac", mac, self.limits.pushes_per_mac_per_hour),
         ):
-            if value is not None and (pushes := payments.started_since(db, column, value, since)) >= limit:
+            unpaid = payments.unpaid_since(db, column, value, since) if value is not None else []
+            if len(unpaid) >= limit:
+                # A prompt may be sent once enough of these have left the window.
+                free_at = unpaid[len(unpaid) - limit] + LIMIT_WINDOW
                 raise PaymentError(
-                    "too_many_pushes", f"{pushes} M-Pesa prompts in the last hour for this {column}"
+                    "too_many_pushes",
+                    f"{len(unpaid)} M-Pesa prompts not paid in the last hour for this {column}",
+                    wait_minutes=max(1, math.ceil((free_at - now).total_seconds() / 60)),
                 )
 
     @staticmethod

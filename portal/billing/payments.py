@@ -119,14 +119,17 @@ def by_idempotency_key(
     return payment, db.value("SELECT request_hash FROM payments WHERE id = ?", (payment.id,))
 
 
-def started_since(db: Connection, column: str, value: str, since: datetime) -> int:
-    """Payments started since `since` for this phone or device (`column` is 'phone' or 'mac')."""
+def unpaid_since(db: Connection, column: str, value: str, since: datetime) -> list[datetime]:
+    """When each payment started after `since` for this phone or device (`column` is 'phone' or 'mac')
+    that is not paid (open, failed, expired or unknown) began, oldest first."""
     if column not in ("phone", "mac"):
         raise ValueError(column)
-    return db.value(
-        f"SELECT count(*) FROM payments WHERE {column} = ? AND created_at >= ?",
+    started = db.all(
+        f"SELECT created_at FROM payments WHERE {column} = ? AND created_at > ?"
+        " AND state NOT IN ('paid', 'reversed') ORDER BY created_at",
         (value, to_text(since)),
     )
+    return [from_text(row[0]) for row in started]
 
 
 def insert(db: Connection, values: dict[str, Any]) -> int:

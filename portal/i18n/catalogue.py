@@ -15,8 +15,9 @@ ENGLISH: dict[str, Text] = {
     # -- the splash pages ------------------------------------------------------------------------------
     "choose_package": "Choose a package",
     "phone_label": "M-Pesa phone number",
-    "phone_hint": "The phone that will get the M-Pesa prompt, e.g. 0712 345 678",
+    "phone_hint": "Safaricom M-Pesa numbers only. The phone that gets the prompt, e.g. 0712 345 678",
     "pay": "Pay with M-Pesa",
+    "sending": "Sending the M-Pesa prompt…",
     "have_code": "Already paid, or have a voucher?",
     "have_code_link": "Enter your code",
     "help": "Help",
@@ -33,10 +34,22 @@ ENGLISH: dict[str, Text] = {
     "cancel": "Cancel",
     "resend": "Send the prompt again",
     "try_again": "Try again",
-    "other_number": "Pay with another number",
+    "other_number": "Use another number",
+    "other_package": "Choose another package",
     "connecting": "Paid. Connecting you…",
     "connecting_detail": "Your payment is received ({receipt}). We are logging your device in.",
     "connecting_detail_no_receipt": "Your payment is received. We are logging your device in.",
+    "stuck": "Paid, but not connected yet",
+    "stuck_detail": (
+        "Your payment is received (receipt {receipt}). Your time starts only once you are connected, so"
+        " none of it is lost."
+    ),
+    "stuck_how": (
+        "Check that this phone is on the hotspot's Wi-Fi: turn Wi-Fi off and on and join it again; this page"
+        " keeps trying and says when you are online. On another device, tap “Enter your code” and type your"
+        " access code."
+    ),
+    "stuck_help": "Still not connected? Call the hotspot:",
     "online": "You're online",
     "time_left": "Time left",
     "expires_at": "Until",
@@ -54,14 +67,18 @@ ENGLISH: dict[str, Text] = {
     "code_hint": "e.g. K7PM-Q2XR, or the receipt code in your M-Pesa SMS, e.g. TJ3MX6CLYC",
     "use_code": "Connect",
     "pay_by_hand": (
-        "Or pay by M-Pesa yourself: {how}, KES {amount} for {package}. Then enter the receipt code from"
-        " the SMS."
+        "Or pay by M-Pesa yourself: {how}. Prices: {prices}. Anything paid beyond a package stays as your"
+        " credit. Then enter the receipt code from the SMS."
     ),
+    "price_for": "{price} for {package}",
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
     "too_many": "Too many tries. Please try again later (within the hour), or ask the staff.",
     "too_many_pushes": (
-        "You have asked for many M-Pesa prompts this hour. Please wait a while, or use a code."
+        "Many M-Pesa prompts were left unpaid this hour. A new one can be sent in {count} minute;"
+        " meanwhile you can use a code.",
+        "Many M-Pesa prompts were left unpaid this hour. A new one can be sent in {count} minutes;"
+        " meanwhile you can use a code.",
     ),
     "phone_busy": (
         "Another M-Pesa request for this phone is still open; it ends within a few minutes. Meanwhile,"
@@ -181,7 +198,17 @@ ENGLISH: dict[str, Text] = {
         "That number has {count} digit too many: a Kenyan mobile number is like 0712 345 678.",
         "That number has {count} digits too many: a Kenyan mobile number is like 0712 345 678.",
     ),
-    "phone.bad_prefix": "M-Pesa numbers start with 07 or 01, like 0712 345 678 or 0112 345 678.",
+    "phone.bad_prefix": (
+        "That is not a Safaricom number: the M-Pesa prompt reaches Safaricom numbers only, like"
+        " 0712 345 678 or 0112 345 678."
+    ),
+    "phone.other_network": (
+        "{network} numbers can't get the M-Pesa prompt: it reaches Safaricom numbers only. Use a"
+        " Safaricom M-Pesa number, like 0712 345 678."
+    ),
+    "phone.not_a_number": (
+        "That is not a phone number: a Kenyan mobile number has 10 digits, like 0712 345 678."
+    ),
     # -- durations and speeds (formats.py) -------------------------------------------------------------
     "unit.day": ("{count} day", "{count} days"),
     "unit.hour": ("{count} hour", "{count} hours"),
@@ -194,8 +221,9 @@ SWAHILI: dict[str, Text] = {
     # -- the splash pages ------------------------------------------------------------------------------
     "choose_package": "Chagua kifurushi",
     "phone_label": "Nambari ya simu ya M-Pesa",
-    "phone_hint": "Simu itakayopokea ombi la M-Pesa, k.m. 0712 345 678",
+    "phone_hint": "Nambari za M-Pesa za Safaricom pekee. Simu itakayopokea ombi, k.m. 0712 345 678",
     "pay": "Lipa kwa M-Pesa",
+    "sending": "Tunatuma ombi la M-Pesa…",
     "have_code": "Umeshalipa, au una vocha?",
     "have_code_link": "Weka nambari yako",
     "help": "Msaada",
@@ -212,10 +240,22 @@ SWAHILI: dict[str, Text] = {
     "cancel": "Ghairi",
     "resend": "Tuma ombi tena",
     "try_again": "Jaribu tena",
-    "other_number": "Lipa kwa nambari nyingine",
+    "other_number": "Tumia nambari nyingine",
+    "other_package": "Chagua kifurushi kingine",
     "connecting": "Umelipa. Tunakuunganisha…",
     "connecting_detail": "Malipo yako yamepokelewa ({receipt}). Tunaingiza kifaa chako.",
     "connecting_detail_no_receipt": "Malipo yako yamepokelewa. Tunaingiza kifaa chako.",
+    "stuck": "Umelipa, lakini bado hujaunganishwa",
+    "stuck_detail": (
+        "Malipo yako yamepokelewa (risiti {receipt}). Muda wako unaanza tu ukiunganishwa, kwa hiyo hakuna"
+        " unaopotea."
+    ),
+    "stuck_how": (
+        "Hakikisha simu hii iko kwenye Wi-Fi ya hotspot: zima Wi-Fi, uiwashe na ujiunge tena; ukurasa huu"
+        " unaendelea kujaribu na utakuambia ukiwa mtandaoni. Kwenye kifaa kingine, gusa “Weka nambari yako”"
+        " na uandike msimbo wako wa kuingia."
+    ),
+    "stuck_help": "Bado hujaunganishwa? Piga simu kwa hotspot:",
     "online": "Uko mtandaoni",
     "time_left": "Muda uliobaki",
     "expires_at": "Hadi",
@@ -233,13 +273,17 @@ SWAHILI: dict[str, Text] = {
     "code_hint": "k.m. K7PM-Q2XR, au nambari ya risiti kwenye SMS ya M-Pesa, k.m. TJ3MX6CLYC",
     "use_code": "Unganisha",
     "pay_by_hand": (
-        "Au lipa kwa M-Pesa mwenyewe: {how}, KES {amount} kwa {package}. Kisha weka nambari ya risiti"
-        " kutoka kwenye SMS."
+        "Au lipa kwa M-Pesa mwenyewe: {how}. Bei: {prices}. Pesa yoyote inayozidi kifurushi inabaki kama"
+        " salio lako. Kisha weka nambari ya risiti kutoka kwenye SMS."
     ),
+    "price_for": "{price} kwa {package}",
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
     "too_many": "Majaribio mengi mno. Tafadhali jaribu tena baadaye (ndani ya saa moja), au uliza wahudumu.",
-    "too_many_pushes": "Umeomba maombi mengi ya M-Pesa saa hii. Tafadhali subiri kidogo, au tumia msimbo.",
+    "too_many_pushes": (
+        "Maombi mengi ya M-Pesa hayakulipwa saa hii. Jipya linaweza kutumwa baada ya dakika {count};"
+        " kwa sasa unaweza kutumia msimbo."
+    ),
     "phone_busy": (
         "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi; litaisha ndani ya dakika chache."
         " Kwa sasa, unaweza kulipa kwa nambari nyingine."
@@ -365,7 +409,17 @@ SWAHILI: dict[str, Text] = {
     "phone.too_long": (
         "Nambari hiyo ina tarakimu {count} za ziada: nambari ya simu ya Kenya ni kama 0712 345 678."
     ),
-    "phone.bad_prefix": "Nambari za M-Pesa huanza na 07 au 01, kama 0712 345 678 au 0112 345 678.",
+    "phone.bad_prefix": (
+        "Hiyo si nambari ya Safaricom: ombi la M-Pesa linafika kwa nambari za Safaricom pekee, kama"
+        " 0712 345 678 au 0112 345 678."
+    ),
+    "phone.other_network": (
+        "Nambari za {network} haziwezi kupata ombi la M-Pesa: linafika kwa nambari za Safaricom pekee."
+        " Tumia nambari ya M-Pesa ya Safaricom, kama 0712 345 678."
+    ),
+    "phone.not_a_number": (
+        "Hiyo si nambari ya simu: nambari ya simu ya Kenya ina tarakimu 10, kama 0712 345 678."
+    ),
     # -- durations and speeds (formats.py) -------------------------------------------------------------
     "unit.day": "siku {count}",
     "unit.hour": "saa {count}",

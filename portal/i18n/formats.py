@@ -29,6 +29,18 @@ def duration(lang: str, seconds: int) -> str:
     return " ".join(parts) or say(lang, "duration.under_a_minute")
 
 
+def names_duration(lang: str, name: str, seconds: int) -> bool:
+    """Does a package's name already say its time, in any whole unit of `lang`? '24 hours' for a day
+    does: the packages page then shows no '1 day' beside it. In Swahili it does not: 'siku 1' beside
+    it is what the customer reads."""
+    said = {
+        say(lang, f"unit.{unit}", count=seconds // size).casefold()
+        for unit, size in DURATION_UNITS
+        if seconds and not seconds % size
+    }
+    return name.strip().casefold() in said
+
+
 def speed(lang: str, download_bps: int) -> str:
     """What a package promises: 4_000_000 → 'up to 4 Mbps' / 'hadi 4 Mbps'; 0 (no limit) → ''.
 

@@ -3,11 +3,14 @@ the simulators: the portal, the Daraja simulator (its fake phone answers prompts
 """
 
 import contextlib
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from playwright.async_api import Page
 
+from portal.catalog import packages
+from portal.catalog.packages import PackageSpec
 from portal.cli.demo import DEMO_DEVICE
 from tests.billing.test_c2b import pay_by_hand
 from tests.conftest import Hotspot, eventually
@@ -29,9 +32,10 @@ async def phone_browser(hotspot: Hotspot, *, javascript: bool = True):
 
 
 async def shot(page: Page, name: str) -> None:
-    """A screenshot at 360 by 740, once the page is seen to fit the narrowest phones (320 px) too."""
+    """Screenshots at 320 by 640 and 360 by 740, each once the page is seen to fit."""
     await page.set_viewport_size(NARROWEST)
     assert await fits_the_screen(page), f"{name} is wider than 320 px"
+    await page.screenshot(path=SCREENSHOTS / f"splash-{name}-320x640.png", full_page=True)
     await page.set_viewport_size(PHONE)
     assert await fits_the_screen(page)
     await page.screenshot(path=SCREENSHOTS / f"splash-{name}-360x740.png", full_page=True)
@@ -133,7 +137,7 @@ async def test_a_receipt_from_paying_by_hand_is_claimed_on_the_reconnect_page(ho
     async with phone_browser(hotspot) as page:
         await page.goto(hotspot.splash_url())
         await page.click("text=Enter your code")
-        assert "account WIFI, KES 10 for 1 hour" in await page.inner_text("main")
+        assert "account WIFI. Prices: KES 10 for 1 hour, KES 20 for 3 hours" in await page.inner_text("main")
         await page.fill("#code", too_little)
         await page.click("button:has-text('Connect')")
         await page.wait_for_selector("#notice")  # kept as credit, and how much more the cheapest needs
@@ -155,3 +159,174 @@ async def test_a_double_tapped_pay_button_sends_one_prompt(hotspot):
         await page.dblclick("button:has-text('Pay with M-Pesa')")
         await page.wait_for_selector("text=Check your phone")
         assert len(hotspot.daraja.sim.prompts) == 1
+
+
+# -- the online page's countdown: the browser's clock is Playwright's, moved by the test ------------------
+
+MONTH = 30 * 86400
+
+
+async def paid_and_online(hotspot: Hotspot, page: Page, package: str, *, clock_installed=True) -> None:
+    """Pays for the package named and reloads the online page with the browser's clock stopped, so that
+    the test alone moves it from the moment the page loads."""
+    await page.goto(hotspot.splash_url())
+    await page.click(f"text={package}")
+    await page.fill("#phone", "0712 345 678")
+    await page.click("button:has-text('Pay with M-Pesa')")
+    await page.wait_for_selector("text=Check your phone")
+    await answer(hotspot, "success")
+    await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+    await on_router(hotspot, DEMO_DEVICE[0])
+    if clock_installed:
+        now = await page.evaluate("Date.now()")
+        await page.clock.pause_at(datetime.fromtimestamp(now / 1000 + 1, UTC))
+    await page.reload()
+
+
+def a_months_package(db, clock, tenant_id: int) -> None:
+    packages.create(db, clock, tenant_id, PackageSpec("30 days", 1000, MONTH, "2M/5M", None))
+
+
+@pytest.mark.parametrize("viewport", [PHONE, NARROWEST])
+async def test_a_months_package_counts_down_each_second_and_never_reloads_by_itself(hotspot, clock, viewport):
+    store = hotspot.portal.services.store
+    await store.write(a_months_package, clock, hotspot.demo.tenant_id)
+    async with phone_browser(hotspot) as page:
+        await page.set_viewport_size(viewport)
+        await page.clock.install()
+        await paid_and_online(hotspot, page, "30 days")
+        navigations = []
+        page.on("framenavigated", lambda frame: navigations.append(frame.url))
+        await page.clock.run_for(1000)
+        before = await page.inner_text("#time-left")
+        await page.clock.run_for(5000)
+        after = await page.inner_text("#time-left")
+        assert navigations == []  # a delay beyond 2^31-1 ms would fire at once, and again, forever
+        assert before.startswith("29 days 23:59:") and after != before
+        assert "Until 12:00, 04/02/2026" in await page.inner_text("main")
+        await page.screenshot(path=SCREENSHOTS / f"splash-online-month-{viewport['width']}.png")
+
+
+async def test_the_countdown_counts_the_demos_fast_time_and_flips_when_it_is_up(hotspot, clock):
+    clock.scale = 60  # as the demo's --time-scale 60: a package's hour passes in a real minute
+    async with phone_browser(hotspot) as page:
+        await page.clock.install()
+        await paid_and_online(hotspot, page, "1 hour")
+        await page.clock.run_for(30_000)
+        assert await page.inner_text("#time-left") == "30:00"
+        clock.advance(hours=1)  # the portal's hour has passed as well
+        await hotspot.portal.services.jobs.expire_due()
+        await page.clock.run_for(33_000)
+        await page.wait_for_selector("text=Your time is over")
+        await shot(page, "time-over")
+
+
+async def test_without_javascript_the_online_page_shows_the_time_left_and_when_it_ends(hotspot):
+    async with phone_browser(hotspot, javascript=False) as page:
+        await paid_and_online(hotspot, page, "3 hours", clock_installed=False)
+        assert await page.inner_text("#time-left") == "3 hours"
+        assert "Until 15:00" in await page.inner_text("main")
+        await shot(page, "online-without-javascript")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_after_a_resend_then_a_cancel_the_failure_page_leads_on_without_a_stale_notice(
+    hotspot, javascript
+):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot)
+        await page.click("button:has-text('Send the prompt again')")  # the prompt is still open
+        assert "The last prompt is still open" in await page.inner_text("main")
+        await answer(hotspot, "cancel")
+        await page.wait_for_selector("text=Payment not completed", timeout=WAIT_MS)
+        assert "still open" not in await page.inner_text("main") and "notice=" not in page.url
+        await shot(page, f"failed-{'js' if javascript else 'no-js'}")
+        await page.click("text=Use another number")
+        assert await page.is_checked("input[name=package][value='2']")  # 3 hours, as chosen before
+        assert await page.input_value("#phone") == ""
+        await page.fill("#phone", "0712 345 679")
+        await page.click("button:has-text('Pay with M-Pesa')")
+        await page.wait_for_selector("text=Check your phone")
+        assert "0712 ••• 679" in await page.inner_text("main")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_paid_while_off_the_wifi_the_page_turns_to_the_receipt_and_code_after_a_minute(
+    hotspot, clock, javascript
+):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot, mac=SECOND_DEVICE[0], ip=SECOND_DEVICE[1])  # not on the router
+        await answer(hotspot, "success")
+        await page.wait_for_selector("text=Paid. Connecting you", timeout=WAIT_MS)
+        clock.advance(seconds=60)
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)  # the page turned by itself
+        assert "Paid, but not connected yet" in await page.inner_text("main")
+        assert await page.locator("#help a[href^='tel:']").count() == 1
+        await shot(page, f"paid-not-connected-{'js' if javascript else 'no-js'}")
+
+
+async def test_the_icon_every_browser_asks_for_is_served_and_decodes(hotspot):
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        icon = await page.request.get(f"{hotspot.portal.base_url}/favicon.ico")
+        assert icon.status == 200 and icon.headers["content-type"] == "image/x-icon"
+        assert len(await icon.body()) < 200
+        decoded = (
+            "async () => { const i = new Image(); i.src = '/favicon.ico'; await i.decode(); return i.width; }"
+        )
+        width = await page.evaluate(decoded)
+        assert width == 16
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_another_networks_number_is_refused_at_once_saying_why(hotspot, javascript):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await page.goto(hotspot.splash_url())
+        assert "Safaricom M-Pesa numbers only" in await page.inner_text("#phone-hint")
+        await page.click("text=1 hour")
+        await page.fill("#phone", "0733 123 456")
+        await page.click("button:has-text('Pay with M-Pesa')")
+        await page.wait_for_selector("#error")
+        assert "Airtel numbers can't get the M-Pesa prompt" in await page.inner_text("#error")
+        assert await page.input_value("#phone") == "0733 123 456"  # kept, to be corrected
+        assert not hotspot.daraja.sim.prompts
+        await shot(page, f"airtel-refused-{'js' if javascript else 'no-js'}")
+
+
+def contrast(rgb: str, background=(255, 255, 255)) -> float:
+    """WCAG's contrast ratio of a CSS 'rgb(r, g, b)' colour against a background."""
+
+    def luminance(channels) -> float:
+        linear = [c / 255 / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    colour = [int(part) for part in rgb.removeprefix("rgb(").removesuffix(")").split(",")[:3]]
+    lighter, darker = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+async def test_the_focus_ring_stands_out_and_footer_links_are_big_enough_to_tap(hotspot):
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        await page.focus("#phone")
+        ring = await page.eval_on_selector("#phone", "e => getComputedStyle(e).outlineColor")
+        assert contrast(ring) >= 3  # WCAG's least for a focus indicator against the white around it
+        heights = await page.eval_on_selector_all("footer a", "links => links.map(a => a.offsetHeight)")
+        assert heights and min(heights) >= 40
+
+
+async def test_pay_says_the_prompt_is_on_its_way_while_a_slow_line_answers(hotspot):
+    async with phone_browser(hotspot) as page:
+        await page.goto(hotspot.splash_url())
+        await page.click("text=1 hour")
+        await page.fill("#phone", "0712 345 678")
+        # The answer held for as long as the test looks: the form is kept from leaving the page.
+        await page.eval_on_selector("#pay", "b => b.form.addEventListener('submit', e => e.preventDefault())")
+        await page.click("#pay")
+        assert await page.inner_text("#pay") == "Sending the M-Pesa prompt…"
+        assert await page.is_disabled("#pay")
+        await shot(page, "sending")
+        # Back on the page as the browser kept it (Android's back-forward cache): the button works again.
+        await page.evaluate("dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+        assert not await page.is_disabled("#pay")
+        assert await page.inner_text("#pay") == "Pay with M-Pesa"

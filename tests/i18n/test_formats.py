@@ -32,6 +32,22 @@ def test_a_customer_reads_a_duration_in_whole_units_largest_first(seconds, engli
 
 
 @pytest.mark.parametrize(
+    ("lang", "name", "seconds", "names_it"),
+    [
+        ("en", "24 hours", 86400, True),  # not "24 hours · 1 day"
+        ("en", "1 Day", 86400, True),
+        ("sw", "24 hours", 86400, False),  # an English name on a Swahili page: 'siku 1' says it
+        ("sw", "Saa 3", 3 * 3600, True),
+        ("en", "90 minutes", 5400, True),
+        ("en", "Daily", 86400, False),
+        ("en", "24 hours", 7 * 86400, False),
+    ],
+)
+def test_a_package_name_that_says_its_time_is_known_in_any_whole_unit(lang, name, seconds, names_it):
+    assert formats.names_duration(lang, name, seconds) is names_it
+
+
+@pytest.mark.parametrize(
     ("download_bps", "english"),
     [
         (4_000_000, "up to 4 Mbps"),

@@ -63,9 +63,11 @@ async def test_splash_shows_the_tenant_and_its_packages_as_buttons(portal_url, s
         page = await http.get(portal_url, params=DEVICE)
     assert page.status_code == 200
     assert "Demo Cafe Wi-Fi" in page.text and "0712 345 678" in page.text
+    assert "Safaricom M-Pesa numbers only" in page.text  # beside the phone field, before anyone waits
     assert page.text.count('type="radio" name="package"') == 4
     assert "KES 10" in page.text and "1 hour" in page.text and "up to 2 Mbps" in page.text
     assert "500 MB" in page.text  # the data cap of the package that has one
+    assert "24 hours</b>" in page.text and "1 day" not in page.text  # the name says the time already
     assert 'value="AA:BB:CC:DD:EE:01"' in page.text  # the MAC as the router writes it
 
 
@@ -91,6 +93,15 @@ async def test_only_plain_web_links_are_carried_on(portal_url):
     async with httpx.AsyncClient() as http:
         page = await http.get(portal_url, params=DEVICE | {"link-orig": "javascript:alert(1)"})
     assert "javascript:" not in page.text
+
+
+async def test_a_huge_link_orig_is_dropped_not_echoed_in_every_link(portal_url):
+    huge = "http://example.com/?" + "x" * 10_000
+    async with httpx.AsyncClient() as http:
+        page = await http.get(portal_url, params=DEVICE | {"link-orig": huge})
+        plain = await http.get(portal_url, params=DEVICE)
+    assert page.status_code == 200 and "xxxxxxxx" not in page.text
+    assert len(page.content) <= len(plain.content)
 
 
 # -- the whole flow, on the simulators -------------------------------------------------------------------
@@ -154,6 +165,7 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     assert re.fullmatch(r"[0-9a-f]{16}", ref)  # unguessable, and not the phone number
     waiting = await http.get(hotspot.portal.base_url + location)
     assert "Check your phone" in waiting.text and "0712 ••• 678" in waiting.text
+    assert "<title>Check your phone · Demo Cafe Wi-Fi</title>" in waiting.text
     assert await status(http, hotspot, location) == {
         "state": "pending",
         "view": "waiting",
@@ -169,12 +181,16 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     assert "254712345678" not in json.dumps(after)
     page = await http.get(hotspot.portal.base_url + location)
     assert "You&#39;re online" in page.text and 'href="http://example.com/"' in page.text
+    assert page.headers["cache-control"] == "no-store"  # it shows the access code
+    assert "<title>You&#39;re online · Demo Cafe Wi-Fi</title>" in page.text
     code = re.search(r'id="access-code">([^<]+)<', page.text).group(1)
     stored = await value(hotspot.portal.services.store, "SELECT access_code_enc FROM access_sessions")
     assert code.replace("-", "") == vault.decrypt(stored)
 
 
-@pytest.mark.parametrize("typed", ["+254 712-345-678", "0712345678", "254712345678", "712 345 678"])
+@pytest.mark.parametrize(
+    "typed", ["+254 712-345-678", "0712345678", "254712345678", "712 345 678", "+254 (0) 712 345 678"]
+)
 async def test_phone_numbers_are_taken_as_people_type_them(http, hotspot, typed):
     assert (await pay(http, hotspot, phone=typed)).status_code == 303
     assert [p.phone for p in hotspot.daraja.sim.pending_prompts()] == ["254712345678"]
@@ -183,7 +199,9 @@ async def test_phone_numbers_are_taken_as_people_type_them(http, hotspot, typed)
 @pytest.mark.parametrize(
     ("typed", "lang", "says"),
     [
-        ("0812 345 678", "en", "M-Pesa numbers start with 07 or 01"),
+        ("0812 345 678", "en", "That is not a Safaricom number"),
+        ("0733 123 456", "en", "Airtel numbers can&#39;t get the M-Pesa prompt"),
+        ("0770 123 456", "sw", "Nambari za Telkom haziwezi kupata ombi la M-Pesa"),
         ("0712 345", "en", "That number is 3 digits short"),
         ("0712 345 678", "en", "Choose a package first."),
         ("07l2 345 678", "sw", "Nambari ya simu ina tarakimu pekee"),
@@ -213,6 +231,7 @@ async def test_a_cancelled_prompt_is_explained_and_trying_again_sends_a_new_one(
     assert (await status(http, hotspot, location))["state"] == "failed"
     page = await http.get(hotspot.portal.base_url + location)
     assert "You cancelled the M-Pesa request. No money was taken." in page.text
+    assert "<title>Payment not completed · Demo Cafe Wi-Fi</title>" in page.text
     assert "Pay Bill" not in page.text  # Daraja has no C2B URLs for the account: money would be unheard of
     await register_c2b_urls(hotspot)
     page = await http.get(hotspot.portal.base_url + location)
@@ -237,22 +256,32 @@ async def test_a_late_tap_on_try_again_after_paying_sends_no_new_prompt(http, ho
     assert len(hotspot.daraja.sim.prompts) == 1
 
 
+STEPS = ("Try again</button>", "Use another number</a>", "Choose another package</a>")
+
+
 @pytest.mark.parametrize(
     ("outcome", "offers"),
     [
-        ("wrong_pin", "Try again</button>"),
-        ("bad_debt", "Pay with another number"),  # a rule on this M-Pesa account
-        ("not_permitted", "Lipa na M-Pesa, Pay Bill"),  # the hotspot's set-up: neither helps; by hand may
+        # Cancelled, a wrong PIN, no funds, no answer: again, or a mistyped number, or a cheaper package.
+        ("cancel", STEPS),
+        ("wrong_pin", STEPS),
+        ("no_funds", STEPS),
+        ("bad_debt", STEPS[1:]),  # a rule on this M-Pesa account: the same number fails the same way
+        ("not_permitted", ()),  # the hotspot's set-up: none of them helps; paying by hand may
     ],
 )
-async def test_a_failure_offers_only_the_next_step_that_could_work(http, hotspot, outcome, offers):
+async def test_a_failure_offers_every_next_step_that_could_work(http, hotspot, outcome, offers):
     await register_c2b_urls(hotspot)
-    location = (await pay(http, hotspot)).headers["location"]
+    location = (await pay(http, hotspot, package="2")).headers["location"]
     await answer(hotspot, outcome)
     page = await http.get(hotspot.portal.base_url + location)
-    steps = ("Try again</button>", "Pay with another number")
-    assert offers in page.text
-    assert [step for step in steps if step in page.text] == [step for step in steps if step == offers]
+    assert [step for step in STEPS if step in page.text] == list(offers)
+    assert "Lipa na M-Pesa, Pay Bill" in page.text
+    if offers:
+        [other] = re.findall(r'href="([^"]+)">Use another number</a>', page.text)
+        form = await http.get(hotspot.portal.base_url + html.unescape(other))
+        assert re.search(r'value="2" required checked', form.text)  # the same package, chosen
+        assert re.search(r'id="phone" name="phone" value=""', form.text)  # the number to type again
 
 
 async def test_a_refunded_payment_says_so(http, hotspot):
@@ -304,6 +333,11 @@ async def test_resend_while_the_prompt_is_still_open_sends_nothing_and_says_why(
     )
     assert "The last prompt is still open on your phone" in resend.text
     assert len(hotspot.daraja.sim.prompts) == 1
+    assert "notice=" in str(resend.url) and "notice=" not in re.search(r'url=([^"]+)"', resend.text)[1]
+    await answer(hotspot, "cancel")  # the page refreshes to its own address, or is reloaded with the old
+    for url in (resend.url, hotspot.portal.base_url + location):
+        failed = await http.get(url)
+        assert "Payment not completed" in failed.text and "still open" not in failed.text
 
 
 @pytest.fixture
@@ -313,14 +347,35 @@ def settings(settings):
     )
 
 
-async def test_prompts_per_phone_are_limited_with_a_friendly_word(http, hotspot):
-    for _ in range(2):
-        await pay(http, hotspot)
-        await answer(hotspot, "cancel")
+async def test_unpaid_prompts_per_phone_are_limited_saying_how_long_to_wait(http, hotspot, clock):
+    await pay(http, hotspot)
+    await answer(hotspot, "cancel")
+    clock.advance(minutes=10)
+    await pay(http, hotspot)
+    await answer(hotspot, "timeout")
+    clock.advance(minutes=5)
     refused = await pay(http, hotspot)
     assert refused.status_code == 400
-    assert "You have asked for many M-Pesa prompts this hour" in refused.text
-    assert len(hotspot.daraja.sim.prompts) == 2
+    assert "Many M-Pesa prompts were left unpaid this hour" in refused.text
+    assert "A new one can be sent in 45 minutes" in refused.text  # when the first leaves the hour
+    swahili = await pay(http, hotspot, lang="sw")
+    assert "Jipya linaweza kutumwa baada ya dakika 45" in swahili.text
+    clock.advance(minutes=44, seconds=30)
+    assert "sent in 1 minute;" in (await pay(http, hotspot)).text
+    clock.advance(seconds=30)
+    assert (await pay(http, hotspot)).status_code == 303
+    assert len(hotspot.daraja.sim.prompts) == 3
+
+
+async def test_prompts_that_were_paid_do_not_count_against_the_phone(http, hotspot):
+    # A parent paying from one phone for the family's devices, one after another.
+    devices = [DEMO_DEVICE, OTHER_DEVICE, ("AA:BB:CC:00:00:03", "10.5.50.4")]
+    for mac, ip in devices:
+        hotspot.emulator.connect_device(mac, ip)
+        assert (await pay(http, hotspot, mac=mac, ip=ip)).status_code == 303
+        await answer(hotspot, "success")
+        await online(hotspot, mac)
+    assert len(hotspot.daraja.sim.prompts) == 3  # over the limit of 2, all paid
 
 
 async def test_a_device_back_while_its_prompt_is_open_is_told_so_without_its_payments_page(http, hotspot):
@@ -343,7 +398,7 @@ async def test_one_device_asking_prompts_for_many_phones_at_once_is_limited(http
     limit = settings.limits.pushes_per_mac_per_hour
     answers = [await pay(http, hotspot, phone=f"0712 000 {n:03d}") for n in range(limit + 2)]
     assert [answer.status_code for answer in answers] == [303] * limit + [400] * 2
-    assert "You have asked for many M-Pesa prompts this hour" in answers[-1].text
+    assert "Many M-Pesa prompts were left unpaid this hour" in answers[-1].text
     assert len(hotspot.daraja.sim.prompts) == limit
 
 
@@ -513,15 +568,21 @@ async def test_too_little_paid_by_hand_is_kept_and_the_difference_buys_the_packa
     assert await value(hotspot.portal.services.store, "SELECT paid_seconds FROM access_sessions") == 3 * 3600
 
 
-async def test_the_pay_by_hand_hint_names_the_account_to_type_and_what_it_buys(http, hotspot):
+async def test_the_pay_by_hand_hint_names_the_account_to_type_each_price_and_that_change_is_kept(
+    http, hotspot
+):
     await register_c2b_urls(hotspot)
     services = hotspot.portal.services
     url = hotspot.splash_url().replace("/?", "/reconnect?")
-    hint = "Lipa na M-Pesa, Pay Bill 174379, account WIFI, KES 10 for 1 hour."
+    hint = (
+        "Lipa na M-Pesa, Pay Bill 174379, account WIFI. Prices: KES 10 for 1 hour, KES 20 for 3 hours,"
+        " KES 50 for 24 hours, KES 250 for 7 days. Anything paid beyond a package stays as your credit."
+    )
     assert hint in (await http.get(url)).text
     await services.store.write(c2b.set_words, hotspot.demo.tenant_id, c2b.read_words("Net, WIFI"))
-    assert "Pay Bill 174379, account Net, KES 10 for 1 hour." in (await http.get(url)).text
-    assert "akaunti Net, KES 10 kwa 1 hour." in (await http.get(url + "&lang=sw")).text
+    assert "Pay Bill 174379, account Net. Prices: KES 10 for 1 hour," in (await http.get(url)).text
+    swahili = (await http.get(url + "&lang=sw")).text
+    assert "akaunti Net. Bei: KES 10 kwa 1 hour," in swahili and "inabaki kama salio lako" in swahili
 
 
 async def test_the_receipt_in_the_payers_sms_moves_the_time_like_the_access_code(http, hotspot):
@@ -583,3 +644,40 @@ async def test_customer_pages_fit_the_budget_and_load_nothing_from_elsewhere(htt
         assert len(page.content) <= 30 * 1024
         assert not re.search(r'(src|href|action)="(?!/|http://example.com/|tel:|#)', page.text)
         assert "@import" not in page.text and "url(" not in page.text
+
+
+async def grant_tried(hotspot: Hotspot) -> None:
+    """Waits until the worker has tried to let the device in, and failed."""
+
+    async def tried():
+        return await value(hotspot.portal.services.store, "SELECT count(*) FROM router_task_attempts") > 0
+
+    await eventually(tried)
+
+
+async def test_paid_but_not_online_within_a_minute_the_page_gives_the_receipt_the_code_and_help(
+    http, hotspot, clock
+):
+    # The phone dropped the Wi-Fi while in the M-Pesa menu: the router has no such device.
+    location = (await pay(http, hotspot, mac=OTHER_DEVICE[0], ip=OTHER_DEVICE[1])).headers["location"]
+    await answer(hotspot, "success")
+    await grant_tried(hotspot)
+    receipt = await value(hotspot.portal.services.store, "SELECT receipt FROM payments")
+    clock.advance(seconds=59)
+    waiting = await http.get(hotspot.portal.base_url + location)
+    assert "Paid. Connecting you" in waiting.text and "access-code" not in waiting.text
+    assert (await status(http, hotspot, location))["view"] == "connecting"
+    clock.advance(seconds=1)
+    for lang, says, how in (
+        ("en", "Paid, but not connected yet", "turn Wi-Fi off and on and join it again"),
+        ("sw", "Umelipa, lakini bado hujaunganishwa", "zima Wi-Fi, uiwashe na ujiunge tena"),
+    ):
+        stuck = await http.get(hotspot.portal.base_url + location.replace("lang=en", f"lang={lang}"))
+        assert says in stuck.text and how in stuck.text and receipt in stuck.text
+        assert 'id="access-code"' in stuck.text and 'href="tel:0712345678"' in stuck.text
+        assert '<meta http-equiv="refresh"' in stuck.text  # without JavaScript it still follows the device
+    assert (await status(http, hotspot, location))["view"] == "stuck"  # the script sees the change too
+    hotspot.emulator.connect_device(*OTHER_DEVICE)  # back on the Wi-Fi: the page goes online by itself
+    clock.advance(minutes=5)
+    await online(hotspot, OTHER_DEVICE[0])
+    assert (await status(http, hotspot, location))["view"] == "online"

@@ -10,8 +10,10 @@ reference, which is unguessable; it shows no personal data beyond the masked pho
     online.py        the page of a device that has time: online, or being connected
     reconnect.py     the form where an access code, a voucher or an M-Pesa receipt gives a device access
     router_login.py  the login page each router fetches, which sends its devices here
+    favicon.py       the icon every browser asks for
 """
 
+from .favicon import favicon
 from .paying import pay, payment_page, payment_receipt, payment_status, retry, splash
 from .reconnect import reconnect, reconnect_form
 from .router_login import router_login_page
@@ -26,4 +28,5 @@ HANDLERS = [
     reconnect_form,
     reconnect,
     router_login_page,
+    favicon,
 ]

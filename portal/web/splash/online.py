@@ -2,14 +2,28 @@
 
 It is where paying ends, and where a device with time lands when it comes back to the splash page."""
 
+from datetime import timedelta
+
 from litestar.datastructures import State
 from litestar.response import Template
 
 from ... import i18n
 from ...access import sessions
-from ...billing import c2b
+from ...billing import c2b, payments
+from ...clock import Clock
 from ...i18n import formats
 from .pages import Device, Site, device_context, other, page, payment_url
+
+# How long a paid device waits for its router before its page stops saying only "connecting": by then
+# the device has likely left the Wi-Fi (the payer was in the M-Pesa menu), or the router is down.
+CONNECT_BOUND = timedelta(seconds=60)
+
+
+def connecting_view(clock: Clock, payment: payments.Payment | None) -> str:
+    """'connecting'; 'stuck' once the payment is a minute paid and its device still not online, when the
+    page shows what the payer has (the receipt, the access code), how to use it, and the help line."""
+    paid_at = payment.paid_at if payment is not None else None
+    return "stuck" if paid_at is not None and clock.now() - paid_at >= CONNECT_BOUND else "connecting"
 
 
 async def session_page(
@@ -32,7 +46,7 @@ async def session_page(
     # Money by hand this time was bought with, not spent yet: the customer's, told without its receipt
     # (a page found by a MAC address must not show a code that moves time).
     credit = await services.store.read(c2b.credit_of_session, session_id)
-    view = "online" if status.state == "active" else "connecting"
+    view = "online" if status.state == "active" else connecting_view(services.clock, payment)
     return page(
         "payment",
         lang,
@@ -40,11 +54,13 @@ async def session_page(
         | {
             "view": view,
             "welcome": welcome,
-            "live": view == "connecting",
+            "live": view != "online",
             # A page reached by a code has no payment to poll: it refreshes itself while connecting.
             "poll_url": f"/pay/{payment.ref}/status" if payment else "",
+            "here_url": payment_url(payment.ref, lang, device) if payment else "",
             "receipt": payment.receipt if payment else "",
             "seconds_left": seconds_left,
+            "clock_scale": services.clock.scale,
             # Whole minutes, rounded up: an hour just bought is "1 hour", not "59 minutes".
             "time_left": formats.duration(lang, -(-seconds_left // 60) * 60),
             "expires_local": expires_local,
@@ -54,4 +70,5 @@ async def session_page(
         switch_url=(
             payment_url(payment.ref, other(lang), device) if payment else f"/?{device.query(other(lang))}"
         ),
+        secret=bool(access_code),
     )

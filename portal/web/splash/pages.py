@@ -21,6 +21,9 @@ from ...store import Connection
 from ...tenancy import tenants
 
 MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
+# Where the customer was going is carried in every link and form of a page: a longer address (a
+# tracking URL, or junk) would weigh the page down several times over on a slow line, so it is dropped.
+LONGEST_LINK = 512
 
 
 def readable(path: str, **options: Any):
@@ -69,9 +72,10 @@ class Device:
 
 
 def http_only(url: str | None) -> str:
-    """Links we send the customer on to must be plain web addresses (never javascript: and the like)."""
+    """Links we send the customer on to must be plain web addresses (never javascript: and the like),
+    and short enough to carry."""
     url = (url or "").strip()
-    return url if url.startswith(("http://", "https://")) else ""
+    return url if url.startswith(("http://", "https://")) and len(url) <= LONGEST_LINK else ""
 
 
 @dataclass(frozen=True)
@@ -115,13 +119,21 @@ async def customer(state: State, fields: Any) -> tuple[str, Device | None, Site 
     return lang, device, await site_for(state, device.router) if device else None
 
 
-def page(name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "") -> Template:
+def page(
+    name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "", secret=False
+) -> Template:
+    """A customer page; a `secret` one (it shows an access code) is kept by no cache, the browser's
+    included: the code moves the time to whoever types it."""
     return Template(
+        headers={"Cache-Control": "no-store"} if secret else None,
         template_name=f"splash/{name}.html",
         context={
             "lang": lang,
             "t": lambda key, **values: i18n.say(lang, key, **values),
             "duration": lambda seconds: formats.duration(lang, seconds),
+            "names_its_time": lambda package: formats.names_duration(
+                lang, package.name, package.duration_seconds
+            ),
             "speed": lambda package: formats.speed(lang, package.speed.download if package.speed else 0),
             "data_size": formats.data_size,
             "money": formats.money,
@@ -158,24 +170,25 @@ def payment_url(ref: str, lang: str, device: Device, **extra: str) -> str:
     return f"/pay/{ref}?" + urlencode({"lang": lang, "link-orig": device.link_orig} | extra)
 
 
-def _by_hand_terms(
-    db: Connection, site: Site, package_id: int | None
-) -> tuple[accounts.StoredAccount, packages.Package | None]:
-    """The account that takes money by hand, and the package named (else the cheapest on sale)."""
-    package = packages.get(db, package_id) if package_id else None
-    return accounts.get(db, site.mpesa_account_id), package or packages.cheapest(db, site.tenant_id)
+def _by_hand_terms(db: Connection, site: Site) -> tuple[accounts.StoredAccount, list[packages.Package]]:
+    """The account that takes money by hand, and the packages on sale."""
+    return accounts.get(db, site.mpesa_account_id), packages.for_sale(db, site.tenant_id)
 
 
-async def pay_by_hand(state: State, site: Site, lang: str, package_id: int | None = None) -> str:
-    """How to pay from the M-Pesa menu, for when the prompt never comes: where, with which account, and
-    how much for what; then the receipt is the code."""
+async def pay_by_hand(state: State, site: Site, lang: str) -> str:
+    """How to pay from the M-Pesa menu, for when the prompt never comes: where, with which account, how
+    much for each package, and that money beyond a package is kept; then the receipt is the code."""
     if site.mpesa_account_id is None:
         return ""
-    account, package = await state.services.store.read(_by_hand_terms, site, package_id)
-    if account.c2b_registered_at is None or package is None:
+    account, on_sale = await state.services.store.read(_by_hand_terms, site)
+    if account.c2b_registered_at is None or not on_sale:
         return ""  # Daraja would not tell us of the money, or it would buy nothing: nobody is sent
     if account.kind == "till":
         how = i18n.say(lang, "till_how", till=account.till_number or account.shortcode)
     else:
         how = i18n.say(lang, "paybill_how", shortcode=account.shortcode, account=site.wifi_word)
-    return i18n.say(lang, "pay_by_hand", how=how, amount=package.price, package=package.name)
+    prices = ", ".join(
+        i18n.say(lang, "price_for", price=formats.money(package.price), package=package.name)
+        for package in on_sale
+    )
+    return i18n.say(lang, "pay_by_hand", how=how, prices=prices)

@@ -23,7 +23,7 @@ from ...mpesa import result_codes
 from ...numbers import whole
 from ...store import Connection
 from ..forms import form_fields
-from .online import session_page
+from .online import connecting_view, session_page
 from .pages import (
     Device,
     Site,
@@ -52,7 +52,10 @@ async def splash(request: Request, state: State) -> Template:
     if site is None:
         return not_a_customer(lang)
     if request.query_params.get("more"):  # the packages asked for: to buy more time, or instead
-        return await _choose(state, lang, site, device)
+        # One may come chosen: another number for the package a failed payment was for.
+        return await _choose(
+            state, lang, site, device, chosen=_package_id(request.query_params.get("package"))
+        )
     services = state.services
     live = await services.store.read(sessions.live_on_device, site.router_id, device.mac)
     if live is not None:
@@ -114,7 +117,7 @@ async def pay(request: Request, state: State) -> Template | Redirect:
     lang, device, site = await customer(state, form)
     if site is None:
         return not_a_customer(lang)
-    typed_phone = form.get("phone", "")
+    typed_phone = form.get("phone", "")[:64]  # kept to be corrected; far beyond any number all the same
     package_id = _package_id(form.get("package"))
     offered = {package.id for package in await state.services.store.read(packages.for_sale, site.tenant_id)}
 
@@ -137,13 +140,15 @@ async def pay(request: Request, state: State) -> Template | Redirect:
     except phones.PhoneError as error:
         return await again(i18n.say(lang, error.reason, **error.values))
     except PaymentError as error:
-        return await again(i18n.say(lang, _why_not(error)))
+        return await again(_why_not(lang, error))
     return Redirect(payment_url(payment.ref, lang, device), status_code=303)
 
 
-def _why_not(error: PaymentError) -> str:
+def _why_not(lang: str, error: PaymentError) -> str:
     """The words for a payment that could not be started."""
-    return error.reason if error.reason in ("too_many_pushes", "phone_busy") else "cannot_pay"
+    if error.reason == "too_many_pushes":
+        return i18n.say(lang, "too_many_pushes", count=error.wait_minutes)
+    return i18n.say(lang, error.reason if error.reason == "phone_busy" else "cannot_pay")
 
 
 def _package_id(text: str | None) -> int | None:
@@ -197,8 +202,9 @@ async def _payment_page(
     ref = payment.ref
     site = await site_for(state, device.router)
     status = await _status(state, payment, lang)
-    if status["view"] in ("online", "connecting") and payment.access_session_id:
+    if status["view"] in ("online", "connecting", "stuck") and payment.access_session_id:
         return await session_page(state, lang, site, device, payment.access_session_id, payment=payment)
+    waiting = status["view"] == "waiting"
     return page(
         "payment",
         lang,
@@ -216,7 +222,11 @@ async def _payment_page(
             "amount": payment.amount,
             "payee": site.name,
             "prompt_seconds_left": _prompt_seconds_left(state, payment),
-            "notice": i18n.say(lang, "resend_wait") if notice == "resend_wait" else "",
+            # Only while the prompt it is about is open: the page refreshes to its address without it.
+            "notice": i18n.say(lang, "resend_wait") if notice == "resend_wait" and waiting else "",
+            "here_url": payment_url(ref, lang, device),
+            # The same package, the number to be typed again: a mistyped one, or a phone with no funds.
+            "other_number_url": f"/?{device.query(lang, more='1', package=str(payment.package_id))}#phone",
             "pay_by_hand": await pay_by_hand(state, site, lang),
         },
         status_code=status_code,
@@ -248,7 +258,8 @@ async def _status(state: State, payment: payments.Payment, lang: str) -> dict:
         if status.state == "active":
             return {"view": "online", "message": i18n.say(lang, "online"), "session": status}
         if status.state == "pending":
-            return {"view": "connecting", "message": _say_result(lang, PAID), "session": status}
+            view = connecting_view(state.services.clock, payment)
+            return {"view": view, "message": _say_result(lang, PAID), "session": status}
     if payment.state == "reversed":
         return _ended(lang, "refunded")
     if payment.state == "paid":
@@ -336,7 +347,7 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
             ip=payment.ip,
         )
     except PaymentError as error:
-        why = i18n.say(lang, _why_not(error))
+        why = _why_not(lang, error)
         return await _choose(state, lang, site, device, chosen=payment.package_id, error=why, status_code=400)
     return Redirect(payment_url(again.ref, lang, device), status_code=303)
 
