@@ -10,7 +10,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from . import auth, catalog, connections, overview, payments, sessions
+from . import auth, catalog, connections, overview, payments, reconcile, sessions
 from .base import current_admin, current_tenants, error_page, signed_in
 
 # Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer.
@@ -31,6 +31,7 @@ router = Router(
         *auth.handlers,
         *overview.handlers,
         *payments.handlers,
+        *reconcile.handlers,
         *sessions.handlers,
         *catalog.handlers,
         *connections.handlers,
