@@ -172,7 +172,7 @@ def insert_payment(db: Connection, *, state: str, at: str, **values) -> int:
     return insert(
         db,
         "payments",
-        ref="P" + new_token(5).upper(),
+        ref=values.pop("ref", "P" + new_token(5).upper()),
         callback_token=new_token(),
         mac="AA:BB:CC:DD:EE:FF",
         ip="10.5.50.7",

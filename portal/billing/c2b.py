@@ -211,6 +211,19 @@ def by_receipt(db: Connection, tenant_id: int, receipt: str) -> PaidByHand | Non
     )
 
 
+def of_account_between(
+    db: Connection, tenant_id: int, account_id: int, start: datetime, end: datetime
+) -> list[PaidByHand]:
+    """The money sent by hand to one M-Pesa account of the business and heard of between `start` and
+    `end`: what an M-Pesa statement of that account is checked against (mpesa_statement.py)."""
+    return db.records(
+        PaidByHand,
+        f"SELECT {COLUMNS} FROM c2b_payments WHERE tenant_id = ? AND received_at >= ? AND received_at < ?"
+        " AND mpesa_account_id = ? ORDER BY received_at, id",
+        (tenant_id, to_text(start), to_text(end), account_id),
+    )
+
+
 def spend(db: Connection, clock: Clock, paid: list[PaidByHand], price: int, session_id: int) -> bool:
     """Takes `price` from the payments' credit for the access `session_id`, oldest payment first, so
     that what is left stays on the newest receipt. False if one of them was spent meanwhile (each takes

@@ -297,6 +297,19 @@ def by_receipt(db: Connection, tenant_id: int, receipt: str) -> Payment | None:
     return _one(db, "tenant_id = ? AND receipt = ?", (tenant_id, receipt))
 
 
+def of_account_between(
+    db: Connection, tenant_id: int, account_id: int, start: datetime, end: datetime
+) -> list[Payment]:
+    """The business's payments to one M-Pesa account started between `start` and `end`, in every
+    state: what an M-Pesa statement of that account is checked against (mpesa_statement.py)."""
+    return db.records(
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE tenant_id = ? AND created_at >= ? AND created_at < ?"
+        " AND mpesa_account_id = ? ORDER BY created_at, id",
+        (tenant_id, to_text(start), to_text(end), account_id),
+    )
+
+
 def type_receipt(db: Connection, payment_id: int, receipt: str) -> bool:
     """Keeps what the payer of an unknown payment typed; False if the payment is not unknown (any more)."""
     sql = "UPDATE payments SET typed_receipt = ? WHERE id = ? AND state = 'unknown'"

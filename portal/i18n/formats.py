@@ -6,6 +6,7 @@ reads the system time. Times are timezone-aware; each is shown in the zone it is
 """
 
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from . import say
@@ -70,9 +71,11 @@ def masked_phone(number: str) -> str:
 # -- for customers and owners alike -----------------------------------------------------------------------
 
 
-def money(amount: int | None) -> str:
-    """1000 → 'KES 1,000' (always whole shillings). None, a sum over no payments, → 'KES 0'."""
-    return f"KES {amount or 0:,}"
+def money(amount: int | Decimal | None) -> str:
+    """1000 → 'KES 1,000'; None, a sum over no payments, → 'KES 0'. Portal's money is whole shillings;
+    an M-Pesa statement's cents show where there are some: Decimal('0.50') → 'KES 0.50'."""
+    amount = amount or 0
+    return f"KES {int(amount):,}" if amount == int(amount) else f"KES {amount:,.2f}"
 
 
 def data_size(size: int | None) -> str:

@@ -1,4 +1,5 @@
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,6 +71,12 @@ def test_money_is_whole_shillings_with_thousands_separated():
     assert formats.money(1000) == "KES 1,000"
     assert formats.money(50) == "KES 50"
     assert formats.money(None) == "KES 0"
+
+
+def test_money_from_an_mpesa_statement_shows_its_cents_only_when_it_has_some():
+    assert formats.money(Decimal("3000.00")) == "KES 3,000"
+    assert formats.money(Decimal("1234.5")) == "KES 1,234.50"
+    assert formats.money(Decimal("0.50")) == "KES 0.50"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from . import auth, catalog, connections, overview, payments, reports, sessions
+from . import auth, catalog, connections, overview, payments, reconcile, reports, sessions
 from .base import current_admin, current_tenants, error_page, signed_in
 
 # Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer.
@@ -32,6 +32,7 @@ router = Router(
         *overview.handlers,
         *reports.handlers,
         *payments.handlers,
+        *reconcile.handlers,
         *sessions.handlers,
         *catalog.handlers,
         *connections.handlers,
