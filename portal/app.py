@@ -14,6 +14,7 @@ import httpx
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
 from .access.sync import RouterSync
@@ -31,7 +32,7 @@ from .store import Store
 from .store.sqlite import SQLiteStore
 from .throttle import Throttle
 from .vault import Vault
-from .web import admin, health, hooks, metrics, splash
+from .web import admin, errors, health, hooks, metrics, splash
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def create_app(
             *route_handlers,
         ],
         lifespan=[lifespan],
+        exception_handlers={HTTP_500_INTERNAL_SERVER_ERROR: errors.server_error},
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         openapi_config=None,
