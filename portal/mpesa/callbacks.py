@@ -81,7 +81,7 @@ def _load(body: bytes) -> dict:
         raise CallbackError(f"body is larger than {MAX_BODY} bytes")
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # not JSON, not UTF-8, or a number of more digits than Python reads
         raise CallbackError(f"body is not JSON: {error}") from None
     except RecursionError:
         raise CallbackError(f"body is nested more than {MAX_DEPTH} levels deep") from None

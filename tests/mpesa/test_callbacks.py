@@ -65,6 +65,7 @@ def success_with(**items) -> bytes:
     [
         (b"not json", "not JSON"),
         (b"[1, 2]", "not a JSON object"),
+        (b'{"Body": ' + b"1" * 5000 + b"}", "not JSON: Exceeds the limit"),
         (b'{"Body": {}}', "no Body.stkCallback"),
         (stk({"ResultCode": 0}), "no CheckoutRequestID"),
         (stk({"CheckoutRequestID": "ws_CO_1"}), "no usable ResultCode"),
