@@ -1,6 +1,7 @@
 """The `portal` command."""
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,9 @@ from .serving import CommandError
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Whatever this process creates (the database, its WAL, backups, keys, the demo's folder) holds
+    # phone numbers or secrets: its owner's alone, however the shell or the unit set the umask.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):

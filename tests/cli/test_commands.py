@@ -4,6 +4,7 @@ import contextlib
 import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -224,3 +225,8 @@ def test_demo_starts_on_fresh_data_and_stops_cleanly_on_ctrl_c(tmp_path):
             lines[name] = value.strip()
         assert wait_until_up(f"http://127.0.0.1:{port}/healthz", process).status_code == 200
         assert "user=owner@demo.example password=" in lines["admin"]
+        # Made by the process, under the test runner's umask: its owner's alone all the same.
+        made = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "demo").iterdir()}
+        assert stat.S_IMODE((tmp_path / "demo").stat().st_mode) == 0o700
+        assert {"portal.db", "portal.db-wal", "portal.db-shm", "vault.key"} <= set(made)
+        assert set(made.values()) == {0o600}
