@@ -33,6 +33,7 @@ from .store.sqlite import SQLiteStore
 from .throttle import Throttle
 from .vault import Vault
 from .web import admin, errors, health, hooks, metrics, splash
+from .web.admin.auth import SignInForms
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Services:
     jobs: Jobs  # wake() it after a payment, a code or the owner's hand changed a session
     metrics: Metrics  # one registry per app: see portal/metrics.py
     code_throttle: Throttle  # reconnect-code tries (portal/throttle.py says why memory is enough)
+    sign_in_forms: SignInForms  # the admin sign-in form's pre-sessions (CSRF before there is a session)
 
 
 def create_app(
@@ -136,6 +138,7 @@ def create_app(
             jobs=jobs,
             metrics=metrics,
             code_throttle=Throttle(clock),
+            sign_in_forms=SignInForms(clock),
         )
 
     return Litestar(

@@ -51,11 +51,21 @@ async def test_sign_in_sets_a_private_session_cookie_and_opens_the_dashboard(
     assert await audit_actions(store) == ["sign_in"]
 
 
-async def test_session_cookie_is_secure_when_the_portal_is_served_over_https(tmp_path, clock, vault):
+@pytest.mark.parametrize(
+    ("trusted", "forwarded_proto", "secure"),
+    [
+        (True, "https", True),  # HTTPS ended at a trusted proxy on this box
+        (True, "http", False),
+        (False, "https", False),  # anyone can write the header: only a trusted proxy is believed
+    ],
+)
+async def test_cookies_are_secure_and_hsts_sent_exactly_when_the_browser_came_over_https(
+    tmp_path, clock, vault, trusted, forwarded_proto, secure
+):
+    server = {"public_url": "https://wifi.example.co.ke"}  # the callbacks' address says nothing about this
+    server |= {"trusted_proxies": ["127.0.0.1"]} if trusted else {}
     settings = config.from_mapping(
-        {"store": {"data_dir": str(tmp_path)}, "server": {"public_url": "https://wifi.example.co.ke"}},
-        environ={},
-        source="test",
+        {"store": {"data_dir": str(tmp_path)}, "server": server}, environ={}, source="test"
     )
     async with serving(app_for(settings, clock, vault)) as base, browser() as http:
         store = await SQLiteStore.open(settings.database_path)
@@ -63,17 +73,21 @@ async def test_session_cookie_is_secure_when_the_portal_is_served_over_https(tmp
             seeded = await seed_tenant(store, clock, vault, "alpha")
         finally:
             await store.close()
+        http.headers["X-Forwarded-Proto"] = forwarded_proto
         form = await http.get(f"{base}/admin/login")
-        assert "Secure" in form.headers["set-cookie"]
-        # A browser sends a Secure cookie over HTTPS only; here the test hands it back itself.
-        http.cookies.set("portal_login", csrf_of(form.text), domain="127.0.0.1", path="/admin/login")
+        # A browser sends a Secure cookie over HTTPS only, as it came here; the test hands it back itself.
+        http.cookies.set(
+            "portal_login", form.cookies["portal_login"], domain="127.0.0.1", path="/admin/login"
+        )
         response = await http.post(
             f"{base}/admin/login",
             data={"email": seeded.owner, "password": PASSWORD, "csrf": csrf_of(form.text)},
             follow_redirects=False,
         )
     assert response.status_code == 303
-    assert "Secure" in response.headers["set-cookie"]
+    for answer in (form, response):
+        assert ("Secure" in answer.headers["set-cookie"]) is secure
+        assert answer.headers.get("strict-transport-security") == ("max-age=31536000" if secure else None)
 
 
 def refusal(page) -> tuple[int, str]:
@@ -319,3 +333,32 @@ async def test_admin_pages_are_not_cached_and_load_nothing_from_elsewhere(settin
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert "http://" not in page.text.replace(base, "")
     assert "https://" not in page.text
+
+
+async def test_a_sign_in_token_counts_only_with_the_pre_session_this_server_gave_it(
+    settings, clock, vault, store, alpha
+):
+    async with serving(app_for(settings, clock, vault)) as base, browser() as http:
+        # An attacker who can plant a cookie plants a pair that agrees: it proves nothing.
+        http.cookies.set("portal_login", "planted", domain="127.0.0.1", path="/admin/login")
+        planted = await http.post(
+            f"{base}/admin/login", data={"email": alpha.owner, "password": PASSWORD, "csrf": "planted"}
+        )
+        # Nor does a real token under another form's cookie.
+        mine = await http.get(f"{base}/admin/login")
+        await http.get(f"{base}/admin/login")
+        swapped = await http.post(
+            f"{base}/admin/login",
+            data={"email": alpha.owner, "password": PASSWORD, "csrf": csrf_of(mine.text)},
+        )
+        clock.advance(hours=2)
+        fresh = await http.get(f"{base}/admin/login")
+        clock.advance(hours=2)
+        expired = await http.post(
+            f"{base}/admin/login",
+            data={"email": alpha.owner, "password": PASSWORD, "csrf": csrf_of(fresh.text)},
+        )
+        signed_in = await sign_in(http, base, alpha.owner)
+    assert [planted.status_code, swapped.status_code, expired.status_code] == [403, 403, 403]
+    assert signed_in.status_code == 200 and signed_in.url.path == "/admin"
+    assert await value(store, "SELECT count(*) FROM admin_sessions") == 1
