@@ -1,5 +1,6 @@
 """Signing in and out, changing one's password, and (for platform admins) picking a tenant to look at."""
 
+import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -10,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from ...clock import Clock
 from ...tenancy import admins
-from ...tenancy.admins import LOCKOUT, MAX_FAILURES, PasswordChangeRefused, SignInRefused
+from ...tenancy.admins import LOCKOUT, PasswordChangeRefused, SignInRefused
 from .base import (
     COOKIE,
     CurrentAdmin,
@@ -28,13 +29,9 @@ from .base import (
 )
 
 LOCKOUT_MINUTES = int(LOCKOUT.total_seconds() // 60)
-# One answer for every refused sign-in, whether the email is an account or not, so that it tells
-# nothing; it still tells a locked-out owner what happened and what to do.
-SIGN_IN_REFUSED = (
-    f"Wrong email or password. After {MAX_FAILURES} wrong passwords in a row an account is locked for"
-    f" {LOCKOUT_MINUTES} minutes: if that happened, wait, then sign in again."
-)
-THROTTLED = "Too many failed sign-ins from this address. Wait 15 minutes and try again."
+# One answer for every refused sign-in, whether the email is an account or not, so that it tells nothing.
+SIGN_IN_REFUSED = "Wrong email or password."
+THROTTLED = "Too many failed sign-ins from here. Wait {wait} and try again."
 # Changing one's password is asked by someone signed in: they may be told plainly.
 PASSWORD_REFUSED = {
     "differ": "The two new passwords differ.",
@@ -122,12 +119,20 @@ async def login(request: Request) -> Template | Redirect:
             csrf=expected,
             next=target,
             email=email,
-            error=THROTTLED if refused.throttled else SIGN_IN_REFUSED,
+            error=THROTTLED.format(wait=_duration(refused.wait)) if refused.throttled else SIGN_IN_REFUSED,
         )
     forms.close(form_id)
     response = Redirect(target, status_code=303, cookies=[session_cookie(request, token)])
     response.delete_cookie(LOGIN_COOKIE, path="/admin/login")
     return response
+
+
+def _duration(wait: timedelta) -> str:
+    """The wait rounded up, so that trying again after it always works."""
+    seconds = math.ceil(wait.total_seconds())
+    if seconds < 120:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 def _login_cookie(request: Request, value: str) -> Cookie:
