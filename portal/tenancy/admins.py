@@ -12,7 +12,7 @@ checked, so parallel guesses can't slip past; a right password takes its try bac
 
 A signed-in admin who types a wrong current password when changing it (maybe a stolen session
 guessing the password behind it) is locked for LOCKOUT after MAX_FAILURES and signed out everywhere.
-Argon2 takes tens of milliseconds of CPU, so a
+`portal admin unlock` and `reset-password` undo both. Argon2 takes tens of milliseconds of CPU, so a
 password is checked off the event loop and between two transactions, never inside one.
 """
 
@@ -386,6 +386,56 @@ def _change(
 
 def _end_sessions(db: Connection, user_id: int) -> None:
     db.execute("DELETE FROM admin_sessions WHERE user_id = ?", (user_id,))
+
+
+# -- from the command line, for an admin who can't get in --
+
+COMMAND_LINE = "(command line)"  # the actor of what `portal admin …` does: whoever is root on the box
+
+
+def unlock(db: Connection, clock: Clock, email: str) -> None:
+    """Ends the account's lock and the slowdown of its sign-in from every address. An address slowed
+    down by failures with many emails stays slowed: that is the address's doing, not the account's."""
+    user = _known(db, email)
+    _clear_locks(db, user)
+    audit.record(
+        db,
+        clock,
+        tenant_id=user.tenant_id,
+        actor=COMMAND_LINE,
+        action="account_unlocked",
+        target=f"admin:{user.email}",
+    )
+
+
+def reset_password(db: Connection, clock: Clock, email: str, password: str) -> None:
+    """A new password for an admin who lost theirs: unlocked, and signed out everywhere."""
+    user = _known(db, email)
+    if problem := password_problem(password):
+        raise TenantError(problem)
+    db.execute("UPDATE admin_users SET password_hash = ? WHERE id = ?", (hash_password(password), user.id))
+    _clear_locks(db, user)
+    _end_sessions(db, user.id)
+    audit.record(
+        db,
+        clock,
+        tenant_id=user.tenant_id,
+        actor=COMMAND_LINE,
+        action="password_reset",
+        target=f"admin:{user.email}",
+    )
+
+
+def _known(db: Connection, email: str) -> _User:
+    user = _user(db, "email", email.strip())
+    if user is None:
+        raise TenantError(f"no admin has the email {email!r}")
+    return user
+
+
+def _clear_locks(db: Connection, user: _User) -> None:
+    db.execute("UPDATE admin_users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user.id,))
+    db.execute("DELETE FROM sign_in_slowdowns WHERE key LIKE ?", (_account_key(user.email, "") + "%",))
 
 
 # -- what a platform admin looks at --
