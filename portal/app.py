@@ -14,6 +14,7 @@ import httpx
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
 from .access.sync import RouterSync
@@ -31,7 +32,8 @@ from .store import Store
 from .store.sqlite import SQLiteStore
 from .throttle import Throttle
 from .vault import Vault
-from .web import admin, health, hooks, metrics, splash
+from .web import admin, errors, health, hooks, metrics, splash
+from .web.admin.auth import SignInForms
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class Services:
     jobs: Jobs  # wake() it after a payment, a code or the owner's hand changed a session
     metrics: Metrics  # one registry per app: see portal/metrics.py
     code_throttle: Throttle  # reconnect-code tries (portal/throttle.py says why memory is enough)
+    sign_in_forms: SignInForms  # the admin sign-in form's pre-sessions (CSRF before there is a session)
 
 
 def create_app(
@@ -135,6 +138,7 @@ def create_app(
             jobs=jobs,
             metrics=metrics,
             code_throttle=Throttle(clock),
+            sign_in_forms=SignInForms(clock),
         )
 
     return Litestar(
@@ -147,6 +151,7 @@ def create_app(
             *route_handlers,
         ],
         lifespan=[lifespan],
+        exception_handlers={HTTP_500_INTERNAL_SERVER_ERROR: errors.server_error},
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         openapi_config=None,

@@ -217,6 +217,16 @@ class Settings:
 
 
 SECTIONS = {f.name: f.type for f in fields(Settings) if f.name != "source"}
+# Every variable the environment may set: each setting, each secret's file, and the config file itself.
+VARIABLES = frozenset(
+    {"PORTAL_CONFIG"}
+    | {
+        f"PORTAL_{name}_{spec.name}{suffix}".upper()
+        for name, cls in SECTIONS.items()
+        for spec in fields(cls)
+        for suffix in (("", "_file") if spec.metadata["secret"] else ("",))
+    }
+)
 
 
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -243,6 +253,14 @@ def from_mapping(document: Mapping[str, Any], environ: Mapping[str, str], source
             raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [{name}] must be a table of settings")
+    # A variable that names no setting is refused, as an unknown key in the file is: a typo must not
+    # leave a setting silently at its default.
+    for variable in environ:
+        if variable.startswith("PORTAL_") and variable not in VARIABLES:
+            raise ConfigError(
+                f"{variable}: no such setting (variables are PORTAL_<SECTION>_<KEY>, e.g. PORTAL_SERVER_PORT;"
+                " `portal check-config` lists the settings)"
+            )
     sections = {
         name: _section(name, cls, document.get(name, {}), environ, source) for name, cls in SECTIONS.items()
     }
@@ -259,10 +277,11 @@ def _section(name: str, cls: type, table: Mapping[str, Any], environ: Mapping[st
     for key, spec in known.items():
         env_name = f"PORTAL_{name}_{key}".upper()
         if spec.metadata["secret"]:
-            if key in table:
+            if key in table or env_name in environ:
+                where = env_name if env_name in environ else source
                 raise ConfigError(
-                    f"{source}: {name}.{key} is a secret: put it in a file and set {key}_file, "
-                    f"or {env_name}_FILE, instead of writing it in the config"
+                    f"{where}: {name}.{key} is a secret: put it in a file and set {key}_file, "
+                    f"or {env_name}_FILE, instead of writing it in the config or the environment"
                 )
             raw, where = _secret(name, key, table.get(f"{key}_file"), environ, source)
         elif env_name in environ:

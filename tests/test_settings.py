@@ -142,3 +142,61 @@ def test_config_template_is_valid_toml_that_names_every_setting_at_its_default()
         if spec.metadata["secret"]
     }
     assert named | secrets == {key for key, _, _ in config.describe(settings)}
+
+
+# A value other than the default for every setting, as the file writes it and as a variable does.
+EXAMPLES = {
+    "server.host": ("127.0.0.1", "127.0.0.1"),
+    "server.port": (9001, "9001"),
+    "server.portal_url": ("http://10.5.50.2:8080", "http://10.5.50.2:8080"),
+    "server.public_url": ("https://wifi.example.co.ke", "https://wifi.example.co.ke"),
+    "server.trusted_proxies": (["127.0.0.1", "10.0.0.0/8"], "127.0.0.1, 10.0.0.0/8"),
+    "store.data_dir": ("/srv/portal", "/srv/portal"),
+    "store.database": ("/srv/portal/other.db", "/srv/portal/other.db"),
+    "store.timezone": ("UTC", "UTC"),
+    "vault.key_file": ("/srv/portal/vault.key", "/srv/portal/vault.key"),
+    "mpesa.payment_timeout": (120, "120"),
+    "mpesa.callback_allowlist": (["196.201.214.200"], "196.201.214.200"),
+    "mpesa.enforce_allowlist": (True, "true"),
+    "limits.pushes_per_phone_per_hour": (3, "3"),
+    "limits.pushes_per_mac_per_hour": (4, "4"),
+    "limits.code_attempts_per_hour": (5, "5"),
+    "routers.api_timeout": (2, "2"),
+    "routers.sync_interval": (60, "60"),
+    "log.level": ("debug", "debug"),
+    "log.format": ("json", "json"),
+}
+
+
+def every_setting() -> list[tuple[str, str, bool]]:
+    return [
+        (name, spec.name, spec.metadata["secret"])
+        for name, cls in config.SECTIONS.items()
+        for spec in fields(cls)
+    ]
+
+
+@pytest.mark.parametrize(("section", "key", "secret"), every_setting())
+def test_every_setting_reads_the_same_from_the_environment_as_from_the_file(tmp_path, section, key, secret):
+    variable = f"PORTAL_{section}_{key}".upper()
+    if secret:
+        (tmp_path / "secret").write_text("s3cret\n")
+        from_file = config.from_mapping({section: {f"{key}_file": str(tmp_path / "secret")}}, environ={})
+        from_environment = config.from_mapping({}, environ={f"{variable}_FILE": str(tmp_path / "secret")})
+        # Written in plain, it is refused in either place, never silently ignored.
+        for document, environ in (({section: {key: "s3cret"}}, {}), ({}, {variable: "s3cret"})):
+            with pytest.raises(ConfigError, match=f"{section}.{key} is a secret"):
+                config.from_mapping(document, environ=environ)
+    else:
+        in_file, in_variable = EXAMPLES[f"{section}.{key}"]
+        from_file = config.from_mapping({section: {key: in_file}}, environ={})
+        from_environment = config.from_mapping({}, environ={variable: in_variable})
+    value = getattr(getattr(from_file, section), key)
+    assert value != getattr(getattr(config.Settings(), section), key)
+    assert getattr(getattr(from_environment, section), key) == value
+
+
+def test_a_variable_that_names_no_setting_is_refused():
+    with pytest.raises(ConfigError, match="PORTAL_METRICS_TOKN: no such setting"):
+        config.from_mapping({}, environ={"PORTAL_METRICS_TOKN": "x"})
+    assert config.from_mapping({}, environ={"PORTAL_CONFIG": "/etc/portal/portal.toml", "HOME": "/"})

@@ -14,6 +14,7 @@ OWNERS = {
     "tenants": "tenancy/tenants.py",
     "admin_users": "tenancy/admins.py",
     "admin_sessions": "tenancy/admins.py",
+    "sign_in_slowdowns": "tenancy/admins.py",
     "audit_events": "tenancy/audit.py",
     "packages": "catalog/packages.py",
     "mpesa_accounts": "mpesa/accounts.py",

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from .. import phones
 from ..access import sessions
 from ..catalog import packages
 from ..clock import Clock
@@ -90,6 +91,13 @@ def _open_access(db: Connection, clock: Clock, vault: Vault, payment: Payment) -
     payments.link_session(db, payment.id, session_id)
 
 
+def _same_phone(reported: str, phone: str) -> bool:
+    try:
+        return phones.normalize(reported) == phone
+    except phones.PhoneError:
+        return False
+
+
 class Confirmation:
     def __init__(
         self,
@@ -156,6 +164,10 @@ class Confirmation:
             amount=None if result.amount is None else str(result.amount),
             receipt=result.receipt,
         )
+        if result.phone and not _same_phone(result.phone, payment.phone):
+            # Not a reason to doubt the money (the amount and the CheckoutRequestID decide that), but
+            # worth the owner's eye: someone else paid, or the callback isn't about this payment.
+            payments.record(db, self.clock, payment.id, "phone_differs", source, phone=result.phone)
         return payment.ref, effect
 
     def _apply_callback(self, db: Connection, payment: Payment, result: StkResult) -> str:

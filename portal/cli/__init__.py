@@ -1,6 +1,7 @@
 """The `portal` command."""
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,8 @@ from ..tenancy.tenants import TenantError
 from ..vault import VaultError
 from .commands import (
     cmd_admin_create,
+    cmd_admin_reset_password,
+    cmd_admin_unlock,
     cmd_backup,
     cmd_check_config,
     cmd_config_template,
@@ -36,6 +39,9 @@ from .serving import CommandError
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Whatever this process creates (the database, its WAL, backups, keys, the demo's folder) holds
+    # phone numbers or secrets: its owner's alone, however the shell or the unit set the umask.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -150,6 +156,21 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", help="tenant slug (omit for a platform admin)")
     create.add_argument("--email", required=True)
     create.add_argument("--role", choices=["owner", "staff", "platform"], help="default: owner, or platform")
+    unlock = command(
+        "unlock",
+        cmd_admin_unlock,
+        "end an admin's lock and the slowdown of their sign-in from every address",
+        admin_commands,
+    )
+    unlock.add_argument("--email", required=True)
+    reset = command(
+        "reset-password",
+        cmd_admin_reset_password,
+        "set a new password for an admin, prompted for or read from stdin; also unlocks them and signs"
+        " them out everywhere",
+        admin_commands,
+    )
+    reset.add_argument("--email", required=True)
 
     router = commands.add_parser("router", help="manage MikroTik routers (hotspot sites)")
     router_commands = router.add_subparsers(title="commands", metavar="COMMAND", required=True)

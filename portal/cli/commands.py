@@ -169,6 +169,18 @@ def cmd_admin_create(args: argparse.Namespace) -> None:
     print(f"admin {args.email} created ({role})")
 
 
+def cmd_admin_unlock(args: argparse.Namespace) -> None:
+    _on_store(load_settings(args), lambda store: store.write(admins.unlock, SystemClock(), args.email))
+    print(f"admin {args.email} unlocked")
+
+
+def cmd_admin_reset_password(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    password = read_new_password()
+    _on_store(settings, lambda store: store.write(admins.reset_password, SystemClock(), args.email, password))
+    print(f"admin {args.email}: password reset, unlocked and signed out everywhere")
+
+
 def read_new_password() -> str:
     if not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")

@@ -4,6 +4,10 @@ typed values.
 Tolerant where Daraja varies (reference/daraja.md §4, §7.3): ResultCode as int or string, metadata items
 looked up by name with or without a Value, amounts as 1, 1.00 or "5.00", nulls for empty strings. Strict
 where a missing field would mean guessing: such a body is refused with the reason, for the log.
+
+Bounded, since anyone who learns a hook's address can post to it: a body is at most MAX_BODY bytes and
+MAX_DEPTH levels deep, a text at most MAX_TEXT characters and never an object or a list, an amount
+within MAX_AMOUNT. Daraja's own bodies are a few hundred bytes and six levels deep.
 """
 
 import json
@@ -12,6 +16,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import result_codes as codes
+
+MAX_BODY = 64 * 1024  # bytes
+MAX_DEPTH = 10  # objects and lists within each other
+MAX_TEXT = 200  # characters of one value (ids, names, descriptions)
+# Far above any M-Pesa transaction limit, so a real payment is never refused; far below what breaks a
+# database integer.
+MAX_AMOUNT = Decimal(100_000_000)
 
 
 class CallbackError(ValueError):
@@ -66,28 +77,66 @@ class StatusResult:
 
 
 def _load(body: bytes) -> dict:
+    if len(body) > MAX_BODY:
+        raise CallbackError(f"body is larger than {MAX_BODY} bytes")
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # not JSON, not UTF-8, or a number of more digits than Python reads
         raise CallbackError(f"body is not JSON: {error}") from None
+    except RecursionError:
+        raise CallbackError(f"body is nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise CallbackError("body is not a JSON object")
+    if _too_deep(data):
+        raise CallbackError(f"body is nested more than {MAX_DEPTH} levels deep")
     return data
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+def _too_deep(data: Any) -> bool:
+    """More than MAX_DEPTH objects and lists within each other; level by level, never recursing."""
+    layer = [data]
+    for _ in range(MAX_DEPTH):
+        layer = [child for node in layer for child in _children(node)]
+    return any(isinstance(node, dict | list) for node in layer)
 
 
-def _amount(value: Any) -> Decimal:
-    if isinstance(value, bool) or value is None:
-        raise CallbackError(f"Amount {value!r} is not a number")
+def _children(node: Any) -> list:
+    if isinstance(node, dict):
+        return list(node.values())
+    return node if isinstance(node, list) else []
+
+
+def _text(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        raise CallbackError(f"{name} is not text")
+    text = str(value).strip()
+    if len(text) > MAX_TEXT:
+        raise CallbackError(f"{name} is longer than {MAX_TEXT} characters")
+    return text
+
+
+def _code(value: Any, where: str) -> str:
+    if value is None or isinstance(value, bool | dict | list):
+        raise CallbackError(f"{where} has no usable ResultCode")
+    code = codes.normalize(_text(value, "ResultCode"))
+    if not code:
+        raise CallbackError(f"{where} has no usable ResultCode")
+    return code
+
+
+def _amount(value: Any, name: str = "Amount") -> Decimal:
+    if isinstance(value, bool | dict | list) or value is None:
+        raise CallbackError(f"{name} {value!r} is not a number")
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise CallbackError(f"Amount {value!r} is not a number") from None
+        raise CallbackError(f"{name} {value!r} is not a number") from None
     if not amount.is_finite():
-        raise CallbackError(f"Amount {value!r} is not a number")
+        raise CallbackError(f"{name} {value!r} is not a number")
+    if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
+        raise CallbackError(f"{name} {value!r} is out of range")
     return amount
 
 
@@ -96,17 +145,14 @@ def parse_stk_callback(body: bytes) -> StkResult:
     callback = data.get("Body", {}).get("stkCallback") if isinstance(data.get("Body"), dict) else None
     if not isinstance(callback, dict):
         raise CallbackError("no Body.stkCallback object")
-    checkout = _text(callback.get("CheckoutRequestID"))
+    checkout = _text(callback.get("CheckoutRequestID"), "CheckoutRequestID")
     if not checkout:
         raise CallbackError("stkCallback has no CheckoutRequestID")
-    code = callback.get("ResultCode")
-    if code is None or isinstance(code, bool | dict | list) or not codes.normalize(code):
-        raise CallbackError("stkCallback has no usable ResultCode")
     result = StkResult(
-        merchant_request_id=_text(callback.get("MerchantRequestID")),
+        merchant_request_id=_text(callback.get("MerchantRequestID"), "MerchantRequestID"),
         checkout_request_id=checkout,
-        result_code=codes.normalize(code),
-        result_desc=_text(callback.get("ResultDesc")),
+        result_code=_code(callback.get("ResultCode"), "stkCallback"),
+        result_desc=_text(callback.get("ResultDesc"), "ResultDesc"),
     )
     if not result.paid:
         return result
@@ -122,7 +168,7 @@ def parse_stk_callback(body: bytes) -> StkResult:
     }
     if "Amount" not in meta:
         raise CallbackError("a successful stkCallback has no Amount")
-    receipt = _text(meta.get("MpesaReceiptNumber"))
+    receipt = _text(meta.get("MpesaReceiptNumber"), "MpesaReceiptNumber")
     if not receipt:
         raise CallbackError("a successful stkCallback has no MpesaReceiptNumber")
     return StkResult(
@@ -132,31 +178,31 @@ def parse_stk_callback(body: bytes) -> StkResult:
         result_desc=result.result_desc,
         amount=_amount(meta["Amount"]),
         receipt=receipt.upper(),
-        phone=_text(meta.get("PhoneNumber")) or None,
-        transaction_date=_text(meta.get("TransactionDate")) or None,
+        phone=_text(meta.get("PhoneNumber"), "PhoneNumber") or None,
+        transaction_date=_text(meta.get("TransactionDate"), "TransactionDate") or None,
     )
 
 
 def parse_c2b(body: bytes) -> C2BPayment:
     """A C2B validation or confirmation body (the same shape, §7.3); every value a string or null."""
     data = _load(body)
-    trans_id = _text(data.get("TransID")).upper()
+    trans_id = _text(data.get("TransID"), "TransID").upper()
     if not trans_id:
         raise CallbackError("no TransID")
-    amount = _amount(data.get("TransAmount"))
+    amount = _amount(data.get("TransAmount"), "TransAmount")
     if amount != amount.to_integral_value() or amount < 1:
         raise CallbackError(f"TransAmount {data.get('TransAmount')!r} is not a whole number of shillings")
-    names = (_text(data.get(key)) for key in ("FirstName", "MiddleName", "LastName"))
+    names = (_text(data.get(key), key) for key in ("FirstName", "MiddleName", "LastName"))
     return C2BPayment(
         trans_id=trans_id,
-        trans_time=_text(data.get("TransTime")),
+        trans_time=_text(data.get("TransTime"), "TransTime"),
         amount=int(amount),
-        shortcode=_text(data.get("BusinessShortCode")),
-        bill_ref=_text(data.get("BillRefNumber")),
-        msisdn=_text(data.get("MSISDN")),
+        shortcode=_text(data.get("BusinessShortCode"), "BusinessShortCode"),
+        bill_ref=_text(data.get("BillRefNumber"), "BillRefNumber"),
+        msisdn=_text(data.get("MSISDN"), "MSISDN"),
         payer_name=" ".join(name for name in names if name),
-        transaction_type=_text(data.get("TransactionType")),
-        third_party_trans_id=_text(data.get("ThirdPartyTransID")),
+        transaction_type=_text(data.get("TransactionType"), "TransactionType"),
+        third_party_trans_id=_text(data.get("ThirdPartyTransID"), "ThirdPartyTransID"),
     )
 
 
@@ -166,9 +212,7 @@ def parse_status_result(body: bytes) -> StatusResult:
     result = data.get("Result")
     if not isinstance(result, dict):
         raise CallbackError("no Result object")
-    code = result.get("ResultCode")
-    if code is None or isinstance(code, bool | dict | list) or not codes.normalize(code):
-        raise CallbackError("Result has no usable ResultCode")
+    code = _code(result.get("ResultCode"), "Result")
     parameters = result.get("ResultParameters")
     listed = parameters.get("ResultParameter") if isinstance(parameters, dict) else None
     # One parameter can come as an object rather than a list of one.
@@ -180,12 +224,14 @@ def parse_status_result(body: bytes) -> StatusResult:
     }
     amount = values.get("Amount")
     return StatusResult(
-        result_code=codes.normalize(code),
-        result_desc=_text(result.get("ResultDesc")),
-        conversation_id=_text(result.get("ConversationID")),
-        receipt=(_text(values.get("ReceiptNo")) or _text(result.get("TransactionID"))).upper(),
-        transaction_status=_text(values.get("TransactionStatus")),
+        result_code=code,
+        result_desc=_text(result.get("ResultDesc"), "ResultDesc"),
+        conversation_id=_text(result.get("ConversationID"), "ConversationID"),
+        receipt=(
+            _text(values.get("ReceiptNo"), "ReceiptNo") or _text(result.get("TransactionID"), "TransactionID")
+        ).upper(),
+        transaction_status=_text(values.get("TransactionStatus"), "TransactionStatus"),
         amount=None if amount in (None, "") else _amount(amount),
-        credit_party=_text(values.get("CreditPartyName")),
-        finalised=_text(values.get("FinalisedTime")),
+        credit_party=_text(values.get("CreditPartyName"), "CreditPartyName"),
+        finalised=_text(values.get("FinalisedTime"), "FinalisedTime"),
     )

@@ -9,6 +9,7 @@ payer still needs to be told what happened.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 PAID = "paid"
 PENDING = "pending"
@@ -24,6 +25,9 @@ SYSTEM = "system"
 # Failures that are the payer's doing or the payer's phone's: nothing for the owner to fix. Any other
 # failure points at the set-up, at M-Pesa or at Daraja, and the owner is shown it.
 PAYER_CATEGORIES = frozenset({CANCELLED, INSUFFICIENT_FUNDS, WRONG_PIN, UNREACHABLE, BUSY, DECLINED})
+
+# Daraja's codes have at most five digits; a bigger "number" (1e999999) is kept as the text it came as.
+LARGEST_CODE = 10**9
 
 # The portal's own codes (see the module docstring).
 PUSH_LOCKED = "push.locked"  # Daraja: "Unable to lock subscriber": a prompt is already open on that phone
@@ -82,8 +86,18 @@ _TABLE: dict[str, tuple[str, str, bool]] = {
 
 
 def normalize(code: object) -> str:
-    """ResultCode is an int in callbacks and a string in queries; some are alphanumeric (`E3008`)."""
-    return str(code).strip()
+    """ResultCode is an int in callbacks and a string in queries; some are alphanumeric (`E3008`).
+
+    A number is read as a number however it is spelt (0, 0.0, "0.0", "00"): read as text, "0.0" would
+    be an unknown code, and a payment that succeeded would be marked failed."""
+    text = str(code).strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    if number.is_finite() and abs(number) < LARGEST_CODE and number == number.to_integral_value():
+        return str(int(number))
+    return text
 
 
 def describe(code: object) -> Outcome:

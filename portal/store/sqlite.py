@@ -14,6 +14,7 @@ page that scans a year of payments never makes a callback or the splash page wai
 
 import asyncio
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
@@ -270,8 +271,9 @@ class SQLiteStore:
 
 def _open_writer(path: Path) -> sqlite3.Connection:
     try:
+        _owner_only(path)
         connection = connect(path)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, OSError) as error:
         raise StoreError(f"{path}: {error}") from None
     try:
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -284,6 +286,17 @@ def _open_writer(path: Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _owner_only(path: Path) -> None:
+    """The database holds customers' phone numbers: readable by its owner only, however the process was
+    started. SQLite gives the -wal and -shm files the database's own mode, so they follow it."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        # Made wider by an older version or by hand; one that isn't ours to change stays as it is.
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
 
 
 def _user_version(connection: SQLiteConnection) -> int:

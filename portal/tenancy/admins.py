@@ -4,11 +4,16 @@ A session is a random token in an HttpOnly cookie; the database keeps only its f
 copy of the database signs no one in, and sessions survive a restart. Each session carries its own
 CSRF token, which every form posts back.
 
-Guessing is slowed two ways: an account locks for LOCKOUT after MAX_FAILURES wrong passwords in a
-row (at sign-in, or as the current one when changing it), and an address that failed IP_MAX_FAILURES
-sign-ins within IP_WINDOW is refused for a while (counted from the audit log, where every failure is
-written anyway). Argon2 takes tens of milliseconds of CPU, so a password is checked off the event
-loop and between two transactions, never inside one.
+Sign-in guessing is slowed, never locked (sign_in_slowdowns): past a few free tries, each failure of
+an account from one address, and each failure from one address whatever the account, makes the next
+try from there wait twice as long, up to LONGEST_WAIT. Failures from elsewhere never slow the owner
+down, so no one can lock an owner out by typing their email. A try is counted before its password is
+checked, so parallel guesses can't slip past; a right password takes its try back.
+
+A signed-in admin who types a wrong current password when changing it (maybe a stolen session
+guessing the password behind it) is locked for LOCKOUT after MAX_FAILURES and signed out everywhere.
+`portal admin unlock` and `reset-password` undo both. Argon2 takes tens of milliseconds of CPU, so a
+password is checked off the event loop and between two transactions, never inside one.
 """
 
 import asyncio
@@ -17,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..clock import Clock, to_text
+from ..clock import Clock, from_text, to_text
 from ..store import Conflict, Connection, Record, Store, columns
 from ..vault import fingerprint
 from . import audit, tenants
@@ -28,10 +33,14 @@ from .tenants import TenantError
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ROLES = ("platform", "owner", "staff")
 SESSION_LIFETIME = timedelta(days=7)
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # wrong current passwords when changing it
 LOCKOUT = timedelta(minutes=15)
-IP_MAX_FAILURES = 20
-IP_WINDOW = timedelta(minutes=15)
+FREE_PER_ACCOUNT = 3  # failures of one account from one address before sign-in slows down
+FREE_PER_ADDRESS = 10  # failures from one address, whatever the accounts
+FIRST_WAIT = timedelta(seconds=2)  # then twice as long after each further failure
+LONGEST_WAIT = timedelta(minutes=15)
+FORGET_AFTER = timedelta(days=1)  # failures this old count no more
+EMAIL_KEY_LENGTH = 8  # hex digits of the typed email's hash
 UNKNOWN_EMAIL = "(unknown email)"  # the actor of a failed sign-in as no admin: never what was typed
 
 # Verified when the email is unknown, so a wrong email costs the same time as a wrong password.
@@ -68,11 +77,15 @@ class _User(Record, frozen=True):
 
 class SignInRefused(Exception):
     """The same for a wrong password, an unknown email and a locked account, so that it tells nothing;
-    `throttled`: the address failed too often and is refused whatever it sends."""
+    `wait`: too many failures from here, and nothing is tried before that long."""
 
-    def __init__(self, throttled: bool = False):
+    def __init__(self, wait: timedelta = timedelta(0)):
         super().__init__("sign-in refused")
-        self.throttled = throttled
+        self.wait = wait
+
+    @property
+    def throttled(self) -> bool:
+        return self.wait > timedelta(0)
 
 
 class PasswordChangeRefused(ValueError):
@@ -130,10 +143,21 @@ async def sign_in(store: Store, clock: Clock, email: str, password: str, source_
 
 
 def _before_sign_in(db: Connection, clock: Clock, email: str, source_ip: str) -> tuple[_User | None, bool]:
-    if audit.sign_in_failures_from(db, source_ip, clock.now() - IP_WINDOW) >= IP_MAX_FAILURES:
-        raise SignInRefused(throttled=True)
+    # Failures older than FORGET_AFTER count no more: dropped here, so the table holds only a day's.
+    db.execute(
+        "DELETE FROM sign_in_slowdowns WHERE last_failed_at < ?", (to_text(clock.now() - FORGET_AFTER),)
+    )
+    keys = {_account_key(email, source_ip): FREE_PER_ACCOUNT, _address_key(source_ip): FREE_PER_ADDRESS}
+    wait = max(_wait(db, clock, key, free) for key, free in keys.items())
+    if wait > timedelta(0):
+        raise SignInRefused(wait)
+    for key in keys:
+        _count_failure(db, clock, key)
     user = _user(db, "email", email)
-    return user, user is not None and _may_try(db, clock, user, source_ip, "sign_in_failed")
+    if user is not None and _locked(clock, user):
+        _audit(db, clock, user, "sign_in_failed", source_ip, {"reason": "locked"})
+        return user, False
+    return user, user is not None
 
 
 def _after_sign_in(
@@ -152,12 +176,49 @@ def _after_sign_in(
         )
         return None
     if may_try and correct:
-        db.execute("UPDATE admin_users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user.id,))
+        # A right password is no guess: it takes its try back.
+        db.execute("DELETE FROM sign_in_slowdowns WHERE key = ?", (_account_key(user.email, source_ip),))
+        db.execute(
+            "UPDATE sign_in_slowdowns SET failures = failures - 1 WHERE key = ?", (_address_key(source_ip),)
+        )
+        db.execute("UPDATE admin_users SET failed_logins = 0 WHERE id = ?", (user.id,))
         _audit(db, clock, user, "sign_in", source_ip)
         return _new_session(db, clock, user.id)
     if may_try:
-        _wrong_password(db, clock, user, source_ip, "sign_in_failed")
+        _audit(db, clock, user, "sign_in_failed", source_ip, {"reason": "wrong password"})
     return None
+
+
+# -- slowing sign-in down --
+
+
+def _account_key(email: str, source_ip: str) -> str:
+    """The typed email counts whether or not it is an account's, so being slowed down tells no one
+    which emails are; only a short piece of its hash is kept, too short to find a password typed into
+    the wrong field by."""
+    return f"email:{fingerprint(email.strip().lower())[:EMAIL_KEY_LENGTH]}@{source_ip}"
+
+
+def _address_key(source_ip: str) -> str:
+    return f"address:{source_ip}"
+
+
+def _wait(db: Connection, clock: Clock, key: str, free: int) -> timedelta:
+    """How long until the next try may count against `key`."""
+    row = db.one("SELECT failures, last_failed_at FROM sign_in_slowdowns WHERE key = ?", (key,))
+    if row is None or row["failures"] < free:
+        return timedelta(0)
+    # The exponent is capped so that a long run of failures can't overflow timedelta.
+    wait = min(FIRST_WAIT * 2 ** min(row["failures"] - free, 20), LONGEST_WAIT)
+    return max(from_text(row["last_failed_at"]) + wait - clock.now(), timedelta(0))
+
+
+def _count_failure(db: Connection, clock: Clock, key: str) -> None:
+    db.execute(
+        "INSERT INTO sign_in_slowdowns (key, failures, last_failed_at) VALUES (?, 1, ?)"
+        " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = excluded.last_failed_at",
+        (key, to_text(clock.now())),
+    )
 
 
 def _locked(clock: Clock, user: _User) -> bool:
@@ -325,6 +386,56 @@ def _change(
 
 def _end_sessions(db: Connection, user_id: int) -> None:
     db.execute("DELETE FROM admin_sessions WHERE user_id = ?", (user_id,))
+
+
+# -- from the command line, for an admin who can't get in --
+
+COMMAND_LINE = "(command line)"  # the actor of what `portal admin …` does: whoever is root on the box
+
+
+def unlock(db: Connection, clock: Clock, email: str) -> None:
+    """Ends the account's lock and the slowdown of its sign-in from every address. An address slowed
+    down by failures with many emails stays slowed: that is the address's doing, not the account's."""
+    user = _known(db, email)
+    _clear_locks(db, user)
+    audit.record(
+        db,
+        clock,
+        tenant_id=user.tenant_id,
+        actor=COMMAND_LINE,
+        action="account_unlocked",
+        target=f"admin:{user.email}",
+    )
+
+
+def reset_password(db: Connection, clock: Clock, email: str, password: str) -> None:
+    """A new password for an admin who lost theirs: unlocked, and signed out everywhere."""
+    user = _known(db, email)
+    if problem := password_problem(password):
+        raise TenantError(problem)
+    db.execute("UPDATE admin_users SET password_hash = ? WHERE id = ?", (hash_password(password), user.id))
+    _clear_locks(db, user)
+    _end_sessions(db, user.id)
+    audit.record(
+        db,
+        clock,
+        tenant_id=user.tenant_id,
+        actor=COMMAND_LINE,
+        action="password_reset",
+        target=f"admin:{user.email}",
+    )
+
+
+def _known(db: Connection, email: str) -> _User:
+    user = _user(db, "email", email.strip())
+    if user is None:
+        raise TenantError(f"no admin has the email {email!r}")
+    return user
+
+
+def _clear_locks(db: Connection, user: _User) -> None:
+    db.execute("UPDATE admin_users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user.id,))
+    db.execute("DELETE FROM sign_in_slowdowns WHERE key LIKE ?", (_account_key(user.email, "") + "%",))
 
 
 # -- what a platform admin looks at --

@@ -53,13 +53,6 @@ def record(
     )
 
 
-def sign_in_failures_from(db: Connection, source_ip: str, since: datetime) -> int:
-    return db.value(
-        "SELECT count(*) FROM audit_events WHERE action = 'sign_in_failed' AND source_ip = ? AND at >= ?",
-        (source_ip, to_text(since)),
-    )
-
-
 def events(db: Connection, scope: Scope, *, limit: int, offset: int) -> tuple[list[AuditEvent], int]:
     """A page of events, newest first, and how many there are in all.
 

@@ -1,4 +1,5 @@
-"""Who is asking: the client's address, believing X-Forwarded-For only as far as trusted proxies go."""
+"""Who is asking and how: the client's address and scheme, believing X-Forwarded-For and X-Forwarded-Proto
+only from trusted proxies."""
 
 import ipaddress
 from collections.abc import Iterable
@@ -37,3 +38,20 @@ def client_address(connection: ASGIConnection, trusted_proxies: Networks) -> str
             return hop
         nearest = hop
     return nearest
+
+
+def came_over_https(connection: ASGIConnection, trusted_proxies: Networks) -> bool:
+    """HTTPS to us, or to the trusted proxy that passed the request on (its X-Forwarded-Proto, the last
+    one if several proxies each added theirs). Whatever a public URL says, a browser that reached this
+    box over plain HTTP is on plain HTTP."""
+    if connection.url.scheme == "https":
+        return True
+    peer = connection.client.host if connection.client else ""
+    if not within(peer, tuple(trusted_proxies)):
+        return False
+    schemes = [
+        part.strip().lower()
+        for line in connection.headers.getall("x-forwarded-proto", [])
+        for part in line.split(",")
+    ]
+    return bool(schemes) and schemes[-1] == "https"

@@ -1,6 +1,9 @@
-"""`GET /metrics`: figures for Prometheus; behind a bearer token when `metrics.token` is set."""
+"""`GET /metrics`: figures for Prometheus; behind a bearer token when `metrics.token` is set, and
+without one, only for this box itself (a scraper on loopback): the page names businesses and routers,
+which the hotspot's customers have no business seeing."""
 
 import hmac
+import ipaddress
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
@@ -10,6 +13,7 @@ from ..billing import payments
 from ..metrics import CONTENT_TYPE, Figures, RouterFigures
 from ..store import Connection
 from ..tenancy import tenants
+from .addresses import client_address
 
 
 @get("/metrics")
@@ -24,8 +28,21 @@ async def metrics(request: Request, state: State) -> Response:
                 media_type="text/plain",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
+    elif not _loopback(client_address(request, services.settings.server.trusted_proxies)):
+        return Response(
+            "/metrics answers other machines only with a bearer token: set metrics.token\n",
+            status_code=403,
+            media_type="text/plain",
+        )
     figures = await services.store.report(figures_now)
     return Response(services.metrics.exposition(figures), media_type=CONTENT_TYPE)
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def figures_now(db: Connection) -> Figures:

@@ -240,3 +240,24 @@ async def test_without_a_public_address_no_c2b_urls_are_registered(settings, dar
         await behind_nat.services.jobs.register_c2b_urls()
         assert await registered_at(behind_nat, shop.account_id) is None
     assert C2B_REGISTER not in daraja.sim.requests
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"TransID": "X1", "TransAmount": 1e30}', "TransAmount 1e+30 is out of range"),
+        (b'{"TransID": "X1", "TransAmount": "50", "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "nested"),
+        (b'{"TransID": {"id": "X1"}, "TransAmount": "50"}', "TransID is not text"),
+    ],
+)
+async def test_hostile_confirmations_are_a_400_with_the_reason_logged(
+    portal, shop, http, caplog, body, reason
+):
+    confirmation, validation = await register(portal, shop.account_id)
+    response = await http.post(confirmation, content=body)
+    assert response.status_code == 400 and reason in response.json()["ResultDesc"]
+    [record] = [r for r in caplog.records if r.getMessage() == "unreadable C2B confirmation"]
+    assert reason in record.fields["reason"]
+    refused = await http.post(validation, content=body)
+    assert refused.status_code == 200 and refused.json()["ResultCode"] == "C2B00016"
+    assert await received(portal) == []

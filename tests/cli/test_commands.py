@@ -4,6 +4,7 @@ import contextlib
 import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -13,7 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from portal.store.sqlite import SQLiteStore
+from portal.tenancy import admins
+from portal.tenancy.admins import PasswordChangeRefused, SignInRefused
+from tests.conftest import free_port, rows
+from tests.seed import PASSWORD, Seeded, seed_tenant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,6 +182,82 @@ def test_admin_create_refuses_a_weak_password_and_an_unknown_tenant(config_file)
     assert "no tenant with slug 'nope'" in one_line_error(unknown)
 
 
+async def locked_out(tmp_path, clock, vault) -> tuple[SQLiteStore, Seeded, str]:
+    """A box whose owner is locked (a stolen session guessed at their password) and, at their office
+    address, slowed down by wrong guesses; returns its store, what it holds and the stolen session."""
+    store = await SQLiteStore.open(tmp_path / "portal.db")
+    await store.migrate()
+    seeded = await seed_tenant(store, clock, vault, "cafe")
+    stolen = await admins.sign_in(store, clock, seeded.owner, PASSWORD, "198.51.100.7")
+    thief = await store.read(admins.admin_for_session, clock, stolen)
+    for _ in range(admins.MAX_FAILURES):
+        with contextlib.suppress(PasswordChangeRefused):
+            new = "a new password for me"
+            await admins.change_password(
+                store, clock, thief, current="guess", new=new, again=new, source_ip=""
+            )
+    for _ in range(admins.FREE_PER_ACCOUNT):
+        with contextlib.suppress(SignInRefused):
+            await admins.sign_in(store, clock, seeded.owner, "guess", OFFICE)
+    return store, seeded, stolen
+
+
+OFFICE = "192.168.88.10"
+
+
+async def refused(store, clock, email: str, password: str) -> bool:
+    try:
+        await admins.sign_in(store, clock, email, password, OFFICE)
+    except SignInRefused:
+        return True
+    return False
+
+
+async def commands_audited(store) -> list[tuple[str, str]]:
+    events = await rows(store, "SELECT action, target FROM audit_events WHERE actor = '(command line)'")
+    return [tuple(event) for event in events]
+
+
+async def test_admin_unlock_lets_a_locked_and_slowed_owner_sign_in_at_once(
+    config_file, tmp_path, clock, vault
+):
+    store, seeded, _ = await locked_out(tmp_path, clock, vault)
+    try:
+        assert await refused(store, clock, seeded.owner, PASSWORD)
+        unknown = portal("--config", str(config_file), "admin", "unlock", "--email", "nobody@cafe.example")
+        assert "no admin has the email 'nobody@cafe.example'" in one_line_error(unknown)
+        result = portal("--config", str(config_file), "admin", "unlock", "--email", seeded.owner.upper())
+        assert result.returncode == 0, result.stderr
+        assert not await refused(store, clock, seeded.owner, PASSWORD)
+        assert await commands_audited(store) == [("account_unlocked", f"admin:{seeded.owner}")]
+    finally:
+        await store.close()
+
+
+async def test_admin_reset_password_reads_it_from_stdin_and_signs_the_admin_out_everywhere(
+    config_file, tmp_path, clock, vault
+):
+    store, seeded, stolen = await locked_out(tmp_path, clock, vault)
+    new = "the owner's new password"
+    try:
+        weak = portal(
+            "--config", str(config_file), "admin", "reset-password", "--email", seeded.owner, stdin="short\n"
+        )
+        assert "at least 10 characters" in one_line_error(weak)
+        result = portal(
+            "--config", str(config_file), "admin", "reset-password", "--email", seeded.owner, stdin=f"{new}\n"
+        )
+        assert result.returncode == 0, result.stderr
+        assert new not in result.stdout + result.stderr
+        assert await store.read(admins.admin_for_session, clock, stolen) is None
+        assert await refused(store, clock, seeded.owner, PASSWORD)
+        assert not await refused(store, clock, seeded.owner, new)
+        assert await commands_audited(store) == [("password_reset", f"admin:{seeded.owner}")]
+        assert new not in repr(await rows(store, "SELECT * FROM audit_events"))
+    finally:
+        await store.close()
+
+
 def test_keys_generate_refuses_to_overwrite(config_file, tmp_path):
     assert portal("--config", str(config_file), "keys", "generate").returncode == 0
     key = (tmp_path / "vault.key").read_text()
@@ -224,3 +305,8 @@ def test_demo_starts_on_fresh_data_and_stops_cleanly_on_ctrl_c(tmp_path):
             lines[name] = value.strip()
         assert wait_until_up(f"http://127.0.0.1:{port}/healthz", process).status_code == 200
         assert "user=owner@demo.example password=" in lines["admin"]
+        # Made by the process, under the test runner's umask: its owner's alone all the same.
+        made = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "demo").iterdir()}
+        assert stat.S_IMODE((tmp_path / "demo").stat().st_mode) == 0o700
+        assert {"portal.db", "portal.db-wal", "portal.db-shm", "vault.key"} <= set(made)
+        assert set(made.values()) == {0o600}

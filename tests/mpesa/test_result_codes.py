@@ -51,6 +51,16 @@ def test_int_and_text_codes_are_the_same_code():
     assert codes.describe(1032) == codes.describe("1032") == codes.describe(" 1032 ")
 
 
+@pytest.mark.parametrize("spelt", [0, 0.0, "0", "0.0", "00", " 0 ", "0E+2"])
+def test_a_code_is_read_as_a_number_however_it_is_spelt(spelt):
+    assert codes.normalize(spelt) == "0" and codes.describe(spelt).category == codes.PAID
+
+
+@pytest.mark.parametrize("text", ["E3008", "SFC_IC0003", "0.5", "NaN", "1e999999", "push.locked"])
+def test_a_code_that_is_not_a_whole_number_stays_the_text_it_came_as(text):
+    assert codes.normalize(text) == text
+
+
 def test_an_unknown_code_is_a_failure_that_may_be_retried():
     outcome = codes.describe("XYZ123")
     assert not outcome.known and outcome.category == codes.SYSTEM and outcome.retry

@@ -5,8 +5,10 @@ sets: the store's threads really run side by side, and nothing here depends on h
 """
 
 import asyncio
+import os
 import re
 import sqlite3
+import stat
 import threading
 from contextlib import closing
 
@@ -318,3 +320,35 @@ async def test_a_write_that_comes_while_the_store_closes_is_done_or_refused_neve
         await closing_down
         outcome = await asyncio.gather(late, return_exceptions=True)
     assert outcome == [1] or (isinstance(outcome[0], StoreError) and "closed" in str(outcome[0]))
+
+
+@pytest.fixture
+def loose_umask():
+    """The process's umask as most shells leave it: files 0644 unless their maker says otherwise."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_the_database_and_its_wal_and_shm_are_its_owners_alone(tmp_path, loose_umask):
+    path = tmp_path / "portal.db"
+    store = await SQLiteStore.open(path)
+    try:
+        await store.write(lambda db: db.execute("CREATE TABLE phones (number TEXT)"))
+        files = [path, tmp_path / "portal.db-wal", tmp_path / "portal.db-shm"]
+        assert {file.name: mode(file) for file in files} == {file.name: 0o600 for file in files}
+    finally:
+        await store.close()
+
+
+async def test_a_database_left_readable_by_others_is_made_its_owners_alone(tmp_path):
+    path = tmp_path / "portal.db"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)
+    store = await SQLiteStore.open(path)
+    await store.close()
+    assert mode(path) == 0o600

@@ -180,3 +180,79 @@ async def test_the_callback_token_never_reaches_the_log(portal, daraja, vault, c
     assert ours
     for record in ours:
         assert token not in record.getMessage() + json.dumps(getattr(record, "fields", {}), default=str)
+
+
+def deeply_nested(levels: int) -> bytes:
+    return b'{"Body": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+def stk_body_with(payment, **changes) -> dict:
+    body = success(payment)
+    body["Body"]["stkCallback"].update(changes)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda payment: deeply_nested(30), "nested more than 10 levels"),
+        (lambda payment: deeply_nested(30_000), "nested more than 10 levels"),  # past json's own limit
+        (lambda payment: stk_body_with(payment, CheckoutRequestID="w" * 1_000_000), "larger than"),
+        (lambda payment: stk_body_with(payment, CheckoutRequestID="w" * 5000), "CheckoutRequestID is longer"),
+        (lambda payment: stk_body_with(payment, MerchantRequestID={"a": 1}), "MerchantRequestID is not text"),
+        (
+            lambda payment: stk_body_with(
+                payment,
+                CallbackMetadata={
+                    "Item": [
+                        {"Name": "Amount", "Value": 20},
+                        {"Name": "MpesaReceiptNumber", "Value": {"x": 1}},
+                    ]
+                },
+            ),
+            "MpesaReceiptNumber is not text",
+        ),
+        (lambda payment: success(payment, amount=1e30), "out of range"),
+    ],
+)
+async def test_hostile_callbacks_are_a_400_with_the_reason_logged_and_change_nothing(
+    portal, daraja, vault, clock, http, caplog, make, reason
+):
+    payment, url = await pending_payment(portal, daraja, vault, clock)
+    body = make(payment)
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    with caplog.at_level(logging.WARNING, logger="portal.web.hooks"):
+        response = await http.post(url, content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and reason in response.json()["ResultDesc"]
+    [record] = [r for r in caplog.records if r.getMessage() == "unreadable STK callback"]
+    assert reason in record.fields["reason"]
+    assert await state_of(portal, payment) == "pending"
+    assert await callback_events(portal, payment) == []
+
+
+@pytest.mark.parametrize("code", ["0.0", 0.0, "0", " 00 "])
+async def test_a_success_code_pays_however_it_is_spelt(portal, daraja, vault, clock, http, code):
+    payment, url = await pending_payment(portal, daraja, vault, clock)
+    response = await http.post(url, json=stk_body_with(payment, ResultCode=code))
+    assert response.json() == ACCEPTED
+    assert await state_of(portal, payment) == "paid"
+
+
+async def test_a_callback_naming_another_phone_is_put_on_the_timeline(portal, daraja, vault, clock, http):
+    payment, url = await pending_payment(portal, daraja, vault, clock)
+    body = success(payment)
+    body["Body"]["stkCallback"]["CallbackMetadata"]["Item"][4]["Value"] = 254711000222
+    await http.post(url, json=body)
+    assert await state_of(portal, payment) == "paid"  # the amount and the CheckoutRequestID decide that
+    events = await portal.services.store.read(payments.timeline, payment.id)
+    [differs] = [event for event in events if event.kind == "phone_differs"]
+    assert differs.detail == {"phone": "254711000222"} and differs.source == "127.0.0.1"
+
+
+async def test_a_callback_naming_the_payments_phone_adds_nothing_to_the_timeline(
+    portal, daraja, vault, clock, http
+):
+    payment, url = await pending_payment(portal, daraja, vault, clock)
+    await http.post(url, json=success(payment))
+    events = await portal.services.store.read(payments.timeline, payment.id)
+    assert "phone_differs" not in [event.kind for event in events]

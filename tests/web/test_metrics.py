@@ -1,5 +1,7 @@
 """`GET /metrics` over real HTTP, on a database seeded with SQL."""
 
+from dataclasses import replace
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -172,3 +174,15 @@ async def test_metrics_need_the_token_when_one_is_set(token_settings, clock, vau
         assert "scrape-me" not in response.text and "portal_payments" not in response.text
     else:
         assert "portal_stk_push_seconds" in response.text
+
+
+@pytest.mark.parametrize(("forwarded_for", "status"), [("10.5.50.7", 403), ("192.0.2.1", 403), (None, 200)])
+async def test_metrics_without_a_token_answer_only_this_box(settings, clock, vault, forwarded_for, status):
+    """Behind a proxy on loopback, as the hotspot's customers would reach it."""
+    proxy = config.from_mapping({}, environ={"PORTAL_SERVER_TRUSTED_PROXIES": "127.0.0.1"}).server
+    settings = replace(settings, server=proxy)
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, httpx.AsyncClient() as http:
+        response = await http.get(f"{base}/metrics", headers=headers)
+    assert response.status_code == status
+    assert ("portal_payments" in response.text) is (status == 200)

@@ -413,4 +413,15 @@ MIGRATIONS: list[str] = [
         SELECT tenant_id, id, access_session_id, amount, claimed_at FROM c2b_payments
         WHERE claimed_at IS NOT NULL AND access_session_id IS NOT NULL;
     """,
+    # Sign-in slowed down rather than locked: failures per account at an address, and per address,
+    # counted here instead of from the audit log.
+    """
+    DROP INDEX audit_events_sign_in_failures;
+    CREATE TABLE sign_in_slowdowns (
+        key TEXT PRIMARY KEY,  -- 'address:<ip>', or 'email:<a piece of its hash>@<ip>'
+        failures INTEGER NOT NULL,
+        last_failed_at TEXT NOT NULL
+    );
+    CREATE INDEX sign_in_slowdowns_by_age ON sign_in_slowdowns (last_failed_at);
+    """,
 ]

@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
 from . import auth, catalog, connections, overview, payments, reconcile, reports, sessions
-from .base import current_admin, current_tenants, error_page, signed_in
+from .base import current_admin, current_tenants, error_page, signed_in, strict_transport
 
 # Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer.
 HEADERS = [
@@ -44,4 +44,5 @@ router = Router(
     },
     exception_handlers={HTTPException: error_page},
     response_headers=HEADERS,
+    middleware=[strict_transport],
 )

@@ -21,6 +21,8 @@ from litestar.exceptions import (
 )
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Message, Receive, Send
+from litestar.types import Scope as ASGIScope
 from markupsafe import Markup
 
 from ...billing.earnings import SOURCES
@@ -31,7 +33,7 @@ from ...store import Connection
 from ...tenancy import audit, tenants
 from ...tenancy.admins import SESSION_LIFETIME, Admin, admin_for_session, scope_of
 from ...tenancy.scope import Scope
-from ..addresses import client_address
+from ..addresses import came_over_https, client_address
 from ..forms import form_fields
 
 COOKIE = "portal_admin"
@@ -149,9 +151,28 @@ def session_cookie(request: Request, token: str) -> Cookie:
 
 
 def is_https(request: ASGIConnection) -> bool:
-    return request.url.scheme == "https" or services(request).settings.server.public_url.startswith(
-        "https://"
-    )
+    return came_over_https(request, services(request).settings.server.trusted_proxies)
+
+
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+def strict_transport(app: ASGIApp) -> ASGIApp:
+    """Middleware: an admin page that came over HTTPS tells the browser never to ask over plain HTTP."""
+
+    async def middleware(scope: ASGIScope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_https(ASGIConnection(scope)):
+            await app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), HSTS]
+            await send(message)
+
+        await app(scope, receive, send_with_hsts)
+
+    return middleware
 
 
 async def page(

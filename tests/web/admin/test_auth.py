@@ -2,7 +2,9 @@
 
 import html
 import re
+from dataclasses import replace
 from datetime import timedelta
+from ipaddress import ip_network
 
 import pytest
 
@@ -11,10 +13,10 @@ from portal.app import create_app
 from portal.clock import to_text
 from portal.store.sqlite import SQLiteStore
 from portal.tenancy import admins
-from portal.tenancy.admins import IP_MAX_FAILURES, LOCKOUT, MAX_FAILURES, UNKNOWN_EMAIL
+from portal.tenancy.admins import LOCKOUT, MAX_FAILURES, UNKNOWN_EMAIL
 from portal.tenancy.passwords import verify_password
 from portal.web.admin.auth import SIGN_IN_REFUSED
-from tests.conftest import execute, rows, serving, value
+from tests.conftest import rows, serving, value
 from tests.seed import PASSWORD, seed_tenant
 from tests.web.admin.client import browser, csrf_of, sign_in
 
@@ -51,11 +53,21 @@ async def test_sign_in_sets_a_private_session_cookie_and_opens_the_dashboard(
     assert await audit_actions(store) == ["sign_in"]
 
 
-async def test_session_cookie_is_secure_when_the_portal_is_served_over_https(tmp_path, clock, vault):
+@pytest.mark.parametrize(
+    ("trusted", "forwarded_proto", "secure"),
+    [
+        (True, "https", True),  # HTTPS ended at a trusted proxy on this box
+        (True, "http", False),
+        (False, "https", False),  # anyone can write the header: only a trusted proxy is believed
+    ],
+)
+async def test_cookies_are_secure_and_hsts_sent_exactly_when_the_browser_came_over_https(
+    tmp_path, clock, vault, trusted, forwarded_proto, secure
+):
+    server = {"public_url": "https://wifi.example.co.ke"}  # the callbacks' address says nothing about this
+    server |= {"trusted_proxies": ["127.0.0.1"]} if trusted else {}
     settings = config.from_mapping(
-        {"store": {"data_dir": str(tmp_path)}, "server": {"public_url": "https://wifi.example.co.ke"}},
-        environ={},
-        source="test",
+        {"store": {"data_dir": str(tmp_path)}, "server": server}, environ={}, source="test"
     )
     async with serving(app_for(settings, clock, vault)) as base, browser() as http:
         store = await SQLiteStore.open(settings.database_path)
@@ -63,17 +75,21 @@ async def test_session_cookie_is_secure_when_the_portal_is_served_over_https(tmp
             seeded = await seed_tenant(store, clock, vault, "alpha")
         finally:
             await store.close()
+        http.headers["X-Forwarded-Proto"] = forwarded_proto
         form = await http.get(f"{base}/admin/login")
-        assert "Secure" in form.headers["set-cookie"]
-        # A browser sends a Secure cookie over HTTPS only; here the test hands it back itself.
-        http.cookies.set("portal_login", csrf_of(form.text), domain="127.0.0.1", path="/admin/login")
+        # A browser sends a Secure cookie over HTTPS only, as it came here; the test hands it back itself.
+        http.cookies.set(
+            "portal_login", form.cookies["portal_login"], domain="127.0.0.1", path="/admin/login"
+        )
         response = await http.post(
             f"{base}/admin/login",
             data={"email": seeded.owner, "password": PASSWORD, "csrf": csrf_of(form.text)},
             follow_redirects=False,
         )
     assert response.status_code == 303
-    assert "Secure" in response.headers["set-cookie"]
+    for answer in (form, response):
+        assert ("Secure" in answer.headers["set-cookie"]) is secure
+        assert answer.headers.get("strict-transport-security") == ("max-age=31536000" if secure else None)
 
 
 def refusal(page) -> tuple[int, str]:
@@ -108,50 +124,108 @@ async def test_a_failed_sign_in_audits_what_was_typed_only_when_it_is_an_admins_
     assert not any(typed in repr(events) for typed in typed_passwords)
 
 
-async def test_a_locked_account_answers_as_an_unknown_email_does_until_it_opens_again(
+def behind_a_proxy(settings):
+    """The admin behind a proxy on loopback, so each test request can come from an address of its own."""
+    return replace(settings, server=replace(settings.server, trusted_proxies=(ip_network("127.0.0.1/32"),)))
+
+
+async def sign_in_from(http, base, address: str, email: str, password: str):
+    http.headers["X-Forwarded-For"] = address
+    return await sign_in(http, base, email, password)
+
+
+async def test_failures_slow_an_account_down_at_that_address_only_and_never_lock_its_owner_out(
     settings, clock, vault, store, alpha, monkeypatch
 ):
     checked = []  # every password hash checked: a refusal that skipped it would answer sooner
     monkeypatch.setattr(admins, "verify_password", lambda *args: checked.append(1) or verify_password(*args))
-    async with serving(app_for(settings, clock, vault)) as base, browser() as http:
-        tries = MAX_FAILURES + 2
-        existing = [refusal(await sign_in(http, base, alpha.owner, "guess")) for _ in range(tries)]
-        unknown = [refusal(await sign_in(http, base, "nobody@alpha.example", "guess")) for _ in range(tries)]
-        right_too_soon = refusal(await sign_in(http, base, alpha.owner, PASSWORD))
-        clock.advance((LOCKOUT - timedelta(seconds=60)).total_seconds())
-        right_still_too_soon = refusal(await sign_in(http, base, alpha.owner, PASSWORD))
-        clock.advance(seconds=60)
-        opened = await sign_in(http, base, alpha.owner, PASSWORD)
-    assert existing == unknown == [(401, html.escape(SIGN_IN_REFUSED))] * tries
-    assert right_too_soon == right_still_too_soon == existing[0]
-    assert "locked for 15 minutes" in SIGN_IN_REFUSED
-    assert len(checked) == 2 * tries + 3
-    assert opened.status_code == 200
-    assert opened.url.path == "/admin"
-    actions = await audit_actions(store)
-    assert actions.count("account_locked") == 1
-    assert actions[-1] == "sign_in"
-    assert await value(store, "SELECT failed_logins FROM admin_users WHERE email = ?", (alpha.owner,)) == 0
+    async with serving(app_for(behind_a_proxy(settings), clock, vault)) as base, browser() as http:
+        attacker = "203.0.113.9"
+        known = [refusal(await sign_in_from(http, base, attacker, alpha.owner, "guess")) for _ in range(3)]
+        slowed = await sign_in_from(http, base, attacker, alpha.owner, PASSWORD)  # even the right one
+        clock.advance(seconds=2)
+        once_more = refusal(await sign_in_from(http, base, attacker, alpha.owner, "guess"))
+        slower = await sign_in_from(http, base, attacker, alpha.owner, "guess")
+        # Meanwhile the owner, from the office, signs in at once.
+        async with browser() as office:
+            owner = await sign_in_from(office, base, "192.168.88.10", alpha.owner, PASSWORD)
+        clock.advance(seconds=4)
+        unknown = [
+            refusal(await sign_in_from(http, base, "198.51.100.7", "x@y.example", "g")) for _ in range(3)
+        ]
+        unknown_slowed = await sign_in_from(http, base, "198.51.100.7", "x@y.example", "g")
+        patient = await sign_in_from(http, base, attacker, alpha.owner, PASSWORD)
+    assert known == unknown == [(401, html.escape(SIGN_IN_REFUSED))] * 3 and once_more == known[0]
+    assert refusal(slowed) == (429, "Too many failed sign-ins from here. Wait 2 seconds and try again.")
+    assert refusal(slower) == (429, "Too many failed sign-ins from here. Wait 4 seconds and try again.")
+    assert refusal(unknown_slowed) == (
+        429,
+        "Too many failed sign-ins from here. Wait 2 seconds and try again.",
+    )
+    assert owner.url.path == patient.url.path == "/admin"
+    assert len(checked) == 4 + 1 + 3 + 1  # a slowed try checks no password: it is refused before
+    assert "account_locked" not in await audit_actions(store)
 
 
-async def test_an_address_with_many_failures_is_throttled_whatever_the_account(
+async def test_an_address_with_many_failures_is_slowed_down_whatever_the_account(
     settings, clock, vault, store, alpha
 ):
-    # Failures from one address spread over many emails (no account ever locks).
-    for n in range(IP_MAX_FAILURES - 1):
-        await execute(
-            store,
-            "INSERT INTO audit_events (at, actor, action, source_ip)"
-            " VALUES (?, ?, 'sign_in_failed', '127.0.0.1')",
-            (to_text(clock.now()), f"guess{n}@example.com"),
-        )
-    async with serving(app_for(settings, clock, vault)) as base, browser() as http:
-        assert (await sign_in(http, base, "one-more@example.com", "x")).status_code == 401
-        throttled = await sign_in(http, base, alpha.owner, PASSWORD)
-        assert throttled.status_code == 429
-        assert "Too many failed sign-ins from this address" in throttled.text
-        clock.advance(minutes=16)
-        assert (await sign_in(http, base, alpha.owner, PASSWORD)).status_code == 200
+    async with serving(app_for(behind_a_proxy(settings), clock, vault)) as base, browser() as http:
+        spread = [
+            (await sign_in_from(http, base, "203.0.113.9", f"guess{n}@example.com", "x")).status_code
+            for n in range(admins.FREE_PER_ADDRESS)
+        ]
+        slowed = await sign_in_from(http, base, "203.0.113.9", alpha.owner, PASSWORD)
+        async with browser() as office:
+            elsewhere = await sign_in_from(office, base, "192.168.88.10", alpha.owner, PASSWORD)
+        clock.advance(seconds=2)
+        waited = await sign_in_from(http, base, "203.0.113.9", alpha.owner, PASSWORD)
+    assert spread == [401] * admins.FREE_PER_ADDRESS
+    assert refusal(slowed)[0] == 429
+    assert elsewhere.url.path == waited.url.path == "/admin"
+
+
+async def test_the_owner_signs_in_at_once_after_an_attackers_100_wrong_guesses_from_another_address(
+    settings, clock, vault, store, alpha
+):
+    attacker = "203.0.113.9"
+    async with serving(app_for(behind_a_proxy(settings), clock, vault)) as base, browser() as http:
+        guesses = []
+        for n in range(100):
+            guesses.append((await sign_in_from(http, base, attacker, alpha.owner, f"guess {n}")).status_code)
+            clock.advance(admins.LONGEST_WAIT.total_seconds())  # the attacker waits out every slowdown
+        clock.advance(seconds=-1)
+        still_slowed = await sign_in_from(http, base, attacker, alpha.owner, PASSWORD)
+        async with browser() as office:
+            owner = await sign_in_from(office, base, "192.168.88.10", alpha.owner, PASSWORD)
+    assert guesses == [401] * 100  # every guess was really tried, none refused for a lock
+    assert refusal(still_slowed) == (429, "Too many failed sign-ins from here. Wait 1 second and try again.")
+    assert owner.url.path == "/admin"
+    actions = await audit_actions(store)
+    assert actions.count("sign_in_failed") == 100
+    assert "account_locked" not in actions
+
+
+async def test_each_failure_past_the_free_ones_doubles_the_wait_at_the_guessing_address_up_to_15_minutes(
+    settings, clock, vault, store, alpha
+):
+    attacker = "203.0.113.9"
+    async with serving(app_for(behind_a_proxy(settings), clock, vault)) as base, browser() as http:
+        for _ in range(admins.FREE_PER_ACCOUNT):
+            await sign_in_from(http, base, attacker, alpha.owner, "guess")
+        waits = []
+        for n in range(11):
+            slowed = await sign_in_from(http, base, attacker, alpha.owner, "guess")
+            waits.append(re.search(r"Wait (.*) and try again", refusal(slowed)[1]).group(1))
+            wait = min(admins.FIRST_WAIT * 2**n, admins.LONGEST_WAIT)
+            clock.advance((wait - timedelta(seconds=1)).total_seconds())
+            assert refusal(await sign_in_from(http, base, attacker, alpha.owner, "guess"))[0] == 429
+            clock.advance(seconds=1)
+            assert refusal(await sign_in_from(http, base, attacker, alpha.owner, "guess"))[0] == 401
+    assert waits == [
+        "2 seconds", "4 seconds", "8 seconds", "16 seconds", "32 seconds", "64 seconds",
+        "3 minutes", "5 minutes", "9 minutes", "15 minutes", "15 minutes",
+    ]  # fmt: skip
 
 
 async def test_sign_in_form_posted_without_its_token_is_rejected(settings, clock, vault, store, alpha):
@@ -319,3 +393,32 @@ async def test_admin_pages_are_not_cached_and_load_nothing_from_elsewhere(settin
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert "http://" not in page.text.replace(base, "")
     assert "https://" not in page.text
+
+
+async def test_a_sign_in_token_counts_only_with_the_pre_session_this_server_gave_it(
+    settings, clock, vault, store, alpha
+):
+    async with serving(app_for(settings, clock, vault)) as base, browser() as http:
+        # An attacker who can plant a cookie plants a pair that agrees: it proves nothing.
+        http.cookies.set("portal_login", "planted", domain="127.0.0.1", path="/admin/login")
+        planted = await http.post(
+            f"{base}/admin/login", data={"email": alpha.owner, "password": PASSWORD, "csrf": "planted"}
+        )
+        # Nor does a real token under another form's cookie.
+        mine = await http.get(f"{base}/admin/login")
+        await http.get(f"{base}/admin/login")
+        swapped = await http.post(
+            f"{base}/admin/login",
+            data={"email": alpha.owner, "password": PASSWORD, "csrf": csrf_of(mine.text)},
+        )
+        clock.advance(hours=2)
+        fresh = await http.get(f"{base}/admin/login")
+        clock.advance(hours=2)
+        expired = await http.post(
+            f"{base}/admin/login",
+            data={"email": alpha.owner, "password": PASSWORD, "csrf": csrf_of(fresh.text)},
+        )
+        signed_in = await sign_in(http, base, alpha.owner)
+    assert [planted.status_code, swapped.status_code, expired.status_code] == [403, 403, 403]
+    assert signed_in.status_code == 200 and signed_in.url.path == "/admin"
+    assert await value(store, "SELECT count(*) FROM admin_sessions") == 1
