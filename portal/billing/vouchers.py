@@ -91,7 +91,8 @@ def generate_batch(
     if not 0 <= price <= MAX_PRICE:
         raise ValueError(f"A voucher sells at 0 to {MAX_PRICE} shillings.")
     batch = new_token(BATCH_LENGTH // 2)
-    while db.value("SELECT 1 FROM vouchers WHERE batch = ?", (batch,)):
+    # A batch is named within its business (every lookup is), which its index serves.
+    while db.value("SELECT 1 FROM vouchers WHERE tenant_id = ? AND batch = ?", (tenant_id, batch)):
         batch = new_token(BATCH_LENGTH // 2)
     now = to_text(clock.now())
     made = 0

@@ -424,4 +424,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX sign_in_slowdowns_by_age ON sign_in_slowdowns (last_failed_at);
     """,
+    # The splash asks whether a device's time ended lately, the waiting page and the worker ask for a
+    # session's router tasks, the task page for a task's attempts: each was a scan of the whole history.
+    """
+    CREATE INDEX access_sessions_by_device ON access_sessions (router_id, mac, ended_at);
+    CREATE INDEX router_tasks_by_access_session ON router_tasks (access_session_id);
+    CREATE INDEX router_task_attempts_by_task ON router_task_attempts (task_id);
+    """,
 ]
