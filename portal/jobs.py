@@ -14,6 +14,8 @@
                                                                         routers.sync_interval seconds
     register C2B URLs   tells Daraja where payments made by hand go     at start, then every 10 minutes
                         (billing/c2b.py)                                (only with a public URL)
+    prune the outbox    deletes the router tasks' old notes              every hour, a batch per transaction
+                        (access/outbox.py)
 
 State lives in the database, never in a job: each only reads the database and acts, so a restart loses
 nothing and a job that runs late just finds more to do. The event-driven ones wait on the injected
@@ -30,7 +32,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from .access import sessions
+from .access import outbox, sessions
 from .access.sync import RouterSync
 from .access.worker import RETRY_FIRST, RouterWorker
 from .billing import c2b
@@ -50,6 +52,7 @@ RECONCILE_EVERY = 1.0
 # minute at worst); the next ones start meanwhile, for the payments not being asked about already.
 RECONCILE_ROUNDS_AT_ONCE = 32
 C2B_REGISTRATION_EVERY = 600.0
+PRUNE_EVERY = 3600.0
 
 
 class Loop:
@@ -139,6 +142,13 @@ class Jobs:
             next_expiry = await self.store.read(sessions.next_expiry)
         return next_expiry
 
+    async def prune_outbox(self) -> int:
+        """Batch after batch, each its own transaction, so callbacks' writes go in between."""
+        pruned = 0
+        while gone := await self.store.write(outbox.prune, self.clock.now()):
+            pruned += gone
+        return pruned
+
     async def register_c2b_urls(self) -> None:
         await c2b.register_due(
             self.store, self.clock, self.vault, self.daraja, self.settings.server.public_url
@@ -158,6 +168,7 @@ class Jobs:
         # Payments made by hand reach the box only once Daraja has its C2B URLs.
         add(self.register_c2b_urls, id="c2b-at-start")
         add(self.register_c2b_urls, "interval", seconds=C2B_REGISTRATION_EVERY, id="c2b")
+        add(self.prune_outbox, "interval", seconds=PRUNE_EVERY, id="prune-outbox")
         self.scheduler.start()
         self.router_tasks.start()
         self.expiry.start()

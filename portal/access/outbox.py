@@ -14,13 +14,18 @@ a task reads its session when it runs, so a retried task always does what the se
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..clock import from_text, to_text
 from ..store import Connection, marks
 
 KINDS = ("grant", "extend", "revoke", "update_plans")
+# The outbox's notes are the worker's, not the books (payments, their events and sessions stay): a busy
+# box writes thousands a day, and a device away for a week leaves a failed try every few minutes.
+FINISHED_TASKS_KEPT = timedelta(days=90)
+FAILED_TRIES_KEPT = timedelta(days=30)
+PRUNED_AT_ONCE = 2_000  # rows per transaction: the single writer is never held for long
 COLUMNS = "id, router_id, access_session_id, kind, payload, attempts, last_error, created_at"
 
 
@@ -218,3 +223,22 @@ def history(db: Connection, session_id: int) -> list[tuple[Task, list[Attempt]]]
     ):
         attempts[row["task_id"]].append(Attempt(from_text(row["at"]), bool(row["ok"]), row["error"]))
     return [(task, attempts[task.id]) for task in tasks]
+
+
+def prune(db: Connection, now: datetime) -> int:
+    """Deletes up to PRUNED_AT_ONCE tasks finished long ago (with their tries) and as many old failed
+    tries; returns how many rows went, so the caller goes on while there are more."""
+    finished = [
+        row[0]
+        for row in db.all(
+            "SELECT id FROM router_tasks WHERE done_at < ? ORDER BY done_at LIMIT ?",
+            (to_text(now - FINISHED_TASKS_KEPT), PRUNED_AT_ONCE),
+        )
+    ]
+    gone = db.execute(f"DELETE FROM router_task_attempts WHERE task_id IN ({marks(finished)})", finished)
+    gone += db.execute(f"DELETE FROM router_tasks WHERE id IN ({marks(finished)})", finished)
+    return gone + db.execute(
+        "DELETE FROM router_task_attempts WHERE id IN"
+        " (SELECT id FROM router_task_attempts WHERE at < ? AND ok = 0 ORDER BY at LIMIT ?)",
+        (to_text(now - FAILED_TRIES_KEPT), PRUNED_AT_ONCE),
+    )

@@ -99,6 +99,7 @@ async def customer_pays_goes_online_moves_and_expires(http, hotspot: Hotspot, cl
 async def test_paying_and_expiring_scan_no_history(http, hotspot, clock, recorded):
     await customer_pays_goes_online_moves_and_expires(http, hotspot, clock)
     await register_c2b_urls(hotspot)
+    await hotspot.portal.services.jobs.prune_outbox()
     assert history_scans(hotspot.portal.services.store.path, recorded) == {}
 
 

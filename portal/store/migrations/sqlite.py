@@ -426,9 +426,12 @@ MIGRATIONS: list[str] = [
     """,
     # The splash asks whether a device's time ended lately, the waiting page and the worker ask for a
     # session's router tasks, the task page for a task's attempts: each was a scan of the whole history.
+    # The outbox's old notes are pruned by age.
     """
     CREATE INDEX access_sessions_by_device ON access_sessions (router_id, mac, ended_at);
     CREATE INDEX router_tasks_by_access_session ON router_tasks (access_session_id);
+    CREATE INDEX router_tasks_finished ON router_tasks (done_at) WHERE done_at IS NOT NULL;
     CREATE INDEX router_task_attempts_by_task ON router_task_attempts (task_id);
+    CREATE INDEX router_task_attempts_failed ON router_task_attempts (at) WHERE ok = 0;
     """,
 ]
