@@ -15,6 +15,7 @@ OWNERS = {
     "admin_users": "tenancy/admins.py",
     "admin_sessions": "tenancy/admins.py",
     "audit_events": "tenancy/audit.py",
+    "api_clients": "tenancy/api_clients.py",
     "packages": "catalog/packages.py",
     "mpesa_accounts": "mpesa/accounts.py",
     "routers": "access/routers.py",

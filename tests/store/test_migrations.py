@@ -9,7 +9,7 @@ from tests.seed import Seeded, insert, insert_account, seed_tenant
 TABLES = {
     "tenants", "admin_users", "admin_sessions", "mpesa_accounts", "routers", "packages",
     "access_sessions", "payments", "payment_events", "c2b_payments", "vouchers", "router_tasks",
-    "router_task_attempts", "audit_events", "receipt_checks", "c2b_spends",
+    "router_task_attempts", "audit_events", "receipt_checks", "c2b_spends", "api_clients",
 }  # fmt: skip
 
 
@@ -103,7 +103,7 @@ async def test_the_gateway_upgrade_keeps_routers_and_their_queued_plans(tmp_path
 
     store, seeded = await older_portal(tmp_path, monkeypatch, 5, make)
     try:
-        assert await store.migrate() == [6, 7]
+        assert await store.migrate() == [6, 7, 8]
         assert await table_names(store) == TABLES  # api_tokens is gone
         assert await value(store, "SELECT kind FROM routers WHERE id = ?", (seeded.router_id,)) == "routeros"
         assert await value(store, "SELECT kind FROM router_tasks") == "update_plans"
@@ -156,7 +156,7 @@ async def test_the_money_upgrade_keeps_payments_and_counts_only_wifi_money_paid_
 
     store, seeded = await older_portal(tmp_path, monkeypatch, 6, make)
     try:
-        assert await store.migrate() == [7]
+        assert await store.migrate() == [7, 8]
         assert await value(store, "SELECT count(*) FROM payments") == 2
         await execute(
             store, "UPDATE payments SET state = 'unknown' WHERE id = ?", (seeded.failed_payment_id,)
@@ -190,10 +190,51 @@ async def test_the_money_upgrade_keeps_what_earlier_claims_bought_and_takes_a_ti
 
     store, seeded = await older_portal(tmp_path, monkeypatch, 6, make)
     try:
-        assert await store.migrate() == [7]
+        assert await store.migrate() == [7, 8]
         money = await rows(store, "SELECT receipt, for_wifi, spent FROM c2b_payments ORDER BY receipt")
         assert [tuple(row) for row in money] == [("RCLAIMED", 1, 40), ("RTILL", 1, 0)]
         [spend] = await rows(store, "SELECT access_session_id, amount, spent_at FROM c2b_spends")
         assert tuple(spend) == (seeded.session_id, 40, claimed_at)
     finally:
         await store.close()
+
+
+async def test_the_api_upgrade_keeps_payments_and_gives_a_reused_idempotency_key_to_the_newest(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def make(store) -> Seeded:
+        seeded = await seed_tenant(store, clock, vault, "alpha")
+        # Before the key was unique, one reused after its 24 hours named two payments.
+        await execute(store, "UPDATE payments SET idempotency_key = 'order-1', request_hash = 'h'")
+        return seeded
+
+    store, seeded = await older_portal(tmp_path, monkeypatch, 7, make)
+    try:
+        assert await store.migrate() == [8]
+        kept = await rows(store, "SELECT id, idempotency_key, package_id FROM payments ORDER BY id")
+        assert [tuple(row) for row in kept] == [
+            (seeded.paid_payment_id, None, seeded.package_id),
+            (seeded.failed_payment_id, "order-1", seeded.package_id),
+        ]
+        assert await table_names(store) == TABLES
+    finally:
+        await store.close()
+
+
+async def test_schema_refuses_a_second_payment_for_one_idempotency_key_and_one_for_nothing(
+    store, clock, vault
+):
+    seeded = await seed_tenant(store, clock, vault, "alpha")
+    await execute(
+        store, "UPDATE payments SET idempotency_key = 'order-1' WHERE id = ?", (seeded.paid_payment_id,)
+    )
+    with pytest.raises(Conflict):
+        await execute(
+            store,
+            "UPDATE payments SET idempotency_key = 'order-1' WHERE id = ?",
+            (seeded.failed_payment_id,),
+        )
+    with pytest.raises(StoreError, match="CHECK constraint failed"):
+        await execute(
+            store, "UPDATE payments SET package_id = NULL WHERE id = ?", (seeded.failed_payment_id,)
+        )
