@@ -31,7 +31,7 @@ from .store import Store
 from .store.sqlite import SQLiteStore
 from .throttle import Throttle
 from .vault import Vault
-from .web import admin, health, hooks, metrics, splash
+from .web import admin, api, health, hooks, metrics, splash
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ def create_app(
             metrics.metrics,
             *splash.HANDLERS,
             admin.router,
+            api.router,
             *hooks.HANDLERS,
             *route_handlers,
         ],
