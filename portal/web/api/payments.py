@@ -36,6 +36,7 @@ from .problems import (
 PAGE = 50
 LONGEST_PAGE = 100
 LONGEST_IDEMPOTENCY_KEY = 255
+LARGEST_ID = 2**63 - 1  # the database's largest integer: no payment's id is larger
 REFUSALS = {"idempotency_conflict": IDEMPOTENCY_CONFLICT, "phone_busy": PHONE_BUSY, "no_account": NO_ACCOUNT}
 
 
@@ -138,7 +139,10 @@ async def create_payment(request: Request, state: State) -> Response:
 @get("/payments/{payment_id:int}", opt={"scope": "payments:read"})
 async def read_payment(request: Request, state: State, payment_id: FromPath[int]) -> dict[str, Any]:
     client: ApiClient = request.state.api_client
-    payment = await state.services.store.read(payments.of_api, client.tenant_id, payment_id)
+    found = payment_id <= LARGEST_ID
+    payment = (
+        await state.services.store.read(payments.of_api, client.tenant_id, payment_id) if found else None
+    )
     if payment is None:
         raise Problem(NOT_FOUND, f"no payment {payment_id}")
     return shown(payment)
@@ -158,7 +162,7 @@ async def list_payments(request: Request, state: State) -> dict[str, Any]:
     if since_text and since is None:
         errors.append({"parameter": "since", "detail": "a time with its zone, e.g. 2026-01-05T09:00:00Z"})
     cursor, limit = query.get("cursor", ""), query.get("limit", str(PAGE))
-    if cursor and not is_digits(cursor):
+    if cursor and not (is_digits(cursor) and int(cursor) <= LARGEST_ID):
         errors.append({"parameter": "cursor", "detail": "a next_cursor from an earlier page"})
     if not is_digits(limit) or not 1 <= int(limit) <= LONGEST_PAGE:
         errors.append({"parameter": "limit", "detail": f"a whole number from 1 to {LONGEST_PAGE}"})

@@ -22,7 +22,6 @@ class Kind:
 UNAUTHORIZED = Kind("unauthorized", "A valid API token is needed", 401)
 FORBIDDEN = Kind("insufficient-scope", "The API token lacks the scope this needs", 403)
 NOT_FOUND = Kind("not-found", "No such resource", 404)
-METHOD_NOT_ALLOWED = Kind("method-not-allowed", "This resource does not answer that method", 405)
 INVALID = Kind("invalid-request", "The request has invalid fields", 422)
 IDEMPOTENCY_CONFLICT = Kind(
     "idempotency-key-reused", "This Idempotency-Key was used for another request", 409
@@ -30,7 +29,6 @@ IDEMPOTENCY_CONFLICT = Kind(
 PHONE_BUSY = Kind("phone-busy", "An M-Pesa prompt is already open on this phone", 409)
 NO_ACCOUNT = Kind("no-mpesa-account", "The business has no M-Pesa account set up", 409)
 TOO_MANY_PUSHES = Kind("too-many-prompts", "Too many unpaid M-Pesa prompts for this phone", 429)
-HTTP_ERRORS = {kind.status: kind for kind in (UNAUTHORIZED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED)}
 
 
 class Problem(Exception):
@@ -67,10 +65,7 @@ def answer(request: Request, problem: Problem) -> Response:
 
 
 def from_http(request: Request, error: HTTPException) -> Response:
-    """Litestar's own refusals (an unknown payment id's route, a method no handler takes) in the same
-    form; anything else keeps its status under the generic type RFC 9457 gives for it."""
-    kind = HTTP_ERRORS.get(error.status_code)
-    if kind is None:
-        body = {"type": "about:blank", "title": str(error.detail), "status": error.status_code}
-        return Response(body, status_code=error.status_code, media_type=MEDIA_TYPE)
-    return answer(request, Problem(kind, str(error.detail), headers=dict(error.headers or {})))
+    """Litestar's own refusals (a body too large, say) in the same form, under the generic type RFC 9457
+    gives a problem that is just its status."""
+    body = {"type": "about:blank", "title": str(error.detail), "status": error.status_code}
+    return Response(body, status_code=error.status_code, media_type=MEDIA_TYPE)
