@@ -32,7 +32,7 @@ from .store import Store
 from .store.sqlite import SQLiteStore
 from .throttle import Throttle
 from .vault import Vault
-from .web import admin, errors, health, hooks, metrics, splash
+from .web import admin, api, errors, health, hooks, metrics, splash
 from .web.admin.auth import SignInForms
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,7 @@ def create_app(
             metrics.metrics,
             *splash.HANDLERS,
             admin.router,
+            api.router,
             *hooks.HANDLERS,
             *route_handlers,
         ],

@@ -16,6 +16,7 @@ OWNERS = {
     "admin_sessions": "tenancy/admins.py",
     "sign_in_slowdowns": "tenancy/admins.py",
     "audit_events": "tenancy/audit.py",
+    "api_clients": "tenancy/api_clients.py",
     "packages": "catalog/packages.py",
     "mpesa_accounts": "mpesa/accounts.py",
     "routers": "access/routers.py",

@@ -23,6 +23,7 @@ owner.
 import json
 import logging
 import math
+from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
 from .. import phones
@@ -59,6 +60,18 @@ LIMIT_WINDOW = timedelta(hours=1)  # what the limits on prompts count over
 # A payment still `created` this long after it was written never got its push's answer stored: the
 # process stopped in between. It becomes `unknown` (confirmation.py).
 ANSWER_GRACE = PUSH_AT_MOST + timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """A payment an API client asks for: the business's own sale, for no package and no device, with the
+    account reference and description its prompt shows (Daraja keeps up to 12 letters and digits, and
+    13 characters; the API refuses more)."""
+
+    api_client_id: int
+    amount: int
+    reference: str
+    description: str
 
 
 class PaymentError(ValueError):
@@ -102,77 +115,93 @@ class Checkout:
         self,
         *,
         tenant_id: int,
-        package_id: int,
         phone: str,
+        package_id: int | None = None,
+        charge: Charge | None = None,
         router_id: int | None = None,
         mac: str | None = None,
         ip: str | None = None,
         idempotency_key: str | None = None,
     ) -> Payment:
         """Writes the payment, pushes the prompt to the phone, stores Daraja's answer; returns the payment.
+        It buys a package (the splash) or is an API client's `charge`.
 
         Raises phones.PhoneError for a number M-Pesa can't use and PaymentError for a request that can't
         become a payment. Daraja refusing the push is not an exception: the payment comes back `failed`,
         its `outcome` saying what to tell the payer, or `unknown` when no answer came. A second request
         for a phone with an open payment gets that payment back (the double-tapped Pay button); so does
-        a repeated Idempotency-Key."""
+        a repeated Idempotency-Key (an API client's request is never a double tap: its phone is busy)."""
         phone = phones.normalize(phone)
-        request = {"tenant_id": tenant_id, "package_id": package_id, "phone": phone, "router_id": router_id}
-        request |= {"mac": mac, "ip": ip, "idempotency_key": idempotency_key}
-        payment, package_name, new = await self.store.write(self._create, **request)
+        request = {"tenant_id": tenant_id, "package_id": package_id, "charge": charge, "phone": phone}
+        request |= {"router_id": router_id, "mac": mac, "ip": ip, "idempotency_key": idempotency_key}
+        payment, new = await self.store.write(self._create, **request)
         if not new:
             return payment
-        return await self._push(payment, package_name)
+        return await self._push(payment)
 
     def _create(
         self,
         db: Connection,
         *,
         tenant_id: int,
-        package_id: int,
+        package_id: int | None,
+        charge: Charge | None,
         phone: str,
         router_id: int | None,
         mac: str | None,
         ip: str | None,
         idempotency_key: str | None,
-    ) -> tuple[Payment, str, bool]:
-        """(the payment, its package's name, whether it is new and must be pushed)."""
+    ) -> tuple[Payment, bool]:
+        """(the payment, whether it is new and must be pushed). The payments table holds an
+        Idempotency-Key once per business, so whatever interleaves, a key makes one payment."""
         now = self.clock.now()
-        request_hash = fingerprint(json.dumps([router_id, package_id, phone, mac, ip]))
-        if idempotency_key:
-            earlier = payments.by_idempotency_key(db, tenant_id, idempotency_key, now - IDEMPOTENCY_WINDOW)
-            if earlier is not None:
-                payment, earlier_hash = earlier
-                if earlier_hash != request_hash:
-                    raise PaymentError(
-                        "idempotency_conflict", "this Idempotency-Key was used for another request"
-                    )
-                return payment, "", False
+        charged = astuple(charge) if charge else None
+        request_hash = fingerprint(json.dumps([router_id, package_id, phone, mac, ip, charged]))
+        earlier = payments.by_idempotency_key(db, tenant_id, idempotency_key) if idempotency_key else None
+        if earlier is not None:
+            payment, earlier_hash = earlier
+            if payment.created_at < now - IDEMPOTENCY_WINDOW:
+                payments.release_idempotency_key(db, payment.id)
+            elif earlier_hash != request_hash:
+                raise PaymentError(
+                    "idempotency_conflict", "this Idempotency-Key was used for another request"
+                )
+            else:
+                return payment, False
         open_payment = payments.open_of_phone(db, phone)
         if open_payment is not None:
             asked = (tenant_id, router_id, mac, package_id)
             same = (open_payment.tenant_id, open_payment.router_id, open_payment.mac, open_payment.package_id)
-            if same != asked or open_payment.created_at < now - DOUBLE_TAP:
+            if charge is not None or same != asked or open_payment.created_at < now - DOUBLE_TAP:
                 # Not the same Pay button tapped twice: anyone else (who could name this phone, device
                 # and package) would be handed the payment's page, and with it its access code. M-Pesa
                 # allows one prompt per phone at a time anyway.
                 raise PaymentError("phone_busy", "an M-Pesa request is already open on this phone")
-            return open_payment, "", False
+            return open_payment, False
         self._check_limits(db, now, phone, mac)
-        package = packages.get(db, package_id)
-        if package is None or package.tenant_id != tenant_id:
-            raise PaymentError("no_package", f"no package {package_id} for this business")
+        ref = new_token(8)
+        if charge is not None:
+            amount, reference, description = charge.amount, charge.reference, charge.description
+        else:
+            package = packages.get(db, package_id) if package_id is not None else None
+            if package is None or package.tenant_id != tenant_id:
+                raise PaymentError("no_package", f"no package {package_id} for this business")
+            # The reference is on the payer's statement: support can find the payment by it.
+            amount, reference, description = package.price, "WiFi" + ref[:8], package.name
         values = {
             "tenant_id": tenant_id,
-            "ref": new_token(8),
+            "ref": ref,
             "callback_token": new_token(),
             "mpesa_account_id": self._account_for(db, tenant_id, router_id),
             "package_id": package_id,
+            "api_client_id": charge.api_client_id if charge else None,
             "router_id": router_id,
             "mac": mac,
             "ip": ip,
             "phone": phone,
-            "amount": package.price,
+            "amount": amount,
+            "reference": reference,
+            "description": description,
             "state": "created",
             "idempotency_key": idempotency_key,
             "request_hash": request_hash,
@@ -182,9 +211,16 @@ class Checkout:
         }
         payment_id = payments.insert(db, values)
         payments.record(
-            db, self.clock, payment_id, "created", "portal", amount=package.price, package=package.name
+            db,
+            self.clock,
+            payment_id,
+            "created",
+            "portal",
+            amount=amount,
+            reference=reference,
+            description=description,
         )
-        return payments.get(db, payment_id), package.name, True
+        return payments.get(db, payment_id), True
 
     def _check_limits(self, db: Connection, now: datetime, phone: str, mac: str | None) -> None:
         """Prompts not paid per phone and per device in the last hour, from the payments themselves (a
@@ -220,7 +256,7 @@ class Checkout:
             raise PaymentError("no_account", "this business has no M-Pesa account set up")
         return account_id
 
-    async def _push(self, payment: Payment, package_name: str) -> Payment:
+    async def _push(self, payment: Payment) -> Payment:
         account, token = await self.store.read(_account_and_token, self.vault, payment)
         started = self.clock.now()
         try:
@@ -229,8 +265,8 @@ class Checkout:
                     account,
                     phone=payment.phone,
                     amount=payment.amount,
-                    reference="WiFi" + payment.ref[:8],  # on the payer's statement: support can find it
-                    description=package_name,
+                    reference=payment.reference,
+                    description=payment.description,
                     callback_url=callback_url(self.public_url, token),
                 )
         except DarajaError as error:

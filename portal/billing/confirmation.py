@@ -66,8 +66,8 @@ def mark_paid(
 
 
 def _open_access(db: Connection, clock: Clock, vault: Vault, payment: Payment) -> None:
-    if payment.router_id is None or payment.mac is None:
-        return  # paid through the API for no device: nothing to switch on
+    if payment.package_id is None or payment.router_id is None or payment.mac is None:
+        return  # an API client's charge, or a package paid for no device: nothing to switch on
     package = packages.get(db, payment.package_id)
     try:
         session_id = sessions.open_session(

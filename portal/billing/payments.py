@@ -37,12 +37,15 @@ class Payment(Record, frozen=True):
     tenant_id: int
     ref: str  # public and unguessable: the waiting page's address
     mpesa_account_id: int
-    package_id: int
+    package_id: int | None  # None: asked for by an API client, for none of the business's packages
+    api_client_id: int | None
     router_id: int | None
     mac: str | None
     ip: str | None
     phone: str
     amount: int
+    reference: str | None  # the prompt's account reference and description (None before they were kept)
+    description: str | None
     state: str
     merchant_request_id: str | None
     checkout_request_id: str | None
@@ -55,6 +58,11 @@ class Payment(Record, frozen=True):
     paid_at: datetime | None
     reversed_reason: str | None
     typed_receipt: str | None  # what the payer of an `unknown` payment typed from their SMS: unchecked
+
+    @property
+    def api_charge(self) -> str | None:
+        """What an API client's charge is for, as the owner reads it; None for a package's payment."""
+        return None if self.package_id is not None else f"API: {self.description} ({self.reference})"
 
     @property
     def outcome(self) -> result_codes.Outcome | None:
@@ -105,18 +113,17 @@ def open_of_phone(db: Connection, phone: str) -> Payment | None:
     return _one(db, "phone = ? AND state IN ('created', 'pending')", (phone,))
 
 
-def by_idempotency_key(
-    db: Connection, tenant_id: int, key: str, since: datetime
-) -> tuple[Payment, str] | None:
-    """The payment an Idempotency-Key made since `since`, and the fingerprint of the request that made it."""
-    payment = _one(
-        db,
-        "tenant_id = ? AND idempotency_key = ? AND created_at >= ? ORDER BY id DESC LIMIT 1",
-        (tenant_id, key, to_text(since)),
-    )
+def by_idempotency_key(db: Connection, tenant_id: int, key: str) -> tuple[Payment, str] | None:
+    """The payment an Idempotency-Key made, and the fingerprint of the request that made it."""
+    payment = _one(db, "tenant_id = ? AND idempotency_key = ?", (tenant_id, key))
     if payment is None:
         return None
     return payment, db.value("SELECT request_hash FROM payments WHERE id = ?", (payment.id,))
+
+
+def release_idempotency_key(db: Connection, payment_id: int) -> None:
+    """The key's window is over: it may make another payment (the database holds one per business)."""
+    db.execute("UPDATE payments SET idempotency_key = NULL WHERE id = ?", (payment_id,))
 
 
 def unpaid_since(db: Connection, column: str, value: str, since: datetime) -> list[datetime]:
@@ -343,6 +350,39 @@ def for_sessions(db: Connection, session_ids: list[int]) -> list[Payment]:
     )
 
 
+# -- an API client's payments (its whole business's, never another's) --
+
+
+def of_api(db: Connection, tenant_id: int, payment_id: int) -> Payment | None:
+    return _one(db, "id = ? AND tenant_id = ? AND api_client_id IS NOT NULL", (payment_id, tenant_id))
+
+
+def api_page(
+    db: Connection,
+    tenant_id: int,
+    *,
+    state: str,
+    since: datetime | None,
+    reference: str,
+    before_id: int | None,
+    limit: int,
+) -> list[Payment]:
+    """The business's API payments, newest first, from before `before_id` (the cursor) on; an empty
+    `state` or `reference` and a None `since` filter nothing."""
+    clauses, params = ["tenant_id = ?", "api_client_id IS NOT NULL"], [tenant_id]
+    for clause, value in (
+        ("state = ?", state or None),
+        ("created_at >= ?", to_text(since) if since else None),
+        ("reference = ?", reference or None),
+        ("id < ?", before_id),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    sql = f"SELECT {COLUMNS} FROM payments WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?"
+    return db.records(Payment, sql, (*params, limit))
+
+
 @dataclass(frozen=True)
 class PaymentFilter:
     state: str = ""
@@ -406,12 +446,14 @@ def search(
 def paid_unconnected(
     db: Connection, scope: Scope, since: datetime, before: datetime, waiting: Collection[int], limit: int
 ) -> list[Payment]:
-    """Paid between `since` and `before` and not online: no session was opened, or its session is among
-    `waiting` (those the router has not confirmed yet). Newest first."""
+    """Paid for a package between `since` and `before` and not online: no session was opened, or its
+    session is among `waiting` (those the router has not confirmed yet). Newest first. An API client's
+    charge buys nothing to be online with."""
     where, params = scope.where("tenant_id")
     return db.records(
         Payment,
         f"SELECT {COLUMNS} FROM payments WHERE {where} AND state = 'paid' AND paid_at >= ? AND paid_at < ?"
+        " AND package_id IS NOT NULL"
         f" AND (access_session_id IS NULL OR access_session_id IN ({marks(waiting)}))"
         " ORDER BY paid_at DESC LIMIT ?",
         (*params, to_text(since), to_text(before), *waiting, limit),
@@ -479,14 +521,16 @@ def failures(
 
 
 def paid_sums(db: Connection, scope: Scope, bounds: list[datetime], by: str | None = None) -> list[tuple]:
-    """Money paid between consecutive `bounds` (one range per pair), as (range number, key, amount, count)
-    where key is the package or router id (`by`) or None."""
+    """Money paid for Wi-Fi between consecutive `bounds` (one range per pair), as (range number, key,
+    amount, count) where key is the package or router id (`by`) or None. An API client's charges are the
+    business's other sales: not Wi-Fi earnings."""
     where, params = scope.where("tenant_id")
     ranges = " ".join(f"WHEN paid_at < ? THEN {n - 1}" for n in range(1, len(bounds)))
     key = {"package": "package_id", "router": "router_id", None: "NULL"}[by]
     rows = db.all(
         f"SELECT CASE {ranges} END AS n, {key} AS key, sum(amount) AS amount, count(*) AS count"
-        f" FROM payments WHERE {where} AND state = 'paid' AND paid_at >= ? AND paid_at < ? GROUP BY 1, 2",
+        f" FROM payments WHERE {where} AND state = 'paid' AND paid_at >= ? AND paid_at < ?"
+        " AND package_id IS NOT NULL GROUP BY 1, 2",
         (*[to_text(bound) for bound in bounds[1:]], *params, to_text(bounds[0]), to_text(bounds[-1])),
     )
     return [(row["n"], row["key"], row["amount"], row["count"]) for row in rows]
@@ -495,12 +539,12 @@ def paid_sums(db: Connection, scope: Scope, bounds: list[datetime], by: str | No
 def paid_between(
     db: Connection, scope: Scope, start: datetime, end: datetime, states: tuple[str, ...]
 ) -> list[Payment]:
-    """Payments paid at or after `start` and before `end` that are in one of `states` now ('paid', and
-    'reversed' for those given back since), oldest first."""
+    """Payments for Wi-Fi paid at or after `start` and before `end` that are in one of `states` now
+    ('paid', and 'reversed' for those given back since), oldest first."""
     where, params = scope.where("tenant_id")
     return db.records(
         Payment,
         f"SELECT {COLUMNS} FROM payments WHERE {where} AND state IN ({marks(states)})"
-        " AND paid_at >= ? AND paid_at < ? ORDER BY paid_at, id",
+        " AND paid_at >= ? AND paid_at < ? AND package_id IS NOT NULL ORDER BY paid_at, id",
         (*params, *states, to_text(start), to_text(end)),
     )

@@ -20,8 +20,13 @@ class Moment:
 
 
 def timeline(db: Connection, payment: payments.Payment) -> list[Moment]:
-    package = packages.get(db, payment.package_id)
-    moments = [Moment(payment.created_at, "Payment created", f"{payment.amount} KES, {package.name}")]
+    moments = [
+        Moment(
+            payment.created_at,
+            "Payment created",
+            f"{payment.amount} KES, {payment.api_charge or packages.get(db, payment.package_id).name}",
+        )
+    ]
     for event in payments.timeline(db, payment.id):
         moments.append(
             Moment(

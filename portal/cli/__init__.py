@@ -12,12 +12,16 @@ from ..access.routers import RouterError
 from ..gateways.base import GatewayError
 from ..settings import DEFAULT_CONFIG, ConfigError
 from ..store import StoreError
+from ..tenancy.api_clients import SCOPES, ApiClientError
 from ..tenancy.tenants import TenantError
 from ..vault import VaultError
 from .commands import (
     cmd_admin_create,
     cmd_admin_reset_password,
     cmd_admin_unlock,
+    cmd_api_client_create,
+    cmd_api_client_list,
+    cmd_api_client_revoke,
     cmd_backup,
     cmd_check_config,
     cmd_config_template,
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         StoreError,
         VaultError,
         TenantError,
+        ApiClientError,
         RouterError,
         GatewayError,
     ) as error:
@@ -171,6 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
         admin_commands,
     )
     reset.add_argument("--email", required=True)
+
+    api_client = commands.add_parser("api-client", help="manage the API clients of a tenant (other software)")
+    api_commands = api_client.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    create = command(
+        "create", cmd_api_client_create, "add an API client; prints its token, once", api_commands
+    )
+    create.add_argument("--tenant", required=True, help="slug of the tenant the client works for")
+    create.add_argument("--name", required=True, help="what the client is, e.g. 'Shop checkout'")
+    create.add_argument(
+        "--scope", action="append", required=True, choices=SCOPES, help="what it may do (repeat for more)"
+    )
+    listed = command("list", cmd_api_client_list, "list a tenant's API clients", api_commands)
+    listed.add_argument("--tenant", required=True, help="tenant slug")
+    revoke = command("revoke", cmd_api_client_revoke, "revoke an API client's token for good", api_commands)
+    revoke.add_argument("id", type=positive_int, help="the client's id (from `portal api-client list`)")
 
     router = commands.add_parser("router", help="manage MikroTik routers (hotspot sites)")
     router_commands = router.add_subparsers(title="commands", metavar="COMMAND", required=True)

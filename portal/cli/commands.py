@@ -15,7 +15,7 @@ from .. import settings as config
 from ..access import provisioning, routers, sessions
 from ..access.routers import Router, RouterError
 from ..billing import vouchers
-from ..clock import SystemClock
+from ..clock import SystemClock, to_text
 from ..gateways.base import GatewayError, normalize_mac
 from ..gateways.registry import Gateways
 from ..mpesa import accounts
@@ -24,7 +24,7 @@ from ..settings import Settings
 from ..store import Connection, Store
 from ..store.backup import restore_backup, take_backup
 from ..store.sqlite import SQLiteStore
-from ..tenancy import admins, tenants
+from ..tenancy import admins, api_clients, tenants
 from ..vault import Vault, add_key, retire_old_keys, write_new_key_file
 from .serving import CommandError, serve
 
@@ -179,6 +179,54 @@ def cmd_admin_reset_password(args: argparse.Namespace) -> None:
     password = read_new_password()
     _on_store(settings, lambda store: store.write(admins.reset_password, SystemClock(), args.email, password))
     print(f"admin {args.email}: password reset, unlocked and signed out everywhere")
+
+
+def cmd_api_client_create(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+
+    def create(db: Connection) -> tuple[api_clients.ApiClient, str]:
+        tenant_id = tenants.id_for_slug(db, args.tenant)
+        return api_clients.create(db, SystemClock(), tenant_id, args.name, args.scope)
+
+    client, token = _on_store(settings, lambda store: store.write(create))
+    print(f"API client {client.id} ({client.name}) created for {args.tenant}: {client.scopes}")
+    print(f"token: {token}")
+    print("Keep the token now: it is stored only as a hash, and never shown again.")
+
+
+def cmd_api_client_list(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+
+    def listed(db: Connection) -> list[api_clients.ApiClient]:
+        return api_clients.of_tenant(db, tenants.id_for_slug(db, args.tenant))
+
+    found = _on_store(settings, lambda store: store.read(listed))
+    if not found:
+        print(f"{args.tenant} has no API clients; add one with `portal api-client create`")
+    for client in found:
+        used = f"last used {to_text(client.last_used_at)}" if client.last_used_at else "never used"
+        revoked = f", revoked {to_text(client.revoked_at)}" if client.revoked_at else ""
+        print(
+            f"{client.id}  {client.name}  {client.scopes}  key {api_clients.PREFIX}{client.key_id}_…"
+            f"  created {to_text(client.created_at)}, {used}{revoked}"
+        )
+
+
+def cmd_api_client_revoke(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+
+    def revoke(db: Connection) -> api_clients.ApiClient | None:
+        client = api_clients.get(db, args.id)
+        if client is not None and client.revoked_at is None:
+            api_clients.revoke(db, SystemClock(), client.id)
+        return client
+
+    client = _on_store(settings, lambda store: store.write(revoke))
+    if client is None:
+        raise CommandError(f"no API client {args.id}")
+    if client.revoked_at is not None:
+        raise CommandError(f"API client {args.id} ({client.name}) was revoked already")
+    print(f"API client {client.id} ({client.name}) revoked: its token is refused from now on")
 
 
 def read_new_password() -> str:

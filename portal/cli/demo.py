@@ -24,7 +24,7 @@ from ..sim.daraja import (
 from ..sim.routeros import RouterEmulator
 from ..store import Connection
 from ..store.sqlite import SQLiteStore
-from ..tenancy import admins, tenants
+from ..tenancy import admins, api_clients, tenants
 from ..vault import Vault, write_new_key_file
 from .serving import CommandError, background, serve
 
@@ -42,6 +42,7 @@ class DemoData:
     tenant_id: int
     admin_email: str
     admin_password: str
+    api_token: str  # an API client's, for the demo business's payments
 
 
 def seed(db: Connection, clock: Clock) -> DemoData:
@@ -51,7 +52,8 @@ def seed(db: Connection, clock: Clock) -> DemoData:
     admins.create_admin(db, clock, email=email, password=password, role="owner", tenant_id=tenant_id)
     for name, price, seconds, rate in DEMO_PACKAGES:
         packages.create(db, clock, tenant_id, PackageSpec(name, price, seconds, rate, None))
-    return DemoData(tenant_id, email, password)
+    _, api_token = api_clients.create(db, clock, tenant_id, "Demo shop", ["payments:write", "payments:read"])
+    return DemoData(tenant_id, email, password, api_token)
 
 
 DEMO_DEVICE = ("AA:BB:CC:00:00:01", "10.5.50.2")  # a phone on the demo router's Wi-Fi
@@ -106,7 +108,8 @@ async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
             print(f"splash: {base}/?{device}")
             print(f"phone: {daraja_url}/phone")
             print(f"admin: {base}/admin/login user={demo.admin_email} password={demo.admin_password}")
-            print(f"router: api://admin:{router_password}@127.0.0.1:{emulator.port}", flush=True)
+            print(f"router: api://admin:{router_password}@127.0.0.1:{emulator.port}")
+            print(f"api: {base}/api/v1 token={demo.api_token}", flush=True)
             await serve(create_app(settings, clock=clock, vault=vault), "127.0.0.1", port)
     finally:
         await emulator.stop()

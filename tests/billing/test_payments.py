@@ -1,7 +1,11 @@
 """The payments table itself (billing/payments.py): compare-and-swap transitions and the timeline."""
 
-from portal.billing import payments
+from datetime import timedelta
+
+from portal.billing import payments, timeline
 from portal.clock import to_text
+from portal.tenancy import api_clients
+from portal.tenancy.scope import of_tenant
 from tests.seed import insert_payment, seed_tenant
 
 
@@ -39,3 +43,33 @@ async def test_transitions_happen_once_and_never_take_paid_back(store, clock, va
     settled = await store.read(payments.get, pending)
     assert (settled.state, settled.result_code, settled.receipt) == ("paid", "0", "TJ3MX6CLYC")
     assert settled.paid_at == clock.now()
+
+
+async def test_an_api_clients_paid_charge_is_no_wifi_money_but_is_in_the_owners_list(store, clock, vault):
+    shop = await seed_tenant(store, clock, vault, "alpha")  # one Wi-Fi payment paid, with its session
+    client, _ = await store.write(api_clients.create, clock, shop.tenant_id, "Till", ["payments:write"])
+    charge = await store.write(
+        insert_payment,
+        tenant_id=shop.tenant_id,
+        mpesa_account_id=shop.account_id,
+        api_client_id=client.id,
+        phone="254711000001",
+        amount=500,
+        reference="ORDER1",
+        description="Laundry",
+        state="paid",
+        at=to_text(clock.now() - timedelta(minutes=5)),
+    )
+    scope = of_tenant(shop.tenant_id)
+    day = [clock.now() - timedelta(days=1), clock.now() + timedelta(seconds=1)]
+    # Not "paid but not online" (it buys nothing to be online with), not earned from Wi-Fi.
+    assert await store.read(payments.paid_unconnected, scope, day[0], day[1], [], 10) == []
+    assert await store.read(payments.paid_sums, scope, day) == [(0, None, 30, 1)]
+    assert [p.id for p in await store.read(payments.paid_between, scope, *day, ("paid",))] == [
+        shop.paid_payment_id
+    ]
+    found, total = await store.read(payments.search, scope, payments.PaymentFilter(), limit=None)
+    [listed] = [p for p in found if p.id == charge]
+    assert total == 3 and listed.api_charge == "API: Laundry (ORDER1)"
+    story = await store.read(timeline.timeline, listed)
+    assert story[0].detail == "500 KES, API: Laundry (ORDER1)"

@@ -1,6 +1,7 @@
 """The `portal` command as an installer would use it: a real process, its output and exit code."""
 
 import contextlib
+import json
 import re
 import signal
 import sqlite3
@@ -299,7 +300,7 @@ def test_demo_starts_on_fresh_data_and_stops_cleanly_on_ctrl_c(tmp_path):
     port = free_port()
     with running("demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")) as process:
         lines = {}
-        while "admin" not in lines:
+        while "api" not in lines:
             name, _, value = process.stdout.readline().partition(": ")
             assert name, process.stderr.read()
             lines[name] = value.strip()
@@ -310,3 +311,23 @@ def test_demo_starts_on_fresh_data_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert stat.S_IMODE((tmp_path / "demo").stat().st_mode) == 0o700
         assert {"portal.db", "portal.db-wal", "portal.db-shm", "vault.key"} <= set(made)
         assert set(made.values()) == {0o600}
+        base, token = lines["api"].split(" token=")
+        assert base == f"http://127.0.0.1:{port}/api/v1"
+        # The README's example, as a reader pastes it into a shell.
+        payment = json.loads(readme_example("curl -sS", token, port))
+        assert (payment["state"], payment["amount"], payment["reference"]) == ("pending", 10, "ORDER1001")
+        assert payment["phone"] == "0712 ••• 678"
+
+
+def readme_example(starting: str, token: str, port: int) -> str:
+    """Runs the README's shell example that starts with `starting` against the demo; returns its output."""
+    readme = (ROOT.parent / "README.md").read_text()
+    block = next(
+        code for code in re.findall(r"```sh\n(.*?)```", readme, re.S) if starting in code and "TOKEN=" in code
+    )
+    script = block.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace(
+        "TOKEN=portal_api_…", f"TOKEN={token}"
+    )
+    result = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -10,6 +10,7 @@ TABLES = {
     "tenants", "admin_users", "admin_sessions", "mpesa_accounts", "routers", "packages",
     "access_sessions", "payments", "payment_events", "c2b_payments", "vouchers", "router_tasks",
     "router_task_attempts", "audit_events", "receipt_checks", "c2b_spends", "sign_in_slowdowns",
+    "api_clients",
 }  # fmt: skip
 
 
@@ -214,3 +215,44 @@ async def test_the_sign_in_upgrade_keeps_admins_and_starts_with_no_slowdowns_one
             await execute(store, "INSERT INTO sign_in_slowdowns VALUES ('address:203.0.113.9', 2, 'now')")
     finally:
         await store.close()
+
+
+async def test_the_api_upgrade_keeps_payments_and_gives_a_reused_idempotency_key_to_the_newest(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def make(store) -> Seeded:
+        seeded = await seed_tenant(store, clock, vault, "alpha")
+        # Before the key was unique, one reused after its 24 hours named two payments.
+        await execute(store, "UPDATE payments SET idempotency_key = 'order-1', request_hash = 'h'")
+        return seeded
+
+    store, seeded = await older_portal(tmp_path, monkeypatch, 9, make)
+    try:
+        assert await store.migrate() == list(range(10, len(MIGRATIONS) + 1))
+        kept = await rows(store, "SELECT id, idempotency_key, package_id FROM payments ORDER BY id")
+        assert [tuple(row) for row in kept] == [
+            (seeded.paid_payment_id, None, seeded.package_id),
+            (seeded.failed_payment_id, "order-1", seeded.package_id),
+        ]
+        assert await table_names(store) == TABLES
+    finally:
+        await store.close()
+
+
+async def test_schema_refuses_a_second_payment_for_one_idempotency_key_and_one_for_nothing(
+    store, clock, vault
+):
+    seeded = await seed_tenant(store, clock, vault, "alpha")
+    await execute(
+        store, "UPDATE payments SET idempotency_key = 'order-1' WHERE id = ?", (seeded.paid_payment_id,)
+    )
+    with pytest.raises(Conflict):
+        await execute(
+            store,
+            "UPDATE payments SET idempotency_key = 'order-1' WHERE id = ?",
+            (seeded.failed_payment_id,),
+        )
+    with pytest.raises(StoreError, match="CHECK constraint failed"):
+        await execute(
+            store, "UPDATE payments SET package_id = NULL WHERE id = ?", (seeded.failed_payment_id,)
+        )

@@ -413,7 +413,7 @@ MIGRATIONS: list[str] = [
         SELECT tenant_id, id, access_session_id, amount, claimed_at FROM c2b_payments
         WHERE claimed_at IS NOT NULL AND access_session_id IS NOT NULL;
     """,
-    # Sign-in slowed down rather than locked: failures per account at an address, and per address,
+    # 8: sign-in slowed down rather than locked: failures per account at an address, and per address,
     # counted here instead of from the audit log.
     """
     DROP INDEX audit_events_sign_in_failures;
@@ -424,7 +424,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX sign_in_slowdowns_by_age ON sign_in_slowdowns (last_failed_at);
     """,
-    # The splash asks whether a device's time ended lately, the waiting page and the worker ask for a
+    # 9: the splash asks whether a device's time ended lately, the waiting page and the worker ask for a
     # session's router tasks, the task page for a task's attempts: each was a scan of the whole history.
     # The outbox's old notes are pruned by age.
     """
@@ -433,5 +433,96 @@ MIGRATIONS: list[str] = [
     CREATE INDEX router_tasks_finished ON router_tasks (done_at) WHERE done_at IS NOT NULL;
     CREATE INDEX router_task_attempts_by_task ON router_task_attempts (task_id);
     CREATE INDEX router_task_attempts_failed ON router_task_attempts (at) WHERE ok = 0;
+    """,
+    # 10: the API for other software. A business's API clients, each with its token stored as SHA-256
+    # (found by its public key id, the rest compared in constant time). A payment asked for through the
+    # API buys no package and switches no device on: it names its client, and carries the reference and
+    # description shown on the prompt (kept for every new payment, the splash's too). An Idempotency-Key
+    # names one payment per business: the database refuses a second, however the requests interleave
+    # (checkout.py releases a key once its window is over).
+    """
+    PRAGMA defer_foreign_keys = ON;
+    CREATE TABLE api_clients (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        key_id TEXT NOT NULL UNIQUE,
+        token_hash TEXT NOT NULL,
+        name TEXT NOT NULL CHECK (name <> ''),
+        scopes TEXT NOT NULL,  -- space-separated, e.g. 'payments:write payments:read'
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        last_used_at TEXT
+    );
+    CREATE INDEX api_clients_by_tenant ON api_clients (tenant_id);
+
+    CREATE TABLE payments_8 (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        ref TEXT NOT NULL UNIQUE,
+        callback_token TEXT NOT NULL UNIQUE,
+        mpesa_account_id INTEGER NOT NULL REFERENCES mpesa_accounts(id),
+        package_id INTEGER REFERENCES packages(id),
+        api_client_id INTEGER REFERENCES api_clients(id),
+        router_id INTEGER REFERENCES routers(id),
+        mac TEXT,
+        ip TEXT,
+        phone TEXT NOT NULL
+            CHECK (length(phone) = 12 AND phone GLOB '254[17]*' AND phone NOT GLOB '*[^0-9]*'),
+        amount INTEGER NOT NULL CHECK (amount BETWEEN 1 AND 250000),
+        reference TEXT,
+        description TEXT,
+        state TEXT NOT NULL
+            CHECK (state IN ('created', 'pending', 'unknown', 'paid', 'failed', 'expired', 'reversed')),
+        merchant_request_id TEXT,
+        checkout_request_id TEXT UNIQUE,
+        result_code TEXT,
+        result_desc TEXT,
+        receipt TEXT UNIQUE,
+        access_session_id INTEGER REFERENCES access_sessions(id),
+        idempotency_key TEXT,
+        request_hash TEXT,
+        query_count INTEGER NOT NULL DEFAULT 0,
+        next_query_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        paid_at TEXT,
+        reversed_reason TEXT,
+        typed_receipt TEXT,
+        -- Bought a package on the splash, or asked for by an API client: never neither.
+        CHECK (package_id IS NOT NULL OR api_client_id IS NOT NULL)
+    );
+    INSERT INTO payments_8 (id, tenant_id, ref, callback_token, mpesa_account_id, package_id, router_id, mac,
+        ip, phone, amount, state, merchant_request_id, checkout_request_id, result_code, result_desc, receipt,
+        access_session_id, idempotency_key, request_hash, query_count, next_query_at, created_at, updated_at,
+        paid_at, reversed_reason, typed_receipt)
+    SELECT id, tenant_id, ref, callback_token, mpesa_account_id, package_id, router_id, mac, ip, phone,
+        amount, state, merchant_request_id, checkout_request_id, result_code, result_desc, receipt,
+        access_session_id,
+        -- A key reused after its window named several payments: the newest keeps it.
+        CASE WHEN id = (SELECT max(id) FROM payments AS same WHERE same.tenant_id = payments.tenant_id
+            AND same.idempotency_key = payments.idempotency_key) THEN idempotency_key END,
+        request_hash, query_count, next_query_at, created_at, updated_at, paid_at, reversed_reason,
+        typed_receipt
+    FROM payments;
+    DROP TABLE payments;
+    ALTER TABLE payments_8 RENAME TO payments;
+    CREATE UNIQUE INDEX payments_one_open_per_phone ON payments (phone) WHERE state IN ('created', 'pending');
+    CREATE INDEX payments_due_query ON payments (next_query_at) WHERE state IN ('created', 'pending');
+    CREATE INDEX payments_by_tenant_time ON payments (tenant_id, created_at);
+    CREATE INDEX payments_paid ON payments (tenant_id, paid_at, amount, package_id, router_id)
+        WHERE state = 'paid';
+    CREATE INDEX payments_by_access_session ON payments (access_session_id)
+        WHERE access_session_id IS NOT NULL;
+    CREATE INDEX payments_by_phone ON payments (phone);
+    CREATE INDEX payments_by_mac ON payments (mac, created_at) WHERE mac IS NOT NULL;
+    CREATE UNIQUE INDEX payments_by_idempotency_key ON payments (tenant_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX payments_by_tenant_phone ON payments (tenant_id, phone, created_at);
+    CREATE INDEX payments_by_tenant_state ON payments (tenant_id, state, created_at);
+    CREATE INDEX payments_unknown ON payments (tenant_id, created_at) WHERE state = 'unknown';
+    CREATE INDEX payments_by_typed_receipt ON payments (typed_receipt) WHERE typed_receipt IS NOT NULL;
+    -- The API's lists: a business's API payments newest first, or those of one reference.
+    CREATE INDEX payments_of_api ON payments (tenant_id, id) WHERE api_client_id IS NOT NULL;
+    CREATE INDEX payments_by_reference ON payments (tenant_id, reference) WHERE api_client_id IS NOT NULL;
     """,
 ]

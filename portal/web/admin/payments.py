@@ -152,7 +152,7 @@ async def payment_csv(request: Request, tenants: Tenants) -> Response:
                 row.state,
                 row.phone,
                 row.amount,
-                cell(names.packages[row.package_id]),
+                cell(row.api_charge or names.packages[row.package_id]),
                 cell(names.routers.get(row.router_id, "")),
                 cell(names.accounts[row.mpesa_account_id]),
                 row.receipt or "",
@@ -218,7 +218,7 @@ class Names:
 
 def names_of(db: Connection, found: list[Payment]) -> Names:
     return Names(
-        packages.names(db, {p.package_id for p in found}),
+        packages.names(db, {p.package_id for p in found if p.package_id}),
         routers.names(db, {p.router_id for p in found if p.router_id}),
         tenant_table.names(db, {p.tenant_id for p in found}),
         accounts.names(db, {p.mpesa_account_id for p in found}),
@@ -231,7 +231,7 @@ def with_names(db: Connection, found: list[Payment]) -> list[Shown]:
     return [
         Shown(
             p,
-            package=names.packages[p.package_id],
+            package=p.api_charge or names.packages[p.package_id],
             router=names.routers.get(p.router_id),
             tenant=names.tenants[p.tenant_id],
             account=names.accounts[p.mpesa_account_id],

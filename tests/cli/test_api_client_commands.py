@@ -1,0 +1,64 @@
+"""`portal api-client create|list|revoke`, in process, on a fresh database."""
+
+import sqlite3
+
+import pytest
+
+from portal import cli
+from portal.vault import fingerprint, write_new_key_file
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    write_new_key_file(tmp_path / "vault.key")
+    path = tmp_path / "portal.toml"
+    path.write_text(f'[store]\ndata_dir = "{tmp_path}"\n[vault]\nkey_file = "{tmp_path}/vault.key"\n')
+    assert cli.main(["--config", str(path), "tenant", "create", "--slug", "shop", "--name", "Shop"]) == 0
+    return path
+
+
+def run(config_file, *args: str) -> int:
+    return cli.main(["--config", str(config_file), "api-client", *args])
+
+
+def test_create_prints_the_token_once_and_stores_only_its_hash(config_file, tmp_path, capsys):
+    capsys.readouterr()
+    scopes = ("--scope", "payments:write", "--scope", "payments:read")
+    assert run(config_file, "create", "--tenant", "shop", "--name", "Shop checkout", *scopes) == 0
+    out = capsys.readouterr().out
+    assert "API client 1 (Shop checkout) created for shop: payments:write payments:read" in out
+    [token] = [line.removeprefix("token: ") for line in out.splitlines() if line.startswith("token: ")]
+    assert token.startswith("portal_api_")
+    with sqlite3.connect(tmp_path / "portal.db") as db:
+        [(stored,)] = db.execute("SELECT token_hash FROM api_clients").fetchall()
+    assert stored == fingerprint(token)
+
+    assert run(config_file, "list", "--tenant", "shop") == 0
+    listed = capsys.readouterr().out
+    assert "1  Shop checkout  payments:write payments:read" in listed and "never used" in listed
+    assert token not in listed
+
+
+def test_revoke_refuses_the_token_from_then_on_and_says_so_when_repeated(config_file, capsys):
+    assert (
+        run(config_file, "create", "--tenant", "shop", "--name", "Front desk", "--scope", "access:write") == 0
+    )
+    capsys.readouterr()
+    assert run(config_file, "revoke", "1") == 0
+    assert "API client 1 (Front desk) revoked" in capsys.readouterr().out
+    assert run(config_file, "revoke", "1") == 2
+    assert "portal: API client 1 (Front desk) was revoked already" in capsys.readouterr().err
+    assert run(config_file, "revoke", "7") == 2
+    assert "portal: no API client 7" in capsys.readouterr().err
+    assert run(config_file, "list", "--tenant", "shop") == 0
+    assert ", revoked 20" in capsys.readouterr().out
+
+
+def test_unknown_scope_and_tenant_are_refused_in_one_line(config_file, capsys):
+    with pytest.raises(SystemExit):
+        run(config_file, "create", "--tenant", "shop", "--name", "X", "--scope", "payments:delete")
+    assert "invalid choice: 'payments:delete'" in capsys.readouterr().err
+    assert run(config_file, "create", "--tenant", "nope", "--name", "X", "--scope", "payments:read") == 2
+    assert "portal: no tenant with slug 'nope'" in capsys.readouterr().err
+    assert run(config_file, "create", "--tenant", "shop", "--name", " ", "--scope", "payments:read") == 2
+    assert "portal: a client's name is 1 to 80 characters" in capsys.readouterr().err
