@@ -59,7 +59,8 @@ async def test_m_pesa_confirming_the_receipt_pays_once_and_a_repeated_answer_cha
 ):
     payment, receipt = await unknown(portal, shop, daraja, http)
     check = await ask(portal, payment, receipt)
-    assert check.state == "asked" and check.conversation_id.startswith("AG_")
+    # Asked; the answer may already be in (the simulator answers at once, as Daraja may).
+    assert check.state in ("asked", "answered") and check.conversation_id.startswith("AG_")
     await daraja.sim.settle()
     paid = await current(portal, payment)
     assert paid.state == "paid" and paid.receipt == receipt
