@@ -14,6 +14,7 @@ from portal.billing import c2b, vouchers
 from portal.cli.demo import DEMO_DEVICE, seed
 from portal.clock import to_text
 from portal.tenancy.scope import Scope
+from portal.web.splash.pages import NEUTRAL_PAGE
 from tests.billing.test_c2b import pay_by_hand
 from tests.conftest import Hotspot, eventually, execute, rows, serving, value
 from tests.seed import insert, insert_account
@@ -186,6 +187,29 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     code = re.search(r'id="access-code">([^<]+)<', page.text).group(1)
     stored = await value(hotspot.portal.services.store, "SELECT access_code_enc FROM access_sessions")
     assert code.replace("-", "") == vault.decrypt(stored)
+
+
+@pytest.mark.parametrize(
+    ("link_orig", "continues_to"),
+    [
+        ("http://connectivitycheck.gstatic.com/generate_204", NEUTRAL_PAGE),
+        ("http://clients3.google.com/generate_204", NEUTRAL_PAGE),
+        ("http://www.google.com/gen_204", NEUTRAL_PAGE),
+        ("http://captive.apple.com/hotspot-detect.html", NEUTRAL_PAGE),
+        ("http://www.msftconnecttest.com/redirect", NEUTRAL_PAGE),
+        ("", NEUTRAL_PAGE),
+        ("http://news.example.co.ke/today", "http://news.example.co.ke/today"),
+    ],
+)
+async def test_continue_browsing_never_leads_to_a_phones_connectivity_check(
+    http, hotspot, link_orig, continues_to
+):
+    location = (await pay(http, hotspot, **{"link-orig": link_orig})).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    page = await http.get(hotspot.portal.base_url + location)
+    assert re.search(r'id="continue" href="([^"]+)"', page.text).group(1) == continues_to
+    assert "generate_204" not in page.text and "captive.apple.com" not in page.text  # nor carried along
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from litestar import route
 from litestar.datastructures import State
@@ -24,6 +24,31 @@ MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
 # Where the customer was going is carried in every link and form of a page: a longer address (a
 # tracking URL, or junk) would weigh the page down several times over on a slow line, so it is dropped.
 LONGEST_LINK = 512
+# What phones ask to learn whether the Wi-Fi is open: the router catches it and sends its address here as
+# `link-orig`, yet it is no page a customer meant to open (a blank page, or "204 No Content"). By host, and
+# by the path Google's checks share on any of its hosts.
+CONNECTIVITY_CHECK_HOSTS = frozenset(
+    {
+        "connectivitycheck.gstatic.com",
+        "connectivitycheck.android.com",
+        "clients1.google.com",
+        "clients3.google.com",
+        "captive.apple.com",
+        "www.msftconnecttest.com",
+        "www.msftncsi.com",
+        "msftconnecttest.com",
+        "detectportal.firefox.com",
+        "nmcheck.gnome.org",
+        "connectivity-check.ubuntu.com",
+        "network-test.debian.org",
+        "connect.rom.miui.com",
+        "connectivitycheck.platform.hicloud.com",
+    }
+)
+CONNECTIVITY_CHECK_PATHS = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/connecttest.txt")
+# Where "Continue browsing" goes when the customer was going nowhere in particular: a page every phone
+# opens and anyone knows how to go on from.
+NEUTRAL_PAGE = "https://www.google.com/"
 
 
 def readable(path: str, **options: Any):
@@ -73,9 +98,17 @@ class Device:
 
 def http_only(url: str | None) -> str:
     """Links we send the customer on to must be plain web addresses (never javascript: and the like),
-    and short enough to carry."""
+    short enough to carry, and pages someone meant to open (never a phone's connectivity check)."""
     url = (url or "").strip()
-    return url if url.startswith(("http://", "https://")) and len(url) <= LONGEST_LINK else ""
+    if not url.startswith(("http://", "https://")) or len(url) > LONGEST_LINK:
+        return ""
+    return "" if is_connectivity_check(url) else url
+
+
+def is_connectivity_check(url: str) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return host in CONNECTIVITY_CHECK_HOSTS or parts.path.lower().endswith(CONNECTIVITY_CHECK_PATHS)
 
 
 @dataclass(frozen=True)
@@ -160,7 +193,7 @@ def device_context(lang: str, site: Site, device: Device) -> dict:
     return {
         "tenant": site,
         "device": device,
-        "link_orig": device.link_orig,
+        "continue_url": device.link_orig or NEUTRAL_PAGE,
         "packages_url": f"/?{device.query(lang, more='1')}",  # the packages, whatever is open or online
         "reconnect_url": f"/reconnect?{device.query(lang)}",
     }
