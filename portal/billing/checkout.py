@@ -61,6 +61,12 @@ LIMIT_WINDOW = timedelta(hours=1)  # what the limits on prompts count over
 ANSWER_GRACE = PUSH_AT_MOST + timedelta(seconds=30)
 
 
+def prompt_reference(ref: str) -> str:
+    """The account the M-Pesa prompt names, and the waiting page with it (the payer checks the two
+    agree); on the payer's statement too, where support can find the payment by it."""
+    return "WiFi" + ref[:8]
+
+
 class PaymentError(ValueError):
     """The payment can't be started. `reason`, for whoever tells a person: no_package, no_router,
     no_account, too_many_pushes (`wait_minutes` says until when), phone_busy, idempotency_conflict."""
@@ -229,7 +235,7 @@ class Checkout:
                     account,
                     phone=payment.phone,
                     amount=payment.amount,
-                    reference="WiFi" + payment.ref[:8],  # on the payer's statement: support can find it
+                    reference=prompt_reference(payment.ref),
                     description=package_name,
                     callback_url=callback_url(self.public_url, token),
                 )

@@ -28,7 +28,7 @@ ENGLISH: dict[str, Text] = {
     "no_account": "Payments are not set up on this hotspot yet. Please ask the staff.",
     "pick_package": "Choose a package first.",
     "check_phone": "Check your phone",
-    "enter_pin": "Enter your M-Pesa PIN on {phone} to pay KES {amount} to {name}.",
+    "enter_pin": ("Enter your M-Pesa PIN on {phone} to pay KES {amount} to {name}, account {account}."),
     "prompt_expires": "The prompt expires in",
     "waiting_no_js": "This page refreshes by itself.",
     "cancel": "Cancel",
@@ -234,7 +234,9 @@ SWAHILI: dict[str, Text] = {
     "no_account": "Malipo bado hayajawekwa kwenye hotspot hii. Tafadhali uliza wahudumu.",
     "pick_package": "Chagua kifurushi kwanza.",
     "check_phone": "Angalia simu yako",
-    "enter_pin": "Weka PIN yako ya M-Pesa kwenye {phone} kulipa KES {amount} kwa {name}.",
+    "enter_pin": (
+        "Weka PIN yako ya M-Pesa kwenye {phone} kulipa KES {amount} kwa {name}, akaunti {account}."
+    ),
     "prompt_expires": "Ombi linaisha baada ya",
     "waiting_no_js": "Ukurasa huu unajisasisha wenyewe.",
     "cancel": "Ghairi",

@@ -189,6 +189,16 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     assert code.replace("-", "") == vault.decrypt(stored)
 
 
+@pytest.mark.parametrize("lang", ["en", "sw"])
+async def test_the_waiting_page_names_the_payee_and_account_the_prompt_shows(http, hotspot, lang):
+    location = (await pay(http, hotspot, lang=lang)).headers["location"]
+    [prompt] = hotspot.daraja.sim.pending_prompts()
+    waiting = await http.get(hotspot.portal.base_url + location)
+    words = {"en": "to {}, account {}", "sw": "kwa {}, akaunti {}"}[lang]
+    assert words.format(prompt.merchant, prompt.account_reference) in waiting.text
+    assert prompt.merchant == "Demo Cafe" and "Demo Cafe Wi-Fi," not in waiting.text
+
+
 @pytest.mark.parametrize(
     ("link_orig", "continues_to"),
     [

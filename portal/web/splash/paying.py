@@ -14,12 +14,12 @@ from litestar.response import Redirect, Template
 from ... import i18n, phones
 from ...access import routers, sessions
 from ...billing import payments, receipt_checks
-from ...billing.checkout import PaymentError
+from ...billing.checkout import PaymentError, prompt_reference
 from ...billing.receipt_checks import ReceiptRefused
 from ...catalog import packages
 from ...clock import to_text
 from ...i18n import formats
-from ...mpesa import result_codes
+from ...mpesa import accounts, result_codes
 from ...numbers import whole
 from ...store import Connection
 from ..forms import form_fields
@@ -220,7 +220,10 @@ async def _payment_page(
             "receipt_error": receipt_error,
             "masked_phone": formats.masked_phone(payment.phone),
             "amount": payment.amount,
-            "payee": site.name,
+            # Who the prompt says is paid: the M-Pesa account's name, never the business's own (a
+            # mismatch reads as fraud), and the account it names.
+            "payee": await state.services.store.read(_payee, payment),
+            "prompt_account": prompt_reference(ref),
             "prompt_seconds_left": _prompt_seconds_left(state, payment),
             # Only while the prompt it is about is open: the page refreshes to its address without it.
             "notice": i18n.say(lang, "resend_wait") if notice == "resend_wait" and waiting else "",
@@ -232,6 +235,10 @@ async def _payment_page(
         status_code=status_code,
         switch_url=payment_url(ref, other(lang), device),
     )
+
+
+def _payee(db: Connection, payment: payments.Payment) -> str:
+    return accounts.get(db, payment.mpesa_account_id).name
 
 
 def _prompt_seconds_left(state: State, payment: payments.Payment) -> int:
