@@ -225,7 +225,7 @@ SWAHILI: dict[str, Text] = {
     "pay": "Lipa kwa M-Pesa",
     "sending": "Tunatuma ombi la M-Pesa…",
     "have_code": "Umeshalipa, au una vocha?",
-    "have_code_link": "Weka nambari yako",
+    "have_code_link": "Weka msimbo",
     "help": "Msaada",
     "other_language": "English",
     "not_a_customer_title": "Unganisha kwenye Wi-Fi kwanza",
@@ -254,7 +254,7 @@ SWAHILI: dict[str, Text] = {
     ),
     "stuck_how": (
         "Hakikisha simu hii iko kwenye Wi-Fi ya hotspot: zima Wi-Fi, uiwashe na ujiunge tena; ukurasa huu"
-        " unaendelea kujaribu na utakuambia ukiwa mtandaoni. Kwenye kifaa kingine, gusa “Weka nambari yako”"
+        " unaendelea kujaribu na utakuambia ukiwa mtandaoni. Kwenye kifaa kingine, gusa “Weka msimbo”"
         " na uandike msimbo wako wa kuingia."
     ),
     "stuck_help": "Bado hujaunganishwa? Piga simu kwa hotspot:",
@@ -262,7 +262,7 @@ SWAHILI: dict[str, Text] = {
     "time_left": "Muda uliobaki",
     "expires_at": "Hadi",
     "access_code": "Msimbo wako wa kuingia",
-    "access_code_hint": "Itunze: inakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
+    "access_code_hint": "Utunze: unakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
     "continue": "Endelea kuvinjari",
     "codes_move_time": (
         "Umebadilisha simu? Kwenye kifaa kingine, weka msimbo wako wa kuingia, vocha, au msimbo wa"
@@ -270,8 +270,8 @@ SWAHILI: dict[str, Text] = {
     ),
     "buy_more": "Nunua muda zaidi",
     "welcome_back": "Karibu tena",
-    "enter_code": "Weka nambari yako",
-    "code_label": "Nambari ya ufikiaji, risiti ya M-Pesa au vocha",
+    "enter_code": "Weka msimbo",
+    "code_label": "Msimbo wa kuingia, risiti ya M-Pesa au vocha",
     "code_hint": "k.m. K7PM-Q2XR, au nambari ya risiti kwenye SMS ya M-Pesa, k.m. TJ3MX6CLYC",
     "use_code": "Unganisha",
     "pay_by_hand": (
@@ -334,12 +334,12 @@ SWAHILI: dict[str, Text] = {
     ),
     "payment_unknown_here": (
         "Hatukuweza kuthibitisha malipo kutoka kifaa hiki. Kama pesa zilitoka kwenye akaunti yako, gusa"
-        " “Weka nambari yako” na uandike nambari ya risiti kutoka kwenye SMS ya M-Pesa."
+        " “Weka msimbo” na uandike nambari ya risiti kutoka kwenye SMS ya M-Pesa."
     ),
     # -- why a typed code gives no time (claims.py's reasons) ------------------------------------------
-    "code_empty": "Weka nambari.",
-    "code_unknown": "Nambari hiyo si sahihi. Iangalie ujaribu tena.",
-    "code_used_up": "Nambari hiyo imeshatumika, au muda wake umekwisha.",
+    "code_empty": "Weka msimbo.",
+    "code_unknown": "Msimbo huo si sahihi. Uangalie ujaribu tena.",
+    "code_used_up": "Msimbo huo umeshatumika, au muda wake umekwisha.",
     "device_has_time": "Kifaa hiki tayari kina muda wake.",
     # -- money paid by hand: what is not for Wi-Fi, and the credit a receipt keeps (billing/c2b.py) ----
     "amount_too_small": (

@@ -305,14 +305,16 @@ def contrast(rgb: str, background=(255, 255, 255)) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
-async def test_the_focus_ring_stands_out_and_footer_links_are_big_enough_to_tap(hotspot):
+async def test_the_focus_ring_stands_out_and_header_and_footer_links_are_big_enough_to_tap(hotspot):
     async with phone_browser(hotspot) as page:
         await page.goto(hotspot.splash_url())
         await page.focus("#phone")
         ring = await page.eval_on_selector("#phone", "e => getComputedStyle(e).outlineColor")
         assert contrast(ring) >= 3  # WCAG's least for a focus indicator against the white around it
-        heights = await page.eval_on_selector_all("footer a", "links => links.map(a => a.offsetHeight)")
-        assert heights and min(heights) >= 40
+        heights = await page.eval_on_selector_all(
+            "header a, footer a", "links => links.map(a => a.offsetHeight)"
+        )
+        assert len(heights) == 2 and min(heights) >= 40
 
 
 async def test_pay_says_the_prompt_is_on_its_way_while_a_slow_line_answers(hotspot):
@@ -330,3 +332,17 @@ async def test_pay_says_the_prompt_is_on_its_way_while_a_slow_line_answers(hotsp
         await page.evaluate("dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
         assert not await page.is_disabled("#pay")
         assert await page.inner_text("#pay") == "Pay with M-Pesa"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, NARROWEST])
+async def test_the_language_switch_is_at_the_top_and_the_choice_is_kept(hotspot, viewport):
+    async with phone_browser(hotspot) as page:
+        await page.set_viewport_size(viewport)
+        await page.goto(hotspot.splash_url())
+        switch = await page.locator("#language").bounding_box()
+        assert switch["y"] + switch["height"] <= viewport["height"] / 4  # above the fold, first thing seen
+        await page.click("#language")
+        await page.wait_for_selector("text=Chagua kifurushi")
+        await shot(page, "packages-swahili")
+        await page.goto(hotspot.splash_url())  # the router sends the device afresh: Swahili is kept
+        assert "Chagua kifurushi" in await page.inner_text("main")

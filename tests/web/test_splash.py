@@ -79,6 +79,42 @@ async def test_splash_speaks_swahili_when_asked(portal_url):
     assert 'lang="sw"' in page.text
 
 
+async def test_the_phones_language_is_taken_the_first_time_then_the_devices_choice_is_remembered(
+    portal_url,
+):
+    swahili_phone = {"Accept-Language": "fr-FR, sw-KE;q=0.9, en;q=0.8"}
+    async with httpx.AsyncClient() as http:
+        first = await http.get(portal_url, params=DEVICE, headers=swahili_phone)
+        assert "Chagua kifurushi" in first.text and first.cookies["lang"] == "sw"
+        chosen = await http.get(portal_url, params=DEVICE | {"lang": "en"}, headers=swahili_phone)
+        assert "Choose a package" in chosen.text
+        # Sent here afresh by the router, with no language in the address: the device's choice.
+        again = await http.get(portal_url, params=DEVICE, headers=swahili_phone)
+        assert "Choose a package" in again.text
+    async with httpx.AsyncClient() as http:
+        english_phone = await http.get(portal_url, params=DEVICE, headers={"Accept-Language": "en-GB"})
+        assert "Choose a package" in english_phone.text
+
+
+async def test_swahili_pages_call_the_access_code_one_word_and_name_packages_once(http, hotspot):
+    await execute(hotspot.portal.services.store, "UPDATE packages SET name = '24 hours' WHERE name = '1 day'")
+    packages_page = await http.get(hotspot.splash_url(lang="sw"))
+    assert "saa 1</b>" in packages_page.text and "saa 24</b>" in packages_page.text
+    assert "hour" not in packages_page.text  # no English name beside its Swahili duplicate
+    assert "Weka msimbo</a>" in packages_page.text and "Weka nambari yako" not in packages_page.text
+    location = (await pay(http, hotspot, lang="sw")).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    online_page = await http.get(hotspot.portal.base_url + location)
+    reconnect_page = await http.get(
+        f"{hotspot.portal.base_url}/reconnect", params=device_form(hotspot, lang="sw")
+    )
+    assert "Msimbo wako wa kuingia" in online_page.text
+    assert "Msimbo wa kuingia, risiti ya M-Pesa au vocha" in reconnect_page.text
+    for page in (packages_page, online_page, reconnect_page):
+        assert "ufikiaji" not in page.text
+
+
 @pytest.mark.parametrize(
     "params",
     [{}, DEVICE | {"router": "unknown"}, DEVICE | {"mac": "not-a-mac"}, DEVICE | {"ip": "10.5.50.999"}],
@@ -616,7 +652,7 @@ async def test_the_pay_by_hand_hint_names_the_account_to_type_each_price_and_tha
     await services.store.write(c2b.set_words, hotspot.demo.tenant_id, c2b.read_words("Net, WIFI"))
     assert "Pay Bill 174379, account Net. Prices: KES 10 for 1 hour," in (await http.get(url)).text
     swahili = (await http.get(url + "&lang=sw")).text
-    assert "akaunti Net. Bei: KES 10 kwa 1 hour," in swahili and "inabaki kama salio lako" in swahili
+    assert "akaunti Net. Bei: KES 10 kwa saa 1," in swahili and "inabaki kama salio lako" in swahili
 
 
 async def test_the_receipt_in_the_payers_sms_moves_the_time_like_the_access_code(http, hotspot):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from litestar import route
-from litestar.datastructures import State
+from litestar import Request, route
+from litestar.datastructures import Cookie, State
 from litestar.enums import HttpMethod
 from litestar.response import Template
 
@@ -49,6 +49,9 @@ CONNECTIVITY_CHECK_PATHS = ("/generate_204", "/gen_204", "/hotspot-detect.html",
 # Where "Continue browsing" goes when the customer was going nowhere in particular: a page every phone
 # opens and anyone knows how to go on from.
 NEUTRAL_PAGE = "https://www.google.com/"
+# The device's language, remembered for when the router sends it here afresh (links carry it meanwhile).
+LANGUAGE_COOKIE = "lang"
+A_YEAR = 365 * 86400
 
 
 def readable(path: str, **options: Any):
@@ -145,9 +148,14 @@ async def site_for(state: State, router_name: str) -> Site | None:
     return await state.services.store.read(find_site, router_name)
 
 
-async def customer(state: State, fields: Any) -> tuple[str, Device | None, Site | None]:
+def language_of(request: Request, asked: str | None) -> str:
+    """The language a link or form asks for, else the device's remembered one, else its phone's."""
+    return i18n.language(asked, request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+
+
+async def customer(request: Request, state: State, fields: Any) -> tuple[str, Device | None, Site | None]:
     """The language, device and site (tenant and router) a customer's request names; no site, no customer."""
-    lang = i18n.language(fields.get("lang"))
+    lang = language_of(request, fields.get("lang"))
     device = Device.read(fields)
     return lang, device, await site_for(state, device.router) if device else None
 
@@ -155,16 +163,18 @@ async def customer(state: State, fields: Any) -> tuple[str, Device | None, Site 
 def page(
     name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "", secret=False
 ) -> Template:
-    """A customer page; a `secret` one (it shows an access code) is kept by no cache, the browser's
-    included: the code moves the time to whoever types it."""
+    """A customer page, in `lang`, which the device remembers; a `secret` one (it shows an access code)
+    is kept by no cache, the browser's included: the code moves the time to whoever types it."""
     return Template(
         headers={"Cache-Control": "no-store"} if secret else None,
+        cookies=[Cookie(key=LANGUAGE_COOKIE, value=lang, max_age=A_YEAR, httponly=True, samesite="lax")],
         template_name=f"splash/{name}.html",
         context={
             "lang": lang,
             "t": lambda key, **values: i18n.say(lang, key, **values),
             "duration": lambda seconds: formats.duration(lang, seconds),
-            "names_its_time": lambda package: formats.names_duration(
+            "names_its_time": lambda package: formats.names_duration(package.name, package.duration_seconds),
+            "package_name": lambda package: formats.package_name(
                 lang, package.name, package.duration_seconds
             ),
             "speed": lambda package: formats.speed(lang, package.speed.download if package.speed else 0),
@@ -221,7 +231,12 @@ async def pay_by_hand(state: State, site: Site, lang: str) -> str:
     else:
         how = i18n.say(lang, "paybill_how", shortcode=account.shortcode, account=site.wifi_word)
     prices = ", ".join(
-        i18n.say(lang, "price_for", price=formats.money(package.price), package=package.name)
+        i18n.say(
+            lang,
+            "price_for",
+            price=formats.money(package.price),
+            package=formats.package_name(lang, package.name, package.duration_seconds),
+        )
         for package in on_sale
     )
     return i18n.say(lang, "pay_by_hand", how=how, prices=prices)

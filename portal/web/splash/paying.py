@@ -30,6 +30,7 @@ from .pages import (
     customer,
     device_context,
     http_only,
+    language_of,
     not_a_customer,
     other,
     page,
@@ -48,7 +49,7 @@ PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/
 
 @readable("/")
 async def splash(request: Request, state: State) -> Template:
-    lang, device, site = await customer(state, request.query_params)
+    lang, device, site = await customer(request, state, request.query_params)
     if site is None:
         return not_a_customer(lang)
     if request.query_params.get("more"):  # the packages asked for: to buy more time, or instead
@@ -114,7 +115,7 @@ async def _choose(
 @post("/pay")
 async def pay(request: Request, state: State) -> Template | Redirect:
     form = form_fields(await request.form())
-    lang, device, site = await customer(state, form)
+    lang, device, site = await customer(request, state, form)
     if site is None:
         return not_a_customer(lang)
     typed_phone = form.get("phone", "")[:64]  # kept to be corrected; far beyond any number all the same
@@ -175,13 +176,14 @@ async def _payment_and_device(state: State, ref: str, link_orig: str | None):
 
 @readable("/pay/{ref:str}")
 async def payment_page(
+    request: Request,
     state: State,
     ref: FromPath[str],
     link_orig: Annotated[str | None, QueryParameter(name="link-orig")] = None,
     lang: FromQuery[str | None] = None,
     notice: FromQuery[str | None] = None,
 ) -> Template:
-    lang = i18n.language(lang)
+    lang = language_of(request, lang)
     payment, device = await _payment_and_device(state, ref, link_orig)
     if payment is None:
         return not_a_customer(lang)
@@ -310,9 +312,11 @@ def _ended(lang: str, why: str) -> dict:
 
 
 @readable("/pay/{ref:str}/status")
-async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str | None] = None) -> dict:
+async def payment_status(
+    request: Request, state: State, ref: FromPath[str], lang: FromQuery[str | None] = None
+) -> dict:
     """For the waiting page's script and for anyone polling: no personal data beyond the masked phone."""
-    lang = i18n.language(lang)
+    lang = language_of(request, lang)
     payment = await state.services.store.read(payments.by_ref, ref)
     if payment is None:
         raise NotFoundException("no such payment")
@@ -334,7 +338,7 @@ async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str |
 async def retry(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
     """Try again (after a failure) or send the prompt again (the phone never showed it)."""
     form = form_fields(await request.form())
-    lang = i18n.language(form.get("lang"))
+    lang = language_of(request, form.get("lang"))
     payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
     if payment is None:
         return not_a_customer(lang)
@@ -364,7 +368,7 @@ async def payment_receipt(request: Request, state: State, ref: FromPath[str]) ->
     """The receipt from the payer's M-Pesa SMS, for a payment whose outcome is unknown: kept, and asked
     of M-Pesa where the account can ask. It pays nothing by itself."""
     form = form_fields(await request.form())
-    lang = i18n.language(form.get("lang"))
+    lang = language_of(request, form.get("lang"))
     payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
     if payment is None:
         return not_a_customer(lang)

@@ -25,7 +25,7 @@ DEVICES_PER_ADDRESS = 10
 
 @readable("/reconnect")
 async def reconnect_form(request: Request, state: State) -> Template:
-    lang, device, site = await customer(state, request.query_params)
+    lang, device, site = await customer(request, state, request.query_params)
     if site is None:
         return not_a_customer(lang)
     return await _reconnect_page(state, lang, site, device)
@@ -53,7 +53,7 @@ async def _reconnect_page(
 async def reconnect(request: Request, state: State) -> Template | Redirect:
     """An access code, a voucher or an M-Pesa receipt → access for this device."""
     form = form_fields(await request.form())
-    lang, device, site = await customer(state, form)
+    lang, device, site = await customer(request, state, form)
     if site is None:
         return not_a_customer(lang)
     services = state.services
