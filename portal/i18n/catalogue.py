@@ -180,6 +180,10 @@ ENGLISH: dict[str, Text] = {
         "This hotspot can't take M-Pesa payments right now. No money was taken. Please tell the attendant."
     ),
     "result.cancelled": "You cancelled the M-Pesa request. No money was taken.",
+    "result.cancelled_here": (
+        "Payment cancelled. The M-Pesa prompt may still show on your phone for up to a minute: press"
+        " Cancel on it. If you pay it all the same, you go online with it."
+    ),
     "result.phone_no_answer": (
         "Your phone did not answer the M-Pesa request in time. Check that it is on and try again."
     ),
@@ -394,6 +398,10 @@ SWAHILI: dict[str, Text] = {
         " mjulishe mhudumu."
     ),
     "result.cancelled": "Ulighairi ombi la M-Pesa. Hakuna pesa iliyotolewa.",
+    "result.cancelled_here": (
+        "Malipo yameghairiwa. Ombi la M-Pesa linaweza bado kuonekana kwenye simu yako kwa hadi dakika"
+        " moja: bonyeza Ghairi. Ukililipa hata hivyo, utaunganishwa nalo."
+    ),
     "result.phone_no_answer": (
         "Simu yako haikujibu ombi la M-Pesa kwa wakati. Hakikisha iko wazi kisha ujaribu tena."
     ),

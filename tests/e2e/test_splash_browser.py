@@ -346,3 +346,18 @@ async def test_the_language_switch_is_at_the_top_and_the_choice_is_kept(hotspot,
         await shot(page, "packages-swahili")
         await page.goto(hotspot.splash_url())  # the router sends the device afresh: Swahili is kept
         assert "Chagua kifurushi" in await page.inner_text("main")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_cancel_on_the_waiting_page_says_to_dismiss_the_prompt_and_a_late_payment_goes_online(
+    hotspot, javascript
+):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot)
+        await page.click("#cancel")
+        await page.wait_for_selector("#reason")
+        assert "press Cancel on it" in await page.inner_text("#reason")
+        await shot(page, f"cancelled-here{'' if javascript else '-without-javascript'}")
+        await answer(hotspot, "success")  # paid on the phone all the same: the page follows
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        await on_router(hotspot, DEMO_DEVICE[0])

@@ -1,5 +1,6 @@
 import pytest
 
+from portal.billing import payments
 from portal.store import Conflict, StoreError
 from portal.store.migrations.sqlite import MIGRATIONS
 from portal.store.sqlite import SQLiteStore
@@ -103,7 +104,7 @@ async def test_the_gateway_upgrade_keeps_routers_and_their_queued_plans(tmp_path
 
     store, seeded = await older_portal(tmp_path, monkeypatch, 5, make)
     try:
-        assert await store.migrate() == [6, 7]
+        assert await store.migrate() == list(range(6, len(MIGRATIONS) + 1))
         assert await table_names(store) == TABLES  # api_tokens is gone
         assert await value(store, "SELECT kind FROM routers WHERE id = ?", (seeded.router_id,)) == "routeros"
         assert await value(store, "SELECT kind FROM router_tasks") == "update_plans"
@@ -156,7 +157,7 @@ async def test_the_money_upgrade_keeps_payments_and_counts_only_wifi_money_paid_
 
     store, seeded = await older_portal(tmp_path, monkeypatch, 6, make)
     try:
-        assert await store.migrate() == [7]
+        assert await store.migrate() == list(range(7, len(MIGRATIONS) + 1))
         assert await value(store, "SELECT count(*) FROM payments") == 2
         await execute(
             store, "UPDATE payments SET state = 'unknown' WHERE id = ?", (seeded.failed_payment_id,)
@@ -190,10 +191,19 @@ async def test_the_money_upgrade_keeps_what_earlier_claims_bought_and_takes_a_ti
 
     store, seeded = await older_portal(tmp_path, monkeypatch, 6, make)
     try:
-        assert await store.migrate() == [7]
+        assert await store.migrate() == list(range(7, len(MIGRATIONS) + 1))
         money = await rows(store, "SELECT receipt, for_wifi, spent FROM c2b_payments ORDER BY receipt")
         assert [tuple(row) for row in money] == [("RCLAIMED", 1, 40), ("RTILL", 1, 0)]
         [spend] = await rows(store, "SELECT access_session_id, amount, spent_at FROM c2b_spends")
         assert tuple(spend) == (seeded.session_id, 40, claimed_at)
     finally:
         await store.close()
+
+
+async def test_payments_due_a_query_are_found_by_index_cancelled_ones_too(store):
+    plan = await rows(
+        store,
+        f"EXPLAIN QUERY PLAN SELECT id FROM payments WHERE next_query_at <= ? AND {payments.ASKED_ABOUT}",
+        ("2026-01-01T00:00:00Z",),
+    )
+    assert any("payments_due_query" in row["detail"] for row in plan)

@@ -315,6 +315,71 @@ async def test_a_cancelled_prompt_is_explained_and_trying_again_sends_a_new_one(
     await online(hotspot)
 
 
+async def cancel_on_the_page(http, hotspot: Hotspot, location: str) -> httpx.Response:
+    path = location.split("?")[0]
+    return await http.post(
+        f"{hotspot.portal.base_url}{path}/cancel", data=device_form(hotspot), follow_redirects=True
+    )
+
+
+async def test_cancel_on_the_waiting_page_frees_the_phone_at_once_and_says_to_dismiss_the_prompt(
+    http, hotspot
+):
+    location = (await pay(http, hotspot)).headers["location"]
+    waiting = await http.get(hotspot.portal.base_url + location)
+    assert 'action="/pay/' in waiting.text and 'id="cancel"' in waiting.text  # a form: it changes things
+    cancelled = await cancel_on_the_page(http, hotspot, location)
+    assert "may still show on your phone" in cancelled.text and "press Cancel on it" in cancelled.text
+    assert (await status(http, hotspot, location))["state"] == "failed"
+    assert "A payment from this device is waiting" not in (await http.get(hotspot.splash_url())).text
+    await answer(hotspot, "cancel")  # dismissed on the phone: its late answer changes nothing
+    again = await pay(http, hotspot)  # the same phone, at once
+    assert again.status_code == 303 and len(hotspot.daraja.sim.pending_prompts()) == 1
+    await answer(hotspot, "success")
+    await online(hotspot)
+
+
+@pytest.mark.parametrize("callbacks", [True, False])
+async def test_a_prompt_paid_after_cancel_on_the_page_still_puts_the_customer_online_once(
+    http, hotspot, clock, callbacks
+):
+    hotspot.daraja.sim.options.drop_callbacks = not callbacks  # learnt by query alone
+    location = (await pay(http, hotspot)).headers["location"]
+    await cancel_on_the_page(http, hotspot, location)
+    await answer(hotspot, "success")  # paid on the phone all the same
+    clock.advance(seconds=30)
+    await hotspot.portal.services.confirmation.reconcile_due()
+    await online(hotspot)
+    page = await http.get(hotspot.portal.base_url + location)
+    assert "You&#39;re online" in page.text
+    clock.advance(minutes=5)
+    await hotspot.portal.services.confirmation.reconcile_due()  # asked again: still once
+    store = hotspot.portal.services.store
+    assert await value(store, "SELECT count(*) FROM access_sessions") == 1
+    assert await value(store, "SELECT count(*) FROM payments WHERE next_query_at IS NOT NULL") == 0
+
+
+async def test_a_cancelled_prompt_left_unpaid_is_asked_about_until_its_answer_then_left_alone(
+    http, hotspot, clock
+):
+    hotspot.daraja.sim.options.drop_callbacks = True
+    location = (await pay(http, hotspot)).headers["location"]
+    await cancel_on_the_page(http, hotspot, location)
+    await answer(hotspot, "timeout")
+    clock.advance(minutes=2)
+    await hotspot.portal.services.confirmation.reconcile_due()
+    payment = (
+        await rows(hotspot.portal.services.store, "SELECT state, result_code, next_query_at FROM payments")
+    )[0]
+    assert (payment["state"], payment["result_code"], payment["next_query_at"]) == (
+        "failed",
+        "page.cancelled",
+        None,
+    )
+    queries = "SELECT count(*) FROM payment_events WHERE kind = 'query'"
+    assert await value(hotspot.portal.services.store, queries) == 1  # its final answer, then no more
+
+
 async def test_a_late_tap_on_try_again_after_paying_sends_no_new_prompt(http, hotspot):
     location = (await pay(http, hotspot)).headers["location"]
     await answer(hotspot, "success")

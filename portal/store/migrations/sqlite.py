@@ -413,4 +413,10 @@ MIGRATIONS: list[str] = [
         SELECT tenant_id, id, access_session_id, amount, claimed_at FROM c2b_payments
         WHERE claimed_at IS NOT NULL AND access_session_id IS NOT NULL;
     """,
+    # 2: a payment cancelled on the waiting page is still asked about (its prompt may be paid): the
+    # index of queries to come covers every payment with one, whatever its state
+    """
+    DROP INDEX payments_due_query;
+    CREATE INDEX payments_due_query ON payments (next_query_at) WHERE next_query_at IS NOT NULL;
+    """,
 ]

@@ -17,7 +17,7 @@ from ...billing import payments, receipt_checks
 from ...billing.checkout import PaymentError, prompt_reference
 from ...billing.receipt_checks import ReceiptRefused
 from ...catalog import packages
-from ...clock import to_text
+from ...clock import Clock, to_text
 from ...i18n import formats
 from ...mpesa import accounts, result_codes
 from ...numbers import whole
@@ -213,10 +213,13 @@ async def _payment_page(
         device_context(lang, site, device)
         | status
         | {
-            # An unknown payment is followed too: the owner or M-Pesa may settle it any moment.
-            "live": status["view"] in ("waiting", "unknown"),
+            # An unknown payment is followed too: the owner or M-Pesa may settle it any moment; and one
+            # cancelled here while its prompt may still be paid.
+            "live": status["view"] in ("waiting", "unknown")
+            or (payment.cancelled_on_page and _prompt_seconds_left(state, payment) > 0),
             "poll_url": f"/pay/{ref}/status",
             "retry_url": f"/pay/{ref}/retry",
+            "cancel_url": f"/pay/{ref}/cancel",
             "receipt_url": f"/pay/{ref}/receipt",
             "typed_receipt": typed or payment.typed_receipt or "",
             "receipt_error": receipt_error,
@@ -361,6 +364,25 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
         why = _why_not(lang, error)
         return await _choose(state, lang, site, device, chosen=payment.package_id, error=why, status_code=400)
     return Redirect(payment_url(again.ref, lang, device), status_code=303)
+
+
+@post("/pay/{ref:str}/cancel")
+async def cancel(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
+    """The payer gives up on the prompt: the phone is free to pay again at once, and the page says the
+    prompt may still show (M-Pesa can't take it back). Paid all the same, it still goes online."""
+    form = form_fields(await request.form())
+    lang = language_of(request, form.get("lang"))
+    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    if payment is None:
+        return not_a_customer(lang)
+    services = state.services
+    await services.store.write(_cancel, services.clock, payment.id)
+    return Redirect(payment_url(ref, lang, device), status_code=303)
+
+
+def _cancel(db: Connection, clock: Clock, payment_id: int) -> None:
+    if payments.cancel(db, clock, payment_id):  # else settled meanwhile: the page says how
+        payments.record(db, clock, payment_id, "cancelled", "payer")
 
 
 @post("/pay/{ref:str}/receipt")
