@@ -174,6 +174,14 @@ async def _payment_and_device(state: State, ref: str, link_orig: str | None):
     return payment, Device(router, payment.mac, payment.ip or "", http_only(link_orig))
 
 
+async def _posted_about(request: Request, state: State, ref: str):
+    """The language of a form posted about a payment, the payment and its device (None, None if there is
+    no such payment)."""
+    form = form_fields(await request.form())
+    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    return language_of(request, form.get("lang")), payment, device
+
+
 @readable("/pay/{ref:str}")
 async def payment_page(
     request: Request,
@@ -340,9 +348,7 @@ async def payment_status(
 @post("/pay/{ref:str}/retry")
 async def retry(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
     """Try again (after a failure) or send the prompt again (the phone never showed it)."""
-    form = form_fields(await request.form())
-    lang = language_of(request, form.get("lang"))
-    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    lang, payment, device = await _posted_about(request, state, ref)
     if payment is None:
         return not_a_customer(lang)
     if payment.state in payments.OPEN:
@@ -370,9 +376,7 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
 async def cancel(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
     """The payer gives up on the prompt: the phone is free to pay again at once, and the page says the
     prompt may still show (M-Pesa can't take it back). Paid all the same, it still goes online."""
-    form = form_fields(await request.form())
-    lang = language_of(request, form.get("lang"))
-    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    lang, payment, device = await _posted_about(request, state, ref)
     if payment is None:
         return not_a_customer(lang)
     services = state.services
@@ -389,13 +393,11 @@ def _cancel(db: Connection, clock: Clock, payment_id: int) -> None:
 async def payment_receipt(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
     """The receipt from the payer's M-Pesa SMS, for a payment whose outcome is unknown: kept, and asked
     of M-Pesa where the account can ask. It pays nothing by itself."""
-    form = form_fields(await request.form())
-    lang = language_of(request, form.get("lang"))
-    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    lang, payment, device = await _posted_about(request, state, ref)
     if payment is None:
         return not_a_customer(lang)
     services = state.services
-    typed = form.get("receipt", "")[:64]
+    typed = form_fields(await request.form()).get("receipt", "")[:64]
     try:
         payment, receipt = await services.store.write(receipt_checks.type_receipt, services.clock, ref, typed)
     except ReceiptRefused as refused:
