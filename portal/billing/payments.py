@@ -113,6 +113,15 @@ def open_of_device(db: Connection, router_id: int, mac: str) -> Payment | None:
     )
 
 
+def latest_with_access_of_device(db: Connection, router_id: int, mac: str) -> Payment | None:
+    """The device's newest payment that bought access (the access may have moved to another device)."""
+    return _one(
+        db,
+        "router_id = ? AND mac = ? AND access_session_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (router_id, mac),
+    )
+
+
 def open_of_phone(db: Connection, phone: str) -> Payment | None:
     """Daraja locks a subscriber with a prompt open: one open payment per phone number, whoever asks."""
     return _one(db, "phone = ? AND state IN ('created', 'pending')", (phone,))

@@ -99,6 +99,10 @@ ENGLISH: dict[str, Text] = {
     "moved_detail": (
         "It was moved there with one of your codes. To go online here, buy a package or enter a code."
     ),
+    "moved_away": (
+        "The time bought on this device is on another device now: it was moved there with one of your"
+        " codes. To go online here, buy a package or enter a code."
+    ),
     "refunded": "Payment refunded",
     "refunded_detail": "The hotspot gave this payment back to you. Buy a package to go online.",
     # -- a payment whose outcome is unknown: the receipt its payer types (billing/receipt_checks.py) ----
@@ -308,6 +312,10 @@ SWAHILI: dict[str, Text] = {
     "moved": "Muda wako uko kwenye kifaa kingine",
     "moved_detail": (
         "Ulihamishwa huko kwa mojawapo ya misimbo yako. Ili uunganishwe hapa, nunua kifurushi au weka msimbo."
+    ),
+    "moved_away": (
+        "Muda ulionunuliwa kwenye kifaa hiki sasa uko kwenye kifaa kingine: ulihamishwa huko kwa mojawapo"
+        " ya misimbo yako. Ili uunganishwe hapa, nunua kifurushi au weka msimbo."
     ),
     "refunded": "Malipo yamerudishwa",
     "refunded_detail": "Hotspot imekurudishia malipo haya. Nunua kifurushi ili uunganishwe.",

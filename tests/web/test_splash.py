@@ -524,8 +524,8 @@ async def test_a_device_back_while_its_prompt_is_open_is_told_so_without_its_pay
     assert 'name="package"' in (await http.get(hotspot.portal.base_url + html.unescape(packages))).text
     await answer(hotspot, "success")
     await online(hotspot)
-    welcome = await http.get(hotspot.splash_url())
-    assert "Welcome back" in welcome.text and "access-code" not in welcome.text
+    online_now = await http.get(hotspot.splash_url())  # just paid: online, and no "welcome back" yet
+    assert "You&#39;re online" in online_now.text and "access-code" not in online_now.text
     assert len(hotspot.daraja.sim.prompts) == 1
 
 
@@ -572,24 +572,57 @@ async def test_a_device_whose_time_ran_out_is_told_so_above_the_packages(http, h
     assert "Your time is over" not in (await http.get(hotspot.splash_url())).text
 
 
-async def test_the_access_code_moves_the_time_to_a_second_device(http, hotspot):
-    location = (await pay(http, hotspot)).headers["location"]
-    await answer(hotspot, "success")
-    await online(hotspot)
+async def move_by_code(http, hotspot: Hotspot, location: str) -> httpx.Response:
+    """The access code on the payment's page, typed (in lower case) on OTHER_DEVICE."""
     page = await http.get(hotspot.portal.base_url + location)
     code = re.search(r'id="access-code">([^<]+)<', page.text).group(1)
     hotspot.emulator.connect_device(*OTHER_DEVICE)
-    moved = await http.post(
+    return await http.post(
         f"{hotspot.portal.base_url}/reconnect",
         data=device_form(hotspot, *OTHER_DEVICE) | {"code": code.lower()},
         follow_redirects=True,
     )
+
+
+async def test_the_access_code_moves_the_time_to_a_second_device(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    moved = await move_by_code(http, hotspot, location)
     assert moved.status_code == 200 and "You&#39;re online" in moved.text
     await online(hotspot, OTHER_DEVICE[0])
     await online(hotspot, DEMO_DEVICE[0], expected=False)
     assert (await status(http, hotspot, location))["view"] == "over"  # not "online" for the first phone
     first_phone = await http.get(hotspot.portal.base_url + location)
     assert "Your time is on another device" in first_phone.text and "access-code" not in first_phone.text
+
+
+async def test_a_device_whose_time_moved_away_is_told_why_above_the_packages(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    await move_by_code(http, hotspot, location)
+    await online(hotspot, DEMO_DEVICE[0], expected=False)
+    back = await http.get(hotspot.splash_url())  # the router sends the first phone to the splash page
+    assert "is on another device now" in back.text and "Choose a package" in back.text
+    swahili = await http.get(hotspot.splash_url(lang="sw"))
+    assert "sasa uko kwenye kifaa kingine" in swahili.text
+
+
+async def test_welcome_back_greets_a_returning_device_not_a_second_tab_or_a_device_just_given_a_code(
+    http, hotspot, clock
+):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    second_tab = await http.get(hotspot.splash_url())
+    assert "You&#39;re online" in second_tab.text and "Welcome back" not in second_tab.text
+    clock.advance(minutes=15)
+    arrived = await move_by_code(http, hotspot, location)
+    assert "You&#39;re online" in arrived.text and "Welcome back" not in arrived.text
+    await online(hotspot, OTHER_DEVICE[0])
+    back = await http.get(hotspot.splash_url(*OTHER_DEVICE))  # later, sent here by the router
+    assert "Welcome back" in back.text
 
 
 async def test_wrong_codes_are_refused_plainly_and_guessing_is_throttled(http, hotspot):

@@ -51,6 +51,8 @@ CONNECTIVITY_CHECK_PATHS = ("/generate_204", "/gen_204", "/hotspot-detect.html",
 NEUTRAL_PAGE = "https://www.google.com/"
 # The device's language, remembered for when the router sends it here afresh (links carry it meanwhile).
 LANGUAGE_COOKIE = "lang"
+# In the address a code sends its device to: it has just arrived, and is no returning customer.
+ARRIVED = "arrived"
 A_YEAR = 365 * 86400
 
 

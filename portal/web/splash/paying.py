@@ -3,6 +3,7 @@ M-Pesa prompt, the payment's page and its status while the payer answers, trying
 receipt its payer types when M-Pesa's answer never came (the payment is `unknown`)."""
 
 import contextlib
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, post
@@ -25,6 +26,7 @@ from ...store import Connection
 from ..forms import form_fields
 from .online import connecting_view, session_page
 from .pages import (
+    ARRIVED,
     Device,
     Site,
     customer,
@@ -42,6 +44,9 @@ from .pages import (
 
 STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
 PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/daraja.md §9)
+# A device with time back at `/` this long after its time started is a customer coming back (the router
+# lost its login); sooner, it is a second tab or a reload just after paying.
+RETURNING_AFTER = timedelta(minutes=10)
 
 
 # -- choosing a package ----------------------------------------------------------------------------------
@@ -65,7 +70,13 @@ async def splash(request: Request, state: State) -> Template:
             sessions.log_in_again, services.clock, live.id
         ):
             services.jobs.wake()
-        return await session_page(state, lang, site, device, live.id, welcome=True)
+        # Welcomed back only when back: not in a second tab just after paying, nor just arrived by a code.
+        welcome = (
+            live.started_at is not None
+            and services.clock.now() - live.started_at >= RETURNING_AFTER
+            and not request.query_params.get(ARRIVED)
+        )
+        return await session_page(state, lang, site, device, live.id, welcome=welcome)
     if await services.store.read(payments.open_of_device, site.router_id, device.mac):
         # Its prompt is still open (the captive window may have closed on it): say so, and follow it.
         # Not by sending the device to the payment's own page: a MAC in a URL proves nothing, and that
@@ -77,8 +88,19 @@ async def splash(request: Request, state: State) -> Template:
     if await services.store.read(payments.unknown_of_device, site.router_id, device.mac, since):
         # The payer may have paid: the receipt in their SMS, typed on "Enter your code", says so.
         return await _choose(state, lang, site, device, notice=i18n.say(lang, "payment_unknown_here"))
+    if await services.store.read(_moved_away, site.router_id, device.mac):
+        return await _choose(state, lang, site, device, notice=i18n.say(lang, "moved_away"))
     ended = await services.store.read(sessions.ended_lately, services.clock, site.router_id, device.mac)
     return await _choose(state, lang, site, device, notice=i18n.say(lang, "time_over") if ended else "")
+
+
+def _moved_away(db: Connection, router_id: int, mac: str) -> bool:
+    """Is the time this device last paid for running on another device now (moved there by a code)?"""
+    payment = payments.latest_with_access_of_device(db, router_id, mac)
+    if payment is None:
+        return False
+    session = sessions.get(db, payment.access_session_id)
+    return session.live and (session.router_id, session.mac) != (router_id, mac)
 
 
 async def _choose(

@@ -17,7 +17,18 @@ from ...billing.redemption import CodeRefused, redeem_code
 from ...throttle import Throttle
 from ..addresses import client_address
 from ..forms import form_fields
-from .pages import Device, Site, customer, device_context, not_a_customer, other, page, pay_by_hand, readable
+from .pages import (
+    ARRIVED,
+    Device,
+    Site,
+    customer,
+    device_context,
+    not_a_customer,
+    other,
+    page,
+    pay_by_hand,
+    readable,
+)
 
 # Code tries an address gets, in devices' worth: customers behind one NAT share it.
 DEVICES_PER_ADDRESS = 10
@@ -91,7 +102,7 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
         throttle.forgive(key)
     services.jobs.wake()
     # To the device's own page, which can be reloaded (and reloads itself until the device is online).
-    return Redirect(f"/?{device.query(lang)}", status_code=303)
+    return Redirect(f"/?{device.query(lang, **{ARRIVED: '1'})}", status_code=303)
 
 
 async def _receipt_of_unknown_payment(state: State, site: Site, device: Device, typed: str) -> bool:
