@@ -88,6 +88,10 @@ ENGLISH: dict[str, Text] = {
     "resend_wait": "The last prompt is still open on your phone. A new one can be sent when it ends.",
     "waiting_answer": "Waiting for M-Pesa's answer…",
     "device_waiting": "A payment from this device is waiting",
+    "payment_running": (
+        "A payment from this device is waiting: enter your M-Pesa PIN on the phone that got the prompt."
+        " Paying again here sends another prompt."
+    ),
     "device_waiting_detail": (
         "Enter your M-Pesa PIN on the phone that got the prompt. This page updates by itself: once the"
         " payment is in, you are online."
@@ -302,6 +306,10 @@ SWAHILI: dict[str, Text] = {
     "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya linaweza kutumwa likiisha.",
     "waiting_answer": "Tunasubiri jibu la M-Pesa…",
     "device_waiting": "Malipo kutoka kifaa hiki yanasubiri",
+    "payment_running": (
+        "Malipo kutoka kifaa hiki yanasubiri: weka PIN yako ya M-Pesa kwenye simu iliyopata ombi. Ukilipa"
+        " tena hapa, ombi lingine litatumwa."
+    ),
     "device_waiting_detail": (
         "Weka PIN yako ya M-Pesa kwenye simu iliyopata ombi. Ukurasa huu unajisasisha wenyewe: malipo"
         " yakifika, utaunganishwa."

@@ -362,3 +362,30 @@ async def test_cancel_on_the_waiting_page_says_to_dismiss_the_prompt_and_a_late_
         await answer(hotspot, "success")  # paid on the phone all the same: the page follows
         await page.wait_for_selector("#access-code", timeout=WAIT_MS)
         await on_router(hotspot, DEMO_DEVICE[0])
+
+
+# 200 % zoom on a 360 px (and a 320 px) screen: the page is laid out 180 (160) CSS pixels wide.
+ZOOMED = [{"width": 180, "height": 370}, {"width": 160, "height": 320}]
+
+
+@pytest.mark.parametrize("viewport", ZOOMED)
+async def test_at_double_zoom_on_a_small_phone_the_pages_fit_the_screen(hotspot, viewport):
+    async with phone_browser(hotspot) as page:
+        await page.set_viewport_size(viewport)
+        await page.goto(hotspot.splash_url())
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the packages page is {overflow} px too wide"
+        await page.screenshot(
+            path=SCREENSHOTS / f"splash-packages-zoom-{viewport['width']}.png", full_page=True
+        )
+        await page.click("text=Enter your code")
+        assert await fits_the_screen(page)
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_back_from_the_waiting_page_says_a_payment_is_running(hotspot, javascript):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot)
+        await page.go_back()
+        assert "A payment from this device is waiting" in await page.inner_text("main")
+        await shot(page, f"back-from-waiting{'' if javascript else '-without-javascript'}")

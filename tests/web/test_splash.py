@@ -529,6 +529,13 @@ async def test_a_device_back_while_its_prompt_is_open_is_told_so_without_its_pay
     assert len(hotspot.daraja.sim.prompts) == 1
 
 
+async def test_the_packages_while_a_payment_is_running_say_so_and_are_read_afresh_on_back(http, hotspot):
+    await pay(http, hotspot)
+    more = await http.get(hotspot.splash_url(more="1"))  # "Choose a package" while the prompt is open
+    assert "A payment from this device is waiting: enter your M-Pesa PIN" in more.text
+    assert 'name="package"' in more.text and more.headers["cache-control"] == "no-store"
+
+
 async def test_one_device_asking_prompts_for_many_phones_at_once_is_limited(http, hotspot, settings):
     limit = settings.limits.pushes_per_mac_per_hour
     answers = [await pay(http, hotspot, phone=f"0712 000 {n:03d}") for n in range(limit + 2)]

@@ -70,5 +70,6 @@ async def session_page(
         switch_url=(
             payment_url(payment.ref, other(lang), device) if payment else f"/?{device.query(other(lang))}"
         ),
-        secret=bool(access_code),
+        # The code moves the time to whoever types it: no cache keeps it.
+        no_store=bool(access_code),
     )

@@ -163,12 +163,12 @@ async def customer(request: Request, state: State, fields: Any) -> tuple[str, De
 
 
 def page(
-    name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "", secret=False
+    name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "", no_store=False
 ) -> Template:
-    """A customer page, in `lang`, which the device remembers; a `secret` one (it shows an access code)
-    is kept by no cache, the browser's included: the code moves the time to whoever types it."""
+    """A customer page, in `lang`, which the device remembers. One kept by no cache (`no_store`), the
+    browser's included, is asked for afresh even on Back."""
     return Template(
-        headers={"Cache-Control": "no-store"} if secret else None,
+        headers={"Cache-Control": "no-store"} if no_store else None,
         cookies=[Cookie(key=LANGUAGE_COOKIE, value=lang, max_age=A_YEAR, httponly=True, samesite="lax")],
         template_name=f"splash/{name}.html",
         context={

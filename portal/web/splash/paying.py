@@ -57,12 +57,18 @@ async def splash(request: Request, state: State) -> Template:
     lang, device, site = await customer(request, state, request.query_params)
     if site is None:
         return not_a_customer(lang)
+    services = state.services
     if request.query_params.get("more"):  # the packages asked for: to buy more time, or instead
         # One may come chosen: another number for the package a failed payment was for.
+        running = await services.store.read(payments.open_of_device, site.router_id, device.mac)
         return await _choose(
-            state, lang, site, device, chosen=_package_id(request.query_params.get("package"))
+            state,
+            lang,
+            site,
+            device,
+            chosen=_package_id(request.query_params.get("package")),
+            notice=i18n.say(lang, "payment_running") if running else "",
         )
-    services = state.services
     live = await services.store.read(sessions.live_on_device, site.router_id, device.mac)
     if live is not None:
         # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in.
@@ -115,6 +121,7 @@ async def _choose(
     notice="",
     status_code=200,
 ) -> Template:
+    # Read afresh even on Back (from the waiting page, say): it tells of a payment running meanwhile.
     return page(
         "index",
         lang,
@@ -131,6 +138,7 @@ async def _choose(
         },
         status_code=status_code,
         switch_url=f"/?{device.query(other(lang), more='1')}",  # still the packages, in the other language
+        no_store=True,
     )
 
 
