@@ -62,6 +62,15 @@ ENGLISH: dict[str, Text] = {
     ),
     "buy_more": "Buy more time",
     "welcome_back": "Welcome back",
+    "my_time": "My time",
+    "my_time_hint": "Check your time left any time at",
+    "show_code": "Show my access code",
+    "time_ending": "Your time is almost over. Buy more now to stay online.",
+    "no_time_title": "Your time is shown on the phone that paid",
+    "no_time": (
+        "Open this page on the phone you paid with, in the browser that showed “You're online”. On another"
+        " device, join the hotspot's Wi-Fi: its page opens by itself."
+    ),
     "enter_code": "Enter your code",
     "code_label": "Access code, M-Pesa receipt or voucher",
     "code_hint": "e.g. K7PM-Q2XR, or the receipt code in your M-Pesa SMS, e.g. TJ3MX6CLYC",
@@ -282,6 +291,15 @@ SWAHILI: dict[str, Text] = {
     ),
     "buy_more": "Nunua muda zaidi",
     "welcome_back": "Karibu tena",
+    "my_time": "Muda wangu",
+    "my_time_hint": "Angalia muda uliobaki wakati wowote kwenye",
+    "show_code": "Onyesha msimbo wangu wa kuingia",
+    "time_ending": "Muda wako unakaribia kwisha. Nunua zaidi sasa ili uendelee kuunganishwa.",
+    "no_time_title": "Muda wako unaonyeshwa kwenye simu iliyolipa",
+    "no_time": (
+        "Fungua ukurasa huu kwenye simu uliyolipia, kwenye kivinjari kilichoonyesha “Uko mtandaoni”."
+        " Kwenye kifaa kingine, jiunge na Wi-Fi ya hotspot: ukurasa wake hufunguka wenyewe."
+    ),
     "enter_code": "Weka msimbo",
     "code_label": "Msimbo wa kuingia, risiti ya M-Pesa au vocha",
     "code_hint": "k.m. K7PM-Q2XR, au nambari ya risiti kwenye SMS ya M-Pesa, k.m. TJ3MX6CLYC",

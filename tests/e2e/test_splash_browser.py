@@ -389,3 +389,24 @@ async def test_back_from_the_waiting_page_says_a_payment_is_running(hotspot, jav
         await page.go_back()
         assert "A payment from this device is waiting" in await page.inner_text("main")
         await shot(page, f"back-from-waiting{'' if javascript else '-without-javascript'}")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_my_time_counts_down_and_shows_the_code_on_a_tap_with_or_without_javascript(
+    hotspot, javascript
+):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot)
+        await answer(hotspot, "success")
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        await page.click("#my-time")
+        await page.wait_for_selector("#code-tap")
+        assert not await page.is_visible("#access-code")  # behind a tap
+        await shot(page, f"my-time{'' if javascript else '-without-javascript'}")
+        await page.click("#code-tap summary")
+        assert await page.is_visible("#access-code")
+        if javascript:  # the time left ticks down each second, as on the online page
+            before = await page.inner_text("#time-left")
+            await page.wait_for_function(f"document.getElementById('time-left').textContent !== {before!r}")
+        else:
+            assert "Until" in await page.inner_text("main")

@@ -856,3 +856,26 @@ async def test_paid_but_not_online_within_a_minute_the_page_gives_the_receipt_th
     clock.advance(minutes=5)
     await online(hotspot, OTHER_DEVICE[0])
     assert (await status(http, hotspot, location))["view"] == "online"
+
+
+async def test_my_time_at_a_short_address_shows_the_time_left_the_code_behind_a_tap_and_buy_more(
+    http, hotspot, clock
+):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    await http.get(hotspot.portal.base_url + location)  # the page this browser was shown remembers it
+    mine = await http.get(f"{hotspot.portal.base_url}/me")
+    assert mine.status_code == 200 and "You&#39;re online" in mine.text
+    assert "1 hour" in mine.text and "Until " in mine.text  # without JavaScript: the time and its end
+    assert re.search(r'<details class="card" id="code-tap"><summary>Show my access code</summary>', mine.text)
+    assert 'id="access-code"' in mine.text and mine.headers["cache-control"] == "no-store"
+    assert "Buy more time" in mine.text
+    assert re.search(r'id="ending"[^>]* hidden>', mine.text)  # an hour left: no warning yet
+    clock.advance(minutes=56)
+    ending = await http.get(f"{hotspot.portal.base_url}/me?lang=sw")
+    assert re.search(r'id="ending" data-at="300">Muda wako unakaribia kwisha', ending.text)
+    async with httpx.AsyncClient() as another_browser:
+        nothing = await another_browser.get(f"{hotspot.portal.base_url}/me")
+    assert nothing.status_code == 404 and "Your time is shown on the phone that paid" in nothing.text
+    assert "access-code" not in nothing.text

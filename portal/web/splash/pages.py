@@ -51,6 +51,10 @@ CONNECTIVITY_CHECK_PATHS = ("/generate_204", "/gen_204", "/hotspot-detect.html",
 NEUTRAL_PAGE = "https://www.google.com/"
 # The device's language, remembered for when the router sends it here afresh (links carry it meanwhile).
 LANGUAGE_COOKIE = "lang"
+# The payment whose time this device shows at "my time" (`/me`): its reference, as unguessable as the
+# address of its page. Only a browser that was shown that page has it.
+MY_PAYMENT_COOKIE = "me"
+MY_TIME = "/me"
 # In the address a code sends its device to: it has just arrived, and is no returning customer.
 ARRIVED = "arrived"
 A_YEAR = 365 * 86400
@@ -163,13 +167,24 @@ async def customer(request: Request, state: State, fields: Any) -> tuple[str, De
 
 
 def page(
-    name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "", no_store=False
+    name: str,
+    lang: str,
+    context: dict,
+    *,
+    status_code: int = 200,
+    switch_url: str = "",
+    no_store=False,
+    my_payment: str = "",
 ) -> Template:
     """A customer page, in `lang`, which the device remembers. One kept by no cache (`no_store`), the
-    browser's included, is asked for afresh even on Back."""
+    browser's included, is asked for afresh even on Back. `my_payment`: the payment "my time" shows."""
+    remember = {LANGUAGE_COOKIE: lang} | ({MY_PAYMENT_COOKIE: my_payment} if my_payment else {})
     return Template(
         headers={"Cache-Control": "no-store"} if no_store else None,
-        cookies=[Cookie(key=LANGUAGE_COOKIE, value=lang, max_age=A_YEAR, httponly=True, samesite="lax")],
+        cookies=[
+            Cookie(key=key, value=value, max_age=A_YEAR, httponly=True, samesite="lax")
+            for key, value in remember.items()
+        ],
         template_name=f"splash/{name}.html",
         context={
             "lang": lang,
@@ -208,7 +223,12 @@ def device_context(lang: str, site: Site, device: Device) -> dict:
         "continue_url": device.link_orig or NEUTRAL_PAGE,
         "packages_url": f"/?{device.query(lang, more='1')}",  # the packages, whatever is open or online
         "reconnect_url": f"/reconnect?{device.query(lang)}",
+        "my_time_url": my_time_url(lang),
     }
+
+
+def my_time_url(lang: str) -> str:
+    return f"{MY_TIME}?lang={lang}"
 
 
 def payment_url(ref: str, lang: str, device: Device, **extra: str) -> str:

@@ -27,6 +27,9 @@ from ..forms import form_fields
 from .online import connecting_view, session_page
 from .pages import (
     ARRIVED,
+    MY_PAYMENT_COOKIE,
+    MY_TIME,
+    NOBODY,
     Device,
     Site,
     customer,
@@ -228,12 +231,25 @@ async def payment_page(
     return await _payment_page(state, lang, payment, device, notice=notice)
 
 
+@readable(MY_TIME)
+async def my_time(request: Request, state: State, lang: FromQuery[str | None] = None) -> Template:
+    """ "My time": the page of the payment this browser was last shown, at an address short enough to
+    type. A browser that was shown none (another, or the phone's captive window kept no cookie) is told
+    where its time is shown."""
+    lang = language_of(request, lang)
+    payment, device = await _payment_and_device(state, request.cookies.get(MY_PAYMENT_COOKIE, ""), None)
+    if payment is None:
+        return page("no_time", lang, {"tenant": NOBODY}, status_code=404)
+    return await _payment_page(state, lang, payment, device, mine=True)
+
+
 async def _payment_page(
     state: State,
     lang: str,
     payment: payments.Payment,
     device: Device,
     *,
+    mine: bool = False,
     notice: str | None = None,
     receipt_error: str = "",
     typed: str = "",
@@ -243,7 +259,9 @@ async def _payment_page(
     site = await site_for(state, device.router)
     status = await _status(state, payment, lang)
     if status["view"] in ("online", "connecting", "stuck") and payment.access_session_id:
-        return await session_page(state, lang, site, device, payment.access_session_id, payment=payment)
+        return await session_page(
+            state, lang, site, device, payment.access_session_id, payment=payment, mine=mine
+        )
     waiting = status["view"] == "waiting"
     return page(
         "payment",
