@@ -62,6 +62,12 @@ LIMIT_WINDOW = timedelta(hours=1)  # what the limits on prompts count over
 ANSWER_GRACE = PUSH_AT_MOST + timedelta(seconds=30)
 
 
+def prompt_reference(ref: str) -> str:
+    """The account the M-Pesa prompt names, and the waiting page with it (the payer checks the two
+    agree); on the payer's statement too, where support can find the payment by it."""
+    return "WiFi" + ref[:8]
+
+
 @dataclass(frozen=True)
 class Charge:
     """A payment an API client asks for: the business's own sale, for no package and no device, with the
@@ -187,7 +193,7 @@ class Checkout:
             if package is None or package.tenant_id != tenant_id:
                 raise PaymentError("no_package", f"no package {package_id} for this business")
             # The reference is on the payer's statement: support can find the payment by it.
-            amount, reference, description = package.price, "WiFi" + ref[:8], package.name
+            amount, reference, description = package.price, prompt_reference(ref), package.name
         values = {
             "tenant_id": tenant_id,
             "ref": ref,

@@ -279,6 +279,7 @@ class Confirmation:
                 payments.record(
                     db, self.clock, payment.id, "expired", "reconcile", reason="Daraja never answered"
                 )
+            payments.stop_asking(db, payment.id)  # one cancelled on the page stays cancelled
         else:
             later = now + RETRY_AFTER_ERROR
             payments.schedule_query(db, payment.id, later if now >= deadline else min(later, deadline))
@@ -296,6 +297,8 @@ class Confirmation:
         if effect == "pending":
             # From when it was sent: a query that took long is followed by the next one at once.
             payments.schedule_query(db, payment.id, _next_query(payment.created_at, sent, deadline))
+        else:
+            payments.stop_asking(db, payment.id)
         payments.record(
             db, self.clock, payment.id, "query", "query", effect=effect, result_code=code, result_desc=desc
         )
@@ -304,15 +307,19 @@ class Confirmation:
     def _apply_query(
         self, db: Connection, payment_id: int, code: str | None, desc: str, *, last: bool
     ) -> str:
-        state = payments.get(db, payment_id).state
+        payment = payments.get(db, payment_id)
         if code == "0":
             paid = mark_paid(db, self.clock, self.vault, payment_id, receipt=None, desc=desc)
-            return "paid" if paid else f"ignored: payment is {state}"
-        if state not in OPEN:
-            return f"ignored: payment is {state}"  # a callback settled it meanwhile; never downgrade
+            return "paid" if paid else f"ignored: payment is {payment.state}"
+        if payment.state not in OPEN and not payment.cancelled_on_page:
+            return f"ignored: payment is {payment.state}"  # a callback settled it meanwhile; never downgrade
         # An unknown code from a query is asked again before it is believed (§6), until the last query.
         if code is None or (not result_codes.is_known(code) and not last):
-            return "expired" if last and payments.mark_expired(db, self.clock, payment_id) else "pending"
+            if not last:
+                return "pending"
+            return "expired" if payments.mark_expired(db, self.clock, payment_id) else "not paid"
+        if payment.cancelled_on_page:
+            return "not paid"  # the prompt ended unpaid: cancelled it stays
         return "failed" if payments.mark_failed(db, self.clock, payment_id, code=code, desc=desc) else "none"
 
 

@@ -3,11 +3,14 @@ each payment's timeline.
 
     created ──push accepted──► pending ──► paid ──owner──► reversed
        │                          ├──► failed ──genuine success, same amount──► paid
+       │                          ├──payer cancels on the page──► failed (page.cancelled), still asked about
        ├──────────────────────────┴──► expired ──genuine success, same amount──► paid
        └──push's answer lost──► unknown ──callback, M-Pesa's word on a receipt, the owner──► paid | failed
 
 Every change is a compare-and-swap on the state (`transition`), so duplicate callbacks, the poller and
-a double-tapped Pay button can't pay twice; `paid` is never undone except by the owner's reversal
+a double-tapped Pay button can't pay twice; a payment its payer cancels on the page frees the phone's
+slot at once, yet its prompt may still be paid: it is asked about like an open one until M-Pesa's answer
+is final, and a success still pays it. `paid` is never undone except by the owner's reversal
 (owner_decisions.py). An `unknown` payment may have rung the phone: it is never expired, never queried
 (it has no CheckoutRequestID) and holds no phone's one open slot; the receipt its payer types is kept
 beside it (`typed_receipt`), never believed alone.
@@ -29,6 +32,11 @@ from ..store import Connection, Record, columns, marks
 from ..tenancy.scope import Scope
 
 OPEN = ("created", "pending")
+# Payments whose outcome is still asked of M-Pesa: the open ones, and those cancelled on the page.
+ASKED_ABOUT = (
+    "(state IN ('created', 'pending')"
+    f" OR (state = 'failed' AND result_code = '{result_codes.PAGE_CANCELLED}'))"
+)
 STATES = ("created", "pending", "unknown", "paid", "failed", "expired", "reversed")
 
 
@@ -65,6 +73,10 @@ class Payment(Record, frozen=True):
         return None if self.package_id is not None else f"API: {self.description} ({self.reference})"
 
     @property
+    def cancelled_on_page(self) -> bool:
+        return self.state == "failed" and self.result_code == result_codes.PAGE_CANCELLED
+
+    @property
     def outcome(self) -> result_codes.Outcome | None:
         """What to tell the payer about a final answer."""
         return result_codes.describe(self.result_code) if self.result_code is not None else None
@@ -74,6 +86,7 @@ class Payment(Record, frozen=True):
 class Event:
     at: datetime
     kind: str  # created | push | callback | query | unknown | receipt | owner | expired | reversed | error
+    # | cancelled
     source: str  # a callback's address, 'portal', 'query', 'reconcile', or who reversed it
     detail: dict
 
@@ -104,6 +117,15 @@ def open_of_device(db: Connection, router_id: int, mac: str) -> Payment | None:
     return _one(
         db,
         "router_id = ? AND mac = ? AND state IN ('created', 'pending') ORDER BY id DESC LIMIT 1",
+        (router_id, mac),
+    )
+
+
+def latest_with_access_of_device(db: Connection, router_id: int, mac: str) -> Payment | None:
+    """The device's newest payment that bought access (the access may have moved to another device)."""
+    return _one(
+        db,
+        "router_id = ? AND mac = ? AND access_session_id IS NOT NULL ORDER BY id DESC LIMIT 1",
         (router_id, mac),
     )
 
@@ -215,6 +237,25 @@ def mark_failed(db: Connection, clock: Clock, payment_id: int, *, code: str, des
     )
 
 
+def cancel(db: Connection, clock: Clock, payment_id: int) -> bool:
+    """Pending → failed, by its payer on the page: the phone may pay again at once. Still asked about
+    (its next query stays), since the prompt may be paid all the same."""
+    return transition(
+        db,
+        clock,
+        payment_id,
+        ("pending",),
+        "failed",
+        result_code=result_codes.PAGE_CANCELLED,
+        result_desc="cancelled by the payer on the waiting page",
+    )
+
+
+def stop_asking(db: Connection, payment_id: int) -> None:
+    """No more queries: M-Pesa's answer about a payment no longer open is final, or long overdue."""
+    db.execute("UPDATE payments SET next_query_at = NULL WHERE id = ?", (payment_id,))
+
+
 def mark_unknown(db: Connection, clock: Clock, payment_id: int, *, why: str) -> bool:
     """Created → unknown: the push may have gone out, and its answer never came."""
     return transition(db, clock, payment_id, ("created",), "unknown", result_desc=why, next_query_at=None)
@@ -278,12 +319,13 @@ def link_session(db: Connection, payment_id: int, session_id: int) -> None:
 
 
 def due_queries(db: Connection, now: datetime, limit: int, leave_out: Collection[int]) -> list[Payment]:
-    """Open payments whose next query is due, but those in `leave_out` (being asked about already)."""
+    """Payments asked about (open, or cancelled on the page) whose next query is due, but those in
+    `leave_out` (being asked about already)."""
     # Only with some to leave out: `NOT IN (NULL)`, what marks() gives for none, would match no row.
     left_out = f" AND id NOT IN ({marks(leave_out)})" if leave_out else ""
     return db.records(
         Payment,
-        f"SELECT {COLUMNS} FROM payments WHERE state IN ('created', 'pending') AND next_query_at <= ?"
+        f"SELECT {COLUMNS} FROM payments WHERE next_query_at <= ? AND {ASKED_ABOUT}"
         f"{left_out} ORDER BY next_query_at LIMIT ?",
         (to_text(now), *leave_out, limit),
     )
@@ -292,7 +334,7 @@ def due_queries(db: Connection, now: datetime, limit: int, leave_out: Collection
 def schedule_query(db: Connection, payment_id: int, at: datetime) -> None:
     db.execute(
         "UPDATE payments SET next_query_at = ?, query_count = query_count + 1"
-        " WHERE id = ? AND state IN ('created', 'pending')",
+        f" WHERE id = ? AND {ASKED_ABOUT}",
         (to_text(at), payment_id),
     )
 

@@ -28,7 +28,7 @@ ENGLISH: dict[str, Text] = {
     "no_account": "Payments are not set up on this hotspot yet. Please ask the staff.",
     "pick_package": "Choose a package first.",
     "check_phone": "Check your phone",
-    "enter_pin": "Enter your M-Pesa PIN on {phone} to pay KES {amount} to {name}.",
+    "enter_pin": ("Enter your M-Pesa PIN on {phone} to pay KES {amount} to {name}, account {account}."),
     "prompt_expires": "The prompt expires in",
     "waiting_no_js": "This page refreshes by itself.",
     "cancel": "Cancel",
@@ -62,6 +62,15 @@ ENGLISH: dict[str, Text] = {
     ),
     "buy_more": "Buy more time",
     "welcome_back": "Welcome back",
+    "my_time": "My time",
+    "my_time_hint": "Check your time left any time at",
+    "show_code": "Show my access code",
+    "time_ending": "Your time is almost over. Buy more now to stay online.",
+    "no_time_title": "Your time is shown on the phone that paid",
+    "no_time": (
+        "Open this page on the phone you paid with, in the browser that showed “You're online”. On another"
+        " device, join the hotspot's Wi-Fi: its page opens by itself."
+    ),
     "enter_code": "Enter your code",
     "code_label": "Access code, M-Pesa receipt or voucher",
     "code_hint": "e.g. K7PM-Q2XR, or the receipt code in your M-Pesa SMS, e.g. TJ3MX6CLYC",
@@ -88,6 +97,10 @@ ENGLISH: dict[str, Text] = {
     "resend_wait": "The last prompt is still open on your phone. A new one can be sent when it ends.",
     "waiting_answer": "Waiting for M-Pesa's answer…",
     "device_waiting": "A payment from this device is waiting",
+    "payment_running": (
+        "A payment from this device is waiting: enter your M-Pesa PIN on the phone that got the prompt."
+        " Paying again here sends another prompt."
+    ),
     "device_waiting_detail": (
         "Enter your M-Pesa PIN on the phone that got the prompt. This page updates by itself: once the"
         " payment is in, you are online."
@@ -98,6 +111,10 @@ ENGLISH: dict[str, Text] = {
     "moved": "Your time is on another device",
     "moved_detail": (
         "It was moved there with one of your codes. To go online here, buy a package or enter a code."
+    ),
+    "moved_away": (
+        "The time bought on this device is on another device now: it was moved there with one of your"
+        " codes. To go online here, buy a package or enter a code."
     ),
     "refunded": "Payment refunded",
     "refunded_detail": "The hotspot gave this payment back to you. Buy a package to go online.",
@@ -180,6 +197,10 @@ ENGLISH: dict[str, Text] = {
         "This hotspot can't take M-Pesa payments right now. No money was taken. Please tell the attendant."
     ),
     "result.cancelled": "You cancelled the M-Pesa request. No money was taken.",
+    "result.cancelled_here": (
+        "Payment cancelled. The M-Pesa prompt may still show on your phone for up to a minute: press"
+        " Cancel on it. If you pay it all the same, you go online with it."
+    ),
     "result.phone_no_answer": (
         "Your phone did not answer the M-Pesa request in time. Check that it is on and try again."
     ),
@@ -225,7 +246,7 @@ SWAHILI: dict[str, Text] = {
     "pay": "Lipa kwa M-Pesa",
     "sending": "Tunatuma ombi la M-Pesa…",
     "have_code": "Umeshalipa, au una vocha?",
-    "have_code_link": "Weka nambari yako",
+    "have_code_link": "Weka msimbo",
     "help": "Msaada",
     "other_language": "English",
     "not_a_customer_title": "Unganisha kwenye Wi-Fi kwanza",
@@ -234,7 +255,9 @@ SWAHILI: dict[str, Text] = {
     "no_account": "Malipo bado hayajawekwa kwenye hotspot hii. Tafadhali uliza wahudumu.",
     "pick_package": "Chagua kifurushi kwanza.",
     "check_phone": "Angalia simu yako",
-    "enter_pin": "Weka PIN yako ya M-Pesa kwenye {phone} kulipa KES {amount} kwa {name}.",
+    "enter_pin": (
+        "Weka PIN yako ya M-Pesa kwenye {phone} kulipa KES {amount} kwa {name}, akaunti {account}."
+    ),
     "prompt_expires": "Ombi linaisha baada ya",
     "waiting_no_js": "Ukurasa huu unajisasisha wenyewe.",
     "cancel": "Ghairi",
@@ -252,7 +275,7 @@ SWAHILI: dict[str, Text] = {
     ),
     "stuck_how": (
         "Hakikisha simu hii iko kwenye Wi-Fi ya hotspot: zima Wi-Fi, uiwashe na ujiunge tena; ukurasa huu"
-        " unaendelea kujaribu na utakuambia ukiwa mtandaoni. Kwenye kifaa kingine, gusa “Weka nambari yako”"
+        " unaendelea kujaribu na utakuambia ukiwa mtandaoni. Kwenye kifaa kingine, gusa “Weka msimbo”"
         " na uandike msimbo wako wa kuingia."
     ),
     "stuck_help": "Bado hujaunganishwa? Piga simu kwa hotspot:",
@@ -260,7 +283,7 @@ SWAHILI: dict[str, Text] = {
     "time_left": "Muda uliobaki",
     "expires_at": "Hadi",
     "access_code": "Msimbo wako wa kuingia",
-    "access_code_hint": "Itunze: inakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
+    "access_code_hint": "Utunze: unakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
     "continue": "Endelea kuvinjari",
     "codes_move_time": (
         "Umebadilisha simu? Kwenye kifaa kingine, weka msimbo wako wa kuingia, vocha, au msimbo wa"
@@ -268,8 +291,17 @@ SWAHILI: dict[str, Text] = {
     ),
     "buy_more": "Nunua muda zaidi",
     "welcome_back": "Karibu tena",
-    "enter_code": "Weka nambari yako",
-    "code_label": "Nambari ya ufikiaji, risiti ya M-Pesa au vocha",
+    "my_time": "Muda wangu",
+    "my_time_hint": "Angalia muda uliobaki wakati wowote kwenye",
+    "show_code": "Onyesha msimbo wangu wa kuingia",
+    "time_ending": "Muda wako unakaribia kwisha. Nunua zaidi sasa ili uendelee kuunganishwa.",
+    "no_time_title": "Muda wako unaonyeshwa kwenye simu iliyolipa",
+    "no_time": (
+        "Fungua ukurasa huu kwenye simu uliyolipia, kwenye kivinjari kilichoonyesha “Uko mtandaoni”."
+        " Kwenye kifaa kingine, jiunge na Wi-Fi ya hotspot: ukurasa wake hufunguka wenyewe."
+    ),
+    "enter_code": "Weka msimbo",
+    "code_label": "Msimbo wa kuingia, risiti ya M-Pesa au vocha",
     "code_hint": "k.m. K7PM-Q2XR, au nambari ya risiti kwenye SMS ya M-Pesa, k.m. TJ3MX6CLYC",
     "use_code": "Unganisha",
     "pay_by_hand": (
@@ -292,6 +324,10 @@ SWAHILI: dict[str, Text] = {
     "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya linaweza kutumwa likiisha.",
     "waiting_answer": "Tunasubiri jibu la M-Pesa…",
     "device_waiting": "Malipo kutoka kifaa hiki yanasubiri",
+    "payment_running": (
+        "Malipo kutoka kifaa hiki yanasubiri: weka PIN yako ya M-Pesa kwenye simu iliyopata ombi. Ukilipa"
+        " tena hapa, ombi lingine litatumwa."
+    ),
     "device_waiting_detail": (
         "Weka PIN yako ya M-Pesa kwenye simu iliyopata ombi. Ukurasa huu unajisasisha wenyewe: malipo"
         " yakifika, utaunganishwa."
@@ -302,6 +338,10 @@ SWAHILI: dict[str, Text] = {
     "moved": "Muda wako uko kwenye kifaa kingine",
     "moved_detail": (
         "Ulihamishwa huko kwa mojawapo ya misimbo yako. Ili uunganishwe hapa, nunua kifurushi au weka msimbo."
+    ),
+    "moved_away": (
+        "Muda ulionunuliwa kwenye kifaa hiki sasa uko kwenye kifaa kingine: ulihamishwa huko kwa mojawapo"
+        " ya misimbo yako. Ili uunganishwe hapa, nunua kifurushi au weka msimbo."
     ),
     "refunded": "Malipo yamerudishwa",
     "refunded_detail": "Hotspot imekurudishia malipo haya. Nunua kifurushi ili uunganishwe.",
@@ -332,12 +372,12 @@ SWAHILI: dict[str, Text] = {
     ),
     "payment_unknown_here": (
         "Hatukuweza kuthibitisha malipo kutoka kifaa hiki. Kama pesa zilitoka kwenye akaunti yako, gusa"
-        " “Weka nambari yako” na uandike nambari ya risiti kutoka kwenye SMS ya M-Pesa."
+        " “Weka msimbo” na uandike nambari ya risiti kutoka kwenye SMS ya M-Pesa."
     ),
     # -- why a typed code gives no time (claims.py's reasons) ------------------------------------------
-    "code_empty": "Weka nambari.",
-    "code_unknown": "Nambari hiyo si sahihi. Iangalie ujaribu tena.",
-    "code_used_up": "Nambari hiyo imeshatumika, au muda wake umekwisha.",
+    "code_empty": "Weka msimbo.",
+    "code_unknown": "Msimbo huo si sahihi. Uangalie ujaribu tena.",
+    "code_used_up": "Msimbo huo umeshatumika, au muda wake umekwisha.",
     "device_has_time": "Kifaa hiki tayari kina muda wake.",
     # -- money paid by hand: what is not for Wi-Fi, and the credit a receipt keeps (billing/c2b.py) ----
     "amount_too_small": (
@@ -392,6 +432,10 @@ SWAHILI: dict[str, Text] = {
         " mjulishe mhudumu."
     ),
     "result.cancelled": "Ulighairi ombi la M-Pesa. Hakuna pesa iliyotolewa.",
+    "result.cancelled_here": (
+        "Malipo yameghairiwa. Ombi la M-Pesa linaweza bado kuonekana kwenye simu yako kwa hadi dakika"
+        " moja: bonyeza Ghairi. Ukililipa hata hivyo, utaunganishwa nalo."
+    ),
     "result.phone_no_answer": (
         "Simu yako haikujibu ombi la M-Pesa kwa wakati. Hakikisha iko wazi kisha ujaribu tena."
     ),

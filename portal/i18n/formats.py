@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from . import say
+from . import LANGUAGES, say
 
 # Whole units, largest first, for a duration and for a speed.
 DURATION_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
@@ -30,16 +30,29 @@ def duration(lang: str, seconds: int) -> str:
     return " ".join(parts) or say(lang, "duration.under_a_minute")
 
 
-def names_duration(lang: str, name: str, seconds: int) -> bool:
-    """Does a package's name already say its time, in any whole unit of `lang`? '24 hours' for a day
-    does: the packages page then shows no '1 day' beside it. In Swahili it does not: 'siku 1' beside
-    it is what the customer reads."""
-    said = {
-        say(lang, f"unit.{unit}", count=seconds // size).casefold()
-        for unit, size in DURATION_UNITS
-        if seconds and not seconds % size
-    }
-    return name.strip().casefold() in said
+def _time_named(name: str, seconds: int) -> tuple[str, int] | None:
+    """The whole unit and count a package's name says its time in, in any language: ('hour', 24) for
+    '24 hours' or 'Saa 24' of a day's package; None for a name that says more, or other, than its time."""
+    name = name.strip().casefold()
+    for unit, size in DURATION_UNITS:
+        if seconds and not seconds % size:
+            count = seconds // size
+            if any(name == say(lang, f"unit.{unit}", count=count).casefold() for lang in LANGUAGES):
+                return unit, count
+    return None
+
+
+def names_duration(name: str, seconds: int) -> bool:
+    """Does a package's name already say its time, in any whole unit and language? '24 hours' for a
+    day does: the packages page then shows no '1 day' beside it."""
+    return _time_named(name, seconds) is not None
+
+
+def package_name(lang: str, name: str, seconds: int) -> str:
+    """A package's name as the customer reads it: one that only says its time is said in their
+    language ('3 hours' → 'saa 3', never both side by side); any other is the owner's own word."""
+    said = _time_named(name, seconds)
+    return say(lang, f"unit.{said[0]}", count=said[1]) if said else name
 
 
 def speed(lang: str, download_bps: int) -> str:

@@ -75,7 +75,8 @@ def read_account(
     name = " ".join(form.get("name", "").split())
     if not name or len(name) > 60:
         errors["name"] = (
-            "Give the account a name you will recognise, like “Main PayBill” (up to 60 characters)."
+            "Give the name the M-Pesa prompt shows payers, as Safaricom registered it, like “Demo Cafe”"
+            " (up to 60 characters)."
         )
     kind = form.get("kind", "").strip().lower()
     if kind not in KINDS:

@@ -4,8 +4,8 @@ the key of the words they are told (in the i18n catalogue; this layer names text
 Branch on codes, never on ResultDesc: Safaricom rewords it across years and channels (reference/daraja.md
 §4.1, §6). The list is not closed; `describe` answers for any code. Codes that start with `push.` or
 `owner.`, or equal `expired`, are the portal's own: Daraja gives no ResultCode when it refuses the push
-itself or when no answer comes, nor when the owner settles a payment whose outcome was unknown, yet the
-payer still needs to be told what happened.
+itself or when no answer comes, nor when the owner settles a payment whose outcome was unknown, nor when
+the payer cancels on the waiting page (`page.`), yet the payer still needs to be told what happened.
 """
 
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ PUSH_UNREACHABLE = "push.unreachable"  # Daraja could not be reached; nothing wa
 PUSH_BAD_NUMBER = "push.bad_number"  # Daraja: "Invalid PhoneNumber" / "Invalid PartyA": not an M-Pesa number
 EXPIRED = "expired"  # no final answer within settings.mpesa.payment_timeout
 NOT_PAID = "owner.not_paid"  # the outcome was unknown; the owner found no such money on M-Pesa
+PAGE_CANCELLED = "page.cancelled"  # the payer cancelled on the waiting page; the prompt may still be paid
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ _TABLE: dict[str, tuple[str, str, bool]] = {
     PUSH_BAD_NUMBER: (DECLINED, "result.bad_number", False),  # another number may work
     EXPIRED: (UNREACHABLE, "result.no_final_answer", True),
     NOT_PAID: (UNREACHABLE, "result.not_paid", True),  # the prompt never reached the payer, or wasn't paid
+    PAGE_CANCELLED: (CANCELLED, "result.cancelled_here", True),
 }
 
 

@@ -77,7 +77,8 @@ async def test_pay_go_online_come_back_and_move_to_a_second_phone_with_the_acces
         await on_router(hotspot, DEMO_DEVICE[0])
         code = await page.inner_text("#access-code")
 
-        await page.goto(hotspot.splash_url())  # the same phone, back at the splash page
+        hotspot.portal.services.clock.advance(minutes=15)
+        await page.goto(hotspot.splash_url())  # the same phone, back at the splash page later
         assert "Welcome back" in await page.inner_text("main")
         assert await page.locator("#access-code").count() == 0  # a MAC in a URL proves nothing
         await shot(page, "welcome-back")
@@ -305,14 +306,16 @@ def contrast(rgb: str, background=(255, 255, 255)) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
-async def test_the_focus_ring_stands_out_and_footer_links_are_big_enough_to_tap(hotspot):
+async def test_the_focus_ring_stands_out_and_header_and_footer_links_are_big_enough_to_tap(hotspot):
     async with phone_browser(hotspot) as page:
         await page.goto(hotspot.splash_url())
         await page.focus("#phone")
         ring = await page.eval_on_selector("#phone", "e => getComputedStyle(e).outlineColor")
         assert contrast(ring) >= 3  # WCAG's least for a focus indicator against the white around it
-        heights = await page.eval_on_selector_all("footer a", "links => links.map(a => a.offsetHeight)")
-        assert heights and min(heights) >= 40
+        heights = await page.eval_on_selector_all(
+            "header a, footer a", "links => links.map(a => a.offsetHeight)"
+        )
+        assert len(heights) == 2 and min(heights) >= 40
 
 
 async def test_pay_says_the_prompt_is_on_its_way_while_a_slow_line_answers(hotspot):
@@ -330,3 +333,80 @@ async def test_pay_says_the_prompt_is_on_its_way_while_a_slow_line_answers(hotsp
         await page.evaluate("dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
         assert not await page.is_disabled("#pay")
         assert await page.inner_text("#pay") == "Pay with M-Pesa"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, NARROWEST])
+async def test_the_language_switch_is_at_the_top_and_the_choice_is_kept(hotspot, viewport):
+    async with phone_browser(hotspot) as page:
+        await page.set_viewport_size(viewport)
+        await page.goto(hotspot.splash_url())
+        switch = await page.locator("#language").bounding_box()
+        assert switch["y"] + switch["height"] <= viewport["height"] / 4  # above the fold, first thing seen
+        await page.click("#language")
+        await page.wait_for_selector("text=Chagua kifurushi")
+        await shot(page, "packages-swahili")
+        await page.goto(hotspot.splash_url())  # the router sends the device afresh: Swahili is kept
+        assert "Chagua kifurushi" in await page.inner_text("main")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_cancel_on_the_waiting_page_says_to_dismiss_the_prompt_and_a_late_payment_goes_online(
+    hotspot, javascript
+):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot)
+        await page.click("#cancel")
+        await page.wait_for_selector("#reason")
+        assert "press Cancel on it" in await page.inner_text("#reason")
+        await shot(page, f"cancelled-here{'' if javascript else '-without-javascript'}")
+        await answer(hotspot, "success")  # paid on the phone all the same: the page follows
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        await on_router(hotspot, DEMO_DEVICE[0])
+
+
+# 200 % zoom on a 360 px (and a 320 px) screen: the page is laid out 180 (160) CSS pixels wide.
+ZOOMED = [{"width": 180, "height": 370}, {"width": 160, "height": 320}]
+
+
+@pytest.mark.parametrize("viewport", ZOOMED)
+async def test_at_double_zoom_on_a_small_phone_the_pages_fit_the_screen(hotspot, viewport):
+    async with phone_browser(hotspot) as page:
+        await page.set_viewport_size(viewport)
+        await page.goto(hotspot.splash_url())
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the packages page is {overflow} px too wide"
+        await page.screenshot(
+            path=SCREENSHOTS / f"splash-packages-zoom-{viewport['width']}.png", full_page=True
+        )
+        await page.click("text=Enter your code")
+        assert await fits_the_screen(page)
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_back_from_the_waiting_page_says_a_payment_is_running(hotspot, javascript):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot)
+        await page.go_back()
+        assert "A payment from this device is waiting" in await page.inner_text("main")
+        await shot(page, f"back-from-waiting{'' if javascript else '-without-javascript'}")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_my_time_counts_down_and_shows_the_code_on_a_tap_with_or_without_javascript(
+    hotspot, javascript
+):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await choose_and_pay(page, hotspot)
+        await answer(hotspot, "success")
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        await page.click("#my-time")
+        await page.wait_for_selector("#code-tap")
+        assert not await page.is_visible("#access-code")  # behind a tap
+        await shot(page, f"my-time{'' if javascript else '-without-javascript'}")
+        await page.click("#code-tap summary")
+        assert await page.is_visible("#access-code")
+        if javascript:  # the time left ticks down each second, as on the online page
+            before = await page.inner_text("#time-left")
+            await page.wait_for_function(f"document.getElementById('time-left').textContent !== {before!r}")
+        else:
+            assert "Until" in await page.inner_text("main")

@@ -33,19 +33,32 @@ def test_a_customer_reads_a_duration_in_whole_units_largest_first(seconds, engli
 
 
 @pytest.mark.parametrize(
-    ("lang", "name", "seconds", "names_it"),
+    ("name", "seconds", "names_it"),
     [
-        ("en", "24 hours", 86400, True),  # not "24 hours · 1 day"
-        ("en", "1 Day", 86400, True),
-        ("sw", "24 hours", 86400, False),  # an English name on a Swahili page: 'siku 1' says it
-        ("sw", "Saa 3", 3 * 3600, True),
-        ("en", "90 minutes", 5400, True),
-        ("en", "Daily", 86400, False),
-        ("en", "24 hours", 7 * 86400, False),
+        ("24 hours", 86400, True),  # not "24 hours · 1 day"
+        ("1 Day", 86400, True),
+        ("Saa 3", 3 * 3600, True),
+        ("90 minutes", 5400, True),
+        ("Daily", 86400, False),
+        ("24 hours", 7 * 86400, False),
     ],
 )
-def test_a_package_name_that_says_its_time_is_known_in_any_whole_unit(lang, name, seconds, names_it):
-    assert formats.names_duration(lang, name, seconds) is names_it
+def test_a_package_name_that_says_its_time_is_known_in_any_whole_unit_and_language(name, seconds, names_it):
+    assert formats.names_duration(name, seconds) is names_it
+
+
+@pytest.mark.parametrize(
+    ("lang", "name", "seconds", "shown"),
+    [
+        ("sw", "24 hours", 86400, "saa 24"),  # never "24 hours" beside "siku 1"
+        ("sw", "1 hour", 3600, "saa 1"),
+        ("en", "Saa 3", 3 * 3600, "3 hours"),
+        ("en", "24 hours", 86400, "24 hours"),
+        ("sw", "Daily", 86400, "Daily"),  # the owner's own word stays
+    ],
+)
+def test_a_package_named_by_its_time_is_named_in_the_customers_language(lang, name, seconds, shown):
+    assert formats.package_name(lang, name, seconds) == shown
 
 
 @pytest.mark.parametrize(

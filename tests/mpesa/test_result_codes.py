@@ -10,7 +10,7 @@ REFERENCE_CODES = [
 ]  # fmt: skip
 PORTAL_CODES = [
     codes.PUSH_LOCKED, codes.PUSH_BUSY, codes.PUSH_REFUSED, codes.PUSH_UNREACHABLE, codes.PUSH_BAD_NUMBER,
-    codes.EXPIRED, codes.NOT_PAID,
+    codes.EXPIRED, codes.NOT_PAID, codes.PAGE_CANCELLED,
 ]  # fmt: skip
 CATEGORIES = {
     codes.PAID, codes.PENDING, codes.CANCELLED, codes.INSUFFICIENT_FUNDS, codes.WRONG_PIN,

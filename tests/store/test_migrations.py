@@ -1,5 +1,6 @@
 import pytest
 
+from portal.billing import payments
 from portal.store import Conflict, StoreError
 from portal.store.migrations.sqlite import MIGRATIONS
 from portal.store.sqlite import SQLiteStore
@@ -256,3 +257,12 @@ async def test_schema_refuses_a_second_payment_for_one_idempotency_key_and_one_f
         await execute(
             store, "UPDATE payments SET package_id = NULL WHERE id = ?", (seeded.failed_payment_id,)
         )
+
+
+async def test_payments_due_a_query_are_found_by_index_cancelled_ones_too(store):
+    plan = await rows(
+        store,
+        f"EXPLAIN QUERY PLAN SELECT id FROM payments WHERE next_query_at <= ? AND {payments.ASKED_ABOUT}",
+        ("2026-01-01T00:00:00Z",),
+    )
+    assert any("payments_due_query" in row["detail"] for row in plan)

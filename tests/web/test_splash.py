@@ -14,6 +14,7 @@ from portal.billing import c2b, vouchers
 from portal.cli.demo import DEMO_DEVICE, seed
 from portal.clock import to_text
 from portal.tenancy.scope import Scope
+from portal.web.splash.pages import NEUTRAL_PAGE
 from tests.billing.test_c2b import pay_by_hand
 from tests.conftest import Hotspot, eventually, execute, rows, serving, value
 from tests.seed import insert, insert_account
@@ -76,6 +77,42 @@ async def test_splash_speaks_swahili_when_asked(portal_url):
         page = await http.get(portal_url, params=DEVICE | {"lang": "sw"})
     assert "Chagua kifurushi" in page.text and "saa 3" in page.text
     assert 'lang="sw"' in page.text
+
+
+async def test_the_phones_language_is_taken_the_first_time_then_the_devices_choice_is_remembered(
+    portal_url,
+):
+    swahili_phone = {"Accept-Language": "fr-FR, sw-KE;q=0.9, en;q=0.8"}
+    async with httpx.AsyncClient() as http:
+        first = await http.get(portal_url, params=DEVICE, headers=swahili_phone)
+        assert "Chagua kifurushi" in first.text and first.cookies["lang"] == "sw"
+        chosen = await http.get(portal_url, params=DEVICE | {"lang": "en"}, headers=swahili_phone)
+        assert "Choose a package" in chosen.text
+        # Sent here afresh by the router, with no language in the address: the device's choice.
+        again = await http.get(portal_url, params=DEVICE, headers=swahili_phone)
+        assert "Choose a package" in again.text
+    async with httpx.AsyncClient() as http:
+        english_phone = await http.get(portal_url, params=DEVICE, headers={"Accept-Language": "en-GB"})
+        assert "Choose a package" in english_phone.text
+
+
+async def test_swahili_pages_call_the_access_code_one_word_and_name_packages_once(http, hotspot):
+    await execute(hotspot.portal.services.store, "UPDATE packages SET name = '24 hours' WHERE name = '1 day'")
+    packages_page = await http.get(hotspot.splash_url(lang="sw"))
+    assert "saa 1</b>" in packages_page.text and "saa 24</b>" in packages_page.text
+    assert "hour" not in packages_page.text  # no English name beside its Swahili duplicate
+    assert "Weka msimbo</a>" in packages_page.text and "Weka nambari yako" not in packages_page.text
+    location = (await pay(http, hotspot, lang="sw")).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    online_page = await http.get(hotspot.portal.base_url + location)
+    reconnect_page = await http.get(
+        f"{hotspot.portal.base_url}/reconnect", params=device_form(hotspot, lang="sw")
+    )
+    assert "Msimbo wako wa kuingia" in online_page.text
+    assert "Msimbo wa kuingia, risiti ya M-Pesa au vocha" in reconnect_page.text
+    for page in (packages_page, online_page, reconnect_page):
+        assert "ufikiaji" not in page.text
 
 
 @pytest.mark.parametrize(
@@ -188,6 +225,39 @@ async def test_paying_takes_the_device_from_the_packages_to_online_on_the_router
     assert code.replace("-", "") == vault.decrypt(stored)
 
 
+@pytest.mark.parametrize("lang", ["en", "sw"])
+async def test_the_waiting_page_names_the_payee_and_account_the_prompt_shows(http, hotspot, lang):
+    location = (await pay(http, hotspot, lang=lang)).headers["location"]
+    [prompt] = hotspot.daraja.sim.pending_prompts()
+    waiting = await http.get(hotspot.portal.base_url + location)
+    words = {"en": "to {}, account {}", "sw": "kwa {}, akaunti {}"}[lang]
+    assert words.format(prompt.merchant, prompt.account_reference) in waiting.text
+    assert prompt.merchant == "Demo Cafe" and "Demo Cafe Wi-Fi," not in waiting.text
+
+
+@pytest.mark.parametrize(
+    ("link_orig", "continues_to"),
+    [
+        ("http://connectivitycheck.gstatic.com/generate_204", NEUTRAL_PAGE),
+        ("http://clients3.google.com/generate_204", NEUTRAL_PAGE),
+        ("http://www.google.com/gen_204", NEUTRAL_PAGE),
+        ("http://captive.apple.com/hotspot-detect.html", NEUTRAL_PAGE),
+        ("http://www.msftconnecttest.com/redirect", NEUTRAL_PAGE),
+        ("", NEUTRAL_PAGE),
+        ("http://news.example.co.ke/today", "http://news.example.co.ke/today"),
+    ],
+)
+async def test_continue_browsing_never_leads_to_a_phones_connectivity_check(
+    http, hotspot, link_orig, continues_to
+):
+    location = (await pay(http, hotspot, **{"link-orig": link_orig})).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    page = await http.get(hotspot.portal.base_url + location)
+    assert re.search(r'id="continue" href="([^"]+)"', page.text).group(1) == continues_to
+    assert "generate_204" not in page.text and "captive.apple.com" not in page.text  # nor carried along
+
+
 @pytest.mark.parametrize(
     "typed", ["+254 712-345-678", "0712345678", "254712345678", "712 345 678", "+254 (0) 712 345 678"]
 )
@@ -243,6 +313,71 @@ async def test_a_cancelled_prompt_is_explained_and_trying_again_sends_a_new_one(
     assert len(hotspot.daraja.sim.pending_prompts()) == 1
     await answer(hotspot, "success")
     await online(hotspot)
+
+
+async def cancel_on_the_page(http, hotspot: Hotspot, location: str) -> httpx.Response:
+    path = location.split("?")[0]
+    return await http.post(
+        f"{hotspot.portal.base_url}{path}/cancel", data=device_form(hotspot), follow_redirects=True
+    )
+
+
+async def test_cancel_on_the_waiting_page_frees_the_phone_at_once_and_says_to_dismiss_the_prompt(
+    http, hotspot
+):
+    location = (await pay(http, hotspot)).headers["location"]
+    waiting = await http.get(hotspot.portal.base_url + location)
+    assert 'action="/pay/' in waiting.text and 'id="cancel"' in waiting.text  # a form: it changes things
+    cancelled = await cancel_on_the_page(http, hotspot, location)
+    assert "may still show on your phone" in cancelled.text and "press Cancel on it" in cancelled.text
+    assert (await status(http, hotspot, location))["state"] == "failed"
+    assert "A payment from this device is waiting" not in (await http.get(hotspot.splash_url())).text
+    await answer(hotspot, "cancel")  # dismissed on the phone: its late answer changes nothing
+    again = await pay(http, hotspot)  # the same phone, at once
+    assert again.status_code == 303 and len(hotspot.daraja.sim.pending_prompts()) == 1
+    await answer(hotspot, "success")
+    await online(hotspot)
+
+
+@pytest.mark.parametrize("callbacks", [True, False])
+async def test_a_prompt_paid_after_cancel_on_the_page_still_puts_the_customer_online_once(
+    http, hotspot, clock, callbacks
+):
+    hotspot.daraja.sim.options.drop_callbacks = not callbacks  # learnt by query alone
+    location = (await pay(http, hotspot)).headers["location"]
+    await cancel_on_the_page(http, hotspot, location)
+    await answer(hotspot, "success")  # paid on the phone all the same
+    clock.advance(seconds=30)
+    await hotspot.portal.services.confirmation.reconcile_due()
+    await online(hotspot)
+    page = await http.get(hotspot.portal.base_url + location)
+    assert "You&#39;re online" in page.text
+    clock.advance(minutes=5)
+    await hotspot.portal.services.confirmation.reconcile_due()  # asked again: still once
+    store = hotspot.portal.services.store
+    assert await value(store, "SELECT count(*) FROM access_sessions") == 1
+    assert await value(store, "SELECT count(*) FROM payments WHERE next_query_at IS NOT NULL") == 0
+
+
+async def test_a_cancelled_prompt_left_unpaid_is_asked_about_until_its_answer_then_left_alone(
+    http, hotspot, clock
+):
+    hotspot.daraja.sim.options.drop_callbacks = True
+    location = (await pay(http, hotspot)).headers["location"]
+    await cancel_on_the_page(http, hotspot, location)
+    await answer(hotspot, "timeout")
+    clock.advance(minutes=2)
+    await hotspot.portal.services.confirmation.reconcile_due()
+    payment = (
+        await rows(hotspot.portal.services.store, "SELECT state, result_code, next_query_at FROM payments")
+    )[0]
+    assert (payment["state"], payment["result_code"], payment["next_query_at"]) == (
+        "failed",
+        "page.cancelled",
+        None,
+    )
+    queries = "SELECT count(*) FROM payment_events WHERE kind = 'query'"
+    assert await value(hotspot.portal.services.store, queries) == 1  # its final answer, then no more
 
 
 async def test_a_late_tap_on_try_again_after_paying_sends_no_new_prompt(http, hotspot):
@@ -389,9 +524,16 @@ async def test_a_device_back_while_its_prompt_is_open_is_told_so_without_its_pay
     assert 'name="package"' in (await http.get(hotspot.portal.base_url + html.unescape(packages))).text
     await answer(hotspot, "success")
     await online(hotspot)
-    welcome = await http.get(hotspot.splash_url())
-    assert "Welcome back" in welcome.text and "access-code" not in welcome.text
+    online_now = await http.get(hotspot.splash_url())  # just paid: online, and no "welcome back" yet
+    assert "You&#39;re online" in online_now.text and "access-code" not in online_now.text
     assert len(hotspot.daraja.sim.prompts) == 1
+
+
+async def test_the_packages_while_a_payment_is_running_say_so_and_are_read_afresh_on_back(http, hotspot):
+    await pay(http, hotspot)
+    more = await http.get(hotspot.splash_url(more="1"))  # "Choose a package" while the prompt is open
+    assert "A payment from this device is waiting: enter your M-Pesa PIN" in more.text
+    assert 'name="package"' in more.text and more.headers["cache-control"] == "no-store"
 
 
 async def test_one_device_asking_prompts_for_many_phones_at_once_is_limited(http, hotspot, settings):
@@ -437,24 +579,57 @@ async def test_a_device_whose_time_ran_out_is_told_so_above_the_packages(http, h
     assert "Your time is over" not in (await http.get(hotspot.splash_url())).text
 
 
-async def test_the_access_code_moves_the_time_to_a_second_device(http, hotspot):
-    location = (await pay(http, hotspot)).headers["location"]
-    await answer(hotspot, "success")
-    await online(hotspot)
+async def move_by_code(http, hotspot: Hotspot, location: str) -> httpx.Response:
+    """The access code on the payment's page, typed (in lower case) on OTHER_DEVICE."""
     page = await http.get(hotspot.portal.base_url + location)
     code = re.search(r'id="access-code">([^<]+)<', page.text).group(1)
     hotspot.emulator.connect_device(*OTHER_DEVICE)
-    moved = await http.post(
+    return await http.post(
         f"{hotspot.portal.base_url}/reconnect",
         data=device_form(hotspot, *OTHER_DEVICE) | {"code": code.lower()},
         follow_redirects=True,
     )
+
+
+async def test_the_access_code_moves_the_time_to_a_second_device(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    moved = await move_by_code(http, hotspot, location)
     assert moved.status_code == 200 and "You&#39;re online" in moved.text
     await online(hotspot, OTHER_DEVICE[0])
     await online(hotspot, DEMO_DEVICE[0], expected=False)
     assert (await status(http, hotspot, location))["view"] == "over"  # not "online" for the first phone
     first_phone = await http.get(hotspot.portal.base_url + location)
     assert "Your time is on another device" in first_phone.text and "access-code" not in first_phone.text
+
+
+async def test_a_device_whose_time_moved_away_is_told_why_above_the_packages(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    await move_by_code(http, hotspot, location)
+    await online(hotspot, DEMO_DEVICE[0], expected=False)
+    back = await http.get(hotspot.splash_url())  # the router sends the first phone to the splash page
+    assert "is on another device now" in back.text and "Choose a package" in back.text
+    swahili = await http.get(hotspot.splash_url(lang="sw"))
+    assert "sasa uko kwenye kifaa kingine" in swahili.text
+
+
+async def test_welcome_back_greets_a_returning_device_not_a_second_tab_or_a_device_just_given_a_code(
+    http, hotspot, clock
+):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    second_tab = await http.get(hotspot.splash_url())
+    assert "You&#39;re online" in second_tab.text and "Welcome back" not in second_tab.text
+    clock.advance(minutes=15)
+    arrived = await move_by_code(http, hotspot, location)
+    assert "You&#39;re online" in arrived.text and "Welcome back" not in arrived.text
+    await online(hotspot, OTHER_DEVICE[0])
+    back = await http.get(hotspot.splash_url(*OTHER_DEVICE))  # later, sent here by the router
+    assert "Welcome back" in back.text
 
 
 async def test_wrong_codes_are_refused_plainly_and_guessing_is_throttled(http, hotspot):
@@ -582,7 +757,7 @@ async def test_the_pay_by_hand_hint_names_the_account_to_type_each_price_and_tha
     await services.store.write(c2b.set_words, hotspot.demo.tenant_id, c2b.read_words("Net, WIFI"))
     assert "Pay Bill 174379, account Net. Prices: KES 10 for 1 hour," in (await http.get(url)).text
     swahili = (await http.get(url + "&lang=sw")).text
-    assert "akaunti Net. Bei: KES 10 kwa 1 hour," in swahili and "inabaki kama salio lako" in swahili
+    assert "akaunti Net. Bei: KES 10 kwa saa 1," in swahili and "inabaki kama salio lako" in swahili
 
 
 async def test_the_receipt_in_the_payers_sms_moves_the_time_like_the_access_code(http, hotspot):
@@ -681,3 +856,26 @@ async def test_paid_but_not_online_within_a_minute_the_page_gives_the_receipt_th
     clock.advance(minutes=5)
     await online(hotspot, OTHER_DEVICE[0])
     assert (await status(http, hotspot, location))["view"] == "online"
+
+
+async def test_my_time_at_a_short_address_shows_the_time_left_the_code_behind_a_tap_and_buy_more(
+    http, hotspot, clock
+):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    await http.get(hotspot.portal.base_url + location)  # the page this browser was shown remembers it
+    mine = await http.get(f"{hotspot.portal.base_url}/me")
+    assert mine.status_code == 200 and "You&#39;re online" in mine.text
+    assert "1 hour" in mine.text and "Until " in mine.text  # without JavaScript: the time and its end
+    assert re.search(r'<details class="card" id="code-tap"><summary>Show my access code</summary>', mine.text)
+    assert 'id="access-code"' in mine.text and mine.headers["cache-control"] == "no-store"
+    assert "Buy more time" in mine.text
+    assert re.search(r'id="ending"[^>]* hidden>', mine.text)  # an hour left: no warning yet
+    clock.advance(minutes=56)
+    ending = await http.get(f"{hotspot.portal.base_url}/me?lang=sw")
+    assert re.search(r'id="ending" data-at="300">Muda wako unakaribia kwisha', ending.text)
+    async with httpx.AsyncClient() as another_browser:
+        nothing = await another_browser.get(f"{hotspot.portal.base_url}/me")
+    assert nothing.status_code == 404 and "Your time is shown on the phone that paid" in nothing.text
+    assert "access-code" not in nothing.text

@@ -525,4 +525,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX payments_of_api ON payments (tenant_id, id) WHERE api_client_id IS NOT NULL;
     CREATE INDEX payments_by_reference ON payments (tenant_id, reference) WHERE api_client_id IS NOT NULL;
     """,
+    # 11: a payment cancelled on the waiting page is still asked about (its prompt may be paid): the
+    # index of queries to come covers every payment with one, whatever its state
+    """
+    DROP INDEX payments_due_query;
+    CREATE INDEX payments_due_query ON payments (next_query_at) WHERE next_query_at IS NOT NULL;
+    """,
 ]

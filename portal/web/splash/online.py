@@ -12,11 +12,13 @@ from ...access import sessions
 from ...billing import c2b, payments
 from ...clock import Clock
 from ...i18n import formats
-from .pages import Device, Site, device_context, other, page, payment_url
+from .pages import Device, Site, device_context, my_time_url, other, page, payment_url
 
 # How long a paid device waits for its router before its page stops saying only "connecting": by then
 # the device has likely left the Wi-Fi (the payer was in the M-Pesa menu), or the router is down.
 CONNECT_BOUND = timedelta(seconds=60)
+# In its last minutes, the online page warns that the time is ending: buy more before being cut off.
+ENDING_SECONDS = 5 * 60
 
 
 def connecting_view(clock: Clock, payment: payments.Payment | None) -> str:
@@ -27,8 +29,18 @@ def connecting_view(clock: Clock, payment: payments.Payment | None) -> str:
 
 
 async def session_page(
-    state: State, lang: str, site: Site, device: Device, session_id: int, *, payment=None, welcome=False
+    state: State,
+    lang: str,
+    site: Site,
+    device: Device,
+    session_id: int,
+    *,
+    payment=None,
+    welcome=False,
+    mine=False,
 ) -> Template:
+    """The device's time. `mine`: as "my time" (`/me`), the page the payer comes back to, its access
+    code behind a tap (not read over a shoulder)."""
     services = state.services
     status = await services.store.read(sessions.session_status, services.clock, session_id)
     access_code = ""
@@ -57,7 +69,11 @@ async def session_page(
             "live": view != "online",
             # A page reached by a code has no payment to poll: it refreshes itself while connecting.
             "poll_url": f"/pay/{payment.ref}/status" if payment else "",
-            "here_url": payment_url(payment.ref, lang, device) if payment else "",
+            "here_url": my_time_url(lang)
+            if mine
+            else payment_url(payment.ref, lang, device)
+            if payment
+            else "",
             "receipt": payment.receipt if payment else "",
             "seconds_left": seconds_left,
             "clock_scale": services.clock.scale,
@@ -65,10 +81,19 @@ async def session_page(
             "time_left": formats.duration(lang, -(-seconds_left // 60) * 60),
             "expires_local": expires_local,
             "access_code": access_code,
+            "mine": mine,
+            "ending_seconds": ENDING_SECONDS,
             "notice": i18n.say(lang, "credit_left", credit=credit) if credit else "",
         },
         switch_url=(
-            payment_url(payment.ref, other(lang), device) if payment else f"/?{device.query(other(lang))}"
+            my_time_url(other(lang))
+            if mine
+            else payment_url(payment.ref, other(lang), device)
+            if payment
+            else f"/?{device.query(other(lang))}"
         ),
-        secret=bool(access_code),
+        # The code moves the time to whoever types it: no cache keeps it.
+        no_store=bool(access_code),
+        # The payment whose page this is, for "my time" to find again: its reference is the proof.
+        my_payment=payment.ref if payment else "",
     )

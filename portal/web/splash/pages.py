@@ -4,10 +4,10 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from litestar import route
-from litestar.datastructures import State
+from litestar import Request, route
+from litestar.datastructures import Cookie, State
 from litestar.enums import HttpMethod
 from litestar.response import Template
 
@@ -24,6 +24,40 @@ MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
 # Where the customer was going is carried in every link and form of a page: a longer address (a
 # tracking URL, or junk) would weigh the page down several times over on a slow line, so it is dropped.
 LONGEST_LINK = 512
+# What phones ask to learn whether the Wi-Fi is open: the router catches it and sends its address here as
+# `link-orig`, yet it is no page a customer meant to open (a blank page, or "204 No Content"). By host, and
+# by the path Google's checks share on any of its hosts.
+CONNECTIVITY_CHECK_HOSTS = frozenset(
+    {
+        "connectivitycheck.gstatic.com",
+        "connectivitycheck.android.com",
+        "clients1.google.com",
+        "clients3.google.com",
+        "captive.apple.com",
+        "www.msftconnecttest.com",
+        "www.msftncsi.com",
+        "msftconnecttest.com",
+        "detectportal.firefox.com",
+        "nmcheck.gnome.org",
+        "connectivity-check.ubuntu.com",
+        "network-test.debian.org",
+        "connect.rom.miui.com",
+        "connectivitycheck.platform.hicloud.com",
+    }
+)
+CONNECTIVITY_CHECK_PATHS = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/connecttest.txt")
+# Where "Continue browsing" goes when the customer was going nowhere in particular: a page every phone
+# opens and anyone knows how to go on from.
+NEUTRAL_PAGE = "https://www.google.com/"
+# The device's language, remembered for when the router sends it here afresh (links carry it meanwhile).
+LANGUAGE_COOKIE = "lang"
+# The payment whose time this device shows at "my time" (`/me`): its reference, as unguessable as the
+# address of its page. Only a browser that was shown that page has it.
+MY_PAYMENT_COOKIE = "me"
+MY_TIME = "/me"
+# In the address a code sends its device to: it has just arrived, and is no returning customer.
+ARRIVED = "arrived"
+A_YEAR = 365 * 86400
 
 
 def readable(path: str, **options: Any):
@@ -73,9 +107,17 @@ class Device:
 
 def http_only(url: str | None) -> str:
     """Links we send the customer on to must be plain web addresses (never javascript: and the like),
-    and short enough to carry."""
+    short enough to carry, and pages someone meant to open (never a phone's connectivity check)."""
     url = (url or "").strip()
-    return url if url.startswith(("http://", "https://")) and len(url) <= LONGEST_LINK else ""
+    if not url.startswith(("http://", "https://")) or len(url) > LONGEST_LINK:
+        return ""
+    return "" if is_connectivity_check(url) else url
+
+
+def is_connectivity_check(url: str) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return host in CONNECTIVITY_CHECK_HOSTS or parts.path.lower().endswith(CONNECTIVITY_CHECK_PATHS)
 
 
 @dataclass(frozen=True)
@@ -112,26 +154,44 @@ async def site_for(state: State, router_name: str) -> Site | None:
     return await state.services.store.read(find_site, router_name)
 
 
-async def customer(state: State, fields: Any) -> tuple[str, Device | None, Site | None]:
+def language_of(request: Request, asked: str | None) -> str:
+    """The language a link or form asks for, else the device's remembered one, else its phone's."""
+    return i18n.language(asked, request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+
+
+async def customer(request: Request, state: State, fields: Any) -> tuple[str, Device | None, Site | None]:
     """The language, device and site (tenant and router) a customer's request names; no site, no customer."""
-    lang = i18n.language(fields.get("lang"))
+    lang = language_of(request, fields.get("lang"))
     device = Device.read(fields)
     return lang, device, await site_for(state, device.router) if device else None
 
 
 def page(
-    name: str, lang: str, context: dict, *, status_code: int = 200, switch_url: str = "", secret=False
+    name: str,
+    lang: str,
+    context: dict,
+    *,
+    status_code: int = 200,
+    switch_url: str = "",
+    no_store=False,
+    my_payment: str = "",
 ) -> Template:
-    """A customer page; a `secret` one (it shows an access code) is kept by no cache, the browser's
-    included: the code moves the time to whoever types it."""
+    """A customer page, in `lang`, which the device remembers. One kept by no cache (`no_store`), the
+    browser's included, is asked for afresh even on Back. `my_payment`: the payment "my time" shows."""
+    remember = {LANGUAGE_COOKIE: lang} | ({MY_PAYMENT_COOKIE: my_payment} if my_payment else {})
     return Template(
-        headers={"Cache-Control": "no-store"} if secret else None,
+        headers={"Cache-Control": "no-store"} if no_store else None,
+        cookies=[
+            Cookie(key=key, value=value, max_age=A_YEAR, httponly=True, samesite="lax")
+            for key, value in remember.items()
+        ],
         template_name=f"splash/{name}.html",
         context={
             "lang": lang,
             "t": lambda key, **values: i18n.say(lang, key, **values),
             "duration": lambda seconds: formats.duration(lang, seconds),
-            "names_its_time": lambda package: formats.names_duration(
+            "names_its_time": lambda package: formats.names_duration(package.name, package.duration_seconds),
+            "package_name": lambda package: formats.package_name(
                 lang, package.name, package.duration_seconds
             ),
             "speed": lambda package: formats.speed(lang, package.speed.download if package.speed else 0),
@@ -160,10 +220,15 @@ def device_context(lang: str, site: Site, device: Device) -> dict:
     return {
         "tenant": site,
         "device": device,
-        "link_orig": device.link_orig,
+        "continue_url": device.link_orig or NEUTRAL_PAGE,
         "packages_url": f"/?{device.query(lang, more='1')}",  # the packages, whatever is open or online
         "reconnect_url": f"/reconnect?{device.query(lang)}",
+        "my_time_url": my_time_url(lang),
     }
+
+
+def my_time_url(lang: str) -> str:
+    return f"{MY_TIME}?lang={lang}"
 
 
 def payment_url(ref: str, lang: str, device: Device, **extra: str) -> str:
@@ -188,7 +253,12 @@ async def pay_by_hand(state: State, site: Site, lang: str) -> str:
     else:
         how = i18n.say(lang, "paybill_how", shortcode=account.shortcode, account=site.wifi_word)
     prices = ", ".join(
-        i18n.say(lang, "price_for", price=formats.money(package.price), package=package.name)
+        i18n.say(
+            lang,
+            "price_for",
+            price=formats.money(package.price),
+            package=formats.package_name(lang, package.name, package.duration_seconds),
+        )
         for package in on_sale
     )
     return i18n.say(lang, "pay_by_hand", how=how, prices=prices)

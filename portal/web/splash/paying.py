@@ -3,6 +3,7 @@ M-Pesa prompt, the payment's page and its status while the payer answers, trying
 receipt its payer types when M-Pesa's answer never came (the payment is `unknown`)."""
 
 import contextlib
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, post
@@ -14,22 +15,27 @@ from litestar.response import Redirect, Template
 from ... import i18n, phones
 from ...access import routers, sessions
 from ...billing import payments, receipt_checks
-from ...billing.checkout import PaymentError
+from ...billing.checkout import PaymentError, prompt_reference
 from ...billing.receipt_checks import ReceiptRefused
 from ...catalog import packages
-from ...clock import to_text
+from ...clock import Clock, to_text
 from ...i18n import formats
-from ...mpesa import result_codes
+from ...mpesa import accounts, result_codes
 from ...numbers import whole
 from ...store import Connection
 from ..forms import form_fields
 from .online import connecting_view, session_page
 from .pages import (
+    ARRIVED,
+    MY_PAYMENT_COOKIE,
+    MY_TIME,
+    NOBODY,
     Device,
     Site,
     customer,
     device_context,
     http_only,
+    language_of,
     not_a_customer,
     other,
     page,
@@ -41,6 +47,9 @@ from .pages import (
 
 STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
 PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/daraja.md §9)
+# A device with time back at `/` this long after its time started is a customer coming back (the router
+# lost its login); sooner, it is a second tab or a reload just after paying.
+RETURNING_AFTER = timedelta(minutes=10)
 
 
 # -- choosing a package ----------------------------------------------------------------------------------
@@ -48,15 +57,21 @@ PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/
 
 @readable("/")
 async def splash(request: Request, state: State) -> Template:
-    lang, device, site = await customer(state, request.query_params)
+    lang, device, site = await customer(request, state, request.query_params)
     if site is None:
         return not_a_customer(lang)
+    services = state.services
     if request.query_params.get("more"):  # the packages asked for: to buy more time, or instead
         # One may come chosen: another number for the package a failed payment was for.
+        running = await services.store.read(payments.open_of_device, site.router_id, device.mac)
         return await _choose(
-            state, lang, site, device, chosen=_package_id(request.query_params.get("package"))
+            state,
+            lang,
+            site,
+            device,
+            chosen=_package_id(request.query_params.get("package")),
+            notice=i18n.say(lang, "payment_running") if running else "",
         )
-    services = state.services
     live = await services.store.read(sessions.live_on_device, site.router_id, device.mac)
     if live is not None:
         # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in.
@@ -64,7 +79,13 @@ async def splash(request: Request, state: State) -> Template:
             sessions.log_in_again, services.clock, live.id
         ):
             services.jobs.wake()
-        return await session_page(state, lang, site, device, live.id, welcome=True)
+        # Welcomed back only when back: not in a second tab just after paying, nor just arrived by a code.
+        welcome = (
+            live.started_at is not None
+            and services.clock.now() - live.started_at >= RETURNING_AFTER
+            and not request.query_params.get(ARRIVED)
+        )
+        return await session_page(state, lang, site, device, live.id, welcome=welcome)
     if await services.store.read(payments.open_of_device, site.router_id, device.mac):
         # Its prompt is still open (the captive window may have closed on it): say so, and follow it.
         # Not by sending the device to the payment's own page: a MAC in a URL proves nothing, and that
@@ -76,8 +97,19 @@ async def splash(request: Request, state: State) -> Template:
     if await services.store.read(payments.unknown_of_device, site.router_id, device.mac, since):
         # The payer may have paid: the receipt in their SMS, typed on "Enter your code", says so.
         return await _choose(state, lang, site, device, notice=i18n.say(lang, "payment_unknown_here"))
+    if await services.store.read(_moved_away, site.router_id, device.mac):
+        return await _choose(state, lang, site, device, notice=i18n.say(lang, "moved_away"))
     ended = await services.store.read(sessions.ended_lately, services.clock, site.router_id, device.mac)
     return await _choose(state, lang, site, device, notice=i18n.say(lang, "time_over") if ended else "")
+
+
+def _moved_away(db: Connection, router_id: int, mac: str) -> bool:
+    """Is the time this device last paid for running on another device now (moved there by a code)?"""
+    payment = payments.latest_with_access_of_device(db, router_id, mac)
+    if payment is None:
+        return False
+    session = sessions.get(db, payment.access_session_id)
+    return session.live and (session.router_id, session.mac) != (router_id, mac)
 
 
 async def _choose(
@@ -92,6 +124,7 @@ async def _choose(
     notice="",
     status_code=200,
 ) -> Template:
+    # Read afresh even on Back (from the waiting page, say): it tells of a payment running meanwhile.
     return page(
         "index",
         lang,
@@ -108,13 +141,14 @@ async def _choose(
         },
         status_code=status_code,
         switch_url=f"/?{device.query(other(lang), more='1')}",  # still the packages, in the other language
+        no_store=True,
     )
 
 
 @post("/pay")
 async def pay(request: Request, state: State) -> Template | Redirect:
     form = form_fields(await request.form())
-    lang, device, site = await customer(state, form)
+    lang, device, site = await customer(request, state, form)
     if site is None:
         return not_a_customer(lang)
     typed_phone = form.get("phone", "")[:64]  # kept to be corrected; far beyond any number all the same
@@ -173,19 +207,40 @@ async def _payment_and_device(state: State, ref: str, link_orig: str | None):
     return payment, Device(router, payment.mac, payment.ip or "", http_only(link_orig))
 
 
+async def _posted_about(request: Request, state: State, ref: str):
+    """The language of a form posted about a payment, the payment and its device (None, None if there is
+    no such payment)."""
+    form = form_fields(await request.form())
+    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    return language_of(request, form.get("lang")), payment, device
+
+
 @readable("/pay/{ref:str}")
 async def payment_page(
+    request: Request,
     state: State,
     ref: FromPath[str],
     link_orig: Annotated[str | None, QueryParameter(name="link-orig")] = None,
     lang: FromQuery[str | None] = None,
     notice: FromQuery[str | None] = None,
 ) -> Template:
-    lang = i18n.language(lang)
+    lang = language_of(request, lang)
     payment, device = await _payment_and_device(state, ref, link_orig)
     if payment is None:
         return not_a_customer(lang)
     return await _payment_page(state, lang, payment, device, notice=notice)
+
+
+@readable(MY_TIME)
+async def my_time(request: Request, state: State, lang: FromQuery[str | None] = None) -> Template:
+    """ "My time": the page of the payment this browser was last shown, at an address short enough to
+    type. A browser that was shown none (another, or the phone's captive window kept no cookie) is told
+    where its time is shown."""
+    lang = language_of(request, lang)
+    payment, device = await _payment_and_device(state, request.cookies.get(MY_PAYMENT_COOKIE, ""), None)
+    if payment is None:
+        return page("no_time", lang, {"tenant": NOBODY}, status_code=404)
+    return await _payment_page(state, lang, payment, device, mine=True)
 
 
 async def _payment_page(
@@ -194,6 +249,7 @@ async def _payment_page(
     payment: payments.Payment,
     device: Device,
     *,
+    mine: bool = False,
     notice: str | None = None,
     receipt_error: str = "",
     typed: str = "",
@@ -203,7 +259,9 @@ async def _payment_page(
     site = await site_for(state, device.router)
     status = await _status(state, payment, lang)
     if status["view"] in ("online", "connecting", "stuck") and payment.access_session_id:
-        return await session_page(state, lang, site, device, payment.access_session_id, payment=payment)
+        return await session_page(
+            state, lang, site, device, payment.access_session_id, payment=payment, mine=mine
+        )
     waiting = status["view"] == "waiting"
     return page(
         "payment",
@@ -211,16 +269,22 @@ async def _payment_page(
         device_context(lang, site, device)
         | status
         | {
-            # An unknown payment is followed too: the owner or M-Pesa may settle it any moment.
-            "live": status["view"] in ("waiting", "unknown"),
+            # An unknown payment is followed too: the owner or M-Pesa may settle it any moment; and one
+            # cancelled here while its prompt may still be paid.
+            "live": status["view"] in ("waiting", "unknown")
+            or (payment.cancelled_on_page and _prompt_seconds_left(state, payment) > 0),
             "poll_url": f"/pay/{ref}/status",
             "retry_url": f"/pay/{ref}/retry",
+            "cancel_url": f"/pay/{ref}/cancel",
             "receipt_url": f"/pay/{ref}/receipt",
             "typed_receipt": typed or payment.typed_receipt or "",
             "receipt_error": receipt_error,
             "masked_phone": formats.masked_phone(payment.phone),
             "amount": payment.amount,
-            "payee": site.name,
+            # Who the prompt says is paid: the M-Pesa account's name, never the business's own (a
+            # mismatch reads as fraud), and the account it names.
+            "payee": await state.services.store.read(_payee, payment),
+            "prompt_account": prompt_reference(ref),
             "prompt_seconds_left": _prompt_seconds_left(state, payment),
             # Only while the prompt it is about is open: the page refreshes to its address without it.
             "notice": i18n.say(lang, "resend_wait") if notice == "resend_wait" and waiting else "",
@@ -232,6 +296,10 @@ async def _payment_page(
         status_code=status_code,
         switch_url=payment_url(ref, other(lang), device),
     )
+
+
+def _payee(db: Connection, payment: payments.Payment) -> str:
+    return accounts.get(db, payment.mpesa_account_id).name
 
 
 def _prompt_seconds_left(state: State, payment: payments.Payment) -> int:
@@ -303,9 +371,11 @@ def _ended(lang: str, why: str) -> dict:
 
 
 @readable("/pay/{ref:str}/status")
-async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str | None] = None) -> dict:
+async def payment_status(
+    request: Request, state: State, ref: FromPath[str], lang: FromQuery[str | None] = None
+) -> dict:
     """For the waiting page's script and for anyone polling: no personal data beyond the masked phone."""
-    lang = i18n.language(lang)
+    lang = language_of(request, lang)
     payment = await state.services.store.read(payments.by_ref, ref)
     if payment is None:
         raise NotFoundException("no such payment")
@@ -326,9 +396,7 @@ async def payment_status(state: State, ref: FromPath[str], lang: FromQuery[str |
 @post("/pay/{ref:str}/retry")
 async def retry(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
     """Try again (after a failure) or send the prompt again (the phone never showed it)."""
-    form = form_fields(await request.form())
-    lang = i18n.language(form.get("lang"))
-    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    lang, payment, device = await _posted_about(request, state, ref)
     if payment is None:
         return not_a_customer(lang)
     if payment.state in payments.OPEN:
@@ -352,17 +420,32 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
     return Redirect(payment_url(again.ref, lang, device), status_code=303)
 
 
+@post("/pay/{ref:str}/cancel")
+async def cancel(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
+    """The payer gives up on the prompt: the phone is free to pay again at once, and the page says the
+    prompt may still show (M-Pesa can't take it back). Paid all the same, it still goes online."""
+    lang, payment, device = await _posted_about(request, state, ref)
+    if payment is None:
+        return not_a_customer(lang)
+    services = state.services
+    await services.store.write(_cancel, services.clock, payment.id)
+    return Redirect(payment_url(ref, lang, device), status_code=303)
+
+
+def _cancel(db: Connection, clock: Clock, payment_id: int) -> None:
+    if payments.cancel(db, clock, payment_id):  # else settled meanwhile: the page says how
+        payments.record(db, clock, payment_id, "cancelled", "payer")
+
+
 @post("/pay/{ref:str}/receipt")
 async def payment_receipt(request: Request, state: State, ref: FromPath[str]) -> Template | Redirect:
     """The receipt from the payer's M-Pesa SMS, for a payment whose outcome is unknown: kept, and asked
     of M-Pesa where the account can ask. It pays nothing by itself."""
-    form = form_fields(await request.form())
-    lang = i18n.language(form.get("lang"))
-    payment, device = await _payment_and_device(state, ref, form.get("link-orig"))
+    lang, payment, device = await _posted_about(request, state, ref)
     if payment is None:
         return not_a_customer(lang)
     services = state.services
-    typed = form.get("receipt", "")[:64]
+    typed = form_fields(await request.form()).get("receipt", "")[:64]
     try:
         payment, receipt = await services.store.write(receipt_checks.type_receipt, services.clock, ref, typed)
     except ReceiptRefused as refused:

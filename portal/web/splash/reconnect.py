@@ -17,7 +17,18 @@ from ...billing.redemption import CodeRefused, redeem_code
 from ...throttle import Throttle
 from ..addresses import client_address
 from ..forms import form_fields
-from .pages import Device, Site, customer, device_context, not_a_customer, other, page, pay_by_hand, readable
+from .pages import (
+    ARRIVED,
+    Device,
+    Site,
+    customer,
+    device_context,
+    not_a_customer,
+    other,
+    page,
+    pay_by_hand,
+    readable,
+)
 
 # Code tries an address gets, in devices' worth: customers behind one NAT share it.
 DEVICES_PER_ADDRESS = 10
@@ -25,7 +36,7 @@ DEVICES_PER_ADDRESS = 10
 
 @readable("/reconnect")
 async def reconnect_form(request: Request, state: State) -> Template:
-    lang, device, site = await customer(state, request.query_params)
+    lang, device, site = await customer(request, state, request.query_params)
     if site is None:
         return not_a_customer(lang)
     return await _reconnect_page(state, lang, site, device)
@@ -53,7 +64,7 @@ async def _reconnect_page(
 async def reconnect(request: Request, state: State) -> Template | Redirect:
     """An access code, a voucher or an M-Pesa receipt → access for this device."""
     form = form_fields(await request.form())
-    lang, device, site = await customer(state, form)
+    lang, device, site = await customer(request, state, form)
     if site is None:
         return not_a_customer(lang)
     services = state.services
@@ -91,7 +102,7 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
         throttle.forgive(key)
     services.jobs.wake()
     # To the device's own page, which can be reloaded (and reloads itself until the device is online).
-    return Redirect(f"/?{device.query(lang)}", status_code=303)
+    return Redirect(f"/?{device.query(lang, **{ARRIVED: '1'})}", status_code=303)
 
 
 async def _receipt_of_unknown_payment(state: State, site: Site, device: Device, typed: str) -> bool:
