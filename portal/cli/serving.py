@@ -6,16 +6,27 @@ from collections.abc import AsyncIterator
 
 import uvicorn
 
+GRACEFUL_SECONDS = 3
+
 
 class CommandError(Exception):
     """Ends the command with one line on stderr and exit code 2."""
 
 
 def _server(app, host: str, port: int) -> uvicorn.Server:
-    # proxy_headers off: the app itself decides whom to believe (settings.server.trusted_proxies).
-    return uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    # proxy_headers off: the app itself decides whom to believe (settings.server.trusted_proxies). A
+    # waiting page's long poll (up to 25 s) must not hold a restart: past a few seconds it is cut, and
+    # the page asks again.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
+    return uvicorn.Server(config)
 
 
 async def serve(app, host: str, port: int) -> None:

@@ -17,8 +17,13 @@ The SQL in those functions is what every engine speaks: `?` placeholders, `INSER
 `json_each`, `lastrowid`) outside the engine's own module. A unique constraint refusing a row raises
 `Conflict`, whatever the engine. Each table's SQL lives in the one module that owns it
 (tests/test_table_owners.py keeps it so).
+
+`changes` is raised after every committed write, for whoever waits on what the database shows (the
+customer's waiting page, by long poll).
 """
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -76,9 +81,37 @@ class Connection(Protocol):
         """The first row as a `record`, or None."""
 
 
+class Changes:
+    """A hint that the database changed, in this process, counted. It is only a hint: a waiter reads
+    the database again to learn what changed, and waits at most its own bound, so a write it can't hear
+    of (another process's) is still seen at the bound."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.waiting = 0  # waiters right now
+        self._next = asyncio.Event()
+
+    def notify(self) -> None:
+        self.count += 1
+        self._next.set()
+        self._next = asyncio.Event()
+
+    async def after(self, count: int, seconds: float) -> None:
+        """Returns once a change after the `count`-th has been noticed, or after `seconds`."""
+        if self.count == count:
+            self.waiting += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(seconds):
+                        await self._next.wait()
+            finally:
+                self.waiting -= 1
+
+
 class Store(Protocol):
     engine: str
     path: Path | None  # the database file, for an engine that has one
+    changes: Changes  # noticed after each write this process committed
 
     async def read(
         self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kw: P.kwargs

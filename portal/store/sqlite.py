@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from . import Conflict, Params, R, Row, StoreError
+from . import Changes, Conflict, Params, R, Row, StoreError
 from .migrations.sqlite import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000  # another process (a CLI command, a backup) holding the file
@@ -123,6 +123,7 @@ class SQLiteStore:
     def __init__(self, path: Path, writer: sqlite3.Connection):
         self.path = path
         self.latest_version = len(MIGRATIONS)
+        self.changes = Changes()
         self._writer = writer
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         # Taken to queue a job and to close, so no job is ever queued behind the writer's last one.
@@ -165,7 +166,9 @@ class SQLiteStore:
             if self._closed or not self._thread.is_alive():
                 raise StoreError(f"{self.path}: the store is closed")
             self._jobs.put(job)
-        return await job.future
+        result = await job.future
+        self.changes.notify()
+        return result
 
     async def read(self, work: Callable, *args: Any, **kwargs: Any) -> Any:
         return await self._read(self._quick, work, args, kwargs)

@@ -14,6 +14,7 @@ from portal.billing import c2b, vouchers
 from portal.cli.demo import DEMO_DEVICE, seed
 from portal.clock import to_text
 from portal.tenancy.scope import Scope
+from portal.web.splash import paying
 from portal.web.splash.pages import NEUTRAL_PAGE
 from tests.billing.test_c2b import pay_by_hand
 from tests.conftest import Hotspot, eventually, execute, rows, serving, value
@@ -256,6 +257,29 @@ async def test_continue_browsing_never_leads_to_a_phones_connectivity_check(
     page = await http.get(hotspot.portal.base_url + location)
     assert re.search(r'id="continue" href="([^"]+)"', page.text).group(1) == continues_to
     assert "generate_204" not in page.text and "captive.apple.com" not in page.text  # nor carried along
+
+
+async def test_the_waiting_pages_long_poll_is_answered_the_moment_the_payment_is_paid(http, hotspot):
+    location = (await pay(http, hotspot)).headers["location"]
+    changes = hotspot.portal.services.store.changes
+    url = f"{hotspot.portal.base_url}{location.split('?')[0]}/status"
+    asked = asyncio.create_task(http.get(url, params={"view": "waiting"}))  # what the page shows
+
+    async def held() -> bool:
+        return changes.waiting == 1
+
+    await eventually(held)
+    assert not asked.done()  # nothing changed: the answer waits
+    await answer(hotspot, "success")
+    answered = (await asyncio.wait_for(asked, 10)).json()  # well within the long poll's bound
+    assert answered["view"] in ("connecting", "online") and answered["state"] == "paid"
+
+
+async def test_a_long_poll_on_an_unchanged_payment_ends_with_the_same_view(http, hotspot, monkeypatch):
+    monkeypatch.setattr(paying, "LONG_POLL_SECONDS", 0.0)  # its bound, reached at once
+    location = (await pay(http, hotspot)).headers["location"]
+    url = f"{hotspot.portal.base_url}{location.split('?')[0]}/status"
+    assert (await http.get(url, params={"view": "waiting"})).json()["view"] == "waiting"
 
 
 @pytest.mark.parametrize(

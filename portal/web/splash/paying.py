@@ -2,6 +2,7 @@
 M-Pesa prompt, the payment's page and its status while the payer answers, trying again, and the
 receipt its payer types when M-Pesa's answer never came (the payment is `unknown`)."""
 
+import asyncio
 import contextlib
 from datetime import timedelta
 from typing import Annotated, Any
@@ -47,6 +48,10 @@ from .pages import (
 
 STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
 PROMPT_SECONDS = 60  # how long the M-Pesa prompt stays on the phone (reference/daraja.md §9)
+# The waiting page asks for its status and is answered when it changes (a write in this process wakes
+# it), or after this long with the same: below the 60 s proxies and phones give a quiet request.
+LONG_POLL_SECONDS = 25.0
+RECHECK_GAP = 0.05  # seconds between two looks at one payment while writes come in bursts
 # A device with time back at `/` this long after its time started is a customer coming back (the router
 # lost its login); sooner, it is a second tab or a reload just after paying.
 RETURNING_AFTER = timedelta(minutes=10)
@@ -372,14 +377,34 @@ def _ended(lang: str, why: str) -> dict:
 
 @readable("/pay/{ref:str}/status")
 async def payment_status(
-    request: Request, state: State, ref: FromPath[str], lang: FromQuery[str | None] = None
+    request: Request,
+    state: State,
+    ref: FromPath[str],
+    lang: FromQuery[str | None] = None,
+    view: FromQuery[str | None] = None,
+    message: FromQuery[str | None] = None,
 ) -> dict:
-    """For the waiting page's script and for anyone polling: no personal data beyond the masked phone."""
+    """For the waiting page's script and for anyone polling: no personal data beyond the masked phone.
+    With `view` (and `message`), what the asker shows now: a long poll, answered as soon as that
+    changes, or after LONG_POLL_SECONDS with the same."""
     lang = language_of(request, lang)
-    payment = await state.services.store.read(payments.by_ref, ref)
-    if payment is None:
-        raise NotFoundException("no such payment")
-    status = await _status(state, payment, lang)
+    store = state.services.store
+    until = asyncio.get_running_loop().time() + LONG_POLL_SECONDS
+    while True:
+        seen = store.changes.count
+        payment = await store.read(payments.by_ref, ref)
+        if payment is None:
+            raise NotFoundException("no such payment")
+        status = await _status(state, payment, lang)
+        left = until - asyncio.get_running_loop().time()
+        if (
+            view is None
+            or (status["view"], status["message"]) != (view, message or status["message"])
+            or left <= 0
+        ):
+            break
+        await asyncio.sleep(RECHECK_GAP)  # a burst of writes costs one read
+        await store.changes.after(seen, left)
     answer = {
         "state": "failed" if payment.state == "reversed" else payment.state,
         "view": status["view"],
