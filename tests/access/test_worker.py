@@ -108,14 +108,38 @@ async def test_a_session_ended_before_its_grant_ran_never_reaches_the_router(
     assert [t["state"] for t in await tasks(store, session_id)] == ["done", "done"]
 
 
-async def test_a_grant_for_a_device_that_is_away_writes_nothing_to_the_router(
+async def test_a_usual_grant_sends_the_user_the_login_and_its_check_in_one_round_trip(
     store, clock, vault, site, worker, emulator
 ):
+    emulator.connect_device(MAC, IP)
+    session_id = await buy(store, clock, vault, site)
+    emulator.hold_replies(after="/ip/hotspot/user/add")  # no answer comes back until all is sent
     before = len(emulator.sentences)
+    granting = asyncio.create_task(worker.run_due_tasks())
+
+    async def all_sent() -> bool:
+        sent = [sentence[0] for sentence in list(emulator.sentences)[before:]]
+        return sent == ["/ip/hotspot/user/add", "/ip/hotspot/active/login", "/ip/hotspot/active/print"]
+
+    await eventually(all_sent)
+    emulator.release_replies()
+    await granting
+    assert (await session(store, session_id)).state == "active" and emulator.has_access(MAC)
+    assert len(logins(emulator)) == 1
+
+
+async def test_a_grant_for_a_device_that_is_away_leaves_nothing_on_the_router_and_its_retries_only_read(
+    store, clock, vault, site, worker, emulator
+):
     await buy(store, clock, vault, site)
     await worker.run_due_tasks()
-    sent = [sentence[0] for sentence in list(emulator.sentences)[before:]]
-    assert sent == ["/ip/hotspot/host/print"] and user_on_router(emulator) is None
+    assert user_on_router(emulator) is None and not emulator.has_access(MAC)
+    for attempt in range(1, 4):  # it may stay away for days
+        before = len(emulator.sentences)
+        clock.advance(retry_delay(attempt))
+        await worker.run_due_tasks()
+        sent = [sentence[0] for sentence in list(emulator.sentences)[before:]]
+        assert sent == ["/ip/hotspot/host/print"] and user_on_router(emulator) is None
 
 
 # -- retries and outages --------------------------------------------------------------------------------

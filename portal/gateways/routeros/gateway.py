@@ -12,6 +12,10 @@ Our mark is the comment `portal:s=<access session id>;exp=<UTC time>`. Only entr
 ever changed or removed, and a revoke only removes the user when the mark names the session being
 revoked (a newer purchase by the same device owns the user from then on).
 
+The usual grant (a device with no user of ours, on the hotspot now) is one round trip: the user, the
+login and the check are sent together, tagged, before any answer is read (the API allows commands in
+flight; `_first_login`). Anything else takes the long way, which reads what the router has first.
+
 routeros-api is blocking and not thread-safe (one socket, one tag counter): each router gets one pool
 and one single-thread executor, so its calls run one at a time, off the event loop.
 """
@@ -91,7 +95,9 @@ class RouterOSGateway:
         # A silent router must not hold a grant for routeros-api's default 15 s.
         self._pool.socket_timeout = timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"router-{self.label}")
-        self._profiles_seen: set[Plan] = set()  # touched only from the executor's thread
+        # Touched only from the executor's thread: what this gateway knows of the router.
+        self._profiles_seen: set[Plan] = set()
+        self._astray: set[str] = set()  # devices whose last grant did not end in one round trip
 
     # -- the interface --
 
@@ -204,6 +210,66 @@ class RouterOSGateway:
             raise
 
     def _write_access(self, api: Any, access: Access, require_login: bool) -> Online | None:
+        if (
+            require_login
+            and access.ip
+            and access.plan in self._profiles_seen
+            and access.mac not in self._astray
+        ):
+            # Astray until this works: a retry (the device away, an answer lost) takes the long way,
+            # which reads before it writes and never logs a device in twice.
+            self._astray.add(access.mac)
+            online = self._first_login(api, access)
+            if online is not None:
+                self._astray.discard(access.mac)
+                return online
+        online = self._converge(api, access, require_login)
+        self._astray.discard(access.mac)
+        return online
+
+    def _first_login(self, api: Any, access: Access) -> Online | None:
+        """The usual grant in one round trip: a device with no user of ours (its first purchase, or its
+        last access revoked) gets its user, its login and the check of it, all sent before any answer is
+        read. None when the router is otherwise (a user there already, the device away): `_converge`
+        then reads what is there and puts it right (the user this may have added is marked as ours)."""
+        name, password = access.mac, secrets.token_hex(12)
+        users, active = api.get_resource(USERS), api.get_resource(ACTIVE)
+        sent = [
+            users.add_async(
+                name=name, **self._user_fields(access, password, used=0, cap=access.data_cap_bytes)
+            ),
+            active.call_async(
+                "login", {"user": name, "password": password, "mac-address": name, "ip": access.ip}
+            ),
+            active.get_async(user=name),
+        ]
+        answers = []
+        for promise in sent:  # every answer is read, so the conversation stays in step
+            try:
+                answers.append(promise.get())
+            except RouterOsApiCommunicationError:
+                answers.append(None)
+        added, logged_in, confirmed = answers
+        if added is not None and logged_in is None:
+            remove_quietly(users, added.done_message["ret"])  # the device is away: leave nothing behind
+        if added is None or logged_in is None or not confirmed:
+            return None
+        return as_online(confirmed[0])
+
+    def _user_fields(self, access: Access, password: str, used: int, cap: int | None) -> dict[str, str]:
+        return {
+            "password": password,
+            "profile": profile_name(access.plan),
+            "mac_address": access.mac,
+            "limit_uptime": str(used + access.seconds + GRACE_SECONDS),
+            "limit_bytes_total": "0" if cap is None else str(cap),  # 0: no limit
+            "comment": mark(access.session_id, access.until),
+            "server": self.hotspot_server,
+            "disabled": "no",
+        }
+
+    def _converge(self, api: Any, access: Access, require_login: bool) -> Online | None:
+        """A grant or an extension step by step: read what the router has, then change what differs."""
         name = access.mac
         # First, and before anything is written: a device that left the Wi-Fi may stay away for days,
         # and each try at its grant then costs the router one read, not a config write.
@@ -240,16 +306,7 @@ class RouterOSGateway:
                 raise GatewayError(f"device {name} has used up its data", outage=False)
             return None
         password = secrets.token_hex(12)
-        fields = {
-            "password": password,
-            "profile": profile_name(access.plan),
-            "mac_address": name,
-            "limit_uptime": str(used + access.seconds + GRACE_SECONDS),
-            "limit_bytes_total": "0" if cap is None else str(cap),  # 0: no limit
-            "comment": mark(access.session_id, access.until),
-            "server": self.hotspot_server,
-            "disabled": "no",
-        }
+        fields = self._user_fields(access, password, used, cap)
         if existing:
             users.set(id=existing[0]["id"], **fields)
         else:
