@@ -160,11 +160,13 @@ def release(db: Connection, now: datetime, router_id: int, grants_for: Collectio
     )
 
 
-def has_queued(db: Connection, session_id: int, kind: str) -> bool:
+def has_queued(db: Connection, session_id: int, kind: str, *, or_done_since: datetime | None = None) -> bool:
+    """Whether such a task of the session waits to run (or, with `or_done_since`, ran after then)."""
     return bool(
         db.value(
-            "SELECT 1 FROM router_tasks WHERE access_session_id = ? AND kind = ? AND state = 'queued'",
-            (session_id, kind),
+            "SELECT 1 FROM router_tasks WHERE access_session_id = ? AND kind = ?"
+            " AND (state = 'queued' OR done_at > ?)",
+            (session_id, kind, to_text(or_done_since) if or_done_since else None),
         )
     )
 

@@ -28,6 +28,7 @@ CODE_LENGTH = 8
 # Caps add up; past this (a RouterOS counter is 64 bits, SQLite's sum would turn to a float) no more.
 MAX_DATA_CAP = 2**62
 LIVE = ("pending", "active")
+LOG_IN_AGAIN_AT_MOST_EVERY = timedelta(minutes=1)
 
 
 class SessionError(ValueError):
@@ -237,11 +238,19 @@ def _add_time(
         raise SessionError("changed_meanwhile", f"session {live.id} changed while being extended")
 
 
-def log_in_again(db: Connection, clock: Clock, session_id: int) -> bool:
+def log_in_again(
+    db: Connection, clock: Clock, session_id: int, *, at_most_every: timedelta = LOG_IN_AGAIN_AT_MOST_EVERY
+) -> bool:
     """The device of an active session is back at the splash page, so the router has lost its login (a
-    reboot, a roam between access points): an extend logs it in again. One waiting is enough."""
+    reboot, a roam between access points): an extend logs it in again. One waiting is enough, and one
+    a minute: anyone may name the device's MAC on the splash, as often as they like."""
     session = get(db, session_id)
-    if session is None or session.state != "active" or outbox.has_queued(db, session_id, "extend"):
+    lately = clock.now() - at_most_every
+    if (
+        session is None
+        or session.state != "active"
+        or outbox.has_queued(db, session_id, "extend", or_done_since=lately)
+    ):
         return False
     outbox.queue(db, clock.now(), session.router_id, session_id, "extend")
     return True
@@ -272,7 +281,7 @@ def move_session(
     if session is None or not session.live:
         raise SessionError("ended", "that access has ended")
     if (session.router_id, session.mac) == (router_id, mac):
-        log_in_again(db, clock, session_id)
+        log_in_again(db, clock, session_id, at_most_every=timedelta(0))  # its own code typed: at once
         return
     router = routers.get(db, router_id)
     if router is None or router.tenant_id != session.tenant_id:

@@ -591,6 +591,21 @@ async def test_a_returning_device_sees_its_time_left_and_is_logged_back_in(http,
     assert "Choose a package" in more.text
 
 
+async def test_a_live_device_named_again_and_again_costs_its_router_one_login_a_minute(http, hotspot, clock):
+    await pay(http, hotspot)
+    await answer(hotspot, "success")
+    await online(hotspot)
+    store = hotspot.portal.services.store
+    for _ in range(20):  # anyone may name the MAC on the splash
+        await http.get(hotspot.splash_url())
+        await online(hotspot)  # and its router task, if one was queued, has run
+    assert await value(store, "SELECT count(*) FROM router_tasks WHERE kind = 'extend'") == 1
+    clock.advance(minutes=1)
+    await http.get(hotspot.splash_url())  # a minute on: a real reboot since is still put right
+    await online(hotspot)
+    assert await value(store, "SELECT count(*) FROM router_tasks WHERE kind = 'extend'") == 2
+
+
 async def test_a_device_whose_time_ran_out_is_told_so_above_the_packages(http, hotspot, clock):
     await pay(http, hotspot)
     await answer(hotspot, "success")
