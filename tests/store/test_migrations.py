@@ -214,3 +214,20 @@ async def test_the_sign_in_upgrade_keeps_admins_and_starts_with_no_slowdowns_one
             await execute(store, "INSERT INTO sign_in_slowdowns VALUES ('address:203.0.113.9', 2, 'now')")
     finally:
         await store.close()
+
+
+async def test_the_team_upgrade_keeps_every_admin_active_and_never_signed_in(
+    tmp_path, monkeypatch, clock, vault
+):
+    store, _ = await older_portal(
+        tmp_path, monkeypatch, 9, lambda store: seed_tenant(store, clock, vault, "alpha")
+    )
+    try:
+        assert await store.migrate() == list(range(10, len(MIGRATIONS) + 1))
+        found = await rows(store, "SELECT email, disabled_at, last_sign_in_at FROM admin_users ORDER BY id")
+        assert [tuple(row) for row in found] == [
+            ("owner@alpha.example", None, None),
+            ("staff@alpha.example", None, None),
+        ]
+    finally:
+        await store.close()

@@ -431,4 +431,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX router_tasks_by_access_session ON router_tasks (access_session_id);
     CREATE INDEX router_task_attempts_by_task ON router_task_attempts (task_id);
     """,
+    # The owner runs the team from the browser: staff are removed (kept, for the audit log's sake)
+    # and the team page says when each last signed in.
+    """
+    ALTER TABLE admin_users ADD COLUMN disabled_at TEXT;
+    ALTER TABLE admin_users ADD COLUMN last_sign_in_at TEXT;
+    """,
 ]
