@@ -26,7 +26,7 @@ from .base import (
 
 ROLE_NAMES = {
     "owner": "Owner: everything, the team too",
-    "staff": "Staff: sells vouchers and gives goodwill time",
+    "staff": "Staff: sees everything, changes no money and no credentials",
 }
 
 
