@@ -30,6 +30,7 @@ class Seeded:
     failed_payment_id: int
     session_id: int
     batch: str = ""  # a voucher batch, when a test makes one
+    staff_id: int = 0
 
 
 def insert(db: Connection, table: str, **values) -> int:
@@ -54,7 +55,9 @@ def seed_tenant_in(
     tenant_id = tenants.create(db, clock, slug, f"{slug.title()} Wi-Fi")
     owner, staff = f"owner@{slug}.example", f"staff@{slug}.example"
     admins.create_admin(db, clock, email=owner, password=PASSWORD, role="owner", tenant_id=tenant_id)
-    admins.create_admin(db, clock, email=staff, password=PASSWORD, role="staff", tenant_id=tenant_id)
+    staff_id = admins.create_admin(
+        db, clock, email=staff, password=PASSWORD, role="staff", tenant_id=tenant_id
+    )
     account_id = insert_account(db, clock, vault, tenant_id, f"{slug}-paybill")
     router_id = insert(
         db,
@@ -112,7 +115,11 @@ def seed_tenant_in(
         result_code="1032",
         result_desc="Request cancelled by user",
     )
-    return Seeded(slug, tenant_id, owner, staff, account_id, router_id, package_id, paid, failed, session_id)
+    seeded = Seeded(
+        slug, tenant_id, owner, staff, account_id, router_id, package_id, paid, failed, session_id
+    )
+    seeded.staff_id = staff_id
+    return seeded
 
 
 def insert_account(db: Connection, clock: Clock, vault: Vault, tenant_id: int, name: str) -> int:

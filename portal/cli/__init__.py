@@ -17,6 +17,8 @@ from ..tenancy.tenants import TenantError
 from ..vault import VaultError
 from .commands import (
     cmd_admin_create,
+    cmd_admin_disable,
+    cmd_admin_list,
     cmd_admin_reset_password,
     cmd_admin_unlock,
     cmd_api_client_create,
@@ -161,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", help="tenant slug (omit for a platform admin)")
     create.add_argument("--email", required=True)
     create.add_argument("--role", choices=["owner", "staff", "platform"], help="default: owner, or platform")
+    listing = command("list", cmd_admin_list, "list the admins, their roles and states", admin_commands)
+    listing.add_argument("--tenant", help="tenant slug (omit for every admin)")
+    disable = command(
+        "disable",
+        cmd_admin_disable,
+        "remove an admin: they can't sign in and are signed out everywhere (kept for the audit log)",
+        admin_commands,
+    )
+    disable.add_argument("--email", required=True)
     unlock = command(
         "unlock",
         cmd_admin_unlock,

@@ -25,6 +25,7 @@ from ..store import Connection, Store
 from ..store.backup import restore_backup, take_backup
 from ..store.sqlite import SQLiteStore
 from ..tenancy import admins, api_clients, tenants
+from ..tenancy.passwords import hash_password, password_problem
 from ..vault import Vault, add_key, retire_old_keys, write_new_key_file
 from .serving import CommandError, serve
 
@@ -169,15 +170,55 @@ def cmd_admin_create(args: argparse.Namespace) -> None:
     print(f"admin {args.email} created ({role})")
 
 
+def cmd_admin_list(args: argparse.Namespace) -> None:
+    def listed(db: Connection) -> tuple[list[admins.Member], dict[int, str]]:
+        tenant_id = tenants.id_for_slug(db, args.tenant) if args.tenant else None
+        return admins.team(db, SystemClock(), tenant_id), tenants.slugs(db)
+
+    members, slugs = _on_store(load_settings(args), lambda store: store.read(listed))
+    rows = [("EMAIL", "TENANT", "ROLE", "STATE", "LAST SIGN-IN (UTC)")] + [
+        (
+            m.admin.email,
+            slugs.get(m.admin.tenant_id, "-"),
+            m.admin.role,
+            m.state,
+            m.admin.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if m.admin.last_sign_in_at else "never",
+        )
+        for m in members
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_admin_disable(args: argparse.Namespace) -> None:
+    _on_store(
+        load_settings(args),
+        lambda store: store.write(admins.disable, SystemClock(), admins.BY_COMMAND_LINE, email=args.email),
+    )
+    print(f"admin {args.email} removed: they can't sign in, and their sessions have ended")
+
+
 def cmd_admin_unlock(args: argparse.Namespace) -> None:
-    _on_store(load_settings(args), lambda store: store.write(admins.unlock, SystemClock(), args.email))
+    _on_store(
+        load_settings(args),
+        lambda store: store.write(admins.unlock, SystemClock(), admins.BY_COMMAND_LINE, email=args.email),
+    )
     print(f"admin {args.email} unlocked")
 
 
 def cmd_admin_reset_password(args: argparse.Namespace) -> None:
     settings = load_settings(args)
     password = read_new_password()
-    _on_store(settings, lambda store: store.write(admins.reset_password, SystemClock(), args.email, password))
+    if problem := password_problem(password):
+        raise CommandError(problem)
+    hashed = hash_password(password)
+    _on_store(
+        settings,
+        lambda store: store.write(
+            admins.reset_password, SystemClock(), admins.BY_COMMAND_LINE, hashed, email=args.email
+        ),
+    )
     print(f"admin {args.email}: password reset, unlocked and signed out everywhere")
 
 

@@ -12,8 +12,13 @@ checked, so parallel guesses can't slip past; a right password takes its try bac
 
 A signed-in admin who types a wrong current password when changing it (maybe a stolen session
 guessing the password behind it) is locked for LOCKOUT after MAX_FAILURES and signed out everywhere.
-`portal admin unlock` and `reset-password` undo both. Argon2 takes tens of milliseconds of CPU, so a
-password is checked off the event loop and between two transactions, never inside one.
+`portal admin unlock` and `reset-password` undo both, as the owner's team page does for their
+business. Argon2 takes tens of milliseconds of CPU, so a password is checked off the event loop and
+between two transactions, never inside one.
+
+An owner runs their business's team: invites staff (with a temporary password shown once), changes
+roles, resets passwords, unlocks and removes. A removed admin is kept (disabled_at), so the audit log
+still names them, and their sessions end at once; a business always keeps one owner.
 """
 
 import asyncio
@@ -73,6 +78,7 @@ class _User(Record, frozen=True):
     password_hash: str
     failed_logins: int
     locked_until: datetime | None
+    disabled_at: datetime | None
 
 
 class SignInRefused(Exception):
@@ -111,11 +117,17 @@ def create_admin(
         raise TenantError("a platform admin belongs to no tenant; owners and staff belong to one")
     if problem := password_problem(password):
         raise TenantError(problem)
+    return _insert(db, clock, email, hash_password(password), role, tenant_id)
+
+
+def _insert(
+    db: Connection, clock: Clock, email: str, password_hash: str, role: str, tenant_id: int | None
+) -> int:
     try:
         return db.value(
             "INSERT INTO admin_users (tenant_id, email, password_hash, role, created_at)"
             " VALUES (?, ?, ?, ?, ?) RETURNING id",
-            (tenant_id, email.strip(), hash_password(password), role, to_text(clock.now())),
+            (tenant_id, email.strip(), password_hash, role, to_text(clock.now())),
         )
     except Conflict:
         raise TenantError(f"an admin with email {email!r} already exists") from None
@@ -154,8 +166,9 @@ def _before_sign_in(db: Connection, clock: Clock, email: str, source_ip: str) ->
     for key in keys:
         _count_failure(db, clock, key)
     user = _user(db, "email", email)
-    if user is not None and _locked(clock, user):
-        _audit(db, clock, user, "sign_in_failed", source_ip, {"reason": "locked"})
+    if user is not None and (_locked(clock, user) or user.disabled_at is not None):
+        reason = "removed" if user.disabled_at is not None else "locked"
+        _audit(db, clock, user, "sign_in_failed", source_ip, {"reason": reason})
         return user, False
     return user, user is not None
 
@@ -181,7 +194,10 @@ def _after_sign_in(
         db.execute(
             "UPDATE sign_in_slowdowns SET failures = failures - 1 WHERE key = ?", (_address_key(source_ip),)
         )
-        db.execute("UPDATE admin_users SET failed_logins = 0 WHERE id = ?", (user.id,))
+        db.execute(
+            "UPDATE admin_users SET failed_logins = 0, last_sign_in_at = ? WHERE id = ?",
+            (to_text(clock.now()), user.id),
+        )
         _audit(db, clock, user, "sign_in", source_ip)
         return _new_session(db, clock, user.id)
     if may_try:
@@ -256,14 +272,17 @@ def _lock(db: Connection, clock: Clock, user: _User, source_ip: str) -> None:
     _audit(db, clock, user, "account_locked", source_ip, {"minutes": int(LOCKOUT.total_seconds() // 60)})
 
 
-def _audit(db: Connection, clock: Clock, user: _User, action: str, source_ip: str, detail=None) -> None:
-    """A sign-in event of the admin `user`."""
+def _audit(
+    db: Connection, clock: Clock, user: _User, action: str, source_ip: str, detail=None, by: str = ""
+) -> None:
+    """An event of the admin `user`: of their own sign-in, or done to their account `by` someone."""
     audit.record(
         db,
         clock,
         tenant_id=user.tenant_id,
-        actor=user.email,
+        actor=by or user.email,
         action=action,
+        target=f"admin:{user.email}" if by else "",
         detail=detail,
         source_ip=source_ip,
     )
@@ -296,7 +315,7 @@ def admin_for_session(db: Connection, clock: Clock, token: str) -> Admin | None:
         (fingerprint(token), to_text(clock.now())),
     )
     user = _user(db, "id", session["user_id"]) if session else None
-    if user is None:
+    if user is None or user.disabled_at is not None:  # removing an admin ends their sessions too
         return None
     return Admin(
         user_id=user.id,
@@ -388,42 +407,156 @@ def _end_sessions(db: Connection, user_id: int) -> None:
     db.execute("DELETE FROM admin_sessions WHERE user_id = ?", (user_id,))
 
 
-# -- from the command line, for an admin who can't get in --
+# -- the team: from the owner's team page, and from the command line for an admin who can't get in --
 
 COMMAND_LINE = "(command line)"  # the actor of what `portal admin …` does: whoever is root on the box
+TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing read aloud wrongly: no 0/o, 1/l/i
+TEMPORARY_LENGTH = 12  # about 59 bits, in three groups of four
 
 
-def unlock(db: Connection, clock: Clock, email: str) -> None:
+@dataclass(frozen=True)
+class By:
+    """Who changes the team: an admin in the browser (for the one business they act for), or
+    COMMAND_LINE (tenant_id None: any business's admin)."""
+
+    actor: str
+    tenant_id: int | None = None
+    source_ip: str = ""
+
+
+BY_COMMAND_LINE = By(COMMAND_LINE)
+
+
+class TeamMember(Record, frozen=True):
+    id: int
+    tenant_id: int | None
+    email: str
+    role: str
+    created_at: datetime
+    last_sign_in_at: datetime | None
+    locked_until: datetime | None
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Member:
+    """An admin as the team page and `portal admin list` show them."""
+
+    admin: TeamMember
+    locked: bool  # too many wrong current passwords: nothing until `locked_until`
+    slowed_for: timedelta  # sign-in with this email waits this long from some address
+
+    @property
+    def state(self) -> str:
+        if self.admin.disabled_at is not None:
+            return "removed"
+        if self.locked:
+            return "locked"
+        return "slowed down" if self.slowed_for else "active"
+
+
+def team(db: Connection, clock: Clock, tenant_id: int | None) -> list[Member]:
+    """A business's admins (every admin when `tenant_id` is None): active ones first, by email."""
+    where, params = ("tenant_id = ?", (tenant_id,)) if tenant_id is not None else ("1 = 1", ())
+    found = db.records(
+        TeamMember,
+        f"SELECT {columns(TeamMember)} FROM admin_users WHERE {where}"
+        " ORDER BY disabled_at IS NOT NULL, email COLLATE NOCASE",
+        params,
+    )
+    return [
+        Member(
+            admin,
+            locked=admin.locked_until is not None and admin.locked_until > clock.now(),
+            slowed_for=_slowed_for(db, clock, admin.email),
+        )
+        for admin in found
+    ]
+
+
+def _slowed_for(db: Connection, clock: Clock, email: str) -> timedelta:
+    keys = db.all("SELECT key FROM sign_in_slowdowns WHERE key LIKE ?", (_account_key(email, "") + "%",))
+    return max((_wait(db, clock, row["key"], FREE_PER_ACCOUNT) for row in keys), default=timedelta(0))
+
+
+def temporary_password() -> str:
+    """A password to tell a new or locked-out admin, to be changed by them once they are in."""
+    letters = "".join(secrets.choice(TEMPORARY_ALPHABET) for _ in range(TEMPORARY_LENGTH))
+    return "-".join(letters[i : i + 4] for i in range(0, TEMPORARY_LENGTH, 4))
+
+
+def invite(db: Connection, clock: Clock, by: By, *, email: str, role: str, password_hash: str) -> None:
+    """A new admin of `by`'s business, whose password (hashed off the event loop) is told them once.
+    Someone removed from this business may be invited back: the same account, with the new password."""
+    email = email.strip()
+    if not EMAIL.match(email):
+        raise TenantError(f"{email!r} is not an email address")
+    if role not in ("owner", "staff"):
+        raise TenantError("pick owner or staff")
+    back = db.execute(
+        "UPDATE admin_users SET role = ?, password_hash = ?, disabled_at = NULL, failed_logins = 0,"
+        " locked_until = NULL WHERE email = ? AND tenant_id = ? AND disabled_at IS NOT NULL",
+        (role, password_hash, email, by.tenant_id),
+    )
+    if not back:
+        _insert(db, clock, email, password_hash, role, by.tenant_id)
+    _audit_team(db, clock, by, "admin_invited", _known(db, email), {"role": role})
+
+
+def set_role(db: Connection, clock: Clock, by: By, user_id: int, role: str) -> None:
+    user = _member(db, by, user_id)
+    if role not in ("owner", "staff"):
+        raise TenantError("pick owner or staff")
+    if user.role == role:
+        return
+    if user.role == "owner":
+        _keep_an_owner(db, user)
+    db.execute("UPDATE admin_users SET role = ? WHERE id = ?", (role, user.id))
+    _audit_team(db, clock, by, "admin_role_changed", user, {"role": role})
+
+
+def disable(db: Connection, clock: Clock, by: By, *, email: str = "", user_id: int = 0) -> None:
+    """Removes an admin: they can't sign in, and every session of theirs ends now. The account is kept
+    for the audit log, and can be invited back."""
+    user = _member(db, by, user_id) if user_id else _known(db, email)
+    if user.disabled_at is not None:
+        return
+    if user.role == "owner":
+        _keep_an_owner(db, user)
+    db.execute("UPDATE admin_users SET disabled_at = ? WHERE id = ?", (to_text(clock.now()), user.id))
+    _end_sessions(db, user.id)
+    _audit_team(db, clock, by, "admin_removed", user)
+
+
+def _keep_an_owner(db: Connection, user: _User) -> None:
+    """Refuses to remove or demote `user` if they are the last owner of their business."""
+    owners = db.value(
+        "SELECT count(*) FROM admin_users WHERE tenant_id = ? AND role = 'owner' AND disabled_at IS NULL",
+        (user.tenant_id,),
+    )
+    if owners <= 1:
+        raise TenantError(f"{user.email} is the business's only owner: make someone else an owner first")
+
+
+def unlock(db: Connection, clock: Clock, by: By, *, email: str = "", user_id: int = 0) -> None:
     """Ends the account's lock and the slowdown of its sign-in from every address. An address slowed
     down by failures with many emails stays slowed: that is the address's doing, not the account's."""
-    user = _known(db, email)
+    user = _member(db, by, user_id) if user_id else _known(db, email)
     _clear_locks(db, user)
-    audit.record(
-        db,
-        clock,
-        tenant_id=user.tenant_id,
-        actor=COMMAND_LINE,
-        action="account_unlocked",
-        target=f"admin:{user.email}",
-    )
+    _audit_team(db, clock, by, "account_unlocked", user)
 
 
-def reset_password(db: Connection, clock: Clock, email: str, password: str) -> None:
-    """A new password for an admin who lost theirs: unlocked, and signed out everywhere."""
-    user = _known(db, email)
-    if problem := password_problem(password):
-        raise TenantError(problem)
-    db.execute("UPDATE admin_users SET password_hash = ? WHERE id = ?", (hash_password(password), user.id))
+def reset_password(
+    db: Connection, clock: Clock, by: By, password_hash: str, *, email: str = "", user_id: int = 0
+) -> str:
+    """A new password (hashed off the event loop) for an admin who lost theirs: unlocked, and signed
+    out everywhere. Returns their email."""
+    user = _member(db, by, user_id) if user_id else _known(db, email)
+    db.execute("UPDATE admin_users SET password_hash = ? WHERE id = ?", (password_hash, user.id))
     _clear_locks(db, user)
     _end_sessions(db, user.id)
-    audit.record(
-        db,
-        clock,
-        tenant_id=user.tenant_id,
-        actor=COMMAND_LINE,
-        action="password_reset",
-        target=f"admin:{user.email}",
-    )
+    _audit_team(db, clock, by, "password_reset", user)
+    return user.email
 
 
 def _known(db: Connection, email: str) -> _User:
@@ -431,6 +564,21 @@ def _known(db: Connection, email: str) -> _User:
     if user is None:
         raise TenantError(f"no admin has the email {email!r}")
     return user
+
+
+class NotInTeam(TenantError):
+    """No admin of this id in the business: another business's is as unknown as one never made."""
+
+
+def _member(db: Connection, by: By, user_id: int) -> _User:
+    user = _user(db, "id", user_id)
+    if user is None or user.tenant_id is None or user.tenant_id != by.tenant_id:
+        raise NotInTeam("no such admin in this business")
+    return user
+
+
+def _audit_team(db: Connection, clock: Clock, by: By, action: str, user: _User, detail=None) -> None:
+    _audit(db, clock, user, action, by.source_ip, detail, by=by.actor)
 
 
 def _clear_locks(db: Connection, user: _User) -> None:

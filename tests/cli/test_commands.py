@@ -331,3 +331,53 @@ def readme_example(starting: str, token: str, port: int) -> str:
     result = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+async def test_admin_list_shows_each_admins_business_role_state_and_last_sign_in(
+    config_file, tmp_path, clock, vault
+):
+    store = await SQLiteStore.open(tmp_path / "portal.db")
+    await store.migrate()
+    seeded = await seed_tenant(store, clock, vault, "cafe")
+    await seed_tenant(store, clock, vault, "hostel", phone="254722000000")
+    await admins.sign_in(store, clock, seeded.owner, PASSWORD, OFFICE)
+    await store.write(admins.disable, clock, admins.BY_COMMAND_LINE, email=seeded.staff)
+    await store.close()
+    everyone = portal("--config", str(config_file), "admin", "list")
+    cafe = portal("--config", str(config_file), "admin", "list", "--tenant", "cafe")
+    assert everyone.returncode == 0, everyone.stderr
+    assert everyone.stdout.split("\n")[0].split() == [
+        "EMAIL",
+        "TENANT",
+        "ROLE",
+        "STATE",
+        "LAST",
+        "SIGN-IN",
+        "(UTC)",
+    ]
+    lines = {line.split()[0]: line.split()[1:] for line in cafe.stdout.strip().splitlines()[1:]}
+    assert lines == {
+        seeded.owner: ["cafe", "owner", "active", *clock.now().strftime("%Y-%m-%d %H:%M").split()],
+        seeded.staff: ["cafe", "staff", "removed", "never"],
+    }
+    assert "staff@hostel.example" in everyone.stdout
+
+
+async def test_admin_disable_signs_the_admin_out_and_refuses_their_sign_in_but_keeps_the_last_owner(
+    config_file, tmp_path, clock, vault
+):
+    store = await SQLiteStore.open(tmp_path / "portal.db")
+    await store.migrate()
+    seeded = await seed_tenant(store, clock, vault, "cafe")
+    session = await admins.sign_in(store, clock, seeded.staff, PASSWORD, OFFICE)
+    try:
+        last_owner = portal("--config", str(config_file), "admin", "disable", "--email", seeded.owner)
+        assert "the business's only owner" in one_line_error(last_owner)
+        result = portal("--config", str(config_file), "admin", "disable", "--email", seeded.staff)
+        assert result.returncode == 0, result.stderr
+        assert await store.read(admins.admin_for_session, clock, session) is None
+        assert await refused(store, clock, seeded.staff, PASSWORD)
+        assert not await refused(store, clock, seeded.owner, PASSWORD)
+        assert await commands_audited(store) == [("admin_removed", f"admin:{seeded.staff}")]
+    finally:
+        await store.close()

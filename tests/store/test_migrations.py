@@ -266,3 +266,20 @@ async def test_payments_due_a_query_are_found_by_index_cancelled_ones_too(store)
         ("2026-01-01T00:00:00Z",),
     )
     assert any("payments_due_query" in row["detail"] for row in plan)
+
+
+async def test_the_team_upgrade_keeps_every_admin_active_and_never_signed_in(
+    tmp_path, monkeypatch, clock, vault
+):
+    store, _ = await older_portal(
+        tmp_path, monkeypatch, 11, lambda store: seed_tenant(store, clock, vault, "alpha")
+    )
+    try:
+        assert await store.migrate() == list(range(12, len(MIGRATIONS) + 1))
+        found = await rows(store, "SELECT email, disabled_at, last_sign_in_at FROM admin_users ORDER BY id")
+        assert [tuple(row) for row in found] == [
+            ("owner@alpha.example", None, None),
+            ("staff@alpha.example", None, None),
+        ]
+    finally:
+        await store.close()

@@ -531,4 +531,10 @@ MIGRATIONS: list[str] = [
     DROP INDEX payments_due_query;
     CREATE INDEX payments_due_query ON payments (next_query_at) WHERE next_query_at IS NOT NULL;
     """,
+    # 12: the owner runs the team from the browser: staff are removed (kept, for the audit log's sake)
+    # and the team page says when each last signed in.
+    """
+    ALTER TABLE admin_users ADD COLUMN disabled_at TEXT;
+    ALTER TABLE admin_users ADD COLUMN last_sign_in_at TEXT;
+    """,
 ]

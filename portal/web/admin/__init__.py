@@ -10,7 +10,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from . import auth, catalog, connections, overview, payments, reconcile, reports, sessions
+from . import auth, catalog, connections, overview, payments, reconcile, reports, sessions, team
 from .base import current_admin, current_tenants, error_page, signed_in, strict_transport
 
 # Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer.
@@ -36,6 +36,7 @@ router = Router(
         *sessions.handlers,
         *catalog.handlers,
         *connections.handlers,
+        *team.handlers,
     ],
     guards=[signed_in],
     dependencies={

@@ -59,6 +59,8 @@ NOTICES = {
     "extended": "Time added. The router is being told now.",
     "revoked": "Access ended. The router is being told now.",
     "moved": "Moved to the new device. The router is being told now.",
+    "unlocked": "Unlocked: they can sign in again now.",
+    "removed": "Removed from the team. They are signed out everywhere.",
 }
 DAY_REFUSED = {
     "not_a_date": "Write a date as YYYY-MM-DD, for example 2026-01-31.",

@@ -89,6 +89,7 @@ def ids_of(seeded) -> dict:
         "account_id": seeded.account_id,
         "batch": seeded.batch,
         "session_id": seeded.session_id,
+        "user_id": seeded.staff_id,
     }
 
 

@@ -1,0 +1,152 @@
+"""The owner's team: who may sign in to this business's admin, invited, re-roled, reset, unlocked and
+removed from the browser. Owners only (and platform admins looking at one business)."""
+
+import asyncio
+
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from ...tenancy import admins
+from ...tenancy.admins import By, Member, NotInTeam
+from ...tenancy.passwords import hash_password
+from ...tenancy.tenants import TenantError
+from .base import (
+    CurrentAdmin,
+    Tenants,
+    form_fields,
+    may_change,
+    page,
+    row_id,
+    services,
+    source_ip,
+    tenant_for_new_rows,
+)
+
+ROLE_NAMES = {
+    "owner": "Owner: everything, the team too",
+    "staff": "Staff: sees everything, changes no money and no credentials",
+}
+
+
+def _by(request: Request, admin: CurrentAdmin, tenants: Tenants) -> By:
+    return By(admin.email, tenant_for_new_rows(tenants), source_ip(request))
+
+
+async def _team_page(request: Request, by: By, status_code: int = 200, **extra) -> Template:
+    members = await _members(request, by)
+    return await page(
+        request, "team", status_code=status_code, members=members, role_names=ROLE_NAMES, **extra
+    )
+
+
+async def _change(request: Request, by: By, work, *args, **kwargs) -> Template | None:
+    """Runs one change of the team; the team page with its reason if it is refused, None if done."""
+    try:
+        await services(request).store.write(work, services(request).clock, by, *args, **kwargs)
+    except NotInTeam:
+        raise NotFoundException() from None
+    except TenantError as refused:
+        return await _team_page(request, by, status_code=400, error=_sentence(str(refused)))
+    return None
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
+
+
+@get("/team", guards=[may_change])
+async def team(request: Request, admin: CurrentAdmin, tenants: Tenants) -> Template:
+    return await _team_page(request, _by(request, admin, tenants))
+
+
+@post("/team/invite", guards=[may_change])
+async def invite(request: Request, admin: CurrentAdmin, tenants: Tenants) -> Template:
+    by = _by(request, admin, tenants)
+    form = form_fields(await request.form())
+    email, role = form.get("email", "").strip()[:200], form.get("role", "")
+    password = admins.temporary_password()
+    hashed = await asyncio.to_thread(hash_password, password)
+    refused = await _change(request, by, admins.invite, email=email, role=role, password_hash=hashed)
+    if refused:
+        return refused
+    return await _team_page(request, by, told={"email": email, "password": password, "invited": True})
+
+
+@post("/team/{user_id:int}/reset", guards=[may_change])
+async def reset(request: Request, admin: CurrentAdmin, tenants: Tenants, user_id: FromPath[int]) -> Template:
+    by = _by(request, admin, tenants)
+    password = admins.temporary_password()
+    hashed = await asyncio.to_thread(hash_password, password)
+    try:
+        email = await services(request).store.write(
+            admins.reset_password, services(request).clock, by, hashed, user_id=row_id(user_id)
+        )
+    except NotInTeam:
+        raise NotFoundException() from None
+    return await _team_page(request, by, told={"email": email, "password": password, "invited": False})
+
+
+async def _members(request: Request, by: By) -> list[Member]:
+    return await services(request).store.read(admins.team, services(request).clock, by.tenant_id)
+
+
+@post("/team/{user_id:int}/unlock", guards=[may_change])
+async def unlock(
+    request: Request, admin: CurrentAdmin, tenants: Tenants, user_id: FromPath[int]
+) -> Template | Redirect:
+    by = _by(request, admin, tenants)
+    return await _change(request, by, admins.unlock, user_id=row_id(user_id)) or Redirect(
+        "/admin/team?done=unlocked", status_code=303
+    )
+
+
+@post("/team/{user_id:int}/role", guards=[may_change])
+async def set_role(
+    request: Request, admin: CurrentAdmin, tenants: Tenants, user_id: FromPath[int]
+) -> Template | Redirect:
+    by = _by(request, admin, tenants)
+    role = form_fields(await request.form()).get("role", "")
+    return await _change(request, by, admins.set_role, row_id(user_id), role) or Redirect(
+        "/admin/team?done=saved", status_code=303
+    )
+
+
+@get("/team/{user_id:int}/remove", guards=[may_change])
+async def remove_form(
+    request: Request, admin: CurrentAdmin, tenants: Tenants, user_id: FromPath[int]
+) -> Template:
+    by = _by(request, admin, tenants)
+    member = next((m for m in await _members(request, by) if m.admin.id == row_id(user_id)), None)
+    if member is None or member.admin.disabled_at is not None:
+        raise NotFoundException()
+    return await page(
+        request,
+        "confirm",
+        title=f"Remove {member.admin.email}?",
+        consequences=[
+            "They can't sign in any more, and every device they are signed in on is signed out now.",
+            "What they did stays in the audit log and the books under their email.",
+            "You can invite the same email again later: they get a new temporary password.",
+        ],
+        action=f"/admin/team/{member.admin.id}/remove",
+        button="Remove from the team",
+        back="/admin/team",
+    )
+
+
+@post("/team/{user_id:int}/remove", guards=[may_change])
+async def remove(
+    request: Request, admin: CurrentAdmin, tenants: Tenants, user_id: FromPath[int]
+) -> Template | Redirect:
+    by = _by(request, admin, tenants)
+    refused = await _change(request, by, admins.disable, user_id=row_id(user_id))
+    if refused:
+        return refused
+    if user_id == admin.user_id:  # they removed themself: their own session has just ended
+        return Redirect("/admin/login", status_code=303)
+    return Redirect("/admin/team?done=removed", status_code=303)
+
+
+handlers = [team, invite, reset, unlock, set_role, remove_form, remove]
