@@ -45,6 +45,7 @@ from .base import (
     Shown,
     Tenants,
     audit_change,
+    current_admin,
     form_fields,
     may_change,
     owned,
@@ -75,14 +76,16 @@ class Kind:
     insert: Callable[..., int]  # (db, services, tenant_id, spec) → id
     update: Callable[..., bool]  # (db, services, stored, spec) → False if it changed meanwhile
     context: Callable[..., Awaitable[dict]]  # (request, tenant_id, fields) → what else the form shows
-    check: Callable[..., Awaitable[None]]  # (request, tenant_id, spec): 404 if it names another's rows
+    # (request, tenant_id, spec, stored or None): 404 if it names another's rows; RouterError or
+    # AccountError for what this admin may not ask
+    check: Callable[..., Awaitable[None]]
 
 
 async def _router_context(request: Request, tenant_id: int, fields: dict) -> dict:
     return {"accounts": await services(request).store.read(accounts.in_scope, of_tenant(tenant_id))}
 
 
-async def _check_router(request: Request, tenant_id: int, spec: Any) -> None:
+async def _check_router(request: Request, tenant_id: int, spec: Any, stored: Any) -> None:
     """The router's M-Pesa account must be one of the router's own tenant."""
     if spec.mpesa_account_id is not None:
         await owned(request, accounts.get, of_tenant(tenant_id), spec.mpesa_account_id)
@@ -95,8 +98,13 @@ async def _account_context(request: Request, tenant_id: int, fields: dict) -> di
     return {"kinds": KINDS, "environments": ENVIRONMENTS | simulator, "secrets": SECRETS}
 
 
-async def _nothing_to_check(request: Request, tenant_id: int, spec: Any) -> None:
-    return None
+async def _check_account(request: Request, tenant_id: int, spec: Any, stored: Any) -> None:
+    """Daraja's own two environments, or an address an account already has: any other is for the
+    platform admin's simulators. Else a business owner could point the box's calls, Test credentials'
+    secrets with them, at any host its network reaches, and read what answers there."""
+    kept = stored is not None and stored.environment == spec.environment
+    if spec.environment not in ENVIRONMENTS and not kept and current_admin(request).role != "platform":
+        raise AccountError("environment", "Pick sandbox or production.")
 
 
 ROUTEROS = registry.kind("routeros")  # the only kind of router the admin adds today
@@ -131,7 +139,7 @@ ACCOUNT = Kind(
         db, s.vault, s.clock, account.id, account.tenant_id, spec
     ),
     context=_account_context,
-    check=_nothing_to_check,
+    check=_check_account,
 )
 
 
@@ -165,7 +173,6 @@ async def _create(request: Request, tenants: Scope, kind: Kind) -> Template | Re
     fields = form_fields(await request.form())
     spec, errors = kind.read(fields, stored=None)
     if spec is not None:
-        await kind.check(request, tenant_id, spec)
 
         def add(db: Connection) -> None:
             item_id = kind.insert(db, services(request), tenant_id, spec)
@@ -179,6 +186,7 @@ async def _create(request: Request, tenants: Scope, kind: Kind) -> Template | Re
             )
 
         try:
+            await kind.check(request, tenant_id, spec, None)
             await services(request).store.write(add)
             return Redirect(f"{kind.path}?done=saved", status_code=303)
         except (RouterError, AccountError) as error:
@@ -198,7 +206,6 @@ async def _update(request: Request, tenants: Scope, kind: Kind, item_id: int) ->
     fields = form_fields(await request.form())
     spec, errors = kind.read(fields, stored=stored)
     if spec is not None:
-        await kind.check(request, stored.tenant_id, spec)
         before, after = kind.shown(stored), kind.shown(spec)
         changed = sorted(key for key, value in after.items() if before[key] != value)
         target = f"{kind.name}:{stored.id}"
@@ -214,6 +221,7 @@ async def _update(request: Request, tenants: Scope, kind: Kind, item_id: int) ->
                 audit_change(db, request, action=action, detail={"rotated": rotated}, **audit)
 
         try:
+            await kind.check(request, stored.tenant_id, spec, stored)
             await services(request).store.write(update)
             return Redirect(f"{kind.path}?done=saved", status_code=303)
         except (RouterError, AccountError) as error:

@@ -324,6 +324,33 @@ async def test_provision_says_what_to_set_when_the_portal_has_no_address_and_why
     assert not await value(store, "SELECT count(*) FROM audit_events WHERE action = 'router_provisioned'")
 
 
+async def as_platform_admin(http, base: str, store, clock, tenant_id: int) -> str:
+    """Signs in as the box's platform admin, looking at one tenant; returns the CSRF token."""
+    await store.write(
+        create_admin, clock, email="root@example.com", password=PASSWORD, role="platform", tenant_id=None
+    )
+    csrf = csrf_of((await sign_in(http, base, "root@example.com")).text)
+    await http.post(f"{base}/admin/tenant", data={"csrf": csrf, "tenant": tenant_id})
+    return csrf
+
+
+async def test_an_owner_may_point_an_account_only_at_darajas_own_environments(
+    settings, clock, vault, store, alpha, daraja
+):
+    elsewhere = {**ACCOUNT, "environment": "http://10.0.0.5:5432/", "name": "Probe"}
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        added = await http.post(f"{base}/admin/mpesa/new", data={**elsewhere, "csrf": csrf})
+        edit = f"{base}/admin/mpesa/{alpha.account_id}/edit"
+        shown = await http.get(edit)
+        moved = await http.post(edit, data={**ACCOUNT, "environment": daraja.base_url, "csrf": csrf})
+    assert added.status_code == moved.status_code == 400
+    assert "Pick sandbox or production." in added.text and "Pick sandbox or production." in moved.text
+    assert not await value(store, "SELECT count(*) FROM mpesa_accounts WHERE name = 'Probe'")
+    assert not daraja.sim.requests  # nothing was sent anywhere
+    assert shown.status_code == 200
+
+
 async def test_test_credentials_asks_daraja_and_explains_a_refusal_without_echoing_the_secret(
     settings, clock, vault, store, alpha, daraja
 ):
@@ -338,7 +365,7 @@ async def test_test_credentials_asks_daraja_and_explains_a_refusal_without_echoi
         "passkey": SANDBOX_PASSKEY,
     }
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
-        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        csrf = await as_platform_admin(http, base, store, clock, alpha.tenant_id)  # a simulator's URL
         await http.post(f"{base}/admin/mpesa/new", data={**sim, "csrf": csrf})
         account_id = await value(store, "SELECT id FROM mpesa_accounts WHERE name = ?", (sim["name"],))
         edit_form = await http.get(f"{base}/admin/mpesa/{account_id}/edit")
@@ -373,7 +400,7 @@ async def test_an_account_pointed_elsewhere_sends_its_stored_secrets_nowhere_unt
     }
     edit, test = (f"/admin/mpesa/{alpha.account_id}/{action}" for action in ("edit", "test"))
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
-        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        csrf = await as_platform_admin(http, base, store, clock, alpha.tenant_id)
         moved = {**fields, "environment": daraja.base_url, "csrf": csrf}
         refused = await http.post(base + edit, data={**moved, **blank})
         partly = await http.post(base + edit, data={**moved, **blank, "passkey": SANDBOX_PASSKEY})
