@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.exceptions.responses import create_exception_response
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
@@ -152,9 +154,20 @@ def create_app(
             *route_handlers,
         ],
         lifespan=[lifespan],
-        exception_handlers={HTTP_500_INTERNAL_SERVER_ERROR: errors.server_error},
+        exception_handlers={HTTPException: unrouted, HTTP_500_INTERNAL_SERVER_ERROR: errors.server_error},
         state=State({"settings": settings}),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         openapi_config=None,
         logging_config=None,  # logs.configure() owns logging
     )
+
+
+def unrouted(request: Request, error: HTTPException) -> Response:
+    """Errors Litestar raises before it has found a route, which no router's own handler sees: a page that
+    doesn't exist, a method a page doesn't take, an id in the path that isn't a number. Under /admin they
+    answer the admin's page; elsewhere Litestar's usual answer. A router's own handler of HTTPException
+    (the admin's, the API's) overrides this one for its routes."""
+    path = request.url.path
+    if path == admin.router.path or path.startswith(f"{admin.router.path}/"):
+        return admin.error_page(request, error)
+    return create_exception_response(request, error)

@@ -14,6 +14,12 @@ from ..store import Conflict, Connection, Record, columns, marks
 from ..tenancy.scope import Scope
 from ..vault import Vault
 
+# A router's name is unique on the box, not only in its business: the splash finds the router by the
+# name in its link alone. The refusal says so without telling whose router has it.
+NAME_TAKEN = (
+    "That name is taken on this box: choose another (the business and the site together, like cafe-main)."
+)
+
 
 class RouterError(ValueError):
     def __init__(self, field: str, message: str):
@@ -105,7 +111,7 @@ def create(db: Connection, clock: Clock, vault: Vault, tenant_id: int, spec) -> 
             ),
         )
     except Conflict:
-        raise RouterError("name", "Another router already has that name.") from None
+        raise RouterError("name", NAME_TAKEN) from None
 
 
 def update(db: Connection, vault: Vault, router_id: int, tenant_id: int, spec) -> bool:
@@ -139,7 +145,7 @@ def update(db: Connection, vault: Vault, router_id: int, tenant_id: int, spec) -
             )
         )
     except Conflict:
-        raise RouterError("name", "Another router already has that name.") from None
+        raise RouterError("name", NAME_TAKEN) from None
 
 
 def record_contact(db: Connection, clock: Clock, router_id: int, error: str | None = None) -> None:

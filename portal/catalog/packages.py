@@ -10,11 +10,18 @@ from dataclasses import asdict, dataclass
 
 from ..clock import Clock, to_text
 from ..gateways.base import Speed
-from ..store import Connection, Record, columns, marks
+from ..store import Conflict, Connection, Record, columns, marks
 from ..tenancy.scope import Scope
 
 MAX_PRICE = 250_000  # M-Pesa's largest single payment
 MAX_DURATION = 366 * 86400
+
+
+class NameTaken(ValueError):
+    """The business sells a package of that name already: customers could not tell the two apart."""
+
+    def __init__(self) -> None:
+        super().__init__("You have a package with that name already: choose another, or change that one.")
 
 
 @dataclass(frozen=True)
@@ -120,21 +127,27 @@ def create(db: Connection, clock: Clock, tenant_id: int, spec: PackageSpec) -> i
     position = db.value(
         "SELECT coalesce(max(position), -1) + 1 FROM packages WHERE tenant_id = ?", (tenant_id,)
     )
-    return db.value(
-        "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, data_cap_bytes,"
-        " position, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (tenant_id, *asdict(spec).values(), position, now, now),
-    )
+    try:
+        return db.value(
+            "INSERT INTO packages (tenant_id, name, price, duration_seconds, rate_limit, data_cap_bytes,"
+            " position, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (tenant_id, *asdict(spec).values(), position, now, now),
+        )
+    except Conflict:
+        raise NameTaken() from None
 
 
 def update(db: Connection, clock: Clock, package_id: int, tenant_id: int, spec: PackageSpec) -> bool:
-    return bool(
-        db.execute(
-            "UPDATE packages SET name = ?, price = ?, duration_seconds = ?, rate_limit = ?,"
-            " data_cap_bytes = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
-            (*asdict(spec).values(), to_text(clock.now()), package_id, tenant_id),
+    try:
+        return bool(
+            db.execute(
+                "UPDATE packages SET name = ?, price = ?, duration_seconds = ?, rate_limit = ?,"
+                " data_cap_bytes = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+                (*asdict(spec).values(), to_text(clock.now()), package_id, tenant_id),
+            )
         )
-    )
+    except Conflict:
+        raise NameTaken() from None
 
 
 def set_hidden(db: Connection, clock: Clock, package_id: int, tenant_id: int, hidden: bool) -> bool:

@@ -8,11 +8,13 @@ from collections.abc import Collection
 from datetime import datetime
 
 from ..clock import Clock, to_text
-from ..store import Connection, Record, columns, marks
+from ..store import Conflict, Connection, Record, columns, marks
 from ..tenancy.scope import Scope
 from ..vault import Vault, new_token
 from .daraja import Account, base_url
 from .form import INITIATOR_PASSWORD, SECRETS, AccountError, AccountSpec, read_account
+
+NAME_TAKEN = "You have an M-Pesa account with that name already: choose another, or change that one."
 
 # What lists show of an account: never a secret.
 
@@ -151,27 +153,30 @@ def _initiator_password(vault: Vault, spec: AccountSpec) -> str | None:
 
 def insert(db: Connection, vault: Vault, clock: Clock, tenant_id: int, spec: AccountSpec) -> int:
     now = to_text(clock.now())
-    return db.value(
-        "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, till_number, environment,"
-        " consumer_key_enc, consumer_secret_enc, passkey_enc, initiator_name, initiator_password_enc,"
-        " certificate, c2b_token, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (
-            tenant_id,
-            spec.name,
-            spec.shortcode,
-            spec.kind,
-            spec.till_number,
-            spec.environment,
-            *(vault.encrypt(spec.secrets[key]) for key in SECRETS),
-            spec.initiator_name,
-            _initiator_password(vault, spec),
-            spec.certificate,
-            new_token(),
-            now,
-            now,
-        ),
-    )
+    try:
+        return db.value(
+            "INSERT INTO mpesa_accounts (tenant_id, name, shortcode, kind, till_number, environment,"
+            " consumer_key_enc, consumer_secret_enc, passkey_enc, initiator_name, initiator_password_enc,"
+            " certificate, c2b_token, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                tenant_id,
+                spec.name,
+                spec.shortcode,
+                spec.kind,
+                spec.till_number,
+                spec.environment,
+                *(vault.encrypt(spec.secrets[key]) for key in SECRETS),
+                spec.initiator_name,
+                _initiator_password(vault, spec),
+                spec.certificate,
+                new_token(),
+                now,
+                now,
+            ),
+        )
+    except Conflict:
+        raise AccountError("name", NAME_TAKEN) from None
 
 
 def update(
@@ -188,41 +193,45 @@ def update(
     # An initiator password left out is kept only while there is an initiator, and in its environment.
     keep_initiator_password = spec.initiator_name is not None and initiator_password is None
     same_place = (spec.shortcode, spec.environment)
-    return bool(
-        db.execute(
-            "UPDATE mpesa_accounts SET name = ?, kind = ?, shortcode = ?, till_number = ?, environment = ?,"
-            " consumer_key_enc = coalesce(?, consumer_key_enc),"
-            " consumer_secret_enc = coalesce(?, consumer_secret_enc),"
-            " passkey_enc = coalesce(?, passkey_enc), initiator_name = ?, certificate = ?,"
-            " initiator_password_enc = CASE WHEN ? AND environment = ? THEN initiator_password_enc"
-            " ELSE ? END,"
-            " c2b_registered_at = CASE WHEN shortcode = ? AND environment = ? THEN c2b_registered_at END,"
-            " c2b_registration_error = CASE WHEN shortcode = ? AND environment = ?"
-            " THEN c2b_registration_error END,"
-            " updated_at = ?"
-            " WHERE id = ? AND tenant_id = ? AND (? OR environment = ?)",
-            (
-                spec.name,
-                spec.kind,
-                spec.shortcode,
-                spec.till_number,
-                spec.environment,
-                *encrypted,
-                spec.initiator_name,
-                spec.certificate,
-                keep_initiator_password,
-                spec.environment,
-                initiator_password,
-                *same_place,
-                *same_place,
-                to_text(clock.now()),
-                account_id,
-                tenant_id,
-                all_given,
-                spec.environment,
-            ),
+    try:
+        return bool(
+            db.execute(
+                "UPDATE mpesa_accounts SET name = ?, kind = ?, shortcode = ?, till_number = ?,"
+                " environment = ?,"
+                " consumer_key_enc = coalesce(?, consumer_key_enc),"
+                " consumer_secret_enc = coalesce(?, consumer_secret_enc),"
+                " passkey_enc = coalesce(?, passkey_enc), initiator_name = ?, certificate = ?,"
+                " initiator_password_enc = CASE WHEN ? AND environment = ? THEN initiator_password_enc"
+                " ELSE ? END,"
+                " c2b_registered_at = CASE WHEN shortcode = ? AND environment = ? THEN c2b_registered_at END,"
+                " c2b_registration_error = CASE WHEN shortcode = ? AND environment = ?"
+                " THEN c2b_registration_error END,"
+                " updated_at = ?"
+                " WHERE id = ? AND tenant_id = ? AND (? OR environment = ?)",
+                (
+                    spec.name,
+                    spec.kind,
+                    spec.shortcode,
+                    spec.till_number,
+                    spec.environment,
+                    *encrypted,
+                    spec.initiator_name,
+                    spec.certificate,
+                    keep_initiator_password,
+                    spec.environment,
+                    initiator_password,
+                    *same_place,
+                    *same_place,
+                    to_text(clock.now()),
+                    account_id,
+                    tenant_id,
+                    all_given,
+                    spec.environment,
+                ),
+            )
         )
-    )
+    except Conflict:
+        raise AccountError("name", NAME_TAKEN) from None
 
 
 SECRET_COLUMNS = ("consumer_key_enc", "consumer_secret_enc", "passkey_enc", "initiator_password_enc")

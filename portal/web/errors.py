@@ -14,12 +14,26 @@ from litestar.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 
-def server_error(request: Request, error: Exception) -> Response:
+def logged(request: Request, error: Exception) -> str:
+    """Logs the failure with its traceback under a new reference, and returns the reference."""
     reference = secrets.token_hex(4)
-    route = request.scope.get("path_template", "(no route)")
-    fields = {"reference": reference, "method": request.method, "route": route}
+    fields = {"reference": reference, "method": request.method, "route": route_of(request)}
     log.error("request failed", exc_info=error, extra={"fields": fields})
-    status = error.status_code if isinstance(error, HTTPException) else 500
+    return reference
+
+
+def route_of(request: Request) -> str:
+    return request.scope.get("path_template", "(no route)")
+
+
+def status_of(error: Exception) -> int:
+    return error.status_code if isinstance(error, HTTPException) else 500
+
+
+def server_error(request: Request, error: Exception) -> Response:
+    reference = logged(request, error)
+    route = route_of(request)
+    status = status_of(error)
     if route.startswith("/hooks/"):
         # Daraja reads its own shape of answer.
         return Response(

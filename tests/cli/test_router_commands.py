@@ -14,6 +14,7 @@ from litestar.params import FromQuery
 from litestar.response import Response
 
 from portal import cli
+from portal.access import routers
 from portal.vault import write_new_key_file
 from tests.conftest import serving
 
@@ -101,7 +102,7 @@ async def test_adding_a_router_twice_or_for_an_unknown_tenant_is_refused(config_
     assert await run(config_file, *add, "--tenant", "cafe", stdin="pw\n") == 2
     assert await run(config_file, *add, "--tenant", "nobody", stdin="pw\n") == 2
     assert capsys.readouterr().err.splitlines() == [
-        "portal: Another router already has that name.",
+        f"portal: {routers.NAME_TAKEN}",
         "portal: no tenant with slug 'nobody'",
     ]
 

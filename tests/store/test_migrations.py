@@ -283,3 +283,32 @@ async def test_the_team_upgrade_keeps_every_admin_active_and_never_signed_in(
         ]
     finally:
         await store.close()
+
+
+async def test_the_names_upgrade_keeps_the_oldest_of_a_name_and_refuses_a_second_in_one_business(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def make(store) -> tuple[Seeded, Seeded]:  # names were unique nowhere but on routers
+        alpha = await seed_tenant(store, clock, vault, "alpha")
+        beta = await seed_tenant(store, clock, vault, "beta")
+        await execute(store, "UPDATE packages SET name = '1 hour'")
+        await execute(store, "UPDATE mpesa_accounts SET name = 'Till'")
+        now = "2026-01-01T00:00:00.000000+00:00"
+        package = {"price": 30, "duration_seconds": 3600, "created_at": now, "updated_at": now}
+        await store.write(insert, "packages", tenant_id=alpha.tenant_id, name="1 hour", **package)
+        await store.write(insert_account, clock, vault, alpha.tenant_id, "Till")
+        return alpha, beta
+
+    store, (alpha, beta) = await older_portal(tmp_path, monkeypatch, len(MIGRATIONS) - 1, make)
+    try:
+        assert await store.migrate() == list(range(len(MIGRATIONS), len(MIGRATIONS) + 1))
+        for table, name in (("packages", "1 hour"), ("mpesa_accounts", "Till")):
+            found = await rows(store, f"SELECT id, tenant_id, name FROM {table} ORDER BY id")
+            [first_alpha, first_beta, second_alpha] = [tuple(row) for row in found]
+            assert first_alpha[1:] == (alpha.tenant_id, name)
+            assert first_beta[1:] == (beta.tenant_id, name)
+            assert second_alpha[1:] == (alpha.tenant_id, f"{name} ({second_alpha[0]})")
+            with pytest.raises(Conflict):
+                await execute(store, f"UPDATE {table} SET name = ? WHERE id = ?", (name, second_alpha[0]))
+    finally:
+        await store.close()

@@ -537,4 +537,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE admin_users ADD COLUMN disabled_at TEXT;
     ALTER TABLE admin_users ADD COLUMN last_sign_in_at TEXT;
     """,
+    # 13: a package's and an M-Pesa account's name is unique within its business (two businesses may
+    # each sell "1 hour"); a router's stays unique on the box, as the splash finds it by name alone.
+    # A name a business gave twice before stays the oldest's; the others get their id after it.
+    """
+    UPDATE packages SET name = name || ' (' || id || ')' WHERE EXISTS (SELECT 1 FROM packages AS older
+        WHERE older.tenant_id = packages.tenant_id AND older.name = packages.name AND older.id < packages.id);
+    UPDATE mpesa_accounts SET name = name || ' (' || id || ')' WHERE EXISTS (SELECT 1 FROM mpesa_accounts
+        AS older WHERE older.tenant_id = mpesa_accounts.tenant_id AND older.name = mpesa_accounts.name
+        AND older.id < mpesa_accounts.id);
+    CREATE UNIQUE INDEX packages_name_per_tenant ON packages (tenant_id, name);
+    CREATE UNIQUE INDEX mpesa_accounts_name_per_tenant ON mpesa_accounts (tenant_id, name);
+    """,
 ]

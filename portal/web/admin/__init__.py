@@ -6,24 +6,20 @@ is scoped to the tenants the admin may see, so another tenant's id in a URL is s
 """
 
 from litestar import Router
-from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from . import auth, catalog, connections, overview, payments, reconcile, reports, sessions, team
-from .base import current_admin, current_tenants, error_page, signed_in, strict_transport
-
-# Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer.
-HEADERS = [
-    ResponseHeader(
-        name="Content-Security-Policy",
-        value="default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self';"
-        " frame-ancestors 'none'; base-uri 'none'",
-    ),
-    ResponseHeader(name="Cache-Control", value="no-store"),
-    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
-    ResponseHeader(name="Referrer-Policy", value="same-origin"),
-]
+from .base import (
+    HEADERS,
+    current_admin,
+    current_tenants,
+    error_page,
+    failure_page,
+    signed_in,
+    strict_transport,
+)
 
 router = Router(
     path="/admin",
@@ -43,7 +39,8 @@ router = Router(
         "admin": Provide(current_admin, sync_to_thread=False),
         "tenants": Provide(current_tenants, sync_to_thread=False),
     },
-    exception_handlers={HTTPException: error_page},
+    # What fails on our side is keyed by status: Litestar looks that up before the exception's class.
+    exception_handlers={HTTPException: error_page, HTTP_500_INTERNAL_SERVER_ERROR: failure_page},
     response_headers=HEADERS,
     middleware=[strict_transport],
 )

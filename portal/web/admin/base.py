@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie
+from litestar.datastructures import Cookie, ResponseHeader
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.exceptions import (
@@ -33,6 +33,7 @@ from ...store import Connection
 from ...tenancy import audit, tenants
 from ...tenancy.admins import SESSION_LIFETIME, Admin, admin_for_session, scope_of
 from ...tenancy.scope import Scope
+from .. import errors
 from ..addresses import came_over_https, client_address
 from ..forms import form_fields
 
@@ -43,6 +44,19 @@ CSRF_REFUSED = (
     "was loaded. Go back, reload the page and try again."
 )
 STAFF_REFUSED = "Staff accounts can look at everything but change no money and no credentials."
+
+# Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer. The
+# router sends them with every page; error pages, which Litestar sends past the router, add them themselves.
+HEADERS = [
+    ResponseHeader(
+        name="Content-Security-Policy",
+        value="default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    ResponseHeader(name="Referrer-Policy", value="same-origin"),
+]
 
 # Short confirmations shown after a redirect; the URL names one, so no text of the client's is shown.
 NOTICES = {
@@ -218,9 +232,27 @@ def error_page(request: Request, error: HTTPException) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         following = f"?next={quote(target)}" if request.method == "GET" and target != "/admin" else ""
         return Redirect(f"/admin/login{following}", status_code=303)
-    context = _plain_context(request, {"status": error.status_code, "message": _message(error)})
+    return _error_response(request, error.status_code, _message(error), headers=error.headers)
+
+
+def failure_page(request: Request, error: Exception) -> Response:
+    """The router's handler for what failed on our side: a page with the reference its log line carries,
+    so the owner can quote it; nothing of the error itself is shown."""
+    reference = errors.logged(request, error)
+    message = (
+        "Something went wrong on our side and nothing was changed by this page. Try again in a minute; "
+        f"if it happens again, quote this reference: {reference}"
+    )
+    return _error_response(request, errors.status_of(error), message)
+
+
+def _error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    context = _plain_context(request, {"status": status, "message": message})
     html = request.app.template_engine.get_template("admin/error.html").render(**context)
-    return Response(html, status_code=error.status_code, media_type=MediaType.HTML, headers=error.headers)
+    own = {header.name: header.value for header in HEADERS}
+    return Response(html, status_code=status, media_type=MediaType.HTML, headers={**own, **(headers or {})})
 
 
 def _message(error: HTTPException) -> str:
@@ -228,6 +260,8 @@ def _message(error: HTTPException) -> str:
         return "There is nothing here, or it belongs to someone else."
     if error.status_code == 400:
         return "That request was not understood. Go back and check what you typed."
+    if error.status_code == 405:
+        return "This page can't be used that way. Go back and use the page's own buttons and links."
     if error.status_code == 413:
         return "That file is too big to upload here."
     return error.detail

@@ -1,6 +1,8 @@
 """What is sold: packages (create, edit, hide, order) and voucher batches (generate at a price, print,
 mark sold, void)."""
 
+from collections.abc import Callable
+
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -147,8 +149,7 @@ async def package_create(request: Request, tenants: Tenants) -> Template | Redir
             detail=detail,
         )
 
-    await services(request).store.write(create)
-    return Redirect("/admin/packages?done=saved", status_code=303)
+    return await _save(request, create, fields, "/admin/packages/new")
 
 
 @get("/packages/{package_id:int}/edit", guards=[may_change])
@@ -188,7 +189,19 @@ async def package_update(
                 detail=changed,
             )
 
-    await services(request).store.write(update)
+    return await _save(request, update, fields, f"/admin/packages/{package_id}/edit")
+
+
+async def _save(
+    request: Request, change: Callable[[Connection], None], fields: dict, action: str
+) -> Template | Redirect:
+    """Writes the package; a name the business uses already is its form again, saying so."""
+    try:
+        await services(request).store.write(change)
+    except packages.NameTaken as taken:
+        return await _package_form(
+            request, fields=fields, errors={"name": str(taken)}, action=action, status_code=400
+        )
     return Redirect("/admin/packages?done=saved", status_code=303)
 
 

@@ -173,7 +173,7 @@ async def test_router_form_mistakes_are_explained_and_the_password_is_not_echoed
         and "address on the network" in bad.text
         and "1 to 65535" in bad.text
     )
-    assert "Another router already has that name." in taken.text
+    assert routers.NAME_TAKEN in taken.text
     assert "Give that user" in no_password.text
     assert ROUTER["password"] not in bad.text + taken.text
     assert 'value="not a host!"' in bad.text

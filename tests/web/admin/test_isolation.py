@@ -8,12 +8,17 @@ import re
 
 import pytest
 
+from portal.access import routers
 from portal.app import create_app
 from portal.billing import vouchers
+from portal.catalog.packages import NameTaken
+from portal.mpesa import accounts
 from portal.tenancy.admins import create_admin
 from tests.conftest import free_port, rows, serving, value
 from tests.seed import PASSWORD, seed_tenant
 from tests.web.admin.client import browser, csrf_of, sign_in
+from tests.web.admin.test_catalog import PACKAGE
+from tests.web.admin.test_connections import ACCOUNT, ROUTER
 
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 # Everything any admin form reads, filled in validly, so a refusal can only come from who is asking.
@@ -317,3 +322,54 @@ async def test_a_file_posted_where_text_belongs_is_never_an_error(settings, cloc
     assert len(answers) >= 20
     assert {path: status for path, status in answers.items() if status >= 500} == {}
     assert answers["POST /admin/login"] == 401
+
+
+@pytest.mark.parametrize(
+    ("table", "path", "form", "taken"),
+    [
+        ("packages", "/admin/packages", PACKAGE, str(NameTaken())),
+        ("mpesa_accounts", "/admin/mpesa", ACCOUNT, accounts.NAME_TAKEN),
+    ],
+)
+async def test_a_name_is_unique_in_its_business_only(
+    settings, clock, vault, store, two_tenants, table, path, form, taken
+):
+    alpha, _ = two_tenants
+    names = {"packages": ("Alpha hour", "Beta hour"), "mpesa_accounts": ("alpha-paybill", "beta-paybill")}
+    ours, theirs = names[table]
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        added = await http.post(f"{base}{path}/new", data={**form, "name": theirs, "csrf": csrf})
+        added_id = await value(
+            store, f"SELECT id FROM {table} WHERE tenant_id = ? AND name = ?", (alpha.tenant_id, theirs)
+        )
+        again = await http.post(f"{base}{path}/new", data={**form, "name": ours, "csrf": csrf})
+        renamed = await http.post(f"{base}{path}/{added_id}/edit", data={**form, "name": ours, "csrf": csrf})
+    assert added.status_code == 200 and added_id
+    assert again.status_code == renamed.status_code == 400
+    assert taken in again.text and taken in renamed.text
+    assert f'value="{ours}"' in again.text
+    assert await value(store, f"SELECT count(*) FROM {table} WHERE name = ?", (ours,)) == 1
+
+
+async def test_a_router_name_another_business_uses_is_refused_without_saying_whose(
+    settings, clock, vault, store, two_tenants
+):
+    alpha, _ = two_tenants
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        edit = {**ROUTER, "host": "10.0.0.1", "port": "8728"}  # the place its password was typed for
+        refusals = [
+            await http.post(
+                f"{base}/admin/routers/new", data={**ROUTER, "name": "beta-router", "csrf": csrf}
+            ),
+            await http.post(
+                f"{base}/admin/routers/{alpha.router_id}/edit",
+                data={**edit, "name": "beta-router", "csrf": csrf},
+            ),
+        ]
+    for refused in refusals:
+        assert refused.status_code == 400
+        assert routers.NAME_TAKEN in refused.text  # the splash finds a router by its name alone
+        assert "Another router" not in refused.text and "Beta" not in refused.text
+    assert await value(store, "SELECT count(*) FROM routers WHERE name = 'beta-router'") == 1
