@@ -3,6 +3,7 @@ import pytest
 from portal.store import Conflict, StoreError
 from portal.store.migrations.sqlite import MIGRATIONS
 from portal.store.sqlite import SQLiteStore
+from portal.tenancy import api_clients
 from tests.conftest import execute, rows, value
 from tests.seed import Seeded, insert, insert_account, seed_tenant
 
@@ -10,7 +11,7 @@ TABLES = {
     "tenants", "admin_users", "admin_sessions", "mpesa_accounts", "routers", "packages",
     "access_sessions", "payments", "payment_events", "c2b_payments", "vouchers", "router_tasks",
     "router_task_attempts", "audit_events", "receipt_checks", "c2b_spends", "sign_in_slowdowns",
-    "api_clients",
+    "api_clients", "webhook_endpoints", "webhook_messages", "webhook_attempts",
 }  # fmt: skip
 
 
@@ -234,6 +235,24 @@ async def test_the_api_upgrade_keeps_payments_and_gives_a_reused_idempotency_key
             (seeded.paid_payment_id, None, seeded.package_id),
             (seeded.failed_payment_id, "order-1", seeded.package_id),
         ]
+        assert await table_names(store) == TABLES
+    finally:
+        await store.close()
+
+
+async def test_the_webhooks_upgrade_keeps_api_clients_and_starts_with_no_endpoints(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def make(store) -> int:
+        tenant_id = (await seed_tenant(store, clock, vault, "alpha")).tenant_id
+        client, _ = await store.write(api_clients.create, clock, tenant_id, "Shop", ["payments:read"])
+        return client.id
+
+    store, client_id = await older_portal(tmp_path, monkeypatch, 10, make)
+    try:
+        assert await store.migrate() == list(range(11, len(MIGRATIONS) + 1))
+        assert await value(store, "SELECT name FROM api_clients WHERE id = ?", (client_id,)) == "Shop"
+        assert await value(store, "SELECT count(*) FROM webhook_endpoints") == 0
         assert await table_names(store) == TABLES
     finally:
         await store.close()
