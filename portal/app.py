@@ -32,6 +32,7 @@ from .mpesa.daraja import DarajaClient
 from .settings import Settings
 from .store import Store
 from .store.sqlite import SQLiteStore
+from .tenancy.webhooks import Sender
 from .throttle import Throttle
 from .vault import Vault
 from .web import admin, api, errors, health, hooks, metrics, splash
@@ -84,9 +85,13 @@ def create_app(
         try:
             if applied := await store.migrate():
                 log.info("database migrated", extra={"fields": {"versions": applied}})
-            # Each Daraja call sets its own timeout (mpesa/daraja.py).
-            async with httpx.AsyncClient(transport=http_transport) as http:
-                app.state.services = services = build(store, http)
+            # Each Daraja call sets its own timeout (mpesa/daraja.py). Webhooks go to API clients' own
+            # URLs, on a client of their own (tenancy/webhooks.py sets its timeout).
+            async with (
+                httpx.AsyncClient(transport=http_transport) as http,
+                httpx.AsyncClient() as webhooks_http,
+            ):
+                app.state.services = services = build(store, http, webhooks_http)
                 services.jobs.start()
                 try:
                     yield
@@ -96,7 +101,7 @@ def create_app(
         finally:
             await store.close()
 
-    def build(store: Store, http: httpx.AsyncClient) -> Services:
+    def build(store: Store, http: httpx.AsyncClient, webhooks_http: httpx.AsyncClient) -> Services:
         metrics = Metrics()
         daraja = DarajaClient(http, clock)
         gateways = Gateways(settings.routers.api_timeout)
@@ -107,6 +112,7 @@ def create_app(
             """After a payment became paid: count how we learnt it, and switch the device on."""
             metrics.confirmations.labels(path=path).inc()
             jobs.router_tasks.wake()  # its grant is queued; its expiry has no moment until it is online
+            jobs.webhooks.wake()  # an API client's payment: its webhooks are queued
 
         checkout = Checkout(
             store,
@@ -119,12 +125,19 @@ def create_app(
             limits=settings.limits,
         )
         confirmation = Confirmation(
-            store, clock, vault, daraja, payment_timeout=settings.mpesa.payment_timeout, paid=paid
+            store,
+            clock,
+            vault,
+            daraja,
+            payment_timeout=settings.mpesa.payment_timeout,
+            paid=paid,
+            settled=lambda: jobs.webhooks.wake(),
         )
         receipt_checks = ReceiptChecks(
             store, clock, vault, daraja, public_url=settings.server.public_url, paid=paid
         )
-        jobs = Jobs(settings, clock, store, vault, daraja, worker, sync, confirmation)
+        sender = Sender(store, clock, vault, webhooks_http)
+        jobs = Jobs(settings, clock, store, vault, daraja, worker, sync, confirmation, sender)
         return Services(
             settings=settings,
             clock=clock,

@@ -113,5 +113,10 @@ def to_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def to_api_text(moment: datetime) -> str:
+    """A time as the API and its webhooks show it: UTC, ISO 8601, with `Z`."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def from_text(text: str) -> datetime:
     return datetime.fromisoformat(text)

@@ -7,6 +7,8 @@
                                                                         task's due time, on the clock
     session expiry      ends sessions whose time is up and queues       woken when a session changes; else
                         their revokes (access/sessions.py)              the next expiry, on the clock
+    webhooks            posts API clients' events that are due          woken when a payment is settled; else
+                        (tenancy/webhooks.py)                           the next try's due time, on the clock
     reconcile payments  STK queries for open payments that are due      every second; acts only on what is due
                         (billing/confirmation.py)                       by the clock; rounds overlap while a
                                                                         slow Daraja answers
@@ -41,6 +43,7 @@ from .clock import Clock
 from .mpesa.daraja import DarajaClient
 from .settings import Settings
 from .store import Store
+from .tenancy.webhooks import Sender
 from .vault import Vault
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,7 @@ class Jobs:
         worker: RouterWorker,
         sync: RouterSync,
         confirmation: Confirmation,
+        sender: Sender,
     ):
         self.settings = settings
         self.clock = clock
@@ -125,6 +129,8 @@ class Jobs:
         worker.changed = self.wake  # tasks left behind a runner, a device just online (its expiry)
         self.worker = worker
         self.expiry = Loop("session-expiry", clock, self.expire_due)
+        self.sender = sender
+        self.webhooks = Loop("webhooks", clock, self.send_webhooks)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
 
     def wake(self) -> None:
@@ -141,6 +147,9 @@ class Jobs:
                 self.router_tasks.wake()
             next_expiry = await self.store.read(sessions.next_expiry)
         return next_expiry
+
+    async def send_webhooks(self) -> datetime | None:
+        return await self.sender.send_due()
 
     async def prune_outbox(self) -> int:
         """Batch after batch, each its own transaction, so callbacks' writes go in between."""
@@ -172,9 +181,11 @@ class Jobs:
         self.scheduler.start()
         self.router_tasks.start()
         self.expiry.start()
+        self.webhooks.start()
 
     async def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
         await self.router_tasks.stop()
         await self.expiry.stop()
+        await self.webhooks.stop()
         await self.worker.stop()

@@ -108,16 +108,18 @@ class Confirmation:
         *,
         payment_timeout: int,
         paid: Callable[[str], None],
+        settled: Callable[[], None],
     ):
         """`paid(path)` is called after a payment became paid and committed, with how we learnt it
         ('callback', 'query', 'status' or 'owner'): count it, and wake the worker that lets the device
-        in."""
+        in. `settled()` is called after one failed or expired: its webhooks are queued."""
         self.store = store
         self.clock = clock
         self.vault = vault
         self.daraja = daraja
         self.payment_timeout = timedelta(seconds=payment_timeout)
         self.paid = paid
+        self.settled = settled
         self._asking: set[int] = set()  # payments with a query in flight
         self._in_flight: dict[int, int] = {}  # M-Pesa account: its queries in flight
         self._slowed_until: dict[int, datetime] = {}  # M-Pesa account: no queries before then
@@ -136,6 +138,8 @@ class Confirmation:
         ref, effect = outcome
         if effect == "paid":
             self.paid("callback")
+        elif effect == "failed":
+            self.settled()
         if effect.startswith("suspicious"):
             log.warning(
                 "suspicious STK callback",
@@ -246,13 +250,16 @@ class Confirmation:
         try:
             answer = await self.daraja.stk_query(account, payment.checkout_request_id)
         except DarajaError as error:
-            await self.store.write(self._query_failed, payment, self.clock.now(), deadline, error)
+            if await self.store.write(self._query_failed, payment, self.clock.now(), deadline, error):
+                self.settled()
             return not (isinstance(error, BusyError) and error.rate_limited)
         effect = await self.store.write(
             self._query_answered, payment, sent, deadline, answer.result_code, answer.result_desc
         )
         if effect == "paid":
             self.paid("query")
+        elif effect in ("failed", "expired"):
+            self.settled()
         return True
 
     def _unanswered(self, db: Connection, payment: Payment) -> None:
@@ -263,7 +270,8 @@ class Confirmation:
 
     def _query_failed(
         self, db: Connection, payment: Payment, now: datetime, deadline: datetime, error: DarajaError
-    ) -> None:
+    ) -> bool:
+        """True if the payment expired."""
         payments.record(
             db,
             self.clock,
@@ -275,14 +283,16 @@ class Confirmation:
             daraja_code=error.code,
         )
         if now >= deadline + GIVE_UP_AFTER:
-            if payments.mark_expired(db, self.clock, payment.id):
+            expired = payments.mark_expired(db, self.clock, payment.id)
+            if expired:
                 payments.record(
                     db, self.clock, payment.id, "expired", "reconcile", reason="Daraja never answered"
                 )
             payments.stop_asking(db, payment.id)  # one cancelled on the page stays cancelled
-        else:
-            later = now + RETRY_AFTER_ERROR
-            payments.schedule_query(db, payment.id, later if now >= deadline else min(later, deadline))
+            return expired
+        later = now + RETRY_AFTER_ERROR
+        payments.schedule_query(db, payment.id, later if now >= deadline else min(later, deadline))
+        return False
 
     def _query_answered(
         self,

@@ -26,9 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..clock import Clock, from_text, to_text
+from .. import i18n
+from ..clock import Clock, from_text, to_api_text, to_text
+from ..i18n.formats import masked_phone
 from ..mpesa import result_codes
 from ..store import Connection, Record, columns, marks
+from ..tenancy import webhooks
 from ..tenancy.scope import Scope
 
 OPEN = ("created", "pending")
@@ -38,6 +41,8 @@ ASKED_ABOUT = (
     f" OR (state = 'failed' AND result_code = '{result_codes.PAGE_CANCELLED}'))"
 )
 STATES = ("created", "pending", "unknown", "paid", "failed", "expired", "reversed")
+# The states an API client's webhooks are told of (`payment.paid` …).
+TOLD = ("paid", "failed", "expired")
 
 
 class Payment(Record, frozen=True):
@@ -92,6 +97,32 @@ class Event:
 
 
 COLUMNS = columns(Payment)
+
+
+def api_view(payment: Payment) -> dict[str, Any]:
+    """A payment as the API and its webhooks show it: the phone masked, the receipt once paid."""
+    outcome = payment.outcome if payment.state in ("failed", "expired") else None
+    return {
+        "id": payment.id,
+        "state": payment.state,
+        "amount": payment.amount,
+        "currency": "KES",
+        "phone": masked_phone(payment.phone),
+        "reference": payment.reference,
+        "description": payment.description,
+        "receipt": payment.receipt,
+        # Why it failed, for a program (`category`) and for the payer (`reason`, what the splash says).
+        "failure": {
+            "code": outcome.code,
+            "category": outcome.category,
+            "reason": i18n.say("en", outcome.message),
+        }
+        if outcome
+        else None,
+        "created_at": to_api_text(payment.created_at),
+        "updated_at": to_api_text(payment.updated_at),
+        "paid_at": to_api_text(payment.paid_at) if payment.paid_at else None,
+    }
 
 
 def _one(db: Connection, where: str, params: tuple) -> Payment | None:
@@ -195,15 +226,23 @@ def timeline(db: Connection, payment_id: int) -> list[Event]:
 def transition(
     db: Connection, clock: Clock, payment_id: int, from_states: tuple[str, ...], to_state: str, **columns: Any
 ) -> bool:
-    """The compare-and-swap every change of state goes through; True if this call made it."""
+    """The compare-and-swap every change of state goes through; True if this call made it. An API
+    client's payment that became paid, failed or expired queues its webhooks here, in the same
+    transaction, whichever path changed it."""
     columns["updated_at"] = to_text(clock.now())
     assignments = ", ".join(f"{name} = ?" for name in columns)
-    return bool(
-        db.execute(
-            f"UPDATE payments SET state = ?, {assignments} WHERE id = ? AND state IN ({marks(from_states)})",
-            (to_state, *columns.values(), payment_id, *from_states),
-        )
+    changed = db.execute(
+        f"UPDATE payments SET state = ?, {assignments} WHERE id = ? AND state IN ({marks(from_states)})",
+        (to_state, *columns.values(), payment_id, *from_states),
     )
+    if changed and to_state in TOLD:
+        payment = get(db, payment_id)
+        if payment.api_client_id is not None:
+            subject = f"payment:{payment.id}"
+            webhooks.queue(
+                db, clock, payment.api_client_id, f"payment.{to_state}", subject, api_view(payment)
+            )
+    return bool(changed)
 
 
 def to_paid(db: Connection, clock: Clock, payment_id: int, *, receipt: str | None, desc: str) -> bool:

@@ -14,6 +14,7 @@ from ..settings import DEFAULT_CONFIG, ConfigError
 from ..store import StoreError
 from ..tenancy.api_clients import SCOPES, ApiClientError
 from ..tenancy.tenants import TenantError
+from ..tenancy.webhooks import WebhookError
 from ..vault import VaultError
 from .commands import (
     cmd_admin_create,
@@ -39,6 +40,11 @@ from .commands import (
     cmd_sim_daraja,
     cmd_sim_router,
     cmd_tenant_create,
+    cmd_webhook_add,
+    cmd_webhook_deliveries,
+    cmd_webhook_enable,
+    cmd_webhook_list,
+    cmd_webhook_remove,
     positive_int,
 )
 from .serving import CommandError
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         VaultError,
         TenantError,
         ApiClientError,
+        WebhookError,
         RouterError,
         GatewayError,
     ) as error:
@@ -202,6 +209,43 @@ def build_parser() -> argparse.ArgumentParser:
     listed.add_argument("--tenant", required=True, help="tenant slug")
     revoke = command("revoke", cmd_api_client_revoke, "revoke an API client's token for good", api_commands)
     revoke.add_argument("id", type=positive_int, help="the client's id (from `portal api-client list`)")
+    webhook = api_commands.add_parser(
+        "webhook", help="the URLs an API client is told of its payments at (signed webhooks)"
+    )
+    webhook_commands = webhook.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    client_help = "the API client's id (from `portal api-client list`)"
+    webhook_id_help = "the webhook's id (from `portal api-client webhook list`)"
+    add_webhook = command(
+        "add",
+        cmd_webhook_add,
+        "add a URL for a client's events; prints its signing secret, once",
+        webhook_commands,
+    )
+    add_webhook.add_argument("client", type=positive_int, help=client_help)
+    add_webhook.add_argument("url", help="where events are posted, e.g. https://shop.example/hooks/portal")
+    listed_webhooks = command(
+        "list", cmd_webhook_list, "list a client's webhooks and their state", webhook_commands
+    )
+    listed_webhooks.add_argument("client", type=positive_int, help=client_help)
+    remove_webhook = command(
+        "remove", cmd_webhook_remove, "stop sending events to a webhook", webhook_commands
+    )
+    remove_webhook.add_argument("id", type=positive_int, help=webhook_id_help)
+    enable_webhook = command(
+        "enable",
+        cmd_webhook_enable,
+        "send new events again to a webhook disabled after failing",
+        webhook_commands,
+    )
+    enable_webhook.add_argument("id", type=positive_int, help=webhook_id_help)
+    deliveries = command(
+        "deliveries",
+        cmd_webhook_deliveries,
+        "a client's latest events and each try at sending them",
+        webhook_commands,
+    )
+    deliveries.add_argument("client", type=positive_int, help=client_help)
+    deliveries.add_argument("--limit", type=positive_int, default=20, help="how many events (default 20)")
 
     router = commands.add_parser("router", help="manage MikroTik routers (hotspot sites)")
     router_commands = router.add_subparsers(title="commands", metavar="COMMAND", required=True)

@@ -24,7 +24,7 @@ from ..settings import Settings
 from ..store import Connection, Store
 from ..store.backup import restore_backup, take_backup
 from ..store.sqlite import SQLiteStore
-from ..tenancy import admins, api_clients, tenants
+from ..tenancy import admins, api_clients, tenants, webhooks
 from ..tenancy.passwords import hash_password, password_problem
 from ..vault import Vault, add_key, retire_old_keys, write_new_key_file
 from .serving import CommandError, serve
@@ -131,7 +131,7 @@ def cmd_keys_generate(args: argparse.Namespace) -> None:
 def rotate_secrets(db: Connection, vault: Vault) -> int:
     """Every stored secret re-encrypted under the newest key, by the owner of each table that holds
     some, in one transaction; returns how many."""
-    owners = (accounts, routers, sessions, vouchers)
+    owners = (accounts, routers, sessions, vouchers, webhooks)
     return sum(owner.rotate_secrets(db, vault) for owner in owners)
 
 
@@ -268,6 +268,76 @@ def cmd_api_client_revoke(args: argparse.Namespace) -> None:
     if client.revoked_at is not None:
         raise CommandError(f"API client {args.id} ({client.name}) was revoked already")
     print(f"API client {client.id} ({client.name}) revoked: its token is refused from now on")
+
+
+def cmd_webhook_add(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    work = (webhooks.add, SystemClock(), load_vault(settings), args.client, args.url)
+    endpoint, secret = _on_store(settings, lambda store: store.write(*work))
+    print(f"webhook {endpoint.id} added to API client {endpoint.api_client_id}: {endpoint.url}")
+    print(f"secret: {secret}")
+    print("Keep the secret now (the receiver checks signatures with it): it is never shown again.")
+
+
+def cmd_webhook_list(args: argparse.Namespace) -> None:
+    found = _on_store(load_settings(args), lambda store: store.read(webhooks.of_client, args.client))
+    if not found:
+        print(f"API client {args.client} has no webhooks; add one with `portal api-client webhook add`")
+    for endpoint in found:
+        if endpoint.removed_at:
+            state = f"removed {to_text(endpoint.removed_at)}"
+        elif endpoint.disabled_at:
+            failing = to_text(endpoint.failing_since)
+            state = f"disabled {to_text(endpoint.disabled_at)} after failing since {failing}"
+        elif endpoint.failing_since:
+            state = f"failing since {to_text(endpoint.failing_since)}"
+        else:
+            state = "active"
+        print(f"{endpoint.id}  {endpoint.url}  {state}  (added {to_text(endpoint.created_at)})")
+
+
+def _change_webhook(
+    args: argparse.Namespace, change: Callable[..., bool], unchanged: str, *extra: Any
+) -> webhooks.Endpoint:
+    """The endpoint, once `change` has been made to it; refused if there is none or it changed nothing
+    (it was `unchanged` already)."""
+
+    def changed(db: Connection) -> tuple[webhooks.Endpoint | None, bool]:
+        endpoint = webhooks.get(db, args.id)
+        return endpoint, endpoint is not None and change(db, *extra, endpoint.id)
+
+    endpoint, done = _on_store(load_settings(args), lambda store: store.write(changed))
+    if endpoint is None:
+        raise CommandError(f"no webhook {args.id}")
+    if not done:
+        raise CommandError(f"webhook {args.id} ({endpoint.url}) {unchanged}")
+    return endpoint
+
+
+def cmd_webhook_remove(args: argparse.Namespace) -> None:
+    endpoint = _change_webhook(args, webhooks.remove, "was removed already", SystemClock())
+    print(f"webhook {endpoint.id} removed: {endpoint.url} gets no more events")
+
+
+def cmd_webhook_enable(args: argparse.Namespace) -> None:
+    endpoint = _change_webhook(args, webhooks.enable, "is not disabled")
+    print(f"webhook {endpoint.id} enabled: {endpoint.url} gets new events again")
+
+
+def cmd_webhook_deliveries(args: argparse.Namespace) -> None:
+    work = (webhooks.deliveries, args.client, args.limit)
+    found = _on_store(load_settings(args), lambda store: store.read(*work))
+    if not found:
+        print(f"API client {args.client} has sent no webhooks yet")
+    for message, attempts in found:
+        print(
+            f"{message.event_id}  {message.event_type}  {message.subject}  to webhook {message.endpoint_id}"
+            f"  {message.state}, {message.attempts} tries, queued {to_text(message.created_at)}"
+            + (f", next try {to_text(message.next_attempt_at)}" if message.next_attempt_at else "")
+        )
+        for attempt in attempts:
+            answer = f"HTTP {attempt.status_code}" if attempt.status_code is not None else "no answer"
+            print(f"    {to_text(attempt.at)}  {answer}" + (f"  {attempt.error}" if attempt.error else ""))
 
 
 def read_new_password() -> str:

@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from portal import cli
-from portal.vault import fingerprint, write_new_key_file
+from portal.vault import Vault, fingerprint, write_new_key_file
 
 
 @pytest.fixture
@@ -62,3 +62,49 @@ def test_unknown_scope_and_tenant_are_refused_in_one_line(config_file, capsys):
     assert "portal: no tenant with slug 'nope'" in capsys.readouterr().err
     assert run(config_file, "create", "--tenant", "shop", "--name", " ", "--scope", "payments:read") == 2
     assert "portal: a client's name is 1 to 80 characters" in capsys.readouterr().err
+
+
+def test_a_webhook_is_added_with_its_secret_shown_once_listed_removed_and_its_deliveries_read(
+    config_file, tmp_path, capsys
+):
+    assert run(config_file, "create", "--tenant", "shop", "--name", "Till", "--scope", "payments:read") == 0
+    capsys.readouterr()
+    assert run(config_file, "webhook", "add", "1", "https://shop.example/hooks/portal") == 0
+    out = capsys.readouterr().out
+    assert "webhook 1 added to API client 1: https://shop.example/hooks/portal" in out
+    [secret] = [line.removeprefix("secret: ") for line in out.splitlines() if line.startswith("secret: ")]
+    assert secret.startswith("whsec_")
+    with sqlite3.connect(tmp_path / "portal.db") as db:
+        [(stored,)] = db.execute("SELECT secret_enc FROM webhook_endpoints").fetchall()
+    assert Vault.from_file(tmp_path / "vault.key").decrypt(stored) == secret
+
+    assert run(config_file, "webhook", "list", "1") == 0
+    listed = capsys.readouterr().out
+    assert "1  https://shop.example/hooks/portal  active" in listed and secret not in listed
+    assert run(config_file, "webhook", "deliveries", "1") == 0
+    assert "API client 1 has sent no webhooks yet" in capsys.readouterr().out
+    assert run(config_file, "webhook", "remove", "1") == 0
+    assert (
+        "webhook 1 removed: https://shop.example/hooks/portal gets no more events" in capsys.readouterr().out
+    )
+    assert run(config_file, "webhook", "remove", "1") == 2
+    assert (
+        "portal: webhook 1 (https://shop.example/hooks/portal) was removed already" in capsys.readouterr().err
+    )
+    assert run(config_file, "webhook", "enable", "1") == 2
+    assert "is not disabled" in capsys.readouterr().err
+    assert run(config_file, "webhook", "list", "1") == 0
+    assert "  removed 20" in capsys.readouterr().out
+
+
+def test_a_webhook_for_no_client_a_revoked_one_or_no_http_url_is_refused_in_one_line(config_file, capsys):
+    assert run(config_file, "create", "--tenant", "shop", "--name", "Till", "--scope", "payments:read") == 0
+    assert run(config_file, "webhook", "add", "7", "https://shop.example/hooks") == 2
+    assert "portal: no API client 7" in capsys.readouterr().err
+    assert run(config_file, "webhook", "add", "1", "ftp://shop.example/hooks") == 2
+    assert "portal: 'ftp://shop.example/hooks' is not an http(s) URL" in capsys.readouterr().err
+    assert run(config_file, "revoke", "1") == 0
+    assert run(config_file, "webhook", "add", "1", "https://shop.example/hooks") == 2
+    assert "portal: API client 1 (Till) is revoked" in capsys.readouterr().err
+    assert run(config_file, "webhook", "remove", "3") == 2
+    assert "portal: no webhook 3" in capsys.readouterr().err

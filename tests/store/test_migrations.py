@@ -4,6 +4,7 @@ from portal.billing import payments
 from portal.store import Conflict, StoreError
 from portal.store.migrations.sqlite import MIGRATIONS
 from portal.store.sqlite import SQLiteStore
+from portal.tenancy import api_clients
 from tests.conftest import execute, rows, value
 from tests.seed import Seeded, insert, insert_account, seed_tenant
 
@@ -11,7 +12,7 @@ TABLES = {
     "tenants", "admin_users", "admin_sessions", "mpesa_accounts", "routers", "packages",
     "access_sessions", "payments", "payment_events", "c2b_payments", "vouchers", "router_tasks",
     "router_task_attempts", "audit_events", "receipt_checks", "c2b_spends", "sign_in_slowdowns",
-    "api_clients",
+    "api_clients", "webhook_endpoints", "webhook_messages", "webhook_attempts",
 }  # fmt: skip
 
 
@@ -240,6 +241,24 @@ async def test_the_api_upgrade_keeps_payments_and_gives_a_reused_idempotency_key
         await store.close()
 
 
+async def test_the_webhooks_upgrade_keeps_api_clients_and_starts_with_no_endpoints(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def make(store) -> int:
+        tenant_id = (await seed_tenant(store, clock, vault, "alpha")).tenant_id
+        client, _ = await store.write(api_clients.create, clock, tenant_id, "Shop", ["payments:read"])
+        return client.id
+
+    store, client_id = await older_portal(tmp_path, monkeypatch, 13, make)
+    try:
+        assert await store.migrate() == list(range(14, len(MIGRATIONS) + 1))
+        assert await value(store, "SELECT name FROM api_clients WHERE id = ?", (client_id,)) == "Shop"
+        assert await value(store, "SELECT count(*) FROM webhook_endpoints") == 0
+        assert await table_names(store) == TABLES
+    finally:
+        await store.close()
+
+
 async def test_schema_refuses_a_second_payment_for_one_idempotency_key_and_one_for_nothing(
     store, clock, vault
 ):
@@ -299,9 +318,9 @@ async def test_the_names_upgrade_keeps_the_oldest_of_a_name_and_refuses_a_second
         await store.write(insert_account, clock, vault, alpha.tenant_id, "Till")
         return alpha, beta
 
-    store, (alpha, beta) = await older_portal(tmp_path, monkeypatch, len(MIGRATIONS) - 1, make)
+    store, (alpha, beta) = await older_portal(tmp_path, monkeypatch, 12, make)
     try:
-        assert await store.migrate() == list(range(len(MIGRATIONS), len(MIGRATIONS) + 1))
+        assert await store.migrate() == list(range(13, len(MIGRATIONS) + 1))
         for table, name in (("packages", "1 hour"), ("mpesa_accounts", "Till")):
             found = await rows(store, f"SELECT id, tenant_id, name FROM {table} ORDER BY id")
             [first_alpha, first_beta, second_alpha] = [tuple(row) for row in found]

@@ -549,4 +549,47 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX packages_name_per_tenant ON packages (tenant_id, name);
     CREATE UNIQUE INDEX mpesa_accounts_name_per_tenant ON mpesa_accounts (tenant_id, name);
     """,
+    # 14: webhooks: an API client's URLs, the events queued for each in the transaction that made them
+    # (an outbox), and every try at delivering one. Removed endpoints stay, with their deliveries.
+    """
+    CREATE TABLE webhook_endpoints (
+        id INTEGER PRIMARY KEY,
+        api_client_id INTEGER NOT NULL REFERENCES api_clients(id),
+        url TEXT NOT NULL,
+        secret_enc TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        failing_since TEXT,
+        disabled_at TEXT,
+        removed_at TEXT
+    );
+    CREATE INDEX webhook_endpoints_of_client ON webhook_endpoints (api_client_id);
+
+    CREATE TABLE webhook_messages (
+        id INTEGER PRIMARY KEY,
+        endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+        event_id TEXT NOT NULL,  -- webhook-id: one event's, to every endpoint, on every try
+        event_type TEXT NOT NULL,
+        subject TEXT NOT NULL,  -- 'payment:12': an endpoint gets one subject's events in order
+        body TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        CHECK ((state = 'pending') = (next_attempt_at IS NOT NULL))
+    );
+    CREATE INDEX webhook_messages_due ON webhook_messages (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX webhook_messages_pending_by_subject ON webhook_messages (endpoint_id, subject, id)
+        WHERE state = 'pending';
+    CREATE INDEX webhook_messages_of_endpoint ON webhook_messages (endpoint_id, id);
+
+    CREATE TABLE webhook_attempts (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES webhook_messages(id),
+        at TEXT NOT NULL,
+        status_code INTEGER,  -- NULL: no answer
+        error TEXT  -- NULL: delivered
+    );
+    CREATE INDEX webhook_attempts_of_message ON webhook_attempts (message_id);
+    """,
 ]

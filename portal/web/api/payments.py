@@ -17,8 +17,7 @@ from litestar.params import FromPath
 from ... import i18n, phones
 from ...billing import payments
 from ...billing.checkout import Charge, PaymentError
-from ...billing.payments import STATES, Payment
-from ...i18n.formats import masked_phone
+from ...billing.payments import STATES
 from ...mpesa.daraja import MAX_AMOUNT, account_reference, transaction_desc
 from ...numbers import is_digits
 from ...tenancy.api_clients import ApiClient
@@ -38,36 +37,6 @@ LONGEST_PAGE = 100
 LONGEST_IDEMPOTENCY_KEY = 255
 LARGEST_ID = 2**63 - 1  # the database's largest integer: no payment's id is larger
 REFUSALS = {"idempotency_conflict": IDEMPOTENCY_CONFLICT, "phone_busy": PHONE_BUSY, "no_account": NO_ACCOUNT}
-
-
-def shown(payment: Payment) -> dict[str, Any]:
-    """A payment as the API shows it: the phone masked, the receipt once paid."""
-    outcome = payment.outcome if payment.state in ("failed", "expired") else None
-    return {
-        "id": payment.id,
-        "state": payment.state,
-        "amount": payment.amount,
-        "currency": "KES",
-        "phone": masked_phone(payment.phone),
-        "reference": payment.reference,
-        "description": payment.description,
-        "receipt": payment.receipt,
-        # Why it failed, for a program (`category`) and for the payer (`reason`, what the splash says).
-        "failure": {
-            "code": outcome.code,
-            "category": outcome.category,
-            "reason": i18n.say("en", outcome.message),
-        }
-        if outcome
-        else None,
-        "created_at": _time(payment.created_at),
-        "updated_at": _time(payment.updated_at),
-        "paid_at": _time(payment.paid_at),
-    }
-
-
-def _time(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _moment(text: str) -> datetime | None:
@@ -133,7 +102,11 @@ async def create_payment(request: Request, state: State) -> Response:
                 headers={"Retry-After": str(error.wait_minutes * 60)},
             ) from None
         raise Problem(REFUSALS[error.reason], str(error)) from None
-    return Response(shown(payment), status_code=201, headers={"Location": f"/api/v1/payments/{payment.id}"})
+    if payment.state in payments.TOLD:
+        state.services.jobs.webhooks.wake()  # the push failed at once: its webhook is queued
+    return Response(
+        payments.api_view(payment), status_code=201, headers={"Location": f"/api/v1/payments/{payment.id}"}
+    )
 
 
 @get("/payments/{payment_id:int}", opt={"scope": "payments:read"})
@@ -145,7 +118,7 @@ async def read_payment(request: Request, state: State, payment_id: FromPath[int]
     )
     if payment is None:
         raise Problem(NOT_FOUND, f"no payment {payment_id}")
-    return shown(payment)
+    return payments.api_view(payment)
 
 
 @get("/payments", opt={"scope": "payments:read"})
@@ -179,7 +152,10 @@ async def list_payments(request: Request, state: State) -> dict[str, Any]:
     )
     page = found[: int(limit)]
     more = len(found) > len(page)
-    return {"data": [shown(payment) for payment in page], "next_cursor": str(page[-1].id) if more else None}
+    return {
+        "data": [payments.api_view(payment) for payment in page],
+        "next_cursor": str(page[-1].id) if more else None,
+    }
 
 
 HANDLERS = [create_payment, read_payment, list_payments]
