@@ -41,7 +41,7 @@ from .base import (
     services,
     source_ip,
 )
-from .spreadsheets import cell
+from .spreadsheets import BOM, cell, text_cell
 
 PAGE_SIZE = 50
 BY_HAND_SHOWN = 50  # the newest; a receipt or dates find older ones
@@ -140,6 +140,7 @@ async def payment_csv(request: Request, tenants: Tenants) -> Response:
     rows, names = await services(request).store.report(_all_payments, tenants, found)
     formats = Formats(services(request).settings.store.timezone, services(request).clock.now())
     out = io.StringIO()
+    out.write(BOM)
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
@@ -150,7 +151,7 @@ async def payment_csv(request: Request, tenants: Tenants) -> Response:
                 formats.when_exact(row.created_at),
                 formats.when_exact(row.paid_at),
                 row.state,
-                row.phone,
+                text_cell(row.phone),
                 row.amount,
                 cell(row.api_charge or names.packages[row.package_id]),
                 cell(names.routers.get(row.router_id, "")),

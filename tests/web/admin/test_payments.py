@@ -220,11 +220,12 @@ async def test_csv_export_has_the_filtered_payments_in_local_time(settings, cloc
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert 'filename="payments-2026-01-06.csv"' in response.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert response.content.startswith("\ufeff".encode())  # Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(response.text.removeprefix("\ufeff"))))
     assert len(rows) == 1
     row = rows[0]
     assert row["State"] == "paid"
-    assert row["Phone"] == "254712345678"
+    assert row["Phone"] == "'254712345678"  # text, not 2.54712E+11
     assert row["Amount (KES)"] == "30"
     assert row["M-Pesa receipt"] == "RALPHA0001"
     assert row["Created"] == row["Paid"] == "2026-01-06 00:30:00"  # Nairobi time, not UTC
