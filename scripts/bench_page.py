@@ -15,9 +15,7 @@ import argparse
 import asyncio
 import random
 import re
-import sys
 import time
-from pathlib import Path
 
 import httpx
 from bench_common import ROOT, free_port, percentile, spread, start_bare, stop
@@ -122,5 +120,4 @@ async def newest_prompt(http: httpx.AsyncClient, phone: str) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
-    sys.path.insert(0, str(Path(__file__).parent))
     asyncio.run(main(parser.parse_args().rounds))

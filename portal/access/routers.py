@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ..clock import Clock, to_text
 from ..gateways.registry import Gateways, OnlineNow, Target, online_everywhere
-from ..store import Conflict, Connection, Record, columns, marks
+from ..store import Conflict, Connection, Record, columns, marks, replace_each
 from ..tenancy.scope import Scope
 from ..vault import Vault
 
@@ -166,13 +166,7 @@ def synced(db: Connection, clock: Clock, router_id: int) -> None:
 
 def rotate_secrets(db: Connection, vault: Vault) -> int:
     """Re-encrypts every stored router password under the vault's newest key (`portal keys rotate`)."""
-    rows = db.all("SELECT id, password_enc FROM routers")
-    for row in rows:
-        db.execute(
-            "UPDATE routers SET password_enc = ? WHERE id = ?",
-            (vault.rotate_token(row["password_enc"]), row["id"]),
-        )
-    return len(rows)
+    return replace_each(db, "routers", ["password_enc"], vault.rotate_token)
 
 
 def target(router: Router, vault: Vault) -> Target:

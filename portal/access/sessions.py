@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from ..catalog import packages
 from ..clock import Clock, from_text, to_text
 from ..gateways.base import normalize_mac
-from ..store import Connection, Record, columns, marks
+from ..store import Connection, Record, columns, marks, replace_each
 from ..tenancy.scope import Scope
 from ..vault import Vault, fingerprint
 from . import outbox, routers
@@ -456,10 +456,4 @@ def by_ids(db: Connection, session_ids: Collection[int]) -> dict[int, Session]:
 
 def rotate_secrets(db: Connection, vault: Vault) -> int:
     """Re-encrypts every stored access code under the vault's newest key (`portal keys rotate`)."""
-    rows = db.all("SELECT id, access_code_enc FROM access_sessions")
-    for row in rows:
-        db.execute(
-            "UPDATE access_sessions SET access_code_enc = ? WHERE id = ?",
-            (vault.rotate_token(row["access_code_enc"]), row["id"]),
-        )
-    return len(rows)
+    return replace_each(db, "access_sessions", ["access_code_enc"], vault.rotate_token)

@@ -18,7 +18,7 @@ from datetime import datetime
 from ..catalog import packages
 from ..catalog.packages import MAX_PRICE
 from ..clock import Clock, from_text, to_text
-from ..store import Connection, Record, marks
+from ..store import Connection, Record, marks, replace_each
 from ..tenancy.scope import Scope
 from ..vault import Vault, fingerprint, new_token
 
@@ -237,9 +237,4 @@ def for_sessions(db: Connection, session_ids: Collection[int]) -> list[tuple[int
 
 def rotate_secrets(db: Connection, vault: Vault) -> int:
     """Re-encrypts every stored voucher code under the vault's newest key (`portal keys rotate`)."""
-    rows = db.all("SELECT id, code_enc FROM vouchers")
-    for row in rows:
-        db.execute(
-            "UPDATE vouchers SET code_enc = ? WHERE id = ?", (vault.rotate_token(row["code_enc"]), row["id"])
-        )
-    return len(rows)
+    return replace_each(db, "vouchers", ["code_enc"], vault.rotate_token)

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from ..clock import Clock, to_text
-from ..store import Conflict, Connection, Record, columns, marks
+from ..store import Conflict, Connection, Record, columns, marks, replace_each
 from ..tenancy.scope import Scope
 from ..vault import Vault, new_token
 from .daraja import Account, base_url
@@ -239,14 +239,4 @@ SECRET_COLUMNS = ("consumer_key_enc", "consumer_secret_enc", "passkey_enc", "ini
 
 def rotate_secrets(db: Connection, vault: Vault) -> int:
     """Re-encrypts every stored secret under the vault's newest key (`portal keys rotate`)."""
-    rows = db.all(f"SELECT id, {', '.join(SECRET_COLUMNS)} FROM mpesa_accounts")
-    rotated = 0
-    for row in rows:
-        tokens = [vault.rotate_token(row[column]) if row[column] else None for column in SECRET_COLUMNS]
-        db.execute(
-            f"UPDATE mpesa_accounts SET {', '.join(f'{column} = ?' for column in SECRET_COLUMNS)}"
-            " WHERE id = ?",
-            (*tokens, row["id"]),
-        )
-        rotated += sum(token is not None for token in tokens)
-    return rotated
+    return replace_each(db, "mpesa_accounts", SECRET_COLUMNS, vault.rotate_token)

@@ -133,6 +133,22 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
+def replace_each(db: Connection, table: str, columns: Sequence[str], change: Callable[[Any], Any]) -> int:
+    """Puts `change(value)` in place of each value of `columns` in every row of `table`, leaving NULL and
+    empty ones (`portal keys rotate` re-encrypting a table's secrets); returns how many it replaced.
+    Called by the table's owner, naming its own table."""
+    rows = db.all(f"SELECT id, {', '.join(columns)} FROM {table}")
+    replaced = 0
+    for row in rows:
+        values = [change(row[column]) if row[column] else row[column] for column in columns]
+        db.execute(
+            f"UPDATE {table} SET {', '.join(f'{column} = ?' for column in columns)} WHERE id = ?",
+            (*values, row["id"]),
+        )
+        replaced += sum(bool(row[column]) for column in columns)
+    return replaced
+
+
 def marks(values: Collection[Any]) -> str:
     """`?, ?, ?` for an `IN (…)` of `values`; never empty, so `IN (NULL)` matches nothing."""
     return ", ".join("?" * len(values)) or "NULL"

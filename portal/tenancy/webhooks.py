@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..clock import Clock, to_api_text, to_text
-from ..store import Connection, Record, Store, columns, marks
+from ..store import Connection, Record, Store, columns, marks, replace_each
 from ..vault import Vault
 from . import api_clients, audit
 
@@ -161,13 +161,8 @@ def enable(db: Connection, endpoint_id: int) -> bool:
 
 
 def rotate_secrets(db: Connection, vault: Vault) -> int:
-    rows = db.all("SELECT id, secret_enc FROM webhook_endpoints")
-    for row in rows:
-        db.execute(
-            "UPDATE webhook_endpoints SET secret_enc = ? WHERE id = ?",
-            (vault.rotate_token(row["secret_enc"]), row["id"]),
-        )
-    return len(rows)
+    """Re-encrypts every endpoint's secret under the vault's newest key (`portal keys rotate`)."""
+    return replace_each(db, "webhook_endpoints", ["secret_enc"], vault.rotate_token)
 
 
 def _give_up_pending(db: Connection, now: str, endpoint_id: int) -> None:
