@@ -6,7 +6,7 @@ How a number is shown (to owners whole, to customers masked) is i18n/formats.py'
 
 import re
 
-from .numbers import is_digits
+from .typed_numbers import is_digits
 
 SEPARATORS = re.compile(r"[\s\-().]")
 NATIONAL_DIGITS = 9  # after the 0 or the 254: 712 345 678

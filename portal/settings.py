@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .numbers import is_digits
+from .typed_numbers import is_digits
 
 DEFAULT_CONFIG = Path("/etc/portal/portal.toml")
 

@@ -19,13 +19,13 @@ from ..clock import SystemClock, to_text
 from ..gateways.base import GatewayError, normalize_mac
 from ..gateways.registry import Gateways
 from ..mpesa import accounts
-from ..numbers import whole
 from ..settings import Settings
 from ..store import Connection, Store
 from ..store.backup import restore_backup, take_backup
 from ..store.sqlite import SQLiteStore
 from ..tenancy import admins, api_clients, tenants, webhooks
 from ..tenancy.passwords import hash_password, password_problem
+from ..typed_numbers import whole
 from ..vault import Vault, add_key, retire_old_keys, write_new_key_file
 from .serving import CommandError, serve
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from ..clock import Clock
-from ..numbers import is_digits
+from ..typed_numbers import is_digits
 from . import result_codes as codes
 from .security_credential import security_credential
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from ..numbers import is_digits
+from ..typed_numbers import is_digits
 from .security_credential import CertificateError, public_key
 
 

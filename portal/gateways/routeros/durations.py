@@ -2,7 +2,7 @@
 
 import re
 
-from ...numbers import is_digits
+from ...typed_numbers import is_digits
 
 UNITS = (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:\d+ms)?$")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from ...numbers import whole
+from ...typed_numbers import whole
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 HOSTNAME = re.compile(

@@ -26,13 +26,13 @@ from litestar.types import Scope as ASGIScope
 from markupsafe import Markup
 
 from ...billing.earnings import SOURCES
-from ...billing.reports import FIRST_YEAR, LAST_YEAR, MAX_DAYS
+from ...billing.period_reports import FIRST_YEAR, LAST_YEAR, MAX_DAYS
 from ...i18n import formats
-from ...numbers import whole
 from ...store import Connection
 from ...tenancy import audit, tenants
 from ...tenancy.admins import SESSION_LIFETIME, Admin, admin_for_session, scope_of
 from ...tenancy.scope import Scope
+from ...typed_numbers import whole
 from .. import errors
 from ..addresses import came_over_https, client_address
 from ..forms import form_fields

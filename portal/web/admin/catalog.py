@@ -13,9 +13,9 @@ from ...billing import vouchers
 from ...catalog import packages
 from ...catalog.packages import MAX_DURATION, MAX_PRICE, Package, PackageSpec
 from ...gateways.base import SPEED
-from ...numbers import is_digits, whole
 from ...store import Connection
 from ...tenancy.scope import Scope
+from ...typed_numbers import is_digits, whole
 from .base import (
     Shown,
     Tenants,

@@ -18,15 +18,15 @@ from ...billing import c2b, owner_decisions, payments, receipt_checks, timeline
 from ...billing.earnings import local_midnight
 from ...billing.owner_decisions import DecisionRefused
 from ...billing.payments import STATES, Payment, PaymentFilter
+from ...billing.period_reports import typed_days
 from ...billing.receipt_checks import ReceiptRefused
-from ...billing.reports import typed_days
 from ...catalog import packages
 from ...mpesa import accounts
-from ...numbers import is_digits
 from ...phones import PhoneError, normalize
 from ...store import Connection
 from ...tenancy import tenants as tenant_table
 from ...tenancy.scope import Scope
+from ...typed_numbers import is_digits
 from .base import (
     DAY_REFUSED,
     CurrentAdmin,

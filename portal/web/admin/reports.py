@@ -1,4 +1,4 @@
-"""Reports for any period (billing/reports.py): the page, and every money event of it as a CSV file."""
+"""Reports for any period (billing/period_reports.py): the page, and every money event of it as a CSV file."""
 
 import csv
 import io
@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get
 from litestar.response import Template
 
-from ...billing import reports
-from ...billing.reports import Period, PeriodRefused
+from ...billing import period_reports
+from ...billing.period_reports import Period, PeriodRefused
 from .base import DAY_REFUSED, SOURCE_NAMES, Formats, Tenants, page, services
 from .spreadsheets import BOM, cell, text_cell
 
@@ -42,7 +42,7 @@ def quick_links(request: Request) -> dict[str, str]:
     """The addresses of the reports an owner asks for most, by the name of their period (quick_periods)."""
     zone = services(request).settings.store.timezone
     today = services(request).clock.now().astimezone(zone).date()
-    return {name: report_url(period) for name, period in reports.quick_periods(zone, today).items()}
+    return {name: report_url(period) for name, period in period_reports.quick_periods(zone, today).items()}
 
 
 def read_period(request: Request) -> tuple[Period | None, dict[str, str], dict[str, str]]:
@@ -51,7 +51,7 @@ def read_period(request: Request) -> tuple[Period | None, dict[str, str], dict[s
     zone = services(request).settings.store.timezone
     today = services(request).clock.now().astimezone(zone).date()
     try:
-        return reports.period_of(zone, today, typed["from"], typed["to"]), typed, {}
+        return period_reports.period_of(zone, today, typed["from"], typed["to"]), typed, {}
     except PeriodRefused as refused:
         return None, typed, {field: DAY_REFUSED[reason] for field, reason in refused.problems.items()}
 
@@ -59,7 +59,7 @@ def read_period(request: Request) -> tuple[Period | None, dict[str, str], dict[s
 @get("/reports")
 async def report_page(request: Request, tenants: Tenants) -> Template:
     period, typed, errors = read_period(request)
-    report = await services(request).store.report(reports.report, tenants, period) if period else None
+    report = await services(request).store.report(period_reports.report, tenants, period) if period else None
     return await page(
         request,
         "reports",
@@ -77,7 +77,7 @@ async def report_csv(request: Request, tenants: Tenants) -> Response:
     period, _, errors = read_period(request)
     if period is None:
         return Response("\n".join(errors.values()), status_code=400, media_type="text/plain")
-    events = await services(request).store.report(reports.money_events, tenants, period)
+    events = await services(request).store.report(period_reports.money_events, tenants, period)
     formats = Formats(period.zone, services(request).clock.now())
     out = io.StringIO()
     out.write(BOM)

@@ -17,9 +17,9 @@ from ...billing.purchases import Purchase
 from ...catalog import packages
 from ...gateways.base import normalize_mac
 from ...gateways.registry import OnlineNow
-from ...numbers import whole
 from ...store import Connection
 from ...tenancy.scope import Scope, of_tenant
+from ...typed_numbers import whole
 from .base import (
     Shown,
     Tenants,

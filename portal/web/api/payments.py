@@ -19,8 +19,8 @@ from ...billing import payments
 from ...billing.checkout import Charge, PaymentError
 from ...billing.payments import STATES
 from ...mpesa.daraja import MAX_AMOUNT, account_reference, transaction_desc
-from ...numbers import is_digits
 from ...tenancy.api_clients import ApiClient
+from ...typed_numbers import is_digits
 from .problems import (
     IDEMPOTENCY_CONFLICT,
     INVALID,

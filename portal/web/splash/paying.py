@@ -22,8 +22,8 @@ from ...catalog import packages
 from ...clock import Clock, to_text
 from ...i18n import formats
 from ...mpesa import accounts, result_codes
-from ...numbers import whole
 from ...store import Connection
+from ...typed_numbers import whole
 from ..forms import form_fields
 from .online import connecting_view, session_page
 from .pages import (

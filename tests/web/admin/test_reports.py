@@ -9,7 +9,7 @@ import pytest
 
 from portal.app import create_app
 from portal.clock import FixedClock
-from tests.billing.test_reports import NOW, money_across_midnight
+from tests.billing.test_period_reports import NOW, money_across_midnight
 from tests.conftest import execute, serving
 from tests.web.admin.client import browser, sign_in
 

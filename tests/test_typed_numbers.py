@@ -1,6 +1,6 @@
 import pytest
 
-from portal.numbers import is_digits, whole
+from portal.typed_numbers import is_digits, whole
 
 
 @pytest.mark.parametrize("typed", ["²", "①", "\uff11\uff12", "٣", "1.5", "-1", "", " ", "1e3"])

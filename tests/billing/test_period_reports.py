@@ -1,5 +1,5 @@
-"""Reports for any period (billing/reports.py): whole local days, every source added up the one way, what
-is not earned kept apart, and every money event adding up to the same totals."""
+"""Reports for any period (billing/period_reports.py): whole local days, every source added up the one way,
+what is not earned kept apart, and every money event adding up to the same totals."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -9,7 +9,14 @@ import pytest
 
 from portal.billing import c2b, owner_decisions, vouchers
 from portal.billing.earnings import Earned
-from portal.billing.reports import Period, PeriodRefused, money_events, period_of, quick_periods, report
+from portal.billing.period_reports import (
+    Period,
+    PeriodRefused,
+    money_events,
+    period_of,
+    quick_periods,
+    report,
+)
 from portal.clock import FixedClock, to_text
 from portal.tenancy.scope import Scope
 from tests.billing.test_c2b import by_hand
