@@ -134,9 +134,11 @@ class Jobs:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
 
     def wake(self) -> None:
-        """A task was queued or a session changed (a payment paid, a code used, the owner's hand)."""
+        """A task was queued or a session changed (a payment paid, a code used, the owner's hand, the
+        router's confirmation): an API client's session has its webhooks queued."""
         self.router_tasks.wake()
         self.expiry.wake()
+        self.webhooks.wake()
 
     async def expire_due(self) -> datetime | None:
         """Ends the sessions whose time is up; returns when the next one is. Looks before it writes: it
@@ -145,6 +147,7 @@ class Jobs:
         if next_expiry is not None and next_expiry <= self.clock.now():
             if await self.store.write(sessions.expire_due, self.clock):
                 self.router_tasks.wake()
+                self.webhooks.wake()  # an API client's session ended: access.ended
             next_expiry = await self.store.read(sessions.next_expiry)
         return next_expiry
 

@@ -8,17 +8,26 @@ how much the session bought, and how much it used on the devices it has left.
 
 Every change the router must see is queued in the outbox (outbox.py) in the same transaction as the
 decision; wake the worker once the transaction has committed.
+
+A session an API client gave (or gave more time to) is its business's to follow through the API, and
+the client is told (tenancy/webhooks.py) when it starts (`access.started`, the router confirmed) and
+ends (`access.ended`: expired, or ended by hand or through the API), in the transaction that changed it.
 """
 
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
 
 from ..catalog import packages
 from ..clock import Clock, from_text, to_text
 from ..gateways.base import normalize_mac
-from ..store import Connection, Record, columns, marks, replace_each
+from ..store import Connection, Record, columns, marks, replace_each, where_given
+from ..tenancy import webhooks
 from ..tenancy.scope import Scope
 from ..vault import Vault, fingerprint
 from . import outbox, routers
@@ -28,6 +37,7 @@ CODE_LENGTH = 8
 # Caps add up; past this (a RouterOS counter is 64 bits, SQLite's sum would turn to a float) no more.
 MAX_DATA_CAP = 2**62
 LIVE = ("pending", "active")
+STATES = ("pending", "active", "expired", "revoked")
 LOG_IN_AGAIN_AT_MOST_EVERY = timedelta(minutes=1)
 
 
@@ -55,6 +65,7 @@ class Session(Record, frozen=True):
     expires_at: datetime | None
     ended_at: datetime | None
     created_at: datetime
+    api_client_id: int | None  # the API client that gave it, or gave it more time; told of its changes
 
     @property
     def live(self) -> bool:
@@ -122,10 +133,12 @@ def open_session(
     mac: str,
     ip: str | None,
     seconds: int,
+    api_client_id: int | None = None,
 ) -> int:
     """Gives a device `seconds` of access on a router, inside the transaction that decided it (a paid
-    payment, a used voucher). A device with a live session there gets the time added to it. Returns
-    the session id."""
+    payment, a used voucher, an API client's call: `api_client_id`). A device with a live session there
+    gets the time added to it, and an API client that adds it follows that session from then on.
+    Returns the session id."""
     mac = _mac(mac)
     check_seconds(seconds)
     router = routers.get(db, router_id)
@@ -135,7 +148,7 @@ def open_session(
     now = clock.now()
     live = live_on_device(db, router_id, mac)
     if live is None:
-        return _insert(db, now, vault, tenant_id, router_id, package, mac, ip, seconds)
+        return _insert(db, now, vault, tenant_id, router_id, package, mac, ip, seconds, api_client_id)
     # One session has one speed, for all its time: that of the dearer package, so that a cheap top-up
     # never slows down the week already bought (on a tie the session keeps the package it has).
     kept = packages.get(db, live.package_id)
@@ -148,7 +161,11 @@ def open_session(
     cap = None
     if live.data_cap_bytes is not None and package.data_cap_bytes is not None:
         cap = min(live.data_cap_bytes + package.data_cap_bytes, MAX_DATA_CAP)
-    db.execute("UPDATE access_sessions SET data_cap_bytes = ? WHERE id = ?", (cap, live.id))
+    db.execute(
+        "UPDATE access_sessions SET data_cap_bytes = ?, api_client_id = coalesce(api_client_id, ?)"
+        " WHERE id = ?",
+        (cap, api_client_id, live.id),
+    )
     return live.id
 
 
@@ -162,6 +179,7 @@ def _insert(
     mac: str,
     ip: str | None,
     seconds: int,
+    api_client_id: int | None,
 ) -> int:
     for _ in range(5):
         code = new_access_code()
@@ -169,8 +187,8 @@ def _insert(
         # for the device is refused by the table's own unique index, as it should be.
         session_id = db.value(
             "INSERT INTO access_sessions (tenant_id, router_id, package_id, mac, ip, state, paid_seconds,"
-            " data_cap_bytes, access_code_hash, access_code_enc, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)"
+            " data_cap_bytes, access_code_hash, access_code_enc, created_at, updated_at, api_client_id)"
+            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (access_code_hash) DO NOTHING RETURNING id",
             (
                 tenant_id,
@@ -184,6 +202,7 @@ def _insert(
                 vault.encrypt(code),
                 to_text(now),
                 to_text(now),
+                api_client_id,
             ),
         )
         if session_id is not None:
@@ -312,23 +331,26 @@ def end_session(db: Connection, clock: Clock, session_id: int) -> bool:
     if not ended:
         return False
     outbox.queue(db, now, session.router_id, session_id, "revoke")
+    _tell(db, clock, session_id, "access.ended")
     return True
 
 
 # -- the router's confirmations, expiry, data --
 
 
-def activate(db: Connection, now: datetime, session: Session, ip: str) -> bool:
+def activate(db: Connection, clock: Clock, session: Session, ip: str) -> bool:
     """The router has the device online: the session's paid time starts now. False if it ended meanwhile
     (`session` is as read in this transaction)."""
+    now = clock.now()
     expires_at = now + timedelta(seconds=session.paid_seconds)
-    return bool(
-        db.execute(
-            "UPDATE access_sessions SET state = 'active', started_at = ?, expires_at = ?, ip = ?,"
-            " updated_at = ? WHERE id = ? AND state = 'pending'",
-            (to_text(now), to_text(expires_at), ip, to_text(now), session.id),
-        )
+    activated = db.execute(
+        "UPDATE access_sessions SET state = 'active', started_at = ?, expires_at = ?, ip = ?,"
+        " updated_at = ? WHERE id = ? AND state = 'pending'",
+        (to_text(now), to_text(expires_at), ip, to_text(now), session.id),
     )
+    if activated:
+        _tell(db, clock, session.id, "access.started")
+    return bool(activated)
 
 
 def charge(db: Connection, session_id: int, used: int) -> None:
@@ -352,6 +374,7 @@ def expire_due(db: Connection, clock: Clock) -> int:
             (to_text(now), to_text(now), row["id"]),
         ):
             outbox.queue(db, now, row["router_id"], row["id"], "revoke")
+            _tell(db, clock, row["id"], "access.ended")
     return len(due)
 
 
@@ -393,6 +416,98 @@ def session_status(db: Connection, clock: Clock, session_id: int) -> SessionStat
         expires_at=session.expires_at,
         attempts=attempts,
         last_error=last_error if session.state == "pending" else None,
+    )
+
+
+# -- what an API client sees, and is told --
+
+
+class ApiSession(msgspec.Struct, frozen=True):
+    """A session as the API and its webhooks show it."""
+
+    id: int
+    state: Annotated[
+        str,
+        Meta(
+            description="pending (waiting for the router: its time has not started), active, expired,"
+            " or revoked (ended by hand or through the API)"
+        ),
+    ]
+    router: Annotated[str, Meta(description="the router's name in the business")]
+    mac: Annotated[str, Meta(description="the device it is on now")]
+    package: Annotated[str, Meta(description="the package whose speed and data cap it has")]
+    seconds: Annotated[int, Meta(description="the time it was given, in all")]
+    data_cap_bytes: Annotated[int | None, Meta(description="what it may move in all; null: no cap")]
+    started_at: Annotated[datetime | None, Meta(description="when the router let the device in")]
+    expires_at: Annotated[datetime | None, Meta(description="when its time runs out, once started")]
+    ended_at: datetime | None
+    created_at: datetime
+
+
+def api_views(db: Connection, found: list[Session]) -> list[ApiSession]:
+    router_names = routers.names(db, {s.router_id for s in found})
+    package_names = packages.names(db, {s.package_id for s in found})
+    return [
+        ApiSession(
+            id=s.id,
+            state=s.state,
+            router=router_names[s.router_id],
+            mac=s.mac,
+            package=package_names[s.package_id],
+            seconds=s.paid_seconds,
+            data_cap_bytes=s.data_cap_bytes,
+            started_at=s.started_at,
+            expires_at=s.expires_at,
+            ended_at=s.ended_at,
+            created_at=s.created_at,
+        )
+        for s in found
+    ]
+
+
+def _tell(db: Connection, clock: Clock, session_id: int, event_type: str) -> None:
+    """The API client that follows the session is told of its change, in order with its others."""
+    session = get(db, session_id)
+    if session.api_client_id is not None:
+        [view] = api_views(db, [session])
+        data = msgspec.to_builtins(view)
+        webhooks.queue(db, clock, session.api_client_id, event_type, f"access:{session_id}", data)
+
+
+def of_api(db: Connection, tenant_id: int, session_id: int) -> Session | None:
+    """One of the business's sessions that an API client gave, or gave time to."""
+    return db.record(
+        Session,
+        f"SELECT {COLUMNS} FROM access_sessions WHERE id = ? AND tenant_id = ? AND api_client_id IS NOT NULL",
+        (session_id, tenant_id),
+    )
+
+
+def api_page(
+    db: Connection,
+    tenant_id: int,
+    *,
+    state: str,
+    since: datetime | None,
+    router_id: int | None,
+    mac: str,
+    before_id: int | None,
+    limit: int,
+) -> list[Session]:
+    """The business's sessions of API clients, newest first, from before `before_id` (the cursor) on;
+    an empty `state` or `mac` and a None `since` or `router_id` filter nothing."""
+    where, params = where_given(
+        ("state = ?", state or None),
+        ("created_at >= ?", to_text(since) if since else None),
+        ("router_id = ?", router_id),
+        ("mac = ?", mac or None),
+        ("id < ?", before_id),
+    )
+    return db.records(
+        Session,
+        f"SELECT {COLUMNS} FROM access_sessions WHERE tenant_id = ? AND api_client_id IS NOT NULL"
+        f" AND {where} ORDER BY id DESC LIMIT ?",
+        (tenant_id, *params, limit),
     )
 
 

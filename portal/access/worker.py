@@ -208,7 +208,7 @@ class RouterWorker:
                 outbox.queue(db, now, current.router_id, current.id, "grant")
             return
         # Paid time starts now, when the router has the device online.
-        if not sessions.activate(db, now, current, ip):
+        if not sessions.activate(db, self.clock, current, ip):
             # Ended while the grant was in flight: take the access back.
             outbox.queue(db, now, granted.router_id, granted.id, "revoke")
         elif (current.paid_seconds, current.data_cap_bytes) != (granted.paid_seconds, granted.data_cap_bytes):

@@ -72,17 +72,21 @@ def prompt_reference(ref: str) -> str:
 class Charge:
     """A payment an API client asks for: the business's own sale, for no package and no device, with the
     account reference and description its prompt shows (Daraja keeps up to 12 letters and digits, and
-    13 characters; the API refuses more)."""
+    13 characters; the API refuses more), paid into the M-Pesa account of this name (None: the
+    business's only one)."""
 
     api_client_id: int
     amount: int
     reference: str
     description: str
+    account: str | None = None
 
 
 class PaymentError(ValueError):
     """The payment can't be started. `reason`, for whoever tells a person: no_package, no_router,
-    no_account, too_many_pushes (`wait_minutes` says until when), phone_busy, idempotency_conflict."""
+    no_account, account_needed (a charge names none of several), no_such_account (a charge names one
+    the business lacks), too_many_pushes (`wait_minutes` says until when), phone_busy,
+    idempotency_conflict."""
 
     def __init__(self, reason: str, detail: str = "", *, wait_minutes: int = 0):
         super().__init__(detail or reason)
@@ -198,7 +202,11 @@ class Checkout:
             "tenant_id": tenant_id,
             "ref": ref,
             "callback_token": new_token(),
-            "mpesa_account_id": self._account_for(db, tenant_id, router_id),
+            "mpesa_account_id": (
+                _named_account(db, tenant_id, charge.account)
+                if charge is not None
+                else self._account_for(db, tenant_id, router_id)
+            ),
             "package_id": package_id,
             "api_client_id": charge.api_client_id if charge else None,
             "router_id": router_id,
@@ -296,6 +304,24 @@ class Checkout:
                 _push_accepted, self.clock, payment.id, accepted, first_query, _ms(self.clock.now() - started)
             )
         return await self.store.read(payments.get, payment.id)
+
+
+def _named_account(db: Connection, tenant_id: int, name: str | None) -> int:
+    """The business's account of this name; with none named, its only one."""
+    named = accounts.ids_by_name(db, tenant_id)
+    if not named:
+        raise PaymentError("no_account", "this business has no M-Pesa account set up")
+    listed = ", ".join(named)
+    if name is None:
+        if len(named) > 1:
+            raise PaymentError(
+                "account_needed", f"the business has {len(named)} M-Pesa accounts: name one of {listed}"
+            )
+        [only] = named.values()
+        return only
+    if name not in named:
+        raise PaymentError("no_such_account", f"the business has no M-Pesa account named {name!r}: {listed}")
+    return named[name]
 
 
 def _account_and_token(db: Connection, vault: Vault, payment: Payment) -> tuple[accounts.Account, str]:

@@ -17,9 +17,10 @@ slow Daraja is asked as often as a fast one.
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from .. import phones
 from ..access import sessions
@@ -214,19 +215,38 @@ class Confirmation:
         due = await self.store.read(payments.due_queries, now, QUERIES_PER_ROUND, sorted(self._asking))
         asked = []
         for payment in due:
-            account = payment.mpesa_account_id
-            if (
-                self._slowed_until.get(account, now) > now
-                or self._in_flight.get(account, 0) >= QUERIES_AT_ONCE
-            ):
+            if not self._may_ask(payment.mpesa_account_id, now):
                 continue  # still due: a later round asks
-            self._in_flight[account] = self._in_flight.get(account, 0) + 1
-            self._asking.add(payment.id)
-            asked.append(self._ask(payment))
+            asked.append(self._claimed(payment))
         for failure in await asyncio.gather(*asked, return_exceptions=True):
             if isinstance(failure, Exception):
                 log.error("reconciling a payment failed", exc_info=failure)
         return len(due)
+
+    async def ask_now(self, payment: Payment) -> None:
+        """Asks Daraja about one payment at once, as its turn in `reconcile_due` would (an API client's
+        refresh), unless there is nothing to ask: its outcome is final, its push has no answer to ask
+        about yet, a query about it is in flight, or its account has as many as it may."""
+        if (
+            (payment.state in OPEN or payment.cancelled_on_page)
+            and payment.checkout_request_id is not None
+            and payment.id not in self._asking
+            and self._may_ask(payment.mpesa_account_id, self.clock.now())
+        ):
+            await self._claimed(payment)
+
+    def _may_ask(self, account: int, now: datetime) -> bool:
+        """Not slowed down, and fewer than QUERIES_AT_ONCE of the account's queries in flight."""
+        return (
+            self._slowed_until.get(account, now) <= now and self._in_flight.get(account, 0) < QUERIES_AT_ONCE
+        )
+
+    def _claimed(self, payment: Payment) -> Coroutine[Any, Any, None]:
+        """The payment's query, counted in flight from now, before it is awaited."""
+        account = payment.mpesa_account_id
+        self._in_flight[account] = self._in_flight.get(account, 0) + 1
+        self._asking.add(payment.id)
+        return self._ask(payment)
 
     async def _ask(self, payment: Payment) -> None:
         account = payment.mpesa_account_id

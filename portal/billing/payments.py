@@ -24,13 +24,16 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
 
 from .. import i18n
-from ..clock import Clock, from_text, to_api_text, to_text
+from ..clock import Clock, from_text, to_text
 from ..i18n.formats import masked_phone
 from ..mpesa import result_codes
-from ..store import Connection, Record, columns, marks
+from ..store import Connection, Record, columns, marks, where_given
 from ..tenancy import webhooks
 from ..tenancy.scope import Scope
 
@@ -99,30 +102,48 @@ class Event:
 COLUMNS = columns(Payment)
 
 
-def api_view(payment: Payment) -> dict[str, Any]:
+class Failure(msgspec.Struct, frozen=True):
+    """Why a payment failed or expired: for a program (`category`) and for the payer (`reason`, what the
+    splash says)."""
+
+    code: Annotated[str, Meta(description="M-Pesa's result code, or portal's own for a push refused")]
+    category: Annotated[str, Meta(description="what kind of failure, for a program to branch on")]
+    reason: Annotated[str, Meta(description="what to tell the payer, in plain words")]
+
+
+class ApiPayment(msgspec.Struct, frozen=True):
     """A payment as the API and its webhooks show it: the phone masked, the receipt once paid."""
+
+    id: int
+    state: Annotated[str, Meta(description=f"one of {', '.join(STATES)}")]
+    amount: Annotated[int, Meta(description="whole Kenyan shillings")]
+    currency: Annotated[str, Meta(description="always KES")]
+    phone: Annotated[str, Meta(description="the payer's number, masked", examples=["0712 ••• 678"])]
+    reference: str | None
+    description: str | None
+    receipt: Annotated[str | None, Meta(description="M-Pesa's receipt, once paid and known")]
+    failure: Annotated[Failure | None, Meta(description="why, once failed or expired")]
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
+
+
+def api_view(payment: Payment) -> ApiPayment:
     outcome = payment.outcome if payment.state in ("failed", "expired") else None
-    return {
-        "id": payment.id,
-        "state": payment.state,
-        "amount": payment.amount,
-        "currency": "KES",
-        "phone": masked_phone(payment.phone),
-        "reference": payment.reference,
-        "description": payment.description,
-        "receipt": payment.receipt,
-        # Why it failed, for a program (`category`) and for the payer (`reason`, what the splash says).
-        "failure": {
-            "code": outcome.code,
-            "category": outcome.category,
-            "reason": i18n.say("en", outcome.message),
-        }
-        if outcome
-        else None,
-        "created_at": to_api_text(payment.created_at),
-        "updated_at": to_api_text(payment.updated_at),
-        "paid_at": to_api_text(payment.paid_at) if payment.paid_at else None,
-    }
+    return ApiPayment(
+        id=payment.id,
+        state=payment.state,
+        amount=payment.amount,
+        currency="KES",
+        phone=masked_phone(payment.phone),
+        reference=payment.reference,
+        description=payment.description,
+        receipt=payment.receipt,
+        failure=Failure(outcome.code, outcome.category, i18n.say("en", outcome.message)) if outcome else None,
+        created_at=payment.created_at,
+        updated_at=payment.updated_at,
+        paid_at=payment.paid_at,
+    )
 
 
 def _one(db: Connection, where: str, params: tuple) -> Payment | None:
@@ -239,9 +260,8 @@ def transition(
         payment = get(db, payment_id)
         if payment.api_client_id is not None:
             subject = f"payment:{payment.id}"
-            webhooks.queue(
-                db, clock, payment.api_client_id, f"payment.{to_state}", subject, api_view(payment)
-            )
+            data = msgspec.to_builtins(api_view(payment))
+            webhooks.queue(db, clock, payment.api_client_id, f"payment.{to_state}", subject, data)
     return bool(changed)
 
 
@@ -450,18 +470,18 @@ def api_page(
 ) -> list[Payment]:
     """The business's API payments, newest first, from before `before_id` (the cursor) on; an empty
     `state` or `reference` and a None `since` filter nothing."""
-    clauses, params = ["tenant_id = ?", "api_client_id IS NOT NULL"], [tenant_id]
-    for clause, value in (
+    where, params = where_given(
         ("state = ?", state or None),
         ("created_at >= ?", to_text(since) if since else None),
         ("reference = ?", reference or None),
         ("id < ?", before_id),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    sql = f"SELECT {COLUMNS} FROM payments WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?"
-    return db.records(Payment, sql, (*params, limit))
+    )
+    return db.records(
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE tenant_id = ? AND api_client_id IS NOT NULL AND {where}"
+        " ORDER BY id DESC LIMIT ?",
+        (tenant_id, *params, limit),
+    )
 
 
 @dataclass(frozen=True)

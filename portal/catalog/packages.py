@@ -62,6 +62,13 @@ def get(db: Connection, package_id: int, scope: Scope | None = None) -> Package 
     )
 
 
+def by_name(db: Connection, tenant_id: int, name: str) -> Package | None:
+    """The business's package of this name (names are unique within a business)."""
+    return db.record(
+        Package, f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? AND name = ?", (tenant_id, name)
+    )
+
+
 def in_scope(db: Connection, scope: Scope) -> list[Package]:
     """Every package of the admin's tenants, in each tenant's order."""
     where, params = scope.where("tenant_id")

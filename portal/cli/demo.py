@@ -42,7 +42,7 @@ class DemoData:
     tenant_id: int
     admin_email: str
     admin_password: str
-    api_token: str  # an API client's, for the demo business's payments
+    api_token: str  # an API client's, with every scope: the demo business's payments and access
 
 
 def seed(db: Connection, clock: Clock) -> DemoData:
@@ -52,7 +52,7 @@ def seed(db: Connection, clock: Clock) -> DemoData:
     admins.create_admin(db, clock, email=email, password=password, role="owner", tenant_id=tenant_id)
     for name, price, seconds, rate in DEMO_PACKAGES:
         packages.create(db, clock, tenant_id, PackageSpec(name, price, seconds, rate, None))
-    _, api_token = api_clients.create(db, clock, tenant_id, "Demo shop", ["payments:write", "payments:read"])
+    _, api_token = api_clients.create(db, clock, tenant_id, "Demo shop", list(api_clients.SCOPES))
     return DemoData(tenant_id, email, password, api_token)
 
 
@@ -115,7 +115,9 @@ async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
         await emulator.stop()
 
 
-def add_simulator_account(db: Connection, vault: Vault, clock: Clock, tenant_id: int, daraja_url: str) -> int:
+def add_simulator_account(
+    db: Connection, vault: Vault, clock: Clock, tenant_id: int, daraja_url: str, name: str = "Demo Cafe"
+) -> int:
     """An M-Pesa account on the Daraja simulator: its sandbox PayBill, passkey and consumer, and its
     initiator with the simulator's certificate (Transaction Status)."""
     initiator, initiator_password = next(iter(DEFAULT_INITIATORS.items()))
@@ -124,7 +126,7 @@ def add_simulator_account(db: Connection, vault: Vault, clock: Clock, tenant_id:
         vault,
         clock,
         tenant_id=tenant_id,
-        name="Demo Cafe",
+        name=name,
         shortcode="174379",
         kind="paybill",
         environment=daraja_url,

@@ -72,6 +72,12 @@ def first_of_tenant(db: Connection, tenant_id: int) -> int | None:
     return db.value("SELECT min(id) FROM mpesa_accounts WHERE tenant_id = ?", (tenant_id,))
 
 
+def ids_by_name(db: Connection, tenant_id: int) -> dict[str, int]:
+    """The business's accounts by their names (unique within a business), oldest first."""
+    rows = db.all("SELECT id, name FROM mpesa_accounts WHERE tenant_id = ? ORDER BY id", (tenant_id,))
+    return {row["name"]: row["id"] for row in rows}
+
+
 def by_c2b_token(db: Connection, token: str) -> StoredAccount | None:
     return db.record(StoredAccount, f"SELECT {SUMMARY} FROM mpesa_accounts WHERE c2b_token = ?", (token,))
 

@@ -152,3 +152,10 @@ def replace_each(db: Connection, table: str, columns: Sequence[str], change: Cal
 def marks(values: Collection[Any]) -> str:
     """`?, ?, ?` for an `IN (…)` of `values`; never empty, so `IN (NULL)` matches nothing."""
     return ", ".join("?" * len(values)) or "NULL"
+
+
+def where_given(*conditions: tuple[str, Any]) -> tuple[str, list]:
+    """`a = ? AND b = ?` of the conditions whose value is given (not None), and those values: a list's
+    optional filters. Always one condition at least (`1 = 1`)."""
+    given = [(condition, value) for condition, value in conditions if value is not None]
+    return " AND ".join(["1 = 1", *(condition for condition, _ in given)]), [value for _, value in given]

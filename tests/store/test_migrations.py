@@ -259,6 +259,28 @@ async def test_the_webhooks_upgrade_keeps_api_clients_and_starts_with_no_endpoin
         await store.close()
 
 
+async def test_the_access_api_upgrade_keeps_sessions_as_no_api_clients(tmp_path, monkeypatch, clock, vault):
+    async def make(store) -> int:
+        return (await seed_tenant(store, clock, vault, "alpha")).session_id
+
+    store, session_id = await older_portal(tmp_path, monkeypatch, 14, make)
+    try:
+        assert await store.migrate() == list(range(15, len(MIGRATIONS) + 1))
+        kept = await rows(
+            store, "SELECT state, api_client_id FROM access_sessions WHERE id = ?", (session_id,)
+        )
+        assert [tuple(row) for row in kept] == [("active", None)]
+        plan = await rows(
+            store,
+            "EXPLAIN QUERY PLAN SELECT id FROM access_sessions WHERE tenant_id = ?"
+            " AND api_client_id IS NOT NULL ORDER BY id DESC",
+            (1,),
+        )
+        assert "access_sessions_of_api" in str([tuple(row) for row in plan])
+    finally:
+        await store.close()
+
+
 async def test_schema_refuses_a_second_payment_for_one_idempotency_key_and_one_for_nothing(
     store, clock, vault
 ):

@@ -262,3 +262,39 @@ async def test_the_secret_is_stored_encrypted_and_never_logged(api, caplog, sett
     assert services.vault.decrypt(stored["secret_enc"]) == secret
     on_disk = b"".join(path.read_bytes() for path in settings.database_path.parent.glob("portal.db*"))
     assert key.encode() not in on_disk
+
+
+async def test_access_started_and_expired_by_the_clock_are_posted_signed_in_order(api, clock):
+    receiver = Receiver()
+    secret = await add_endpoint(api, receiver.url)
+    mac = "AA:BB:CC:00:00:01"  # the demo phone, on the demo router's Wi-Fi
+    async with receiver.up():
+        given = await api.post("/access", {"router": "demo-router", "mac": mac, "seconds": 600})
+        await tried(api, 1)  # the router confirmed: started
+        clock.advance(600)
+        await tried(api, 2)
+    # Signed as the library signs (its verify would call ten minutes on the test's clock "too new").
+    started, ended = receiver.events(secret)
+    assert [started["type"], ended["type"]] == ["access.started", "access.ended"]
+    assert started["data"]["id"] == ended["data"]["id"] == given.json()["id"]
+    assert (started["data"]["state"], ended["data"]["state"]) == ("active", "expired")
+    assert ended["data"] == (await api.get(f"/access/{given.json()['id']}")).json()
+
+    async def logged_out() -> bool:
+        return not api.hotspot.emulator.has_access(mac)
+
+    await eventually(logged_out)
+
+
+async def test_access_ended_through_the_api_is_told_as_ended(api):
+    receiver = Receiver()
+    secret = await add_endpoint(api, receiver.url)
+    async with receiver.up():
+        given = (
+            await api.post("/access", {"router": "demo-router", "mac": "AA:BB:CC:00:00:01", "seconds": 600})
+        ).json()
+        await tried(api, 1)
+        await api.delete(f"/access/{given['id']}")
+        await tried(api, 2)
+    told = [(event["type"], event["data"]["state"]) for event in receiver.events(secret)]
+    assert told == [("access.started", "active"), ("access.ended", "revoked")]

@@ -592,4 +592,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX webhook_attempts_of_message ON webhook_attempts (message_id);
     """,
+    # 15: access an API client gave (or gave more time to): the API finds it, and the client is told
+    # when it starts and ends. Sessions from before have none.
+    """
+    ALTER TABLE access_sessions ADD COLUMN api_client_id INTEGER REFERENCES api_clients(id);
+    CREATE INDEX access_sessions_of_api ON access_sessions (tenant_id, id) WHERE api_client_id IS NOT NULL;
+    """,
 ]

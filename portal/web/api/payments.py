@@ -6,21 +6,19 @@ when it is paid. The prompt shows the reference and description as asked, or the
 M-Pesa would otherwise shorten them silently.
 """
 
-import json
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Literal
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.params import FromPath, HeaderParameter, JSONBody, KwargDefinition, QueryParameter
 
 from ... import i18n, phones
 from ...billing import payments
 from ...billing.checkout import Charge, PaymentError
-from ...billing.payments import STATES
+from ...billing.payments import STATES, ApiPayment
 from ...mpesa.daraja import MAX_AMOUNT, account_reference, transaction_desc
 from ...tenancy.api_clients import ApiClient
-from ...typed_numbers import is_digits
 from .problems import (
     IDEMPOTENCY_CONFLICT,
     INVALID,
@@ -28,71 +26,117 @@ from .problems import (
     NOT_FOUND,
     PHONE_BUSY,
     TOO_MANY_PUSHES,
+    FieldError,
     Problem,
+    documented,
     field_error,
+    invalid,
+)
+from .resources import (
+    LIST_WORDS,
+    LOCATION,
+    PAGE,
+    Cursor,
+    Limit,
+    NextCursor,
+    Since,
+    of_business,
+    page,
+    with_zone,
 )
 
-PAGE = 50
-LONGEST_PAGE = 100
 LONGEST_IDEMPOTENCY_KEY = 255
-LARGEST_ID = 2**63 - 1  # the database's largest integer: no payment's id is larger
 REFUSALS = {"idempotency_conflict": IDEMPOTENCY_CONFLICT, "phone_busy": PHONE_BUSY, "no_account": NO_ACCOUNT}
+ACCOUNT_REFUSALS = ("account_needed", "no_such_account")
+# What each field must be: the OpenAPI document's description, and the error when it is not.
+CHARGE_WORDS = {
+    "phone": "a Safaricom number, as people type it: 0712 345 678, 0112 345 678, +254 712 345 678",
+    "amount": f"a whole number of shillings from 1 to {MAX_AMOUNT}",
+    "reference": "1 to 12 letters and digits (the prompt's account number)",
+    "description": "1 to 13 letters, digits and spaces",
+    "account": "the name of the business's M-Pesa account to be paid into; needed when it has several",
+}
+PAYMENTS_WORDS = LIST_WORDS | {
+    "state": f"one of {', '.join(STATES)}",
+    "reference": "those with this reference",
+}
+IDEMPOTENCY_WORDS = (
+    f"1 to {LONGEST_IDEMPOTENCY_KEY} printable characters: the same key and body within 24 hours answer"
+    " the same payment, without a second prompt"
+)
 
 
-def _moment(text: str) -> datetime | None:
-    """An ISO 8601 time with its zone; None for anything else."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
+class PaymentRequest(msgspec.Struct, frozen=True):
+    """An M-Pesa prompt to send. Its value limits are the handler's to check, so that every wrong
+    field is named at once (msgspec's own would stop at the first); the OpenAPI document shows them."""
+
+    phone: Annotated[str, KwargDefinition(description=CHARGE_WORDS["phone"])]
+    amount: Annotated[int, KwargDefinition(description=CHARGE_WORDS["amount"], ge=1, le=MAX_AMOUNT)]
+    reference: Annotated[
+        str, KwargDefinition(description=CHARGE_WORDS["reference"], pattern="^[A-Za-z0-9]{1,12}$")
+    ]
+    description: Annotated[
+        str, KwargDefinition(description=CHARGE_WORDS["description"], pattern="^[A-Za-z0-9 ]{1,13}$")
+    ]
+    account: Annotated[str | None, KwargDefinition(description=CHARGE_WORDS["account"])] = None
 
 
-def _charge(client: ApiClient, body: bytes) -> tuple[str, Charge]:
-    """(the phone, the charge) a request's JSON asks for; every wrong field is named at once."""
-    try:
-        asked = json.loads(body or b"null")
-    except ValueError:
-        asked = None
-    if not isinstance(asked, dict):
-        raise Problem(INVALID, "the body must be a JSON object: phone, amount, reference, description")
+class PaymentPage(msgspec.Struct, frozen=True):
+    data: list[ApiPayment]
+    next_cursor: NextCursor
+
+
+def _charge(client: ApiClient, asked: PaymentRequest) -> tuple[str, Charge]:
+    """(the phone, the charge) a request asks for; every wrong field is named at once."""
     errors = []
-    phone, amount = asked.get("phone"), asked.get("amount")
-    reference, description = asked.get("reference"), asked.get("description")
     try:
-        phone = phones.normalize(phone if isinstance(phone, str) else "")
+        phone = phones.normalize(asked.phone)
     except phones.PhoneError as error:
         errors.append(field_error("phone", i18n.say("en", error.reason, **error.values)))
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= MAX_AMOUNT:
-        errors.append(field_error("amount", f"a whole number of shillings from 1 to {MAX_AMOUNT}"))
-    if not isinstance(reference, str) or not reference or account_reference(reference) != reference:
-        errors.append(field_error("reference", "1 to 12 letters and digits (the prompt's account number)"))
-    if not isinstance(description, str) or not description or transaction_desc(description) != description:
-        errors.append(field_error("description", "1 to 13 letters, digits and spaces"))
+    if not 1 <= asked.amount <= MAX_AMOUNT:
+        errors.append(field_error("amount", CHARGE_WORDS["amount"]))
+    if not asked.reference or account_reference(asked.reference) != asked.reference:
+        errors.append(field_error("reference", CHARGE_WORDS["reference"]))
+    if not asked.description or transaction_desc(asked.description) != asked.description:
+        errors.append(field_error("description", CHARGE_WORDS["description"]))
     if errors:
-        raise Problem(INVALID, "some fields are not right; `errors` says which", errors=errors)
-    return phone, Charge(client.id, amount, reference, description)
+        raise invalid(errors)
+    return phone, Charge(client.id, asked.amount, asked.reference, asked.description, asked.account)
 
 
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
+def _idempotency_key(key: str | None) -> str | None:
     if key is not None and not (0 < len(key) <= LONGEST_IDEMPOTENCY_KEY and key.isprintable()):
         raise Problem(
             INVALID,
             f"an Idempotency-Key is 1 to {LONGEST_IDEMPOTENCY_KEY} printable characters",
-            errors=[{"header": "Idempotency-Key", "detail": "1 to 255 printable characters"}],
+            errors=[FieldError(header="Idempotency-Key", detail=IDEMPOTENCY_WORDS)],
         )
     return key
 
 
-@post("/payments", opt={"scope": "payments:write"})
-async def create_payment(request: Request, state: State) -> Response:
+@post(
+    "/payments",
+    opt={"scope": "payments:write", "words": CHARGE_WORDS},
+    responses=documented(INVALID, IDEMPOTENCY_CONFLICT, PHONE_BUSY, NO_ACCOUNT, TOO_MANY_PUSHES),
+    response_headers=[LOCATION],
+)
+async def create_payment(
+    request: Request,
+    state: State,
+    data: JSONBody[PaymentRequest],
+    idempotency_key: Annotated[
+        str | None, HeaderParameter(name="Idempotency-Key", description=IDEMPOTENCY_WORDS)
+    ] = None,
+) -> Response[ApiPayment]:
     """Sends the prompt; the same Idempotency-Key and body within 24 hours answer the same payment."""
     client: ApiClient = request.state.api_client
-    phone, charge = _charge(client, await request.body())
+    phone, charge = _charge(client, data)
     try:
         payment = await state.services.checkout.start(
-            tenant_id=client.tenant_id, phone=phone, charge=charge, idempotency_key=_idempotency_key(request)
+            tenant_id=client.tenant_id,
+            phone=phone,
+            charge=charge,
+            idempotency_key=_idempotency_key(idempotency_key),
         )
     except PaymentError as error:
         if error.reason == "too_many_pushes":
@@ -101,6 +145,8 @@ async def create_payment(request: Request, state: State) -> Response:
                 f"{error}; try again in {error.wait_minutes} minutes",
                 headers={"Retry-After": str(error.wait_minutes * 60)},
             ) from None
+        if error.reason in ACCOUNT_REFUSALS:
+            raise invalid([field_error("account", str(error))]) from None
         raise Problem(REFUSALS[error.reason], str(error)) from None
     if payment.state in payments.TOLD:
         state.services.jobs.webhooks.wake()  # the push failed at once: its webhook is queued
@@ -109,53 +155,55 @@ async def create_payment(request: Request, state: State) -> Response:
     )
 
 
-@get("/payments/{payment_id:int}", opt={"scope": "payments:read"})
-async def read_payment(request: Request, state: State, payment_id: FromPath[int]) -> dict[str, Any]:
+@get("/payments/{payment_id:int}", opt={"scope": "payments:read"}, responses=documented(NOT_FOUND))
+async def read_payment(request: Request, state: State, payment_id: FromPath[int]) -> ApiPayment:
     client: ApiClient = request.state.api_client
-    found = payment_id <= LARGEST_ID
-    payment = (
-        await state.services.store.read(payments.of_api, client.tenant_id, payment_id) if found else None
+    return payments.api_view(
+        await of_business(state, payments.of_api, client.tenant_id, payment_id, "payment")
     )
-    if payment is None:
-        raise Problem(NOT_FOUND, f"no payment {payment_id}")
-    return payments.api_view(payment)
 
 
-@get("/payments", opt={"scope": "payments:read"})
-async def list_payments(request: Request, state: State) -> dict[str, Any]:
+@post(
+    "/payments/{payment_id:int}/refresh",
+    status_code=200,
+    opt={"scope": "payments:write"},
+    responses=documented(NOT_FOUND),
+)
+async def refresh_payment(request: Request, state: State, payment_id: FromPath[int]) -> ApiPayment:
+    """Asks M-Pesa about the payment now, as the box asks about every open payment in turn, and answers
+    it as it then stands. A payment whose outcome is final is answered at once. It takes payments:write:
+    each call costs a query of the business's M-Pesa account, which Daraja limits."""
+    client: ApiClient = request.state.api_client
+    payment = await of_business(state, payments.of_api, client.tenant_id, payment_id, "payment")
+    await state.services.confirmation.ask_now(payment)
+    return payments.api_view(await state.services.store.read(payments.get, payment.id))
+
+
+@get("/payments", opt={"scope": "payments:read", "words": PAYMENTS_WORDS}, responses=documented(INVALID))
+async def list_payments(
+    request: Request,
+    state: State,
+    asked_state: Annotated[
+        Literal[STATES] | None, QueryParameter(name="state", description=PAYMENTS_WORDS["state"])
+    ] = None,
+    since: Since = None,
+    reference: Annotated[str | None, QueryParameter(description=PAYMENTS_WORDS["reference"])] = None,
+    cursor: Cursor = None,
+    limit: Limit = PAGE,
+) -> PaymentPage:
     """Newest first, `limit` at a time (50, at most 100); `next_cursor` fetches the next page."""
     client: ApiClient = request.state.api_client
-    query = request.query_params
-    errors = []
-    asked_state = query.get("state", "")
-    if asked_state and asked_state not in STATES:
-        errors.append({"parameter": "state", "detail": f"one of {', '.join(STATES)}"})
-    since_text = query.get("since", "")
-    since = _moment(since_text) if since_text else None
-    if since_text and since is None:
-        errors.append({"parameter": "since", "detail": "a time with its zone, e.g. 2026-01-05T09:00:00Z"})
-    cursor, limit = query.get("cursor", ""), query.get("limit", str(PAGE))
-    if cursor and not (is_digits(cursor) and int(cursor) <= LARGEST_ID):
-        errors.append({"parameter": "cursor", "detail": "a next_cursor from an earlier page"})
-    if not is_digits(limit) or not 1 <= int(limit) <= LONGEST_PAGE:
-        errors.append({"parameter": "limit", "detail": f"a whole number from 1 to {LONGEST_PAGE}"})
-    if errors:
-        raise Problem(INVALID, "some parameters are not right; `errors` says which", errors=errors)
     found = await state.services.store.read(
         payments.api_page,
         client.tenant_id,
-        state=asked_state,
-        since=since,
-        reference=query.get("reference", ""),
-        before_id=int(cursor) if cursor else None,
-        limit=int(limit) + 1,  # one more tells whether there is a next page
+        state=asked_state or "",
+        since=with_zone(since),
+        reference=reference or "",
+        before_id=cursor,
+        limit=limit + 1,  # one more tells whether there is a next page
     )
-    page = found[: int(limit)]
-    more = len(found) > len(page)
-    return {
-        "data": [payments.api_view(payment) for payment in page],
-        "next_cursor": str(page[-1].id) if more else None,
-    }
+    shown, next_cursor = page(found, limit)
+    return PaymentPage([payments.api_view(payment) for payment in shown], next_cursor)
 
 
-HANDLERS = [create_payment, read_payment, list_payments]
+HANDLERS = [create_payment, read_payment, refresh_payment, list_payments]

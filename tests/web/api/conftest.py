@@ -12,7 +12,7 @@ CHARGE = {"phone": "0712 345 678", "amount": 10, "reference": "ORDER1001", "desc
 
 @dataclass
 class Api:
-    """The demo business's API client (payments:write and payments:read), speaking to /api/v1."""
+    """The demo business's API client (every scope), speaking to /api/v1."""
 
     http: httpx.AsyncClient
     hotspot: Hotspot
@@ -33,6 +33,12 @@ class Api:
 
     async def get(self, path: str, token: str | None = None, **params: str) -> httpx.Response:
         return await self.http.get(f"{self.base}{path}", params=params, headers=self.headers(token))
+
+    async def post(self, path: str, body: dict | None = None, token: str | None = None) -> httpx.Response:
+        return await self.http.post(f"{self.base}{path}", json=body, headers=self.headers(token))
+
+    async def delete(self, path: str, token: str | None = None) -> httpx.Response:
+        return await self.http.delete(f"{self.base}{path}", headers=self.headers(token))
 
 
 @pytest.fixture

@@ -9,6 +9,11 @@ ENDPOINTS = {  # what each needs
     ("POST", "/payments"): "payments:write",
     ("GET", "/payments"): "payments:read",
     ("GET", "/payments/1"): "payments:read",
+    ("POST", "/payments/1/refresh"): "payments:write",
+    ("POST", "/access"): "access:write",
+    ("GET", "/access"): "access:read",
+    ("GET", "/access/1"): "access:read",
+    ("DELETE", "/access/1"): "access:write",
 }
 
 

@@ -1,8 +1,11 @@
 import asyncio
 
+from portal.cli.demo import add_simulator_account
 from portal.tenancy import api_clients, tenants
 from tests.conftest import rows, value
-from tests.web.api.conftest import CHARGE, problem, pushes
+from tests.web.api.conftest import CHARGE, Api, problem, pushes
+
+QUERY = "/mpesa/stkpushquery/v1/query"
 
 
 async def test_a_payment_is_pushed_by_the_checkout_and_paid_by_its_callback_granting_nothing(api):
@@ -166,3 +169,49 @@ async def test_the_charge_the_api_sent_is_the_body_it_was_asked_for(api):
     assert (await api.pay()).status_code == 201
     [prompt] = api.hotspot.daraja.sim.pending_prompts()
     assert (prompt.amount, prompt.account_reference) == (CHARGE["amount"], CHARGE["reference"])
+
+
+async def test_a_refresh_asks_mpesa_now_and_answers_the_payment_as_it_then_stands(http, nat_hotspot):
+    api = Api(http, nat_hotspot, nat_hotspot.demo.api_token)  # behind NAT: no callback comes
+    sim = nat_hotspot.daraja.sim
+    payment = (await api.pay()).json()
+    waiting = await api.post(f"/payments/{payment['id']}/refresh")
+    assert (waiting.status_code, waiting.json()["state"]) == (200, "pending")
+    [prompt] = sim.pending_prompts()
+    sim.answer(prompt.checkout_request_id, "success")
+    await sim.settle()
+    assert (await api.get(f"/payments/{payment['id']}")).json()["state"] == "pending"  # not asked yet
+    paid = await api.post(f"/payments/{payment['id']}/refresh")
+    assert paid.json()["state"] == "paid" and paid.json()["paid_at"]
+    assert sim.requests[QUERY] == 2
+    assert (await api.post(f"/payments/{payment['id']}/refresh")).json() == paid.json()
+    assert sim.requests[QUERY] == 2  # paid is final: nothing more to ask
+    problem(await api.post("/payments/999/refresh"), 404, "not-found")
+
+
+async def test_with_several_m_pesa_accounts_a_payment_names_the_one_it_is_paid_into(api, clock, vault):
+    services = api.hotspot.portal.services
+    till = await services.store.write(
+        add_simulator_account,
+        vault,
+        clock,
+        api.hotspot.demo.tenant_id,
+        api.hotspot.daraja.base_url,
+        "Shop till",
+    )
+    unnamed = problem(await api.pay(), 422, "invalid-request")
+    assert unnamed["errors"] == [
+        {
+            "pointer": "/account",
+            "detail": "the business has 2 M-Pesa accounts: name one of Demo Cafe, Shop till",
+        }
+    ]
+    unknown = problem(await api.pay(account="Shop"), 422, "invalid-request")
+    assert unknown["errors"][0]["detail"] == (
+        "the business has no M-Pesa account named 'Shop': Demo Cafe, Shop till"
+    )
+    assert pushes(api.hotspot) == 0
+    named = await api.pay(account="Shop till")
+    assert named.status_code == 201, named.text
+    assert await value(services.store, "SELECT mpesa_account_id FROM payments") == till
+    assert pushes(api.hotspot) == 1
