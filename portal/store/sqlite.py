@@ -4,9 +4,9 @@ A gateway box loses power, so commits are `synchronous=FULL`: a write is acknowl
 on the disk. That flush is most of a write's cost, so the writer thread commits in groups: the writes
 the event loop asked for in one turn (a busy loop runs dozens of requests a turn) go to it together,
 and whatever has queued up while the previous commit was flushing runs next, each piece in a
-savepoint of one transaction, and one commit makes all of it durable. A piece that raises is rolled back alone;
-the others keep their effects. Statements run at SQLite's own speed on that thread (a few
-microseconds each), and the event loop hops to it once per transaction, not once per statement.
+savepoint of one transaction, and one commit makes all of it durable. A piece that raises is rolled
+back alone; the others keep their effects. Statements run at SQLite's own speed on that thread (a
+few microseconds each), and the event loop hops to it once per transaction, not once per statement.
 
 Readers are threads too, each with its own connection, which WAL lets read beside the writer: a
 snapshot per call. The slow ones (`report`: admin pages, exports) have threads of their own, so a
@@ -276,7 +276,9 @@ class SQLiteStore:
                 f"({self.latest_version}); upgrade portal or restore a backup"
             )
         applied = []
-        for number, script in enumerate(MIGRATIONS, start=1):
+        # Only those past the version read: an up-to-date database (every start) costs one read. Each
+        # write reads the version again, as another process may have migrated meanwhile.
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             if await self.write(_migrate, number, script):
                 applied.append(number)
         return applied
