@@ -210,7 +210,9 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
         '[mpesa]\npayment_timeout = 3600\ncallback_allowlist = ["127.0.0.1"]\n[log]\nlevel = "warning"\n'
     )
     settings = config.load(config_file, environ={})
-    daraja = create_simulator(clock, Options(drop_callbacks=True))  # the bench posts the callbacks itself
+    # The bench posts the callbacks itself; its payers answer once every payment is made, which on a busy
+    # machine takes longer than the minute after which a prompt times out (1037) by default.
+    daraja = create_simulator(clock, Options(drop_callbacks=True, prompt_timeout=3600))
     sim = daraja.state.simulator
     async with background(daraja, "127.0.0.1", 0) as daraja_url:
         print(f"starting {count} payments through the Daraja simulator...", flush=True)
