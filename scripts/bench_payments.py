@@ -32,15 +32,18 @@ from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 from bench_common import (
     CALLBACK_ANSWER,
     ROOT,
+    Connection,
+    cpu_seconds,
     free_port,
     percentile,
+    rss_mb,
     start,
     start_bare,
     stop,
+    times,
     wait_until_up,
 )
 
@@ -96,48 +99,56 @@ async def create_payments(settings, clock, vault, daraja_url: str, count: int) -
     return paths, [payment.id for payment in started]
 
 
-async def post_callbacks(http: httpx.AsyncClient, base: str, jobs: list[tuple[str, dict]], concurrency: int):
-    """Posts each (path, body), `concurrency` at a time; returns (seconds elapsed, latencies in ms)."""
+async def post_callbacks(base: str, jobs: list[tuple[str, bytes]], concurrency: int, pid: int):
+    """Posts each (path, body), `concurrency` at a time on as many keep-alive connections; returns
+    (seconds elapsed, latencies in ms, CPU seconds the server process `pid` spent meanwhile)."""
     latencies: list[float] = []
-    gate = asyncio.Semaphore(concurrency)
+    waiting = iter(jobs)
 
-    async def one(path: str, body: dict) -> None:
-        async with gate:
-            sent = time.perf_counter()
-            response = await http.post(base + path, json=body)
-            latencies.append((time.perf_counter() - sent) * 1000)
-            if response.json() != CALLBACK_ANSWER:
-                raise SystemExit(f"unexpected answer {response.status_code}: {response.text}")
+    async def post_all(connection: Connection) -> None:
+        try:
+            for path, body in waiting:  # shared: each connection takes the next callback when free
+                sent = time.perf_counter()
+                status, answer = await connection.post(path, body)
+                latencies.append((time.perf_counter() - sent) * 1000)
+                if json.loads(answer) != CALLBACK_ANSWER:
+                    raise SystemExit(f"unexpected answer {status}: {answer[:200]!r}")
+        finally:
+            await connection.close()
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one(path, body) for path, body in jobs))
-    return time.perf_counter() - started, latencies
+    connections = [await Connection.open(base) for _ in range(min(concurrency, len(jobs)))]
+    started, cpu = time.perf_counter(), cpu_seconds(pid)
+    await asyncio.gather(*(post_all(connection) for connection in connections))
+    return time.perf_counter() - started, latencies, cpu_seconds(pid) - cpu
 
 
-def report(name: str, elapsed: float, latencies: list[float]) -> float:
-    """Prints one line; returns the rate per second."""
+def report(
+    name: str, elapsed: float, latencies: list[float], cpu: float | None = None
+) -> tuple[float, float]:
+    """Prints one line; returns the rate per second and the server's CPU milliseconds per callback."""
     rate = len(latencies) / elapsed
+    cpu_each = cpu * 1000 / len(latencies) if cpu is not None else 0.0
     print(
         f"{name:<36} {len(latencies):>6}  {rate:>8.0f}/s  p50 {percentile(latencies, 0.50):6.1f} ms"
         f"  p99 {percentile(latencies, 0.99):6.1f} ms  max {max(latencies):6.1f} ms"
+        + (f"  cpu {cpu_each:5.2f} ms each" if cpu is not None else "")
     )
-    return rate
+    return rate, cpu_each
 
 
 async def post_both_ways(
-    base: str, jobs: list, alone: int, concurrency: int, name: str
-) -> tuple[float, float]:
-    """The first `alone` callbacks one at a time, the rest `concurrency` at a time; returns both rates."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-        one = report(f"{name}, one at a time", *await post_callbacks(http, base, jobs[:alone], 1))
-        many = report(
-            f"{name}, {concurrency} at a time", *await post_callbacks(http, base, jobs[alone:], concurrency)
-        )
+    base: str, jobs: list, alone: int, concurrency: int, name: str, pid: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The first `alone` callbacks one at a time, the rest `concurrency` at a time; returns each way's
+    rate and the server's CPU per callback."""
+    one = report(f"{name}, one at a time", *await post_callbacks(base, jobs[:alone], 1, pid))
+    many = report(
+        f"{name}, {concurrency} at a time", *await post_callbacks(base, jobs[alone:], concurrency, pid)
+    )
     return one, many
 
 
-def sqlite_commits(folder: Path, bodies: list[dict]) -> float:
+def sqlite_commits(folder: Path, bodies: list[bytes]) -> float:
     """SQLite's own durable commit rate on this disk, set up as the portal's store sets it up (WAL,
     synchronous=FULL): one row (the callback's JSON) per transaction, one transaction at a time."""
     latencies = []
@@ -149,11 +160,11 @@ def sqlite_commits(folder: Path, bodies: list[dict]) -> float:
         for body in bodies:
             sent = time.perf_counter()
             db.execute("BEGIN IMMEDIATE")
-            db.execute("INSERT INTO callbacks (at, body) VALUES (?, ?)", (time.time(), json.dumps(body)))
+            db.execute("INSERT INTO callbacks (at, body) VALUES (?, ?)", (time.time(), body))
             db.execute("COMMIT")
             latencies.append((time.perf_counter() - sent) * 1000)
         elapsed = time.perf_counter() - started
-    return report("SQLite, one row per durable commit", elapsed, latencies)
+    return report("SQLite, one row per durable commit", elapsed, latencies)[0]
 
 
 async def check_paid(database: Path, payment_ids: list[int]) -> None:
@@ -199,7 +210,9 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
         '[mpesa]\npayment_timeout = 3600\ncallback_allowlist = ["127.0.0.1"]\n[log]\nlevel = "warning"\n'
     )
     settings = config.load(config_file, environ={})
-    daraja = create_simulator(clock, Options(drop_callbacks=True))  # the bench posts the callbacks itself
+    # The bench posts the callbacks itself; its payers answer once every payment is made, which on a busy
+    # machine takes longer than the minute after which a prompt times out (1037) by default.
+    daraja = create_simulator(clock, Options(drop_callbacks=True, prompt_timeout=3600))
     sim = daraja.state.simulator
     async with background(daraja, "127.0.0.1", 0) as daraja_url:
         print(f"starting {count} payments through the Daraja simulator...", flush=True)
@@ -207,26 +220,35 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
         for prompt in sim.pending_prompts():
             sim.answer(prompt.checkout_request_id, "success")
         jobs = [
-            (paths[p.checkout_request_id], stk_callback_body(p, clock.now())) for p in sim.prompts.values()
+            (paths[p.checkout_request_id], json.dumps(stk_callback_body(p, clock.now())).encode())
+            for p in sim.prompts.values()
         ]
     alone = max(2, min(200, count // 5))
 
     environ = dict(os.environ, PORTAL_CONFIG=str(config_file), PYTHONPATH=str(ROOT))
+    started = time.perf_counter()
     process = await start([sys.executable, "-m", "portal.cli", "serve"], cwd=ROOT, env=environ)
     try:
         await wait_until_up(base, process)
-        portal_one, portal_many = await post_both_ways(base, jobs, alone, concurrency, "portal")
+        portal_start = time.perf_counter() - started
+        (portal_one, _), (portal_many, portal_cpu) = await post_both_ways(
+            base, jobs, alone, concurrency, "portal", process.pid
+        )
+        portal_rss = rss_mb(process.pid)
     finally:
         await stop(process)
     await check_paid(settings.database_path, payment_ids)
 
     # The baselines, each on its own with the machine otherwise as it was for the portal.
     bare_port = free_port()
+    started = time.perf_counter()
     bare = await start_bare(bare_port)
     try:
-        bare_one, bare_many = await post_both_ways(
-            f"http://127.0.0.1:{bare_port}", jobs, alone, concurrency, "bare Litestar"
+        bare_start = time.perf_counter() - started
+        (bare_one, _), (bare_many, bare_cpu) = await post_both_ways(
+            f"http://127.0.0.1:{bare_port}", jobs, alone, concurrency, "bare Litestar", bare.pid
         )
+        bare_rss = rss_mb(bare.pid)
     finally:
         await stop(bare)
     commits = sqlite_commits(folder, [body for _, body in jobs])
@@ -236,6 +258,18 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
         f" {portal_one / commits:.0%} of SQLite's commit rate;"
         f" {concurrency} at a time {portal_many / bare_many:.0%} of bare Litestar,"
         f" {portal_many / commits:.0%} of SQLite's one-commit-per-row rate"
+    )
+    print(
+        f"{concurrency} at a time, the server's CPU per callback: portal {portal_cpu:.2f} ms,"
+        f" bare Litestar {bare_cpu:.2f} ms ({bare_cpu / portal_cpu:.0%}: the share a CPU-bound box would get)"
+    )
+    print(
+        f"cold start to the first 200: portal {portal_start * 1000:.0f} ms,"
+        f" bare Litestar {bare_start * 1000:.0f} ms ({times(portal_start, bare_start)})"
+    )
+    print(
+        f"RSS after {len(jobs)} payments: portal {portal_rss:.1f} MB,"
+        f" bare Litestar {bare_rss:.1f} MB after as many callbacks ({times(portal_rss, bare_rss)})"
     )
 
 

@@ -1,11 +1,12 @@
 """The store on one SQLite file: one writer thread with group commit, several reader threads, WAL.
 
 A gateway box loses power, so commits are `synchronous=FULL`: a write is acknowledged only once it is
-on the disk. That flush is most of a write's cost, so the writer thread commits in groups: whatever
-work has queued up while the previous commit was flushing runs next, each piece in a savepoint of
-one transaction, and one commit makes all of it durable. A piece that raises is rolled back alone;
-the others keep their effects. Statements run at SQLite's own speed on that thread (a few
-microseconds each), and the event loop hops to it once per transaction, not once per statement.
+on the disk. That flush is most of a write's cost, so the writer thread commits in groups: the writes
+the event loop asked for in one turn (a busy loop runs dozens of requests a turn) go to it together,
+and whatever has queued up while the previous commit was flushing runs next, each piece in a
+savepoint of one transaction, and one commit makes all of it durable. A piece that raises is rolled
+back alone; the others keep their effects. Statements run at SQLite's own speed on that thread (a
+few microseconds each), and the event loop hops to it once per transaction, not once per statement.
 
 Readers are threads too, each with its own connection, which WAL lets read beside the writer: a
 snapshot per call. The slow ones (`report`: admin pages, exports) have threads of their own, so a
@@ -19,7 +20,6 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +103,91 @@ class _Job:
         self.work, self.args, self.kwargs, self.loop = work, args, kwargs, loop
         self.future: asyncio.Future = loop.create_future()
 
-    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+
+def _settle_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    """Hands each job its outcome on its own event loop: one wake-up of each loop for all of them (a
+    group of 100 commits costs the loop one hop, not 100)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, settled in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the loop closed while the work ran
-            self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+            loop.call_soon_threadsafe(_settle, settled)
 
 
-def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
-    if future.done():  # the caller stopped waiting; the work was done all the same
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
+def _settle(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, result, error in outcomes:
+        if job.future.done():  # the caller stopped waiting; the work was done all the same
+            continue
+        if error is None:
+            job.future.set_result(result)
+        else:
+            job.future.set_exception(error)
+
+
+class _Readers:
+    """Threads that each hold a read-only connection and run the reads queued for them, one snapshot
+    per read. A queue and a thread-safe call back to the loop, as the writer has: a thread pool's
+    futures cost the event loop several times more per read."""
+
+    def __init__(self, path: Path, count: int, name: str):
+        self.path = path
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closing = threading.Lock()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._read_forever, name=f"{name}-{n}", daemon=True) for n in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def queue(self, job: _Job) -> None:
+        with self._closing:
+            if self._closed:
+                raise StoreError(f"{self.path}: the store is closed")
+            self._jobs.put(job)
+
+    def close(self) -> None:
+        """Finishes the reads already queued (a long report too), then ends the threads; blocks."""
+        with self._closing:
+            if not self._closed:
+                self._closed = True
+                for _ in self._threads:
+                    self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _read_forever(self) -> None:
+        connection: sqlite3.Connection | None = None
+        try:
+            while (job := self._jobs.get()) is not None:
+                try:
+                    if connection is None:
+                        connection = self._connect()
+                    outcome = (job, self._read(connection, job), None)
+                except BaseException as error:  # handed to the caller, whatever it is
+                    outcome = (job, None, error)
+                _settle_all([outcome])
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return connect(self.path, read_only=True)
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: {error}") from None
+
+    def _read(self, connection: sqlite3.Connection, job: _Job) -> Any:
+        try:
+            connection.execute("BEGIN")  # one snapshot for everything the work reads
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: {error}") from None
+        try:
+            return job.work(SQLiteConnection(connection), *job.args, **job.kwargs)
+        finally:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
 
 
 class SQLiteStore:
@@ -125,16 +198,17 @@ class SQLiteStore:
         self.latest_version = len(MIGRATIONS)
         self.changes = Changes()
         self._writer = writer
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        # The writes asked for during the event loop's turn, handed to the writer together when the turn
+        # ends (one wake-up of its thread, one commit): a busy loop otherwise hands them over one by one,
+        # and the writer, idle each time, commits each alone.
+        self._asked: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         # Taken to queue a job and to close, so no job is ever queued behind the writer's last one.
         self._closing = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._write_forever, name="store-writer", daemon=True)
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
-        self._local = threading.local()
-        self._quick = ThreadPoolExecutor(READERS, thread_name_prefix="store-reader")
-        self._slow = ThreadPoolExecutor(REPORT_READERS, thread_name_prefix="store-report")
+        self._quick = _Readers(path, READERS, "store-reader")
+        self._slow = _Readers(path, REPORT_READERS, "store-report")
         self._thread.start()
 
     @classmethod
@@ -149,32 +223,47 @@ class SQLiteStore:
         with self._closing:
             if not self._closed:
                 self._closed = True
+                for asked in self._asked.values():
+                    self._jobs.put(asked)
+                self._asked.clear()
                 self._jobs.put(None)
         await asyncio.to_thread(self._thread.join)
-        for executor in (self._quick, self._slow):  # a long report finishes first, off the event loop
-            await asyncio.to_thread(executor.shutdown, wait=True)
-        with self._readers_lock:
-            for connection in self._readers:
-                connection.close()
-            self._readers.clear()
+        for readers in (self._quick, self._slow):  # a long report finishes first, off the event loop
+            await asyncio.to_thread(readers.close)
 
     # -- the interface --
 
     async def write(self, work: Callable, *args: Any, **kwargs: Any) -> Any:
-        job = _Job(work, args, kwargs, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        job = _Job(work, args, kwargs, loop)
         with self._closing:
             if self._closed or not self._thread.is_alive():
                 raise StoreError(f"{self.path}: the store is closed")
-            self._jobs.put(job)
+            asked = self._asked.get(loop)
+            if asked is None:
+                self._asked[loop] = [job]
+                loop.call_soon(self._hand_over, loop)
+            else:
+                asked.append(job)
         result = await job.future
         self.changes.notify()
         return result
 
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._closing:
+            asked = self._asked.pop(loop, None)
+            if asked:
+                self._jobs.put(asked)
+
     async def read(self, work: Callable, *args: Any, **kwargs: Any) -> Any:
-        return await self._read(self._quick, work, args, kwargs)
+        job = _Job(work, args, kwargs, asyncio.get_running_loop())
+        self._quick.queue(job)
+        return await job.future
 
     async def report(self, work: Callable, *args: Any, **kwargs: Any) -> Any:
-        return await self._read(self._slow, work, args, kwargs)
+        job = _Job(work, args, kwargs, asyncio.get_running_loop())
+        self._slow.queue(job)
+        return await job.future
 
     async def schema_version(self) -> int:
         return await self.read(_user_version)
@@ -187,7 +276,9 @@ class SQLiteStore:
                 f"({self.latest_version}); upgrade portal or restore a backup"
             )
         applied = []
-        for number, script in enumerate(MIGRATIONS, start=1):
+        # Only those past the version read: an up-to-date database (every start) costs one read. Each
+        # write reads the version again, as another process may have migrated meanwhile.
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             if await self.write(_migrate, number, script):
                 applied.append(number)
         return applied
@@ -195,20 +286,17 @@ class SQLiteStore:
     # -- the writer thread --
 
     def _write_forever(self) -> None:
-        while True:
-            first = self._jobs.get()
-            if first is None:
-                break
-            group = [first]
+        while (asked := self._jobs.get()) is not None:
+            group = list(asked)
             while len(group) < MAX_GROUP:
                 try:
-                    job = self._jobs.get_nowait()
+                    more = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if more is None:
                     self._jobs.put(None)  # stop after this group
                     break
-                group.append(job)
+                group.extend(more)
             self._commit_group(group)
         self._writer.close()
 
@@ -218,8 +306,7 @@ class SQLiteStore:
             self._writer.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             failure = StoreError(f"{self.path}: {error}")
-            for job in group:
-                job.settle(error=failure)
+            _settle_all([(job, None, failure) for job in group])
             return
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         try:
@@ -241,35 +328,7 @@ class SQLiteStore:
                 self._writer.execute("ROLLBACK")
             failure = StoreError(f"{self.path}: nothing was written: {error}")
             outcomes = [(job, None, failure) for job in group]
-        for job, result, error in outcomes:
-            job.settle(result, error)
-
-    # -- the readers --
-
-    async def _read(self, executor: ThreadPoolExecutor, work: Callable, args: tuple, kwargs: dict) -> Any:
-        loop = asyncio.get_running_loop()
-        try:
-            running = loop.run_in_executor(executor, self._read_here, work, args, kwargs)
-        except RuntimeError:  # the executor is shut down
-            raise StoreError(f"{self.path}: the store is closed") from None
-        return await running
-
-    def _read_here(self, work: Callable, args: tuple, kwargs: dict) -> Any:
-        connection = getattr(self._local, "connection", None)
-        try:
-            if connection is None:
-                connection = connect(self.path, read_only=True)
-                with self._readers_lock:
-                    self._readers.append(connection)
-                self._local.connection = connection
-            connection.execute("BEGIN")  # one snapshot for everything the work reads
-        except sqlite3.Error as error:
-            raise StoreError(f"{self.path}: {error}") from None
-        try:
-            return work(SQLiteConnection(connection), *args, **kwargs)
-        finally:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+        _settle_all(outcomes)
 
 
 def _open_writer(path: Path) -> sqlite3.Connection:

@@ -22,6 +22,7 @@ still names them, and their sessions end at once; a business always keeps one ow
 """
 
 import asyncio
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -48,8 +49,17 @@ FORGET_AFTER = timedelta(days=1)  # failures this old count no more
 EMAIL_KEY_LENGTH = 8  # hex digits of the typed email's hash
 UNKNOWN_EMAIL = "(unknown email)"  # the actor of a failed sign-in as no admin: never what was typed
 
-# Verified when the email is unknown, so a wrong email costs the same time as a wrong password.
-_DECOY_HASH = hash_password("decoy password that matches nothing")
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Verified when the email is unknown, so a wrong email costs the same time as a wrong password.
+    Made at the first such sign-in, not at import: an Argon2id hash costs every `portal` command (and
+    the server's cold start) a tenth of a second and 19 MiB for nothing otherwise."""
+    return hash_password("decoy password that matches nothing")
+
+
+def _verify(password: str, user: "_User | None") -> bool:
+    return verify_password(password, user.password_hash if user else _decoy_hash())
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,7 @@ async def sign_in(store: Store, clock: Clock, email: str, password: str, source_
     (a password hash is checked every time), so the form tells no one which emails are accounts."""
     email = email.strip()[:200]
     user, may_try = await store.write(_before_sign_in, clock, email, source_ip)
-    correct = await asyncio.to_thread(verify_password, password, user.password_hash if user else _DECOY_HASH)
+    correct = await asyncio.to_thread(_verify, password, user)
     token = await store.write(_after_sign_in, clock, user, may_try, correct, source_ip)
     if token is None:
         raise SignInRefused()

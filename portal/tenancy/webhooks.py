@@ -226,6 +226,10 @@ def next_due(db: Connection) -> datetime | None:
     return datetime.fromisoformat(moment) if moment else None
 
 
+def _due_and_next(db: Connection, now: datetime, limit: int) -> tuple[list[Message], datetime | None]:
+    return due(db, now, limit), next_due(db)
+
+
 def destinations(db: Connection, vault: Vault, endpoint_ids: Collection[int]) -> dict[int, tuple[str, str]]:
     """Each endpoint's (URL, secret), decrypted for signing."""
     rows = db.all(
@@ -332,13 +336,12 @@ class Sender:
 
     async def send_due(self) -> datetime | None:
         """Sends what is due; returns when the next message is."""
-        messages = await self.store.read(due, self.clock.now(), BATCH)
-        if messages:
-            where = await self.store.read(
-                destinations, self.vault, {message.endpoint_id for message in messages}
-            )
-            outcomes = await asyncio.gather(*(self._post(m, *where[m.endpoint_id]) for m in messages))
-            await self.store.write(_record_all, self.clock, list(zip(messages, outcomes, strict=True)))
+        messages, next_at = await self.store.read(_due_and_next, self.clock.now(), BATCH)
+        if not messages:  # most wake-ups: every settled payment wakes this, an API client's or not
+            return next_at
+        where = await self.store.read(destinations, self.vault, {message.endpoint_id for message in messages})
+        outcomes = await asyncio.gather(*(self._post(m, *where[m.endpoint_id]) for m in messages))
+        await self.store.write(_record_all, self.clock, list(zip(messages, outcomes, strict=True)))
         return await self.store.read(next_due)
 
     async def _post(self, message: Message, url: str, secret: str) -> tuple[int | None, str | None]:

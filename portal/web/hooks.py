@@ -30,32 +30,58 @@ def _answer(code: int | str, desc: str, status: int = 200) -> Response:
 def _source(request: Request, settings, subject: str) -> tuple[str, str]:
     """The sender's address, and why it is refused ('' if it isn't)."""
     source = client_address(request, settings.server.trusted_proxies)
+    return source, _refusal(settings, source, subject)
+
+
+def _refusal(settings, source: str, subject: str) -> str:
+    """Why a callback from `source` is refused ('' if it isn't); one from outside the allow-list is
+    logged, refused or not."""
     if within(source, settings.mpesa.callback_allowlist):
-        return source, ""
+        return ""
     log.warning("callback from outside the allow-list", extra={"fields": {"for": subject, "source": source}})
-    return source, "source not in the allow-list" if settings.mpesa.enforce_allowlist else ""
+    return "source not in the allow-list" if settings.mpesa.enforce_allowlist else ""
 
 
 @post("/hooks/stk/{token:str}")
 async def stk_callback(request: Request, state: State, token: FromPath[str]) -> Response:
+    """A usual callback costs one transaction and nothing else: the write finds the payment by its
+    token. The payment is read apart only where a log line names it (a sender outside the allow-list,
+    a body that can't be read), which a busy hour of real callbacks never takes."""
     services = state.services
-    payment = await services.store.read(payments.by_callback_token, token) if TOKEN.match(token) else None
-    source, refuse = _source(request, services.settings, payment.ref if payment else "unknown payment")
-    if payment is None:
-        log.warning("STK callback for no payment", extra={"fields": {"source": source}})
-        return _answer(1, "Unknown", 404)
+    settings = services.settings
+    source = client_address(request, settings.server.trusted_proxies)
+    known = TOKEN.match(token) is not None
+    refuse = ""
+    if not known or not within(source, settings.mpesa.callback_allowlist):
+        payment = await services.store.read(payments.by_callback_token, token) if known else None
+        refuse = _refusal(settings, source, payment.ref if payment else "unknown payment")
+        if payment is None:
+            return _no_payment(source)
     try:
         result = parse_stk_callback(await request.body())
     except CallbackError as error:
+        payment = await services.store.read(payments.by_callback_token, token)
+        if payment is None:
+            return _no_payment(source)
         fields = {"payment": payment.ref, "source": source, "reason": str(error)}
         log.warning("unreadable STK callback", extra={"fields": fields})
         return _answer(1, str(error), 400)
     try:
-        await services.confirmation.record_callback(token, result, source=source, refuse=refuse)
+        effect = await services.confirmation.record_callback(token, result, source=source, refuse=refuse)
     except Exception:
         # Nothing Daraja can do about it, and the poller will settle the payment: log it, don't 500.
-        log.exception("STK callback not recorded", extra={"fields": {"payment": payment.ref}})
+        # The CheckoutRequestID names the payment (the token in the URL is a secret, never logged).
+        fields = {"checkout_request_id": result.checkout_request_id, "source": source}
+        log.exception("STK callback not recorded", extra={"fields": fields})
+    else:
+        if effect is None:
+            return _no_payment(source)
     return _answer(1, "Forbidden", 403) if refuse else _answer(0, "Accepted")
+
+
+def _no_payment(source: str) -> Response:
+    log.warning("STK callback for no payment", extra={"fields": {"source": source}})
+    return _answer(1, "Unknown", 404)
 
 
 @post("/hooks/c2b/{token:str}/validation")

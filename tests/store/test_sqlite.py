@@ -9,6 +9,7 @@ import os
 import re
 import sqlite3
 import stat
+import sys
 import threading
 from contextlib import closing
 
@@ -144,6 +145,65 @@ async def test_a_piece_that_raises_is_rolled_back_alone_and_its_group_commits(ba
     assert done[2] == (2, 0)
     names = await bare.read(lambda db: [row["name"] for row in db.all("SELECT name FROM things")])
     assert names == ["first", "third"]
+
+
+async def test_writes_asked_for_in_one_turn_of_the_loop_commit_as_one_group(bare):
+    # The writer is idle: without the hand-over at the turn's end, it would commit the first alone.
+    await make(bare, "CREATE TABLE things (name TEXT NOT NULL)")
+    with closing(sqlite3.connect(bare.path, check_same_thread=False)) as outside:
+
+        def add(db, name: str) -> tuple[int, int]:
+            db.execute("INSERT INTO things VALUES (?)", (name,))
+            seen_outside = outside.execute("SELECT count(*) FROM things").fetchone()[0]
+            return db.value("SELECT count(*) FROM things"), seen_outside
+
+        done = await asyncio.gather(*(bare.write(add, name) for name in ("a", "b", "c")))
+
+    assert done == [(1, 0), (2, 0), (3, 0)]  # each saw the ones before it; outside, nothing until the end
+
+
+KILLED_WRITER = """
+import asyncio, sys, threading
+from portal.store.sqlite import SQLiteStore
+
+async def main(path):
+    store = await SQLiteStore.open(path)
+    await store.write(lambda db: db.execute("CREATE TABLE written (n INTEGER PRIMARY KEY)"))
+
+    async def one(n):
+        await store.write(lambda db: db.execute("INSERT INTO written VALUES (?)", (n,)))
+        sys.stdout.write(f"{n}\\n")  # acknowledged, as a callback is answered: one write, whole lines
+        sys.stdout.flush()
+
+    def hold(db):
+        sys.stdout.write("holding\\n")  # the group's other pieces have run; its commit waits on this
+        sys.stdout.flush()
+        threading.Event().wait()
+
+    for start in range(0, 320, 32):  # 32 at a time, as callbacks in flight
+        await asyncio.gather(*(one(n) for n in range(start, start + 32)))
+    await asyncio.gather(*(one(n) for n in range(320, 352)), store.write(hold))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_a_process_killed_right_after_acknowledging_writes_loses_none_of_them(tmp_path):
+    path = tmp_path / "portal.db"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_WRITER, str(path), stdout=asyncio.subprocess.PIPE
+    )
+    acknowledged = set()
+    try:
+        while (line := await asyncio.wait_for(child.stdout.readline(), 60)) != b"holding\n":
+            assert line, "the writing process ended by itself"
+            acknowledged.add(int(line))
+    finally:
+        child.kill()  # SIGKILL, mid-group: no shutdown, no last commit
+        await child.wait()
+    with closing(sqlite3.connect(path)) as after:
+        kept = {n for (n,) in after.execute("SELECT n FROM written")}
+    assert acknowledged == kept == set(range(320))  # the unfinished group: neither answered nor kept
 
 
 async def test_a_commit_that_fails_fails_its_whole_group_and_keeps_nothing(bare):
