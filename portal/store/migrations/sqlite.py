@@ -592,4 +592,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX webhook_attempts_of_message ON webhook_attempts (message_id);
     """,
+    # 15: a session's page and the sessions list say who gave time by hand, which only the audit log
+    # knows: its events are found by what they were done to, not read through the business's history.
+    """
+    CREATE INDEX audit_events_by_target ON audit_events (target, action);
+    """,
 ]
