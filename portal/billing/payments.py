@@ -451,6 +451,77 @@ def for_sessions(db: Connection, session_ids: list[int]) -> list[Payment]:
     )
 
 
+# -- customers: a phone number's payments (each read from the index on business and phone) --
+
+
+def phones_seen_last(db: Connection, scope: Scope, limit: int, window: int) -> list[str]:
+    """The numbers that started the newest `window` payments, the latest first, at most `limit`."""
+    where, params = scope.where("tenant_id")
+    rows = db.all(
+        "SELECT phone, max(created_at) AS last_at FROM (SELECT phone, created_at FROM payments"
+        f" WHERE {where} ORDER BY created_at DESC LIMIT ?) AS newest GROUP BY phone ORDER BY last_at DESC"
+        " LIMIT ?",
+        (*params, window, limit),
+    )
+    return [row["phone"] for row in rows]
+
+
+@dataclass(frozen=True)
+class PhoneTotals:
+    phone: str
+    first_id: int  # its first payment's id, which names the customer in the admin's links
+    payments: int
+    spent: int  # what its paid payments came to (not those given back since)
+    last_at: datetime  # when it last started a payment
+
+
+def totals_of_phones(db: Connection, scope: Scope, phones: Collection[str]) -> list[PhoneTotals]:
+    where, params = scope.where("tenant_id")
+    rows = db.all(
+        "SELECT phone, min(id) AS first_id, count(*) AS payments,"
+        " sum(CASE WHEN state = 'paid' THEN amount ELSE 0 END) AS spent, max(created_at) AS last_at"
+        f" FROM payments WHERE {where} AND phone IN ({marks(phones)}) GROUP BY phone",
+        (*params, *phones),
+    )
+    return [
+        PhoneTotals(row["phone"], row["first_id"], row["payments"], row["spent"], from_text(row["last_at"]))
+        for row in rows
+    ]
+
+
+def of_phone(db: Connection, scope: Scope, phone: str, limit: int) -> list[Payment]:
+    """The number's payments, newest first."""
+    where, params = scope.where("tenant_id")
+    return db.records(
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE {where} AND phone = ? ORDER BY created_at DESC, id DESC"
+        " LIMIT ?",
+        (*params, phone, limit),
+    )
+
+
+def devices_of_phone(db: Connection, scope: Scope, phone: str) -> list[tuple[int, str, datetime]]:
+    """(router id, MAC, when it last started a payment) of each device the number paid from."""
+    where, params = scope.where("tenant_id")
+    rows = db.all(
+        "SELECT router_id, mac, max(created_at) AS last_at FROM payments"
+        f" WHERE {where} AND phone = ? AND mac IS NOT NULL GROUP BY router_id, mac",
+        (*params, phone),
+    )
+    return [(row["router_id"], row["mac"], from_text(row["last_at"])) for row in rows]
+
+
+def sessions_of_phone(db: Connection, scope: Scope, phone: str, limit: int) -> list[int]:
+    """The access sessions the number's payments bought, the last bought first."""
+    where, params = scope.where("tenant_id")
+    rows = db.all(
+        f"SELECT access_session_id FROM payments WHERE {where} AND phone = ?"
+        " AND access_session_id IS NOT NULL GROUP BY access_session_id ORDER BY max(created_at) DESC LIMIT ?",
+        (*params, phone, limit),
+    )
+    return [row["access_session_id"] for row in rows]
+
+
 # -- an API client's payments (its whole business's, never another's) --
 
 

@@ -48,6 +48,12 @@ class Outcome:
     retry: bool  # would the same payment, asked again, likely go through?
     known: bool = True
 
+    @property
+    def meaning(self) -> str:
+        """What happened, as the owner reads it in a list of payments: Daraja's ResultDesc is rewritten
+        across years and channels, and is no sentence."""
+        return MEANINGS.get(self.code, f"M-Pesa gave a code portal does not know ({self.code})")
+
 
 # code: (category, message, retry). Sources and meanings: reference/daraja.md §6.
 _TABLE: dict[str, tuple[str, str, bool]] = {
@@ -84,6 +90,44 @@ _TABLE: dict[str, tuple[str, str, bool]] = {
     EXPIRED: (UNREACHABLE, "result.no_final_answer", True),
     NOT_PAID: (UNREACHABLE, "result.not_paid", True),  # the prompt never reached the payer, or wasn't paid
     PAGE_CANCELLED: (CANCELLED, "result.cancelled_here", True),
+}
+
+
+# What each code means to the owner (the payer's words are the catalogue's): English only, like the admin.
+MEANINGS: dict[str, str] = {
+    "0": "Paid",
+    "4999": "Still waiting for the customer's PIN",
+    "1": "Not enough money on the customer's M-Pesa",
+    "2": "The amount is below M-Pesa's smallest payment: check the package's price",
+    "3": "The amount is above M-Pesa's largest payment: check the package's price",
+    "4": "Over the customer's daily M-Pesa limit",
+    "8": "Your PayBill or Till is at its largest balance: move money out of it",
+    "17": "The same amount from the same number within two minutes: M-Pesa refused the second",
+    "26": "M-Pesa was too busy",
+    "1001": "Another M-Pesa prompt was open on the customer's phone",
+    "1019": "The prompt expired before the customer answered it",
+    "1025": "M-Pesa could not send the prompt to the phone",
+    "1031": "The customer cancelled the prompt",
+    "1032": "The customer cancelled the prompt",
+    "1036": "The phone did not answer the prompt (off, or out of reach)",
+    "1037": "The phone did not answer the prompt (off, out of reach, or the prompt was ignored)",
+    "1101": "M-Pesa could not send the prompt to the phone",
+    "1102": "M-Pesa could not process the payment",
+    "2001": "The customer typed a wrong M-Pesa PIN",
+    "2026": "The phone did not answer the prompt in time",
+    "2028": "PayBill and Till are mixed up in the M-Pesa account's settings",
+    "8006": "The customer's M-Pesa PIN is locked",
+    "9999": "M-Pesa could not process the payment",
+    "SFC_IC0003": "PayBill and Till are mixed up in the M-Pesa account's settings",
+    "E3008": "M-Pesa declined payments from this number (a bad debt on the line)",
+    PUSH_LOCKED: "Another M-Pesa prompt was open on the customer's phone",
+    PUSH_BUSY: "Daraja turned the prompt away: too many requests",
+    PUSH_REFUSED: "Daraja refused the prompt: check the M-Pesa account's settings (Test credentials)",
+    PUSH_UNREACHABLE: "Daraja could not be reached from this box: no prompt was sent",
+    PUSH_BAD_NUMBER: "Daraja refused the number: not an M-Pesa line",
+    EXPIRED: "No answer from M-Pesa before the payment timed out",
+    NOT_PAID: "Marked not paid: no such money on M-Pesa",
+    PAGE_CANCELLED: "The customer cancelled on the waiting page",
 }
 
 

@@ -5,12 +5,13 @@ which field changed, not its value).
 """
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..clock import Clock, from_text, to_text
-from ..store import Connection
+from ..store import Connection, marks
 from . import tenants
 from .scope import Scope
 
@@ -81,3 +82,15 @@ def events(db: Connection, scope: Scope, *, limit: int, offset: int) -> tuple[li
         )
         for row in rows
     ], total
+
+
+def done_to(
+    db: Connection, targets: Collection[str], actions: Collection[str]
+) -> list[tuple[str, str, datetime]]:
+    """(target, actor, when) of the `actions` done to these `targets` ('session:12'), oldest first."""
+    rows = db.all(
+        f"SELECT target, actor, at FROM audit_events WHERE target IN ({marks(targets)})"
+        f" AND action IN ({marks(actions)}) ORDER BY at, id",
+        (*targets, *actions),
+    )
+    return [(row["target"], row["actor"], from_text(row["at"])) for row in rows]

@@ -72,4 +72,4 @@ async def test_an_api_clients_paid_charge_is_no_wifi_money_but_is_in_the_owners_
     [listed] = [p for p in found if p.id == charge]
     assert total == 3 and listed.api_charge == "API: Laundry (ORDER1)"
     story = await store.read(timeline.timeline, listed)
-    assert story[0].detail == "500 KES, API: Laundry (ORDER1)"
+    assert story[0].title == "Payment started: KES 500 for API: Laundry (ORDER1)"

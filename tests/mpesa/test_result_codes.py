@@ -98,3 +98,13 @@ def test_a_number_m_pesa_refuses_offers_another_number_and_never_blames_the_set_
 def test_m_pesa_busy_says_no_money_was_taken_and_to_try_again_in_a_minute():
     said = say("en", codes.describe(codes.PUSH_BUSY).message)
     assert said == "M-Pesa is busy. No money was taken. Try again in a minute."
+
+
+@pytest.mark.parametrize("code", codes.known_codes())
+def test_every_known_code_means_something_in_plain_words_to_the_owner(code):
+    meaning = codes.describe(code).meaning
+    assert meaning and code not in meaning and "result." not in meaning
+
+
+def test_an_unknown_code_is_named_as_one_rather_than_guessed_at():
+    assert codes.describe("7777").meaning == "M-Pesa gave a code portal does not know (7777)"

@@ -353,3 +353,13 @@ async def test_the_names_upgrade_keeps_the_oldest_of_a_name_and_refuses_a_second
                 await execute(store, f"UPDATE {table} SET name = ? WHERE id = ?", (name, second_alpha[0]))
     finally:
         await store.close()
+
+
+async def test_who_gave_sessions_their_time_is_found_by_index(store):
+    plan = await rows(
+        store,
+        "EXPLAIN QUERY PLAN SELECT target, actor, at FROM audit_events WHERE target IN (?, ?)"
+        " AND action IN (?, ?) ORDER BY at, id",
+        ("session:1", "session:2", "session_granted", "session_extended"),
+    )
+    assert any("audit_events_by_target" in row["detail"] for row in plan)

@@ -1,6 +1,7 @@
 """No query a customer, a callback or a background job waits on scans a table that grows with history.
 
-The paths run for real on the simulators while every statement is recorded; each one is then explained
+The paths run for real on the simulators while every statement is recorded (and the owner's pages
+about one customer, which must stay as quick with a year of payments); each one is then explained
 by SQLite itself. An index that goes missing (or a query that stops using one) fails here, long before
 a box with a year of payments makes its splash page slow.
 """
@@ -19,6 +20,7 @@ from portal.store.sqlite import SQLiteConnection
 from portal.tenancy.scope import Scope
 from tests.billing.test_c2b import pay_by_hand
 from tests.conftest import Hotspot
+from tests.web.admin.client import browser, sign_in
 from tests.web.test_splash import OTHER_DEVICE, answer, device_form, online, pay, register_c2b_urls, status
 from tests.web.test_unknown_payments import killed_in_the_push_window
 
@@ -130,3 +132,20 @@ async def test_money_paid_by_hand_and_a_voucher_scan_no_history(http, hotspot, c
     await http.post(reconnect, data=device_form(hotspot, *OTHER_DEVICE) | {"code": voucher.code})
     await online(hotspot, OTHER_DEVICE[0])
     assert history_scans(store.path, recorded) == {}
+
+
+async def test_the_customers_pages_scan_no_history(http, hotspot, recorded):
+    await http.get(hotspot.splash_url())
+    await pay(http, hotspot)
+    await answer(hotspot, "success")
+    await online(hotspot)
+    base = hotspot.portal.base_url
+    async with browser() as admin:
+        await sign_in(admin, base, hotspot.demo.admin_email, hotspot.demo.admin_password)
+        recorded.clear()  # signing in and the dashboard are not these pages
+        customer = await admin.get(f"{base}/admin/customers", params={"phone": "0712 345 678"})
+        listed = await admin.get(f"{base}/admin/customers")
+        session_id = re.search(r'href="/admin/sessions/(\d+)"', customer.text).group(1)
+        session = await admin.get(f"{base}/admin/sessions/{session_id}")  # who paid, who gave time
+    assert customer.status_code == listed.status_code == session.status_code == 200
+    assert history_scans(hotspot.portal.services.store.path, recorded) == {}

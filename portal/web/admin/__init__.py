@@ -10,7 +10,18 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from . import auth, catalog, connections, overview, payments, reconcile, reports, sessions, team
+from . import (
+    auth,
+    catalog,
+    connections,
+    customers,
+    overview,
+    payments,
+    reconcile,
+    reports,
+    sessions,
+    team,
+)
 from .base import (
     HEADERS,
     current_admin,
@@ -30,6 +41,7 @@ router = Router(
         *payments.handlers,
         *reconcile.handlers,
         *sessions.handlers,
+        *customers.handlers,
         *catalog.handlers,
         *connections.handlers,
         *team.handlers,

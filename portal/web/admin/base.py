@@ -214,7 +214,11 @@ def _plain_context(request: ASGIConnection, context: dict[str, Any]) -> dict[str
         "admin": admin,
         "tenant_names": {},
         "scope": getattr(request.state, "tenants", None),
-        "fmt": Formats(services(request).settings.store.timezone, services(request).clock.now()),
+        "fmt": Formats(
+            services(request).settings.store.timezone,
+            services(request).clock.now(),
+            masked=admin is not None and admin.role == "staff",
+        ),
         "path": request.url.path,
         "notice": NOTICES.get(request.query_params.get("done", "")),
         "csrf_field": Markup('<input type="hidden" name="{}" value="{}">').format(
@@ -352,6 +356,7 @@ class Formats:
 
     zone: ZoneInfo
     now: datetime
+    masked: bool = False  # customers' numbers shown to staff, who see who paid but keep no phone list
 
     kes = staticmethod(formats.money)
     duration = staticmethod(formats.short_duration)
@@ -362,6 +367,10 @@ class Formats:
 
     def when(self, moment: datetime | None) -> str:
         return formats.when(moment, self.zone, self.now)
+
+    def customer_phone(self, number: str) -> str:
+        """A customer's number as this admin may see it: whole, or masked for staff (0712 ••• 678)."""
+        return formats.masked_phone(number) if self.masked else formats.phone(number)
 
     def when_exact(self, moment: datetime | None) -> str:
         return formats.when_exact(moment, self.zone)

@@ -369,20 +369,25 @@ async def account_update(
 
 @post("/mpesa/{account_id:int}/test", guards=[may_change])
 async def account_test(request: Request, tenants: Tenants, account_id: FromPath[int]) -> Template:
-    """Are the stored credentials right, for this environment? Asked of Daraja without charging anyone."""
+    """Are the stored credentials right, for this environment? Asked of Daraja without charging anyone:
+    the consumer key and secret first (a token), then the shortcode and passkey (a status query), each
+    named on a line of its own."""
     stored = await _find(request, tenants, ACCOUNT, account_id)
     account = await services(request).store.read(accounts.load, services(request).vault, stored.id)
     try:
         await services(request).daraja.check_credentials(account)
     except DarajaError as error:
-        result = Result(False, f"{stored.name}: the credentials did not work", [_daraja_trouble(error)])
+        wrong, lines = _daraja_trouble(error, account.shortcode)
+        result = Result(False, f"{stored.name}: {wrong}", lines)
     else:
         result = Result(
             True,
             f"{stored.name}: Daraja accepted the credentials",
             [
-                "The consumer key and secret opened a session, and Daraja did not refuse the shortcode"
-                " and passkey. A payment with the smallest package proves the rest."
+                KEYS_ACCEPTED,
+                f"Shortcode {account.shortcode} and passkey: right (asked about a payment never made; nobody"
+                " was charged).",
+                "A payment with the smallest package proves the rest.",
             ],
         )
     return await _account_list(request, tenants, result)
@@ -420,26 +425,46 @@ async def wifi_words(request: Request, tenants: Tenants) -> Template | Redirect:
     return Redirect("/admin/mpesa?done=saved#wifi-words", status_code=303)
 
 
-def _daraja_trouble(error: DarajaError) -> str:
-    """Daraja's refusal in plain words; its own words follow (they never hold a secret)."""
+KEYS_ACCEPTED = "Consumer key and secret: right (Daraja gave a session for them)."
+SHORTCODE_IS = (
+    "The shortcode is your PayBill number or, for a Till, the store number (head office), not the till"
+    " number, and it must belong to this environment (sandbox or production)."
+)
+
+
+def _daraja_trouble(error: DarajaError, shortcode: str) -> tuple[str, list[str]]:
+    """Which credential Daraja refused, for the result's title, and what to do about it, a line per
+    credential checked. Daraja's own words follow, when it said any (they never hold a secret)."""
+    said = f" Daraja said: {error}" if error.code else ""
     if isinstance(error, AuthError):
-        return (
-            "Daraja refused the consumer key and secret. Check that both were copied whole from your app"
-            " on the Daraja portal, and that the environment matches them (sandbox keys do not work in"
-            f" production). Daraja said: {error}"
-        )
-    if isinstance(error, CredentialError | ValidationError):
-        return (
-            "Daraja accepted the consumer key and secret but refused the shortcode or the passkey. The"
-            " shortcode is your PayBill number or, for a Till, the store number (head office), not the"
-            " till number; the passkey is the one Safaricom sent for that shortcode when it went live"
-            f" (the sandbox passkey works only with 174379). Daraja said: {error}"
-        )
+        return "the consumer key or secret is wrong", [
+            "Consumer key and secret: refused. Copy both again, whole, from your app on the Daraja portal,"
+            " and check that the environment matches them (sandbox keys do not work in production)." + said,
+            "Shortcode and passkey: not checked; Daraja answers nothing else until the key and secret work.",
+        ]
+    unknown = isinstance(error, CredentialError) and "merchant does not exist" in error.message.lower()
+    if unknown or (isinstance(error, ValidationError) and error.field == "BusinessShortCode"):
+        return "the shortcode is wrong", [
+            KEYS_ACCEPTED,
+            f"Shortcode {shortcode}: Daraja does not know it. {SHORTCODE_IS}{said}",
+            "Passkey: not checked, as it goes with the shortcode.",
+        ]
+    if isinstance(error, CredentialError):
+        return "the passkey is wrong", [
+            KEYS_ACCEPTED,
+            f"Shortcode {shortcode}: known to Daraja.",
+            "Passkey: refused. It is the one Safaricom sent for this shortcode when it went live (the"
+            f" sandbox passkey works only with 174379); copy it again, whole.{said}",
+        ]
     if isinstance(error, UnavailableError):
-        return f"Daraja could not be reached from this box, so nothing was checked: {error}. Try again later."
+        return "nothing was checked", [
+            f"Daraja could not be reached from this box, so nothing was checked: {error}. Try again later."
+        ]
     if isinstance(error, BusyError):
-        return f"Daraja is busy and turned the request away, so nothing was checked: {error}. Try again soon."
-    return f"Daraja answered with an error: {error}"
+        return "nothing was checked", [
+            f"Daraja is busy and turned the request away, so nothing was checked: {error}. Try again soon."
+        ]
+    return "the credentials did not work", [f"Daraja answered with an error: {error}"]
 
 
 handlers = [

@@ -236,9 +236,17 @@ def with_names(db: Connection, found: list[Payment]) -> list[Shown]:
             router=names.routers.get(p.router_id),
             tenant=names.tenants[p.tenant_id],
             account=names.accounts[p.mpesa_account_id],
+            why=why(p),
         )
         for p in found
     ]
+
+
+def why(payment: Payment) -> str:
+    """Why a payment did not go through, in plain words; '' for the others."""
+    if payment.state in ("failed", "expired") and payment.outcome:
+        return payment.outcome.meaning
+    return ""
 
 
 def _payment_list(

@@ -52,13 +52,17 @@ def _shown(db: Connection, found: list[Session]) -> list[Shown]:
 
 
 def _purchases(paid_by: dict[int, list[Purchase]]) -> dict[int, list[Shown]]:
-    """What bought each session, as links to it."""
+    """What gave each session its time, with where each leads: a payment to its customer (the page shows
+    the phone), a voucher to its batch, money paid by hand to its receipt; time given by hand names the
+    admin who gave it."""
 
     def link(purchase: Purchase) -> Shown:
         if purchase.kind == "payment":
-            return Shown(purchase, label=purchase.name, href=f"/admin/payments/{purchase.id}")
+            return Shown(purchase, label=purchase.name, href=f"/admin/customers/{purchase.id}")
         if purchase.kind == "voucher":
             return Shown(purchase, label=f"voucher {purchase.name}", href=f"/admin/vouchers/{purchase.name}")
+        if purchase.kind == "given":
+            return Shown(purchase, label=f"given by {purchase.name}", href=None)
         href = f"/admin/payments?{urlencode({'receipt': purchase.name})}#by-hand"
         return Shown(purchase, label=f"{purchase.name} (paid by hand)", href=href)
 
@@ -113,7 +117,10 @@ async def _grant_page(request: Request, tenant_id: int, fields: dict, error: str
 
 @get("/sessions/new", guards=[may_change])
 async def grant_form(request: Request, tenants: Tenants) -> Template:
-    return await _grant_page(request, tenant_for_new_rows(tenants), {})
+    """Filled in with the device a link names (a customer's, from their page)."""
+    query = request.query_params
+    named = {name: query[name] for name in ("router_id", "mac") if name in query}
+    return await _grant_page(request, tenant_for_new_rows(tenants), named)
 
 
 @post("/sessions/new", guards=[may_change])

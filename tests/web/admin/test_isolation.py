@@ -95,6 +95,7 @@ def ids_of(seeded) -> dict:
         "batch": seeded.batch,
         "session_id": seeded.session_id,
         "user_id": seeded.staff_id,
+        "customer": seeded.paid_payment_id,
     }
 
 
@@ -176,6 +177,7 @@ async def test_no_admin_page_shows_another_tenants_rows(settings, clock, vault, 
             "/admin/vouchers/{batch}",
             "/admin/vouchers/{batch}/print",
             "/admin/sessions/{session_id}",
+            "/admin/customers/{customer}",
         ):
             pages[path] = (await http.get(base + fill(path, ids_of(alpha)))).text
     assert "Alpha hour" in pages["/admin/packages"]  # the pages do show this tenant's own rows
@@ -257,17 +259,17 @@ async def test_ids_that_cannot_exist_are_not_found_never_an_error(settings, cloc
     async with serving(app) as base, browser() as http:
         csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
         before = await snapshot(store)
-        answers = {}
+        answers, pages = {}, {}
         for method in ("GET", "POST"):
             for path in admin_routes(app, method):
                 if "{" in path:
                     for bad in (huge, negative, "x"):
                         url = base + fill(path, dict.fromkeys(ids_of(alpha), bad))
-                        answers[f"{method} {path} {bad}"] = (
-                            await http.request(
-                                method, url, data={**FORM, "csrf": csrf} if method == "POST" else None
-                            )
-                        ).status_code
+                        response = await http.request(
+                            method, url, data={**FORM, "csrf": csrf} if method == "POST" else None
+                        )
+                        answers[f"{method} {path} {bad}"] = response.status_code
+                        pages[f"{method} {path} {bad}"] = response.headers["content-type"]
         for path, field in [("/admin/vouchers", "package_id"), ("/admin/routers/new", "mpesa_account_id")]:
             response = await http.post(base + path, data={**FORM, field: huge, "csrf": csrf})
             answers[f"{path} {field}"] = response.status_code
@@ -285,6 +287,7 @@ async def test_ids_that_cannot_exist_are_not_found_never_an_error(settings, cloc
     assert {status for status in answers.values()} <= {200, 400, 404}
     assert {path for path, status in answers.items() if status == 200} == {"GET /admin/payments?page=²"}
     assert answers["/admin/vouchers package_id"] == 404
+    assert {page.partition(";")[0] for page in pages.values()} == {"text/html"}  # never JSON
     assert await snapshot(store) == before
 
 

@@ -157,9 +157,10 @@ async def test_money_paid_by_hand_is_found_by_its_receipt_with_whether_it_became
     [rent] = [row for row in by_hand if "SGR0000DDD" in row]
     [spent] = [row for row in by_hand if "SGR0000AAA" in row]
     [unspent] = [row for row in by_hand if "SGR0000BBB" in row]
-    assert "not for Wi-Fi" in rent and '<td class="num credit"></td>' in rent  # and no credit
-    assert '<td class="num credit">KES 50</td>' in spent  # the credit it has left
-    assert '<td class="num credit">KES 250</td>' in unspent
+    assert "not for Wi-Fi" in rent  # and no credit:
+    assert '<td class="num credit" data-label="Credit"></td>' in rent
+    assert '<td class="num credit" data-label="Credit">KES 50</td>' in spent  # the credit it has left
+    assert '<td class="num credit" data-label="Credit">KES 250</td>' in unspent
     assert "SGR0000AAA" in found.text and "SGR0000BBB" not in found.text
     assert 'id="by-hand"' not in failed_only.text  # money that arrived has not failed
     # What customers can still spend: 50 + 250 of alpha's Wi-Fi money, never the rent nor beta's.
@@ -240,8 +241,8 @@ async def test_payment_detail_shows_the_whole_timeline(settings, clock, vault, s
     def history(db) -> None:
         for seconds, kind, detail in [
             (1, "push_accepted", {"CheckoutRequestID": "ws_CO_1"}),
-            (20, "query", {"ResultCode": "4999"}),
-            (40, "callback", {"ResultCode": 0, "MpesaReceiptNumber": "RALPHA0001"}),
+            (20, "query", {"effect": "pending", "result_code": "4999"}),
+            (40, "callback", {"effect": "paid", "result_code": "0", "receipt": "RALPHA0001"}),
         ]:
             insert(
                 db,
@@ -279,15 +280,15 @@ async def test_payment_detail_shows_the_whole_timeline(settings, clock, vault, s
         page = (await http.get(f"{base}/admin/payments/{alpha.paid_payment_id}")).text
     timeline = page[page.index("Timeline") :]
     order = [
-        "Payment created",
-        "Access session created",
-        "Push accepted (daraja)",
-        "Query (daraja)",
-        "Callback (daraja)",
-        "Router task queued: grant",
-        "Router task grant: failed",
+        "Payment started: KES 30 for Alpha hour",
+        "Access opened for device AA:BB:CC:00:00:01 on alpha-router",
+        "Push accepted",
+        "Asked M-Pesa: still waiting for the customer&#39;s PIN",
+        "M-Pesa confirmed the payment: receipt RALPHA0001",
+        "The router was asked to let the device in",
+        "The router could not let the device in yet; portal tries again",
         "timed out",
-        "Router task grant: done",
+        "The router did it: let the device in",
     ]
     positions = [timeline.index(title) for title in order]
     assert positions == sorted(positions)
@@ -400,3 +401,22 @@ async def test_an_owner_cannot_pick_another_tenant(settings, clock, vault, store
         alpha.paid_payment_id,
         alpha.failed_payment_id,
     ]
+
+
+async def test_failed_payments_say_why_in_the_list_and_the_detail(settings, clock, vault, store, alpha):
+    await store.write(
+        insert_payment, **common(alpha, phone="254711000009"), state="expired", at=to_text(clock.now()),
+        result_code="expired",
+    )  # fmt: skip
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        await sign_in(http, base, alpha.owner)
+        listed = (await http.get(f"{base}/admin/payments")).text
+        detail = (await http.get(f"{base}/admin/payments/{alpha.failed_payment_id}")).text
+    rows = listed.split("<tr")
+    [failed] = [row for row in rows if f"/admin/payments/{alpha.failed_payment_id}" in row]
+    [paid] = [row for row in rows if f"/admin/payments/{alpha.paid_payment_id}" in row]
+    [expired] = [row for row in rows if "0711 000 009" in row]
+    assert '<span class="small why">The customer cancelled the prompt</span>' in failed
+    assert "No answer from M-Pesa before the payment timed out" in expired
+    assert 'class="small why"' not in paid
+    assert '<dd id="why">The customer cancelled the prompt</dd>' in detail

@@ -267,12 +267,14 @@ async def test_a_session_bought_several_times_is_listed_once_with_everything_tha
     assert listed.status_code == detail.status_code == 200
     assert "Online and connecting (1)" in listed.text
     [row] = [line for line in listed.text.split("<tr") if f'id="session-{alpha.session_id}"' in line]
-    assert f'<a href="/admin/payments/{alpha.paid_payment_id}">{first_ref}</a>' in row
+    assert f'<a href="/admin/customers/{alpha.paid_payment_id}">0712 345 678</a>' in row  # who paid
     assert f'href="/admin/sessions/{alpha.session_id}#paid-by">+2 more</a>' in row
-    assert top_up_ref not in row
+    assert first_ref not in row and top_up_ref not in row  # the payments' own refs say nothing
     assert (
-        f'<dd id="paid-by"><a href="/admin/payments/{alpha.paid_payment_id}">{first_ref}</a>,'
-        f' <a href="/admin/payments/{top_up}">{top_up_ref}</a>,'
+        f'<dd id="paid-by"><a href="/admin/customers/{alpha.paid_payment_id}">0712 345 678</a>'
+        f' (<a href="/admin/payments/{alpha.paid_payment_id}">payment</a>),'
+        f' <a href="/admin/customers/{top_up}">0712 345 678</a>'
+        f' (<a href="/admin/payments/{top_up}">payment</a>),'
         ' <a href="/admin/payments?receipt=SGR0000010#by-hand">SGR0000010 (paid by hand)</a></dd>'
     ) in detail.text
 
@@ -308,7 +310,34 @@ async def test_data_used_comes_from_the_router_and_a_router_that_is_down_shows_a
     lines = {line for line in listed.text.split("<tr") if "data-used" in line}
     [on_emulator_row] = [line for line in lines if online in line]
     [on_annex_row] = [line for line in lines if NEW_MAC in line]
-    assert '<td class="num data-used">4.5 MB</td>' in on_emulator_row
-    assert '<td class="num data-used">—</td>' in on_annex_row
+    assert '<td class="num data-used" data-label="Data used">4.5 MB</td>' in on_emulator_row
+    assert '<td class="num data-used" data-label="Data used">—</td>' in on_annex_row
     assert "Data used is not shown for annex: router annex unreachable" in listed.text
     assert "4.5 MB" in detail.text
+
+
+async def test_sessions_say_who_paid_who_gave_the_time_and_which_payment_was_reversed(
+    settings, clock, vault, store, alpha
+):
+    app = create_app(settings, clock=clock, vault=vault)
+    async with serving(app) as base, browser() as http, browser() as staff:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        given = await http.post(
+            f"{base}/admin/sessions/new",
+            data={"csrf": csrf, "mac": NEW_MAC, "router_id": alpha.router_id, "package_id": alpha.package_id},
+        )
+        await http.post(
+            f"{base}/admin/payments/{alpha.paid_payment_id}/reverse",
+            data={"csrf": csrf, "reason": "paid twice"},
+        )
+        listed = (await http.get(f"{base}/admin/sessions")).text
+        await sign_in(staff, base, alpha.staff)
+        seen_by_staff = (await staff.get(f"{base}/admin/sessions")).text
+    given_id = int(given.url.path.rsplit("/", 1)[1])
+    [paid_row] = [row for row in listed.split("<tr") if f'id="session-{alpha.session_id}"' in row]
+    [given_row] = [row for row in listed.split("<tr") if f'id="session-{given_id}"' in row]
+    assert f'<a href="/admin/customers/{alpha.paid_payment_id}">0712 345 678</a>' in paid_row
+    reversed_link = f'<a class="state state-reversed" href="/admin/payments/{alpha.paid_payment_id}">'
+    assert reversed_link + "reversed</a>" in paid_row
+    assert "given by owner@alpha.example" in given_row
+    assert "0712 ••• 678" in seen_by_staff and "0712 345 678" not in seen_by_staff
