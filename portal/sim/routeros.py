@@ -455,11 +455,22 @@ class _Connection:
         self.writer = writer
         self.console = Console()
         self.held: list[bytes] = []
+        self._outgoing: list[bytes] = []
 
     def send(self, data: bytes) -> None:
+        """Answers go out once per turn of the event loop, together: commands a client sent in one go
+        (pipelined) are all answered in one turn, and a system call per answer would cost a client in
+        the same process (the tests, the benchmarks) a wait for the interpreter's lock each time."""
         if self.router.holding:
             self.held.append(data)
-        else:
+            return
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._outgoing.append(data)
+
+    def flush(self) -> None:
+        data, self._outgoing = b"".join(self._outgoing), []
+        if data and not self.writer.is_closing():
             self.writer.write(data)
 
     def release(self) -> None:
@@ -477,8 +488,8 @@ class _Connection:
                 self.router.sentences.append(words)
                 try:
                     command = parse_command(words)
-                    for sentence in await self.router.answer(self.console, command):
-                        self.send(encode_sentence(sentence))
+                    answer = await self.router.answer(self.console, command)
+                    self.send(b"".join(map(encode_sentence, answer)))
                 except Fatal as fatal:
                     self.send(encode_sentence(["!fatal", str(fatal)]))
                     return
@@ -486,6 +497,7 @@ class _Connection:
         except (asyncio.IncompleteReadError, ProtocolError, OSError):
             return
         finally:
+            self.flush()
             self.router.connections.discard(self)
             self.writer.close()
 
