@@ -13,7 +13,8 @@
                         (billing/confirmation.py)                       by the clock; rounds overlap while a
                                                                         slow Daraja answers
     sync routers        repairs drift on every router (access/sync.py)  at start, then every
-                                                                        routers.sync_interval seconds
+                                                                        routers.sync_interval seconds, each
+                                                                        router at its own moment in it
     register C2B URLs   tells Daraja where payments made by hand go     at start, then every 10 minutes
                         (billing/c2b.py)                                (only with a public URL)
     prune the outbox    deletes the router tasks' old notes              every hour, a batch per transaction
@@ -174,9 +175,19 @@ class Jobs:
             seconds=RECONCILE_EVERY,
             max_instances=RECONCILE_ROUNDS_AT_ONCE,
         )
-        # Once at start (the routers may have rebooted with the box), then on the interval.
-        add(self.sync.sync_all, id="sync-routers-at-start")
-        add(self.sync.sync_all, "interval", seconds=self.settings.routers.sync_interval, id="sync-routers")
+        # Once at start (the routers may have rebooted with the box), then on the interval; each round
+        # spreads the routers' syncs over the interval, so the next round may begin while the last
+        # router of this one is still at it (a router still being synced is left to that sync).
+        every = self.settings.routers.sync_interval
+        add(self.sync.sync_all, id="sync-routers-at-start", kwargs={"over": every})
+        add(
+            self.sync.sync_all,
+            "interval",
+            seconds=every,
+            id="sync-routers",
+            kwargs={"over": every},
+            max_instances=2,
+        )
         # Payments made by hand reach the box only once Daraja has its C2B URLs.
         add(self.register_c2b_urls, id="c2b-at-start")
         add(self.register_c2b_urls, "interval", seconds=C2B_REGISTRATION_EVERY, id="c2b")

@@ -1,18 +1,23 @@
-"""The figures behind scripts/bench-router: purchase-to-online latency, expiry lateness, full sync time.
+"""The figures behind scripts/bench-router: purchase-to-online latency, expiry lateness, full sync time,
+the longest the event loop is held while a router syncs, and what many routers' syncs do to callbacks.
 
-Real clock, real sockets, the real routeros-api. The emulator and the portal (its services and jobs,
-no web server) share one process and one event loop (as in the tests), so the figures include the
-emulator's own work. The baseline, measured in the same run against the same emulator: one RouterOS
-API round trip (`/system/identity/print` through routeros-api, run off the event loop as the gateway
-runs its calls), so a grant reads as so many round trips.
+Real clock, real sockets, the real routeros-api. The emulators and the portal (its services and jobs,
+no web server) share one process, so the figures include the emulators' own work; but the emulators
+run on an event loop of their own, on a thread of their own (a router is a machine of its own), so
+their work is never counted as the portal's loop held. The baselines, measured in the same run
+against the same emulators: one RouterOS API round trip (`/system/identity/print` through
+routeros-api, run off the event loop as the gateway runs its calls), so a grant reads as so many round
+trips; the longest loop block with nothing running; the callbacks' latency with no sync running.
 """
 
 import argparse
 import asyncio
+import gc
 import random
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -27,9 +32,11 @@ from portal.access import outbox, provisioning, sessions
 from portal.app import create_app
 from portal.catalog import packages
 from portal.catalog.packages import PackageSpec
+from portal.cli.demo import add_simulator_account
 from portal.clock import SystemClock, to_text
 from portal.gateways.base import Plan
 from portal.gateways.routeros.gateway import GRACE_SECONDS, mark, profile_name
+from portal.mpesa.callbacks import StkResult
 from portal.sim.routeros import RouterEmulator
 from portal.tenancy import tenants
 from portal.vault import Vault, fingerprint
@@ -40,6 +47,62 @@ SEED_SESSION = (
     " access_code_hash, access_code_enc, started_at, expires_at, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, ?, 'active', 3600, ?, '', ?, ?, ?, ?) RETURNING id"
 )
+
+
+SEED_PAYMENT = (
+    "INSERT INTO payments (tenant_id, ref, callback_token, mpesa_account_id, package_id, phone, amount,"
+    " state, merchant_request_id, checkout_request_id, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, 10, 'pending', ?, ?, ?, ?)"
+)
+
+
+class Elsewhere:
+    """An event loop on a thread of its own, for the emulators; their hooks run on it through `run`."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="emulators", daemon=True)
+        self._thread.start()
+
+    def run(self, work, *args):
+        async def call():
+            return work(*args)
+
+        return self.wait(call())
+
+    def wait(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+
+
+def connect_all(emulator: RouterEmulator, numbers: range) -> None:
+    for n in numbers:
+        emulator.connect_device(mac_of(n), ip_of(n))
+
+
+class LoopWatch:
+    """The longest the event loop was held (not running anything else) while the watch was on: a task
+    that asks to wake every millisecond notes how late it wakes."""
+
+    def __init__(self):
+        self.longest = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _watch(self) -> None:
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(0.001)
+            self.longest = max(self.longest, time.perf_counter() - asked - 0.001)
+
+    def __enter__(self) -> "LoopWatch":
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._task.cancel()
 
 
 def mac_of(n: int) -> str:
@@ -78,8 +141,8 @@ def round_trips(port: int, count: int) -> list[float]:
 
 
 class Bench:
-    def __init__(self, services, vault: Vault):
-        self.services, self.store, self.vault = services, services.store, vault
+    def __init__(self, services, vault: Vault, elsewhere: Elsewhere):
+        self.services, self.store, self.vault, self.elsewhere = services, services.store, vault, elsewhere
 
     async def setup(self) -> None:
         def shop(db) -> tuple[int, int]:
@@ -123,8 +186,7 @@ class Bench:
 
     async def grant_latency(self, emulator: RouterEmulator, router_id: int, numbers: range) -> list[float]:
         """From the router task's creation to the session being active on the router."""
-        for n in numbers:
-            emulator.connect_device(mac_of(n), ip_of(n))
+        self.elsewhere.run(connect_all, emulator, numbers)
         ids = await self.buy(router_id, numbers, 3600)
         await wait_until(lambda: self.all_in_state(ids, "active"))
 
@@ -143,8 +205,7 @@ class Bench:
 
     async def expiry_lateness(self, emulator: RouterEmulator, router_id: int, numbers: range) -> list[float]:
         """From the end of the paid time to the device being off the router."""
-        for n in numbers:
-            emulator.connect_device(mac_of(n), ip_of(n))
+        self.elsewhere.run(connect_all, emulator, numbers)
         ids = []
         for n in numbers:  # separate purchases, each ending at its own moment
             ids += await self.buy(router_id, range(n, n + 1), random.randint(2, 6))
@@ -177,24 +238,59 @@ class Bench:
         def device(n: int) -> tuple[str, str, str]:
             return mac_of(n), ip_of(n), fingerprint(f"bench-{n}")
 
-        session_ids = await self.store.write(insert_all)
-        for n, session_id in zip(numbers, session_ids, strict=True):
-            emulator.console(
-                "/ip/hotspot/user/add",
-                {"name": mac_of(n), "password": "p", "mac-address": mac_of(n), "profile": profile}
-                | {"limit-uptime": str(3600 + GRACE_SECONDS), "comment": mark(session_id, expires_at)},
-            )
-            emulator.connect_device(mac_of(n), ip_of(n))
-            emulator.console("/ip/hotspot/active/login", {"user": mac_of(n), "password": "p", "ip": ip_of(n)})
+        def on_router(session_ids: list[int]) -> None:
+            for n, session_id in zip(numbers, session_ids, strict=True):
+                emulator.console(
+                    "/ip/hotspot/user/add",
+                    {"name": mac_of(n), "password": "p", "mac-address": mac_of(n), "profile": profile}
+                    | {"limit-uptime": str(3600 + GRACE_SECONDS), "comment": mark(session_id, expires_at)},
+                )
+                emulator.connect_device(mac_of(n), ip_of(n))
+                login = {"user": mac_of(n), "password": "p", "ip": ip_of(n)}
+                emulator.console("/ip/hotspot/active/login", login)
+
+        self.elsewhere.run(on_router, await self.store.write(insert_all))
+
+    async def pending_payments(self, count: int) -> list[tuple[str, StkResult]]:
+        """Payments waiting for their STK callback, and each one's callback: the customer cancelled (a
+        callback that changes the payment, and gives no router anything to do)."""
+
+        def insert_all(db) -> list[tuple[str, StkResult]]:
+            account_id = add_simulator_account(db, self.vault, clock, self.tenant_id, "http://127.0.0.1:9")
+            now = to_text(clock.now())
+            callbacks = []
+            for n in range(count):
+                token, checkout = f"bench-{n:032d}", f"ws_CO_bench_{n}"
+                values = (self.tenant_id, f"BENCH{n}", token, account_id, self.package_id)
+                phone = f"2547{n:08d}"
+                db.execute(SEED_PAYMENT, (*values, phone, f"bench-{n}", checkout, now, now))
+                cancelled = StkResult(f"bench-{n}", checkout, "1032", "Request cancelled by user")
+                callbacks.append((token, cancelled))
+            return callbacks
+
+        return await self.store.write(insert_all)
+
+    async def callback_latency(self, callbacks: list[tuple[str, StkResult]], every: float) -> list[float]:
+        """Records the callbacks one after the other, one every `every` seconds (as Daraja sends them,
+        not as fast as possible): how long each took, from its arrival to its commit."""
+        latencies = []
+        for token, result in callbacks:
+            started = time.perf_counter()
+            await self.services.confirmation.record_callback(token, result, source="bench")
+            took = time.perf_counter() - started
+            latencies.append(took)
+            await asyncio.sleep(max(0.0, every - took))
+        return latencies
 
 
 async def main(arguments: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-router-"))
     settings = config.from_mapping({"store": {"data_dir": str(folder)}}, environ={}, source="bench")
     vault = Vault([Fernet.generate_key()])
-    routers = [RouterEmulator(clock), RouterEmulator(clock)]
+    elsewhere = Elsewhere()
+    routers = [RouterEmulator(clock) for _ in range(2 + arguments.routers)]
     for emulator in routers:
-        await emulator.start()
+        elsewhere.wait(emulator.start())
     app = create_app(settings, clock=clock, vault=vault)
     try:
         async with app.lifespan():
@@ -202,10 +298,11 @@ async def main(arguments: argparse.Namespace) -> None:
             # The router-task and expiry loops run as in `portal serve`; the periodic jobs (queries, the
             # sync every 30 s) would only add noise, and the sync is measured on its own below.
             services.jobs.scheduler.pause()
-            await run(arguments, Bench(services, vault), routers, folder)
+            await run(arguments, Bench(services, vault, elsewhere), routers, folder)
     finally:
         for emulator in routers:
-            await emulator.stop()
+            elsewhere.wait(emulator.stop())
+        elsewhere.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -214,7 +311,7 @@ async def run(
 ) -> None:
     await bench.setup()
     print(f"database in {folder}; the emulator runs in the same process")
-    quiet, big = routers
+    quiet, big, *many = routers
     router_id = await bench.router("quiet", quiet)
 
     with ThreadPoolExecutor(1) as thread:
@@ -237,20 +334,71 @@ async def run(
 
     router_id = await bench.router("big", big)
     await bench.seed_online(big, router_id, range(3 * 10**6, 3 * 10**6 + arguments.users))
+    # What the emulators hold is the routers' memory, not the portal's: the portal's collections of
+    # garbage must not walk it (each full one held the loop for hundreds of ms).
+    gc.freeze()
+    with LoopWatch() as idle:
+        await asyncio.sleep(1)
+    print(f"baseline, longest event-loop block with nothing running (1 s): {ms(idle.longest)}")
     started = time.perf_counter()
-    report = await bench.services.sync.sync_router(router_id)
+    with LoopWatch() as watch:
+        report = await bench.services.sync.sync_router(router_id)
     took = time.perf_counter() - started
     print(f"full sync, {arguments.users} users online, nothing to repair: {ms(took)}")
-    print(f"  = {times(took, trip)} a round trip")
-    big.reboot()
-    for n in range(3 * 10**6, 3 * 10**6 + arguments.users):
-        big.connect_device(mac_of(n), ip_of(n))
-    started = time.perf_counter()
-    report = await bench.services.sync.sync_router(router_id)
-    took = time.perf_counter() - started
+    print(f"  = {times(took, trip)} a round trip; longest event-loop block meanwhile {ms(watch.longest)}")
+    bench.elsewhere.run(big.reboot)
+    bench.elsewhere.run(connect_all, big, range(3 * 10**6, 3 * 10**6 + arguments.users))
+    started, cpu = time.perf_counter(), time.process_time()
+    with LoopWatch() as watch:
+        report = await bench.services.sync.sync_router(router_id)
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
     each = took / max(report.restored, 1)
-    print(f"full sync after a reboot, {report.restored} devices logged in again: {took:.1f} s")
-    print(f"  = {ms(each)} a device, {times(each, trip)} a round trip")
+    print(
+        f"full sync after a reboot, {report.restored} devices logged in again: {took:.1f} s ({cpu:.1f} s CPU)"
+    )
+    print(
+        f"  = {ms(each)} a device, {times(each, trip)} a round trip;"
+        f" longest event-loop block {ms(watch.longest)}"
+    )
+    if many:
+        await many_routers(arguments, bench, many)
+
+
+async def many_routers(arguments: argparse.Namespace, bench: Bench, emulators: list[RouterEmulator]) -> None:
+    """Callbacks recorded while every router syncs, their syncs spread over the sync interval, beside
+    the same callbacks with no sync running and with every sync started at the same moment."""
+    count, each = len(emulators), arguments.sessions
+    for number, emulator in enumerate(emulators):
+        router_id = await bench.router(f"many-{number}", emulator)
+        first = 4 * 10**6 + number * each
+        await bench.seed_online(emulator, router_id, range(first, first + each))
+    gc.freeze()
+    over = arguments.sync_over
+    callbacks = await bench.pending_payments(3 * int(over / arguments.callback_every))
+    runs = [callbacks[part::3] for part in range(3)]
+    print(f"{count} routers with {each} sessions each; a callback every {ms(arguments.callback_every)}")
+    with LoopWatch() as watch:
+        quiet = await bench.callback_latency(runs[0], arguments.callback_every)
+    print(
+        f"baseline, callbacks with no sync running: {spread(quiet)}; longest loop block {ms(watch.longest)}"
+    )
+    # All at once first: it is also how the portal synced before the spread (sync_all() then took no
+    # argument).
+    for label, run, kwargs in (
+        ("all at once", runs[1], {}),
+        (f"spread over {over:g} s", runs[2], {"over": over}),
+    ):
+        with LoopWatch() as watch:
+            syncing = asyncio.create_task(bench.services.sync.sync_all(**kwargs))
+            started = time.perf_counter()
+            latencies = await bench.callback_latency(run, arguments.callback_every)
+            await syncing
+        took = time.perf_counter() - started
+        print(f"callbacks while {count} routers sync, {label}: {spread(latencies)}")
+        print(
+            f"  p99 = {times(percentile(latencies, 0.99), percentile(quiet, 0.99))} the baseline's;"
+            f" longest event-loop block {ms(watch.longest)}; the syncs took {took:.1f} s"
+        )
 
 
 if __name__ == "__main__":
@@ -262,5 +410,15 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--users", type=int, default=10_000, help="users on the router for the sync (default 10000)"
+    )
+    parser.add_argument(
+        "--routers", type=int, default=1000, help="routers synced while callbacks come in (default 1000)"
+    )
+    parser.add_argument("--sessions", type=int, default=100, help="sessions on each of them (default 100)")
+    parser.add_argument(
+        "--sync-over", type=float, default=30, help="seconds their syncs are spread over (default 30)"
+    )
+    parser.add_argument(
+        "--callback-every", type=float, default=0.02, help="seconds between callbacks (default 0.02)"
     )
     asyncio.run(main(parser.parse_args()))

@@ -96,15 +96,16 @@ def next_due(db: Connection) -> datetime | None:
     return from_text(moment) if moment else None
 
 
-def next_of_router(db: Connection, router_id: int, now: datetime) -> Task | None:
-    """The router's next due task. Revokes go first, whatever else waits: an expired device must be off
-    within moments, not after a queue of grants for devices that walked away. Then the oldest first."""
-    row = db.one(
+def due_of_router(db: Connection, router_id: int, now: datetime, limit: int) -> list[Task]:
+    """The router's next due tasks, up to `limit`, in the order they should run. Revokes go first,
+    whatever else waits: an expired device must be off within moments, not after a queue of grants for
+    devices that walked away. Then the oldest first."""
+    rows = db.all(
         f"SELECT {COLUMNS} FROM router_tasks WHERE router_id = ? AND state = 'queued'"
-        " AND next_attempt_at <= ? ORDER BY kind <> 'revoke', id LIMIT 1",
-        (router_id, to_text(now)),
+        " AND next_attempt_at <= ? ORDER BY kind <> 'revoke', id LIMIT ?",
+        (router_id, to_text(now), limit),
     )
-    return _task(row) if row else None
+    return [_task(row) for row in rows]
 
 
 def keep_payload(db: Connection, task_id: int, payload: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from ..catalog import packages
 from ..clock import Clock
-from ..gateways.base import Access, DeviceNotConnected, Gateway, GatewayError
+from ..gateways.base import Access, DeviceNotConnected, Gateway, GatewayError, Online
 from ..gateways.registry import Gateways
 from ..metrics import Metrics
 from ..store import Connection, Store
@@ -32,6 +32,11 @@ RETRY_CAP = 60.0  # a paying customer waits at most this long after the router c
 # A device that left the Wi-Fi may stay away for days: its grant is tried this rarely, and a sync that
 # finds it back on the hotspot makes the grant due at once.
 AWAY_RETRY_CAP = 300.0
+# Grants due on one router go to it together, this many at a time: one read, one call to the gateway
+# (which sends them in one round trip) and one write for all. A runner hands its router one batch at a
+# time, so no router is ever asked for more than this at once; and each batch is short enough for a
+# revoke that falls due meanwhile to go next, moments later.
+GRANTS_AT_ONCE = 50
 
 
 def retry_delay(attempts: int, cap: float = RETRY_CAP) -> float:
@@ -70,6 +75,31 @@ def _work(db: Connection, task: Task) -> Work:
         session,
         packages.get(db, session.package_id) if session else None,
     )
+
+
+def _next_works(db: Connection, router_id: int, now: datetime) -> list[Work]:
+    """The router's next due task with what it acts on; when that is a grant, the grants due after it
+    too, in order, one per device (a device's grants go one after the other)."""
+    tasks = outbox.due_of_router(db, router_id, now, GRANTS_AT_ONCE)
+    works: list[Work] = []
+    devices = set()
+    for task in tasks:
+        if works and (task.kind != "grant" or works[0].task.kind != "grant"):
+            break
+        work = _work(db, task)
+        device = work.session.mac if work.session else None
+        if device in devices:
+            break
+        devices.add(device)
+        works.append(work)
+    return works
+
+
+def internal_error(work: Work, error: Exception) -> GatewayError:
+    """A bug must neither stop the router's other tasks nor have this one retried in a tight loop: it
+    is logged, and the task backs off like any failed try."""
+    log.error("router task failed", exc_info=error, extra={"fields": {"task": work.task.id}})
+    return GatewayError(f"internal error ({type(error).__name__})", outage=False)
 
 
 def charge(db: Connection, now: datetime, session_id: int, used: int) -> None:
@@ -140,29 +170,36 @@ class RouterWorker:
         """Runs the router's due tasks one by one until none is due (an outage postpones them all)."""
         try:
             while True:
-                task = await self.store.read(outbox.next_of_router, router_id, self.clock.now())
-                if task is None:
-                    return
                 async with self.locks[router_id]:
+                    works = await self.store.read(_next_works, router_id, self.clock.now())
+                    if not works:
+                        return
                     try:
-                        if not await self._run(await self.store.read(_work, task)):
-                            return
+                        answered = await (
+                            self._grant(works) if works[0].task.kind == "grant" else self._run(works[0])
+                        )
                     except Exception:
-                        # Recording the try failed (a bug): the task still has to move out of the way,
-                        # or it would come first again and again and hold up the router.
-                        log.exception("router task bookkeeping failed", extra={"fields": {"task": task.id}})
-                        retry_at = self.clock.now() + timedelta(seconds=RETRY_CAP)
-                        await self.store.write(outbox.set_aside, task.id, retry_at)
+                        await self._set_aside(works)
+                        answered = True
+                    if not answered:
+                        return
         except Exception:
             log.exception("router tasks failed", extra={"fields": {"router_id": router_id}})
 
+    async def _set_aside(self, works: list[Work]) -> None:
+        """Recording a try failed (a bug): the tasks still have to move out of the way, or they would
+        come first again and again and hold up the router."""
+        ids = [work.task.id for work in works]
+        log.exception("router task bookkeeping failed", extra={"fields": {"tasks": ids}})
+        retry_at = self.clock.now() + timedelta(seconds=RETRY_CAP)
+        for task_id in ids:
+            await self.store.write(outbox.set_aside, task_id, retry_at)
+
     async def _run(self, work: Work) -> bool:
-        """One try at one task; False when the router is out (the rest of its tasks then wait)."""
+        """One try at one task (not a grant); False when the router is out (the rest then wait)."""
         try:
             gateway = await self.gateway(work.router)
-            if work.task.kind == "grant":
-                await self._grant(gateway, work)
-            elif work.task.kind == "extend":
+            if work.task.kind == "extend":
                 await self._extend(gateway, work)
             elif work.task.kind == "revoke":
                 await self._revoke(gateway, work)
@@ -175,25 +212,59 @@ class RouterWorker:
             await self._retry_later(work, error)
             return not error.outage
         except Exception as error:
-            # A bug must neither stop the router's other tasks nor have this one retried in a tight loop.
-            log.exception("router task failed", extra={"fields": {"task": work.task.id}})
-            await self._retry_later(
-                work, GatewayError(f"internal error ({type(error).__name__})", outage=False)
-            )
+            await self._retry_later(work, internal_error(work, error))
         return True
 
-    async def _grant(self, gateway: Gateway, work: Work) -> None:
-        session = work.session
-        if session.state != "pending":
-            await self._finish(work)  # revoked before it ever got through
-            return
+    async def _grant(self, works: list[Work]) -> bool:
+        """One try at grants to one router, all sent together; False when the router is out."""
         now = self.clock.now()
-        access = access_for(
-            session, work.package, session.paid_seconds, now + timedelta(seconds=session.paid_seconds)
-        )
-        online = await gateway.grant(access)
-        await self.store.write(self._granted, work, online.ip, self.clock.now())
-        self.changed()  # online now, or another grant queued for the device it moved to
+        tried: dict[int, Online | GatewayError] = {}  # by task; a task missing here was revoked
+        accesses: dict[int, Access] = {}
+        for work in works:
+            try:
+                if work.session.state == "pending":
+                    seconds = work.session.paid_seconds
+                    until = now + timedelta(seconds=seconds)
+                    accesses[work.task.id] = access_for(work.session, work.package, seconds, until)
+            except Exception as error:
+                tried[work.task.id] = internal_error(work, error)
+        outcomes: list[Online | GatewayError]
+        try:
+            gateway = await self.gateway(works[0].router)
+            outcomes = await gateway.grant_all(list(accesses.values())) if accesses else []
+        except GatewayError as error:
+            outcomes = [error] * len(accesses)
+        except Exception as error:
+            outcomes = [internal_error(work, error) for work in works if work.task.id in accesses]
+        tried |= dict(zip(accesses, outcomes, strict=True))
+        now = self.clock.now()
+        try:
+            await self.store.write(self._grants_tried, works, tried, now)
+        except Exception:
+            # A bug in one task's bookkeeping must not cost the others theirs: each on its own.
+            for work in works:
+                try:
+                    await self.store.write(self._grants_tried, [work], tried, now)
+                except Exception:
+                    await self._set_aside([work])
+        for work in works:
+            if isinstance(failure := tried.get(work.task.id), GatewayError):
+                self._noted(work, failure)
+        if any(isinstance(outcome, Online) for outcome in tried.values()):
+            self.changed()  # online now (or another grant queued for a device a session moved to)
+        return not any(isinstance(outcome, GatewayError) and outcome.outage for outcome in tried.values())
+
+    def _grants_tried(
+        self, db: Connection, works: list[Work], tried: dict[int, Online | GatewayError], now: datetime
+    ) -> None:
+        for work in works:
+            outcome = tried.get(work.task.id)
+            if outcome is None:
+                self._finished(db, work, now)  # revoked before it ever got through
+            elif isinstance(outcome, GatewayError):
+                self._postponed(db, work, now, self._retry_at(work.task, outcome, now), outcome)
+            else:
+                self._granted(db, work, outcome.ip, now)
 
     def _granted(self, db: Connection, work: Work, ip: str, now: datetime) -> None:
         """Records the grant the router confirmed."""
@@ -248,12 +319,18 @@ class RouterWorker:
         routers.record_contact(db, self.clock, work.router.id)
 
     async def _retry_later(self, work: Work, error: GatewayError) -> None:
-        task, now = work.task, self.clock.now()
+        now = self.clock.now()
+        await self.store.write(self._postponed, work, now, self._retry_at(work.task, error, now), error)
+        self._noted(work, error)
+
+    @staticmethod
+    def _retry_at(task: Task, error: GatewayError, now: datetime) -> datetime:
         away = isinstance(error, DeviceNotConnected)
-        retry_at = now + timedelta(
-            seconds=retry_delay(task.attempts + 1, AWAY_RETRY_CAP if away else RETRY_CAP)
-        )
-        await self.store.write(self._postponed, work, now, retry_at, error)
+        return now + timedelta(seconds=retry_delay(task.attempts + 1, AWAY_RETRY_CAP if away else RETRY_CAP))
+
+    def _noted(self, work: Work, error: GatewayError) -> None:
+        """A failed try in the metrics and the log."""
+        task, away = work.task, isinstance(error, DeviceNotConnected)
         self.metrics.router_task_failures.labels(router=work.router.name, kind=task.kind).inc()
         log.log(
             logging.INFO if away else logging.WARNING,

@@ -6,10 +6,13 @@ import asyncio
 from datetime import timedelta
 
 from portal.access import routers, sessions
+from portal.access.provisioning import add_router_as_typed
+from portal.access.sync import RESTORED_AT_ONCE
 from portal.access.worker import AWAY_RETRY_CAP, RETRY_CAP, retry_delay
 from portal.clock import to_text
 from portal.gateways.routeros.durations import parse_duration
 from portal.gateways.routeros.gateway import GRACE_SECONDS
+from portal.sim.routeros import RouterEmulator
 from tests.access.conftest import (
     HOUR,
     IP,
@@ -17,11 +20,12 @@ from tests.access.conftest import (
     assert_data_left,
     buy,
     moved_after_using,
+    router_form,
     session,
     tasks,
     user_on_router,
 )
-from tests.conftest import execute
+from tests.conftest import eventually, execute
 
 # -- drift ----------------------------------------------------------------------------------------------
 
@@ -49,7 +53,8 @@ async def test_after_a_router_reboot_sync_restores_every_valid_session_and_no_ex
 async def test_a_purchase_is_not_held_up_by_a_long_sync_on_the_same_router(
     store, clock, vault, site, worker, sync, emulator
 ):
-    macs = [f"AA:BB:CC:DD:EE:{n:02X}" for n in range(30)]
+    count = 3 * RESTORED_AT_ONCE
+    macs = [f"AA:BB:CC:DD:EE:{n:02X}" for n in range(count)]
     for n, mac in enumerate(macs):
         emulator.connect_device(mac, f"10.5.50.{20 + n}")
         await buy(store, clock, vault, site, mac=mac)
@@ -63,8 +68,9 @@ async def test_a_purchase_is_not_held_up_by_a_long_sync_on_the_same_router(
     newcomer = await buy(store, clock, vault, site, mac=newcomer_mac)
     report, _ = await asyncio.gather(sync.sync_router(site.router_id), worker.run_due_tasks())
     after_reboot = [login["mac-address"] for login in emulator.logins[before:]]
-    assert report.restored == 30 and (await session(store, newcomer)).state == "active"
-    assert after_reboot.index(newcomer_mac) < 2  # it went between the repairs, not after all thirty
+    assert report.restored == count and (await session(store, newcomer)).state == "active"
+    # It went between two batches of repairs, not after all of them.
+    assert after_reboot.index(newcomer_mac) <= RESTORED_AT_ONCE
 
 
 async def test_sync_recreates_a_user_deleted_by_hand_on_the_router(
@@ -108,6 +114,37 @@ async def test_sync_removes_our_users_the_portal_does_not_know_and_never_touches
     assert names == ["guest", "AA:BB:CC:DD:EE:02"] and report.removed == 1
     assert emulator.has_access("AA:BB:CC:DD:EE:02")
     assert (await store.read(routers.get, site.router_id)).last_sync_at == clock.now()
+
+
+async def test_the_routers_syncs_start_one_after_the_other_spread_over_the_interval(
+    store, clock, vault, site, sync, emulator
+):
+    others = [RouterEmulator(clock) for _ in range(2)]
+    for number, other in enumerate(others):
+        await other.start()
+        await store.write(
+            add_router_as_typed, clock, vault, site.tenant_id, router_form(f"bar-{number}", other.port)
+        )
+    started = clock.now()
+
+    async def synced() -> list:
+        return [router.last_sync_at for router in await store.read(routers.every)]
+
+    syncing = asyncio.create_task(sync.sync_all(over=30))
+    await eventually(lambda: first_synced(synced, 1))
+    assert (await synced())[1:] == [None, None]  # the others wait for their moment
+    clock.advance(10)
+    await eventually(lambda: first_synced(synced, 2))
+    assert (await synced())[2] is None
+    clock.advance(10)
+    await syncing
+    assert await synced() == [started + timedelta(seconds=seconds) for seconds in (0, 10, 20)]
+    for other in others:
+        await other.stop()
+
+
+async def first_synced(synced, count: int) -> bool:
+    return None not in (await synced())[:count]
 
 
 async def test_a_sync_that_cannot_reach_the_router_notes_why(store, clock, vault, site, sync, emulator):

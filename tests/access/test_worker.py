@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.access import plans, sessions
+from portal.access import outbox, plans, sessions
 from portal.access.provisioning import add_router_as_typed
 from portal.access.worker import RETRY_CAP, RouterWorker, retry_delay
 from portal.catalog import packages
@@ -215,10 +215,15 @@ async def test_an_outage_postpones_the_routers_other_tasks_instead_of_timing_eac
 ):
     await emulator.down()
     ids = [await buy(store, clock, vault, site, mac=f"AA:BB:CC:DD:EE:{n:02X}") for n in range(5)]
+    await store.write(outbox.queue_plans, clock.now(), [site.router_id])
     await worker.run_due_tasks()
     grants = [(await tasks(store, i))[0] for i in ids]
-    assert [grant["attempts"] for grant in grants] == [1, 0, 0, 0, 0]
-    assert {grant["next_attempt_at"] for grant in grants} == {
+    [plans_task] = await rows(
+        store, "SELECT * FROM router_tasks WHERE kind = 'update_plans' AND state = 'queued'"
+    )
+    assert [grant["attempts"] for grant in grants] == [1] * 5  # tried together: one timeout for all
+    assert plans_task["attempts"] == 0
+    assert {task["next_attempt_at"] for task in [*grants, plans_task]} == {
         to_text(clock.now() + timedelta(seconds=retry_delay(1)))
     }
 

@@ -14,7 +14,10 @@ revoked (a newer purchase by the same device owns the user from then on).
 
 The usual grant (a device with no user of ours, on the hotspot now) is one round trip: the user, the
 login and the check are sent together, tagged, before any answer is read (the API allows commands in
-flight; `_first_login`). Anything else takes the long way, which reads what the router has first.
+flight; `_first_logins`). Anything else takes the long way, which reads what the router has first and
+then writes what differs (`_converge_all`). Many devices go together, PIPELINE at a time: every step
+is one round trip for all of them (500 grants at once, or 10,000 devices logged back in after a
+reboot, cost the router a few hundred round trips, not thousands).
 
 routeros-api is blocking and not thread-safe (one socket, one tag counter): each router gets one pool
 and one single-thread executor, so its calls run one at a time, off the event loop.
@@ -26,9 +29,11 @@ import re
 import secrets
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,6 +54,16 @@ ACTIVE = "/ip/hotspot/active"
 HOSTS = "/ip/hotspot/host"
 COOKIES = "/ip/hotspot/cookie"
 ONLINE_PROPERTIES = "mac-address,address,uptime,session-time-left,bytes-in,bytes-out"
+# What a grant reads of a device's user and session: only that, as parsing the answers is most of what
+# a batch costs us.
+USER_PROPERTIES = ".id,comment,uptime,bytes-in,bytes-out"
+SESSION_PROPERTIES = f".id,limit-bytes-total,{ONLINE_PROPERTIES}"
+# Devices whose commands go out together, before any answer is read. routeros-api sends every command
+# of a round trip before it reads an answer, so the answers must fit in our socket's receive buffer
+# meanwhile (or the router stops, and then we do): 50 devices' answers are under 20 KB, where Linux
+# buffers 128 KB by default. More would save little: at 50, the round trip is already a small part of
+# each device's cost (its commands are encoded, run and answered one by one either way).
+PIPELINE = 50
 
 
 def mark(session_id: int, until: datetime) -> str:
@@ -79,6 +94,16 @@ def tls_context() -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True)
+class Steps:
+    """What one device needs written, and what it is then: `online` as read already, or, with
+    `confirm`, the session the last write (a print after the login) lists."""
+
+    writes: list[tuple[Callable[[], Any], bool]]  # (the command, whether "no such item" is fine)
+    online: Online | None
+    confirm: bool = False
+
+
 class RouterOSGateway:
     def __init__(self, target: Target, timeout: float):
         self.label = target.label
@@ -102,12 +127,16 @@ class RouterOSGateway:
     # -- the interface --
 
     async def grant(self, access: Access) -> Online:
-        online = await self._run(self._ensure_access, access, True)
-        assert online is not None
-        return online
+        return settled(await self.grant_all([access]))
+
+    async def grant_all(self, accesses: list[Access]) -> list[Online | GatewayError]:
+        return await self._run(self._grant_all, accesses)
 
     async def extend(self, access: Access) -> Online | None:
-        return await self._run(self._ensure_access, access, False)
+        return settled(await self.extend_all([access]))
+
+    async def extend_all(self, accesses: list[Access]) -> list[Online | GatewayError | None]:
+        return await self._run(self._converge_all, accesses, False)
 
     async def revoke(self, mac: str, session_id: int) -> int:
         return await self._run(self._revoke, mac, session_id)
@@ -152,9 +181,7 @@ class RouterOSGateway:
             try:
                 return work(api, *args)
             except RouterOsApiCommunicationError as error:
-                # A trap: the router is fine, it refused this. Its message is the router's own words;
-                # str(error) would also hold our command, passwords included.
-                failure = GatewayError(f"the router refused: {trap_text(error)}", outage=False)
+                failure = refusal(error)
             except (RouterOsApiError, OSError) as error:
                 self._pool.disconnect()
                 if reused and attempt == 1:
@@ -169,9 +196,10 @@ class RouterOSGateway:
             if self._pool.connected:
                 return self._pool.get_api()
             api = self._pool.get_api()
-            # routeros-api writes every word with its own send(); with Nagle's algorithm each command
-            # then waits for the router's delayed ACK (~40 ms instead of well under 1 ms).
+            # Each round trip's commands leave in one go (Nagle's algorithm would hold the last one
+            # for the router's delayed ACK, ~40 ms).
             self._pool.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._pool.socket.socket = Corked(self._pool.socket.socket)
             return api
         except RouterOsApiCommunicationError:
             # The login's exception text holds the password: say what it means instead.
@@ -200,61 +228,63 @@ class RouterOSGateway:
 
     # -- the work, on the router's thread --
 
-    def _ensure_access(self, api: Any, access: Access, require_login: bool) -> Online | None:
-        try:
-            return self._write_access(api, access, require_login)
-        except RouterOsApiCommunicationError:
-            # The router refused: the profile may be gone although this gateway made sure of it before
-            # (a router reset, a spare swapped in, deleted by hand). The next try checks it again.
-            self._profiles_seen.discard(access.plan)
-            raise
-
-    def _write_access(self, api: Any, access: Access, require_login: bool) -> Online | None:
-        if (
-            require_login
-            and access.ip
-            and access.plan in self._profiles_seen
-            and access.mac not in self._astray
-        ):
+    def _grant_all(self, api: Any, accesses: list[Access]) -> list[Online | GatewayError]:
+        """The usual grants each in one round trip (`_first_logins`, PIPELINE at a time); the others,
+        and those that did not go through so, the long way (`_converge_all`)."""
+        outcomes: dict[int, Online | GatewayError] = {}
+        quick = [
+            number
+            for number, access in enumerate(accesses)
             # Astray until this works: a retry (the device away, an answer lost) takes the long way,
             # which reads before it writes and never logs a device in twice.
-            self._astray.add(access.mac)
-            online = self._first_login(api, access)
-            if online is not None:
-                self._astray.discard(access.mac)
-                return online
-        online = self._converge(api, access, require_login)
-        self._astray.discard(access.mac)
-        return online
-
-    def _first_login(self, api: Any, access: Access) -> Online | None:
-        """The usual grant in one round trip: a device with no user of ours (its first purchase, or its
-        last access revoked) gets its user, its login and the check of it, all sent before any answer is
-        read. None when the router is otherwise (a user there already, the device away): `_converge`
-        then reads what is there and puts it right (the user this may have added is marked as ours)."""
-        name, password = access.mac, secrets.token_hex(12)
-        users, active = api.get_resource(USERS), api.get_resource(ACTIVE)
-        sent = [
-            users.add_async(
-                name=name, **self._user_fields(access, password, used=0, cap=access.data_cap_bytes)
-            ),
-            active.call_async(
-                "login", {"user": name, "password": password, "mac-address": name, "ip": access.ip}
-            ),
-            active.get_async(user=name),
+            if access.ip and access.plan in self._profiles_seen and access.mac not in self._astray
         ]
-        answers = []
-        for promise in sent:  # every answer is read, so the conversation stays in step
-            try:
-                answers.append(promise.get())
-            except RouterOsApiCommunicationError:
-                answers.append(None)
-        added, logged_in, confirmed = answers
-        if added is not None and logged_in is None:
-            remove_quietly(users, added.done_message["ret"])  # the device is away: leave nothing behind
-        if added is None or logged_in is None or not confirmed:
-            return None
-        return as_online(confirmed[0])
+        for chunk in in_groups(quick, PIPELINE):
+            for number, online in zip(
+                chunk, self._first_logins(api, [accesses[n] for n in chunk]), strict=True
+            ):
+                if online is not None:
+                    outcomes[number] = online
+        rest = [number for number in range(len(accesses)) if number not in outcomes]
+        converged = self._converge_all(api, [accesses[number] for number in rest], require_login=True)
+        for number, outcome in zip(rest, converged, strict=True):
+            assert outcome is not None  # a grant ends online or in an error, never away
+            outcomes[number] = outcome
+        return [outcomes[number] for number in range(len(accesses))]
+
+    def _first_logins(self, api: Any, accesses: list[Access]) -> list[Online | None]:
+        """Usual grants, all in one round trip: each device with no user of ours (its first purchase,
+        or its last access revoked) gets its user, its login and the check of it, and every command of
+        every device is sent before any answer is read. None for a device where the router is
+        otherwise (a user there already, the device away): `_converge_all` then reads what is there and
+        puts it right (the user this may have added is removed again first)."""
+        users, active = api.get_resource(USERS), api.get_resource(ACTIVE)
+        calls = []
+        for access in accesses:
+            name, password = access.mac, secrets.token_hex(12)
+            self._astray.add(name)
+            fields = self._user_fields(access, password, used=0, cap=access.data_cap_bytes)
+            login = {"user": name, "password": password, "mac-address": name, "ip": access.ip}
+            calls += [
+                partial(users.add_async, name=name, **fields),
+                partial(active.call_async, "login", login),
+                lookup(active, ONLINE_PROPERTIES, user=name),
+            ]
+        answers = pipelined(calls)
+        outcomes: list[Online | None] = []
+        leftovers = []
+        for access, (added, logged_in, confirmed) in zip(accesses, in_groups(answers, 3), strict=True):
+            failed = isinstance(logged_in, RouterOsApiCommunicationError)
+            if failed and not isinstance(added, RouterOsApiCommunicationError):
+                leftovers.append(added.done_message["ret"])  # the device is away: leave nothing behind
+            if failed or isinstance(added, RouterOsApiCommunicationError) or not confirmed:
+                outcomes.append(None)
+            else:
+                self._astray.discard(access.mac)
+                outcomes.append(as_online(confirmed[0]))
+        # A leftover the router will not remove is still marked as ours: the long way takes it over.
+        pipelined([partial(users.remove_async, id=entry_id) for entry_id in leftovers])
+        return outcomes
 
     def _user_fields(self, access: Access, password: str, used: int, cap: int | None) -> dict[str, str]:
         return {
@@ -268,32 +298,106 @@ class RouterOSGateway:
             "disabled": "no",
         }
 
-    def _converge(self, api: Any, access: Access, require_login: bool) -> Online | None:
-        """A grant or an extension step by step: read what the router has, then change what differs."""
-        name = access.mac
+    def _converge_all(
+        self, api: Any, accesses: list[Access], require_login: bool
+    ) -> list[Online | GatewayError | None]:
+        """Grants or extensions step by step, PIPELINE devices at a time, each step one round trip for
+        all of them: read what the router has, then change what differs. None for a device that is
+        away (an extension waits for it)."""
+        outcomes: list[Online | GatewayError | None] = []
+        for chunk in in_groups(accesses, PIPELINE):
+            outcomes += self._converge_chunk(api, list(chunk), require_login)
+        return outcomes
+
+    def _converge_chunk(
+        self, api: Any, accesses: list[Access], require_login: bool
+    ) -> list[Online | GatewayError | None]:
+        hosts, users, active = (api.get_resource(path) for path in (HOSTS, USERS, ACTIVE))
         # First, and before anything is written: a device that left the Wi-Fi may stay away for days,
         # and each try at its grant then costs the router one read, not a config write.
-        found = api.get_resource(HOSTS).get(mac_address=name)
-        if require_login and not found:
-            raise DeviceNotConnected(name)
-        self._ensure_profile(api, access.plan)
-        users = api.get_resource(USERS)
-        existing = users.get(name=name)
+        found = pipelined([lookup(hosts, "address", mac_address=access.mac) for access in accesses])
+        outcomes: dict[int, Online | GatewayError | None] = {}
+        here = []
+        for number, access in enumerate(accesses):
+            if require_login and not found[number]:
+                outcomes[number] = DeviceNotConnected(access.mac)
+            else:
+                here.append(number)
+        for plan in dict.fromkeys(accesses[number].plan for number in here):
+            self._ensure_profile(api, plan)
+        read = pipelined(
+            [
+                call
+                for number in here
+                for call in (
+                    lookup(users, USER_PROPERTIES, name=accesses[number].mac),
+                    lookup(active, SESSION_PROPERTIES, user=accesses[number].mac),
+                )
+            ]
+        )
+        steps: dict[int, Steps] = {}
+        for number, (existing, sessions) in zip(here, in_groups(read, 2), strict=True):
+            try:
+                steps[number] = self._steps(
+                    accesses[number], found[number], existing, sessions, require_login, users, active
+                )
+            except GatewayError as error:
+                outcomes[number] = error
+        answers = pipelined([call for each in steps.values() for call, _ in each.writes])
+        position = 0
+        for number, each in steps.items():
+            mine = answers[position : position + len(each.writes)]
+            position += len(each.writes)
+            refused = next(
+                (
+                    answer
+                    for (_, quiet), answer in zip(each.writes, mine, strict=True)
+                    if isinstance(answer, RouterOsApiCommunicationError)
+                    and not (quiet and "no such item" in trap_text(answer))
+                ),
+                None,
+            )
+            last = mine[-1] if mine else None
+            access = accesses[number]
+            if refused is not None:
+                # The profile may be gone although this gateway made sure of it before (a router reset,
+                # a spare swapped in, deleted by hand): the next try checks it again.
+                self._profiles_seen.discard(access.plan)
+                outcomes[number] = refusal(refused)
+            elif each.confirm and not last:
+                message = f"the router accepted the login of {access.mac} but lists no session"
+                outcomes[number] = GatewayError(message, outage=False)
+            else:
+                outcomes[number] = as_online(last[0]) if each.confirm else each.online
+                self._astray.discard(access.mac)
+        return [outcomes[number] for number in range(len(accesses))]
+
+    def _steps(
+        self,
+        access: Access,
+        found: list[dict[str, str]],
+        existing: list[dict[str, str]],
+        sessions: list[dict[str, str]],
+        require_login: bool,
+        users: Any,
+        active: Any,
+    ) -> Steps:
+        """What to write for one device, given what the router has (raises GatewayError when it must
+        not be touched)."""
+        name = access.mac
         owner = session_of(existing[0].get("comment")) if existing else None
         if existing and owner is None:
             raise GatewayError(
                 f"the router has a hotspot user {name} that portal did not create", outage=False
             )
-        active = api.get_resource(ACTIVE)
+        writes: list[tuple[Callable[[], Any], bool]] = []  # (the command, whether "no such item" is fine)
         if existing and owner != access.session_id:
             # An earlier session's user (it ended or moved away; its revoke has not run yet). This one
             # starts on a fresh user, so the time and bytes the router counts on it, which its limits
             # are measured against, are this session's alone.
-            for row in active.get(user=name):
-                remove_quietly(active, row["id"])
-            remove_quietly(users, existing[0]["id"])
-            existing = []
-        sessions = active.get(user=name)
+            writes += [(partial(active.remove_async, id=row["id"]), True) for row in sessions]
+            writes.append((partial(users.remove_async, id=existing[0]["id"]), True))
+            existing, sessions = [], []
         # limit-uptime and limit-bytes-total count all the user's online time and traffic: what its
         # earlier logins used stays on it.
         used = sum(parse_duration(row.get("uptime", "0s")) for row in existing + sessions)
@@ -304,13 +408,13 @@ class RouterOSGateway:
             # written) until more is bought.
             if require_login:
                 raise GatewayError(f"device {name} has used up its data", outage=False)
-            return None
+            return Steps([], online=None)
         password = secrets.token_hex(12)
         fields = self._user_fields(access, password, used, cap)
         if existing:
-            users.set(id=existing[0]["id"], **fields)
+            writes.append((partial(users.call_async, "set", {"id": existing[0]["id"], **fields}), False))
         else:
-            users.add(name=name, **fields)
+            writes.append((partial(users.add_async, name=name, **fields), False))
         # A session fixes its limits at login; one that already has enough time left, and the data cap
         # wanted now, is kept (this is also how a retried grant, whose first answer got lost, avoids a
         # second login).
@@ -320,19 +424,17 @@ class RouterOSGateway:
                 and time_left(row) >= access.seconds
                 and row.get("limit-bytes-total", "0") == fields["limit_bytes_total"]
             ):
-                return as_online(row)
+                return Steps(writes, online=as_online(row))
         if not found:
-            return None
+            return Steps(writes, online=None)
         address = next(
             (row["address"] for row in found if row.get("address") == access.ip), found[0]["address"]
         )
-        for row in sessions:
-            remove_quietly(active, row["id"])
-        active.call("login", {"user": name, "password": password, "mac-address": name, "ip": address})
-        confirmed = active.get(user=name)
-        if not confirmed:
-            raise GatewayError(f"the router accepted the login of {name} but lists no session", outage=False)
-        return as_online(confirmed[0])
+        writes += [(partial(active.remove_async, id=row["id"]), True) for row in sessions]
+        login = {"user": name, "password": password, "mac-address": name, "ip": address}
+        writes.append((partial(active.call_async, "login", login), False))
+        writes.append((lookup(active, ONLINE_PROPERTIES, user=name), False))
+        return Steps(writes, online=None, confirm=True)
 
     def _ensure_profile(self, api: Any, plan: Plan, changes: list[str] | None = None) -> None:
         if plan in self._profiles_seen and changes is None:
@@ -472,8 +574,80 @@ class RouterOSGateway:
         return directories
 
 
+class Corked:
+    """The socket routeros-api talks through, after the login. The library writes every word with a
+    send() of its own, and reads each word with two recv() calls (its length's first byte, then the
+    rest): 30 system calls for one row of a print, each a packet or a wait for the interpreter's lock.
+    Here what it writes is held until it reads (so a round trip's commands go out together, whatever
+    their number), and what it reads comes from a buffer filled 64 KB at a time."""
+
+    def __init__(self, raw: socket.socket):
+        self._raw = raw
+        self._out: list[bytes] = []
+        self._in = b""
+        self._read = 0  # how much of `_in` has been handed out
+
+    def sendall(self, data: bytes) -> None:
+        self._out.append(data)
+
+    def recv(self, size: int) -> bytes:
+        if self._out:
+            out, self._out = b"".join(self._out), []
+            self._raw.sendall(out)
+        if self._read == len(self._in):
+            self._in, self._read = self._raw.recv(65536), 0
+        data = self._in[self._read : self._read + size]
+        self._read += len(data)
+        return data
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._raw.settimeout(timeout)
+
+    def close(self) -> None:
+        self._out = []
+        self._raw.close()
+
+
+def in_groups(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def lookup(resource: Any, properties: str, **query: str) -> Callable[[], Any]:
+    """A print of just these properties (comma-separated) of the entries matching `query`, to send."""
+    return partial(resource.call_async, "print", {".proplist": properties}, query)
+
+
+def pipelined(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Sends every command (a routeros-api `…_async` call) before reading any answer, one round trip
+    for all, then reads every answer, so the conversation stays in step; a refused command's answer
+    is its trap (RouterOsApiCommunicationError)."""
+    promises = [call() for call in calls]
+    answers = []
+    for promise in promises:
+        try:
+            answers.append(promise.get())
+        except RouterOsApiCommunicationError as error:
+            answers.append(error)
+    return answers
+
+
+def settled(outcomes: list[Any]) -> Any:
+    """The one outcome of a batch of one, raised if it is an error."""
+    (outcome,) = outcomes
+    if isinstance(outcome, GatewayError):
+        raise outcome
+    return outcome
+
+
 def trap_text(error: RouterOsApiCommunicationError) -> str:
     return error.original_message.decode("utf-8", "replace")
+
+
+def refusal(error: RouterOsApiCommunicationError) -> GatewayError:
+    """A trap: the router is fine, it refused this. Its message is the router's own words; str(error)
+    would also hold our command, passwords included."""
+    return GatewayError(f"the router refused: {trap_text(error)}", outage=False)
 
 
 def remove_quietly(resource: Any, entry_id: str) -> None:

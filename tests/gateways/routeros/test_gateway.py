@@ -10,11 +10,11 @@ from litestar import Litestar, get
 from litestar.params import FromQuery
 from litestar.response import Response
 
-from portal.gateways.base import Access, DeviceNotConnected, GatewayError, Grant, Plan, Speed
+from portal.gateways.base import Access, DeviceNotConnected, GatewayError, Grant, Online, Plan, Speed
 from portal.gateways.routeros.durations import format_duration, parse_duration
 from portal.gateways.routeros.gateway import GRACE_SECONDS, RouterOSGateway, session_of
 from portal.sim.routeros import RouterEmulator
-from tests.conftest import anonymous_dh_context, self_signed_context, serving
+from tests.conftest import anonymous_dh_context, eventually, self_signed_context, serving
 from tests.gateways.conftest import routeros_target
 
 MAC = "AA:BB:CC:DD:EE:01"
@@ -111,6 +111,32 @@ async def test_a_grant_whose_answer_was_lost_logs_the_device_in_once_when_retrie
     online = await gateway.grant(access(clock))
     assert online.mac == MAC and len(logins(emulator)) == 1
     await gateway.close()
+
+
+async def test_grants_to_many_devices_go_out_together_and_each_ends_on_its_own(emulator, gateway, clock):
+    macs = [f"AA:BB:CC:DD:EF:{n:02X}" for n in range(4)]
+    for n, mac in enumerate(macs):
+        if n != 2:  # the third left the Wi-Fi
+            emulator.connect_device(mac, f"10.5.51.{n + 2}")
+    emulator.connect_device(MAC, IP)
+    await gateway.grant(access(clock))  # the profile is known from now on: the usual grants are quick
+    wanted = [
+        Access(n + 2, mac, f"10.5.51.{n + 2}", HOUR, 3600, clock.now() + timedelta(hours=1))
+        for n, mac in enumerate(macs)
+    ]
+    before = len(emulator.sentences)
+    emulator.hold_replies(after="/ip/hotspot/user/add")  # nothing comes back until all is sent
+    granting = asyncio.create_task(gateway.grant_all(wanted))
+
+    async def all_sent() -> bool:
+        return len(emulator.sentences) - before == 3 * len(macs)
+
+    await eventually(all_sent)
+    emulator.release_replies()
+    outcomes = await granting
+    assert [type(outcome) for outcome in outcomes] == [Online, Online, DeviceNotConnected, Online]
+    assert [emulator.has_access(mac) for mac in macs] == [True, True, False, True]
+    assert user_row(emulator, macs[2]) is None  # the device away has nothing left on the router
 
 
 async def test_grant_refuses_to_take_over_a_user_portal_did_not_create(emulator, gateway, clock):
