@@ -26,6 +26,7 @@ from portal.catalog.packages import PackageSpec
 from portal.cli.demo import DEMO_DEVICE, DEMO_ROUTER, DemoData, add_simulator_account, connect, seed
 from portal.cli.serving import background
 from portal.clock import FixedClock
+from portal.gateways.reach import Reach
 from portal.sim.daraja import Simulator, create_simulator
 from portal.sim.routeros import RouterEmulator
 from portal.store import Connection
@@ -44,9 +45,23 @@ def vault() -> Vault:
     return Vault([Fernet.generate_key()])
 
 
+# The RouterOS emulator listens on loopback, which the default ranges leave out (no real router is there).
+ROUTER_NETWORKS = [*config.PRIVATE_NETWORKS, "127.0.0.0/8"]
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> config.Settings:
-    return config.from_mapping({"store": {"data_dir": str(tmp_path)}}, environ={}, source="test")
+    return config.from_mapping(
+        {"store": {"data_dir": str(tmp_path)}, "routers": {"allowed_networks": ROUTER_NETWORKS}},
+        environ={},
+        source="test",
+    )
+
+
+def reach(timeout: float = 2.0) -> Reach:
+    """How the tests' gateways reach the emulator: on loopback, waiting `timeout` for anything."""
+    networks = config.from_mapping({"routers": {"allowed_networks": ROUTER_NETWORKS}}, environ={})
+    return Reach(networks.routers.allowed_networks, timeout, timeout)
 
 
 @pytest.fixture
