@@ -127,7 +127,7 @@ def test_vault_key_from_systemd_credentials_wins(tmp_path):
 
 def test_the_admin_listens_on_its_own_port_over_https_from_8443_by_default():
     settings = config.load(None, environ={})
-    assert (settings.admin.host, settings.admin.port) == ("0.0.0.0", 8443)
+    assert (settings.admin.host, settings.admin.port) == ("0.0.0.0", 8443)  # noqa: S104
     assert settings.server.port == 8080
     assert config.admin_tls_files(settings, environ={}) is None  # plain HTTP until a certificate is set
 
@@ -146,7 +146,7 @@ def test_admin_tls_files_are_the_configured_ones_else_systemds_credentials(tmp_p
     )
     assert config.admin_tls_files(own, environ=credentials) == (Path("/srv/own.crt"), Path("/srv/own.key"))
     half = config.from_mapping({}, environ={"PORTAL_ADMIN_TLS_CERTIFICATE": "/srv/own.crt"}, source="env")
-    with pytest.raises(ConfigError, match="set admin.tls_certificate and admin.tls_key together"):
+    with pytest.raises(ConfigError, match=r"set admin\.tls_certificate and admin\.tls_key together"):
         config.admin_tls_files(half, environ=credentials)
 
 

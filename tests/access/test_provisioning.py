@@ -51,7 +51,7 @@ async def test_checking_a_router_says_who_answered_or_notes_why_it_did_not(
     gateways = Gateways(reach(timeout=0.5))
     router = await store.read(routers.get, site.router_id)
     await emulator.down()
-    with pytest.raises(GatewayError, match="no RouterOS API answered at 127.0.0.1:"):
+    with pytest.raises(GatewayError, match=r"no RouterOS API answered at 127\.0\.0\.1:"):
         await provisioning.check(store, gateways, vault, clock, router)
     assert "no RouterOS API answered" in (await store.read(routers.get, site.router_id)).last_error
     await emulator.up()

@@ -372,7 +372,8 @@ async def test_refused_silent_or_a_failed_tls_handshake_read_the_same_and_the_de
         for router in (refusing, silent, handshake):
             await router.stop()
     assert messages == {
-        "no RouterOS API answered at 127.0.0.1:PORT: is the api-ssl service enabled and reachable from this box?"
+        "no RouterOS API answered at 127.0.0.1:PORT: is the api-ssl service enabled and reachable from"
+        " this box?"
     }
     details = " ".join(record.fields["detail"] for record in caplog.records if hasattr(record, "fields"))
     assert "Connection refused" in details and "timed out" in details and "SSL" in details
