@@ -23,6 +23,7 @@ from portal import settings as config
 from portal.app import Services, create_app
 from portal.catalog import packages
 from portal.catalog.packages import PackageSpec
+from portal.cli.certificates import make_self_signed
 from portal.cli.demo import DEMO_DEVICE, DEMO_ROUTER, DemoData, add_simulator_account, connect, seed
 from portal.cli.serving import background
 from portal.clock import FixedClock
@@ -234,6 +235,23 @@ async def nat_hotspot(settings, clock, vault, daraja) -> AsyncIterator[Hotspot]:
     """The demo business behind NAT: no callback reaches it, it confirms by STK query."""
     async with running_hotspot(settings, clock, vault, daraja, callbacks=False) as running:
         yield running
+
+
+def on_two_ports(settings: config.Settings) -> config.Settings:
+    """The portal's two listeners on loopback ports of their own, as `portal serve` runs them (with
+    `portal_listening`); the routers seeded at 10.0.0.1 out of reach, so no job tries them."""
+    server = replace(settings.server, host="127.0.0.1", port=free_port())
+    admin = replace(settings.admin, host="127.0.0.1", port=free_port())
+    routers = replace(settings.routers, allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+    return replace(settings, server=server, admin=admin, routers=routers)
+
+
+@pytest.fixture
+def certificate(tmp_path, clock) -> tuple[Path, Path]:
+    """The admin's certificate and key, made as `portal admin-cert` makes them."""
+    files = tmp_path / "admin.crt", tmp_path / "admin.key"
+    make_self_signed(*files, ["portal.lan", "127.0.0.1"], clock.now())
+    return files
 
 
 def self_signed_context(tmp_path) -> ssl.SSLContext:

@@ -4,33 +4,16 @@ API, the admin's serves nothing else, over TLS with the certificate `portal admi
 import asyncio
 import hashlib
 import ssl
-from dataclasses import replace
-from ipaddress import ip_network
 
 import httpx
 import pytest
 
 from portal.app import create_app
-from portal.cli.certificates import fingerprint, make_self_signed
+from portal.cli.certificates import fingerprint
 from portal.cli.serving import portal_listening
-from tests.conftest import free_port
+from tests.conftest import on_two_ports
 from tests.seed import seed_tenant
 from tests.web.admin.client import sign_in
-
-
-def on_two_ports(settings):
-    """Both listeners on loopback; the seeded router (at 10.0.0.1) out of reach, so no job goes there."""
-    server = replace(settings.server, host="127.0.0.1", port=free_port())
-    admin = replace(settings.admin, host="127.0.0.1", port=free_port())
-    routers = replace(settings.routers, allowed_networks=(ip_network("127.0.0.0/8"),))
-    return replace(settings, server=server, admin=admin, routers=routers)
-
-
-@pytest.fixture
-def certificate(tmp_path, clock):
-    files = tmp_path / "admin.crt", tmp_path / "admin.key"
-    make_self_signed(*files, ["portal.lan", "127.0.0.1"], clock.now())
-    return files
 
 
 async def status(http: httpx.AsyncClient, url: str) -> tuple[int, str | None]:
