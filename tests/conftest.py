@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,11 +14,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from cryptography import x509
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from portal import settings as config
 from portal.app import Services, create_app
@@ -256,30 +253,11 @@ def certificate(tmp_path, clock) -> tuple[Path, Path]:
 
 def self_signed_context(tmp_path) -> ssl.SSLContext:
     """api-ssl with a self-signed certificate, as most routers that have one carry."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "router")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # a new key each time
+    certificate, key = folder / "cert.pem", folder / "key.pem"
+    make_self_signed(certificate, key, ["router", "127.0.0.1"], datetime.datetime.now(datetime.UTC))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context.load_cert_chain(certificate, key)
     return context
 
 
