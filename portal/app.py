@@ -25,6 +25,7 @@ from .billing.checkout import Checkout
 from .billing.confirmation import Confirmation
 from .billing.receipt_checks import ReceiptChecks
 from .clock import Clock
+from .gateways.reach import Reach
 from .gateways.registry import Gateways
 from .jobs import Jobs
 from .metrics import Metrics
@@ -104,7 +105,7 @@ def create_app(
     def build(store: Store, http: httpx.AsyncClient, webhooks_http: httpx.AsyncClient) -> Services:
         metrics = Metrics()
         daraja = DarajaClient(http, clock)
-        gateways = Gateways(settings.routers.api_timeout)
+        gateways = Gateways(Reach.of(settings.routers))
         worker = RouterWorker(store, clock, vault, gateways, metrics)
         sync = RouterSync(store, clock, worker)
 

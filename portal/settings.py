@@ -29,6 +29,10 @@ SAFARICOM_CALLBACK_ADDRESSES = (
     "196.201.212.128", "196.201.212.132",
 )  # fmt: skip
 
+# Where routers are: the LAN's private ranges, carrier-grade NAT (a router reached over a mobile link)
+# and IPv6 unique local addresses. Nothing public, and not the box itself (loopback).
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message names the key and the source."""
@@ -141,7 +145,25 @@ class Server:
     public_url: str = setting(
         "", _public_url, "HTTPS address at which Daraja can reach this box; empty = confirm payments by query"
     )
-    trusted_proxies: tuple = setting((), _networks, "reverse proxies whose X-Forwarded-For is believed")
+    trusted_proxies: tuple = setting(
+        (), _networks, "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed"
+    )
+
+
+@dataclass(frozen=True)
+class Admin:
+    """The admin pages and the API listen apart from the customers' pages: the router's walled garden
+    opens only the customers' port to devices that have not paid."""
+
+    host: str = setting("0.0.0.0", _text, "address the admin pages and the API listen on")  # noqa: S104
+    port: int = setting(8443, _port, "TCP port of the admin pages and the API (HTTPS with a certificate)")
+    tls_certificate: Path = setting(
+        Path(""),
+        _path,
+        "the admin's TLS certificate (PEM); empty: systemd's credential admin.crt, which scripts/install"
+        " makes; with neither, the admin is served over plain HTTP",
+    )
+    tls_key: Path = setting(Path(""), _path, "the private key of admin.tls_certificate (PEM)")
 
 
 @dataclass(frozen=True)
@@ -181,7 +203,13 @@ class Routers:
     api_timeout: int = setting(
         5, _positive, "seconds to wait for a router's answer before calling it unreachable"
     )
+    connect_timeout: int = setting(3, _positive, "seconds to wait for a router to take a connection")
     sync_interval: int = setting(30, _positive, "seconds between two syncs of a router with the database")
+    allowed_networks: tuple = setting(
+        _networks(PRIVATE_NETWORKS),
+        _networks,
+        "networks a router's address must be in (a host name is resolved and each address checked)",
+    )
 
 
 @dataclass(frozen=True)
@@ -198,6 +226,7 @@ class Metrics:
 @dataclass(frozen=True)
 class Settings:
     server: Server = Server()
+    admin: Admin = Admin()
     store: Store = Store()
     vault: Vault = Vault()
     mpesa: Mpesa = Mpesa()
@@ -264,7 +293,23 @@ def from_mapping(document: Mapping[str, Any], environ: Mapping[str, str], source
     sections = {
         name: _section(name, cls, document.get(name, {}), environ, source) for name, cls in SECTIONS.items()
     }
-    return Settings(**sections, source=source)
+    settings = Settings(**sections, source=source)
+    _check_together(settings, source)
+    return settings
+
+
+def _check_together(settings: Settings, source: str) -> None:
+    """Settings that are each right but wrong together."""
+    server, admin = settings.server, settings.admin
+    if admin.port and admin.port == server.port:
+        raise ConfigError(
+            f"{source}: admin.port and server.port are both {admin.port}: the admin pages need a port of"
+            " their own, apart from the customers' pages"
+        )
+
+
+def _is_set(path: Path) -> bool:
+    return str(path) not in {"", "."}
 
 
 def _section(name: str, cls: type, table: Mapping[str, Any], environ: Mapping[str, str], source: str) -> Any:
@@ -327,6 +372,25 @@ def vault_key_path(settings: Settings, environ: Mapping[str, str] | None = None)
     return settings.vault.key_file
 
 
+def admin_tls_files(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[Path, Path] | None:
+    """The admin listener's certificate and key: the configured files, else systemd's credentials
+    admin.crt and admin.key (the unit hands over the ones scripts/install made, which the service's
+    own user could not read), else None: plain HTTP."""
+    environ = os.environ if environ is None else environ
+    certificate, key = settings.admin.tls_certificate, settings.admin.tls_key
+    if _is_set(certificate) != _is_set(key):
+        raise ConfigError(
+            f"{settings.source}: set admin.tls_certificate and admin.tls_key together, or neither"
+        )
+    if _is_set(certificate):
+        return certificate, key
+    if credentials := environ.get("CREDENTIALS_DIRECTORY"):
+        files = Path(credentials) / "admin.crt", Path(credentials) / "admin.key"
+        if all(path.exists() for path in files):
+            return files
+    return None
+
+
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(key, effective value, help) for every setting, with secrets masked."""
     rows = []
@@ -340,6 +404,8 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
                 shown = ", ".join(str(item) for item in value) or "(none)"
             elif name == "store" and spec.name == "database":
                 shown = str(settings.database_path)
+            elif isinstance(value, Path) and not _is_set(value):
+                shown = "(not set)"
             else:
                 shown = str(value)
             rows.append((f"{name}.{spec.name}", shown, spec.metadata["help"]))

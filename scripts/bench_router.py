@@ -285,7 +285,11 @@ class Bench:
 
 async def main(arguments: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-router-"))
-    settings = config.from_mapping({"store": {"data_dir": str(folder)}}, environ={}, source="bench")
+    # The emulators listen on loopback, outside the ranges a real router may be in.
+    reach = {"allowed_networks": [*config.PRIVATE_NETWORKS, "127.0.0.0/8"]}
+    settings = config.from_mapping(
+        {"store": {"data_dir": str(folder)}, "routers": reach}, environ={}, source="bench"
+    )
     vault = Vault([Fernet.generate_key()])
     elsewhere = Elsewhere()
     routers = [RouterEmulator(clock) for _ in range(2 + arguments.routers)]

@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,19 +14,17 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from cryptography import x509
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from portal import settings as config
 from portal.app import Services, create_app
 from portal.catalog import packages
 from portal.catalog.packages import PackageSpec
+from portal.cli.certificates import make_self_signed
 from portal.cli.demo import DEMO_DEVICE, DEMO_ROUTER, DemoData, add_simulator_account, connect, seed
 from portal.cli.serving import background
 from portal.clock import FixedClock
+from portal.gateways.reach import Reach
 from portal.sim.daraja import Simulator, create_simulator
 from portal.sim.routeros import RouterEmulator
 from portal.store import Connection
@@ -44,9 +43,23 @@ def vault() -> Vault:
     return Vault([Fernet.generate_key()])
 
 
+# The RouterOS emulator listens on loopback, which the default ranges leave out (no real router is there).
+ROUTER_NETWORKS = [*config.PRIVATE_NETWORKS, "127.0.0.0/8"]
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> config.Settings:
-    return config.from_mapping({"store": {"data_dir": str(tmp_path)}}, environ={}, source="test")
+    return config.from_mapping(
+        {"store": {"data_dir": str(tmp_path)}, "routers": {"allowed_networks": ROUTER_NETWORKS}},
+        environ={},
+        source="test",
+    )
+
+
+def reach(timeout: float = 2.0) -> Reach:
+    """How the tests' gateways reach the emulator: on loopback, waiting `timeout` for anything."""
+    networks = config.from_mapping({"routers": {"allowed_networks": ROUTER_NETWORKS}}, environ={})
+    return Reach(networks.routers.allowed_networks, timeout, timeout)
 
 
 @pytest.fixture
@@ -221,32 +234,30 @@ async def nat_hotspot(settings, clock, vault, daraja) -> AsyncIterator[Hotspot]:
         yield running
 
 
+def on_two_ports(settings: config.Settings) -> config.Settings:
+    """The portal's two listeners on loopback ports of their own, as `portal serve` runs them (with
+    `portal_listening`); the routers seeded at 10.0.0.1 out of reach, so no job tries them."""
+    server = replace(settings.server, host="127.0.0.1", port=free_port())
+    admin = replace(settings.admin, host="127.0.0.1", port=free_port())
+    routers = replace(settings.routers, allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+    return replace(settings, server=server, admin=admin, routers=routers)
+
+
+@pytest.fixture
+def certificate(tmp_path, clock) -> tuple[Path, Path]:
+    """The admin's certificate and key, made as `portal admin-cert` makes them."""
+    files = tmp_path / "admin.crt", tmp_path / "admin.key"
+    make_self_signed(*files, ["portal.lan", "127.0.0.1"], clock.now())
+    return files
+
+
 def self_signed_context(tmp_path) -> ssl.SSLContext:
     """api-ssl with a self-signed certificate, as most routers that have one carry."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "router")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # a new key each time
+    certificate, key = folder / "cert.pem", folder / "key.pem"
+    make_self_signed(certificate, key, ["router", "127.0.0.1"], datetime.datetime.now(datetime.UTC))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context.load_cert_chain(certificate, key)
     return context
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import ssl
 import subprocess
 import time
 import tomllib
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from portal import settings as config
+from portal.cli.certificates import fingerprint
 from portal.store.migrations.sqlite import MIGRATIONS
 from tests.conftest import free_port
 from tests.seed import add_paid_payments, add_shop_rows, payment_refs
@@ -44,6 +46,7 @@ def installed(tmp_path_factory) -> dict:
         "venv": (root / "opt/portal/venv").resolve(),
         "key": (etc / "vault.key").read_text(),
         "token": (etc / "metrics.token").read_text().strip(),
+        "certificate": (etc / "admin.crt").read_text(),
         "template": (etc / "portal.toml").read_text(),
         "database_mode": (state / "portal.db").stat().st_mode & 0o777,
     }
@@ -62,7 +65,7 @@ def test_install_lays_out_the_box(installed):
     etc = root / "etc/portal"
     assert first["template"] == config.template()
     assert tomllib.loads(first["template"]) == {name: {} for name in config.SECTIONS}  # defaults only
-    for secret in ("vault.key", "metrics.token"):
+    for secret in ("vault.key", "metrics.token", "admin.key"):
         status = (etc / secret).stat()
         assert (status.st_mode & 0o777, status.st_uid) == (0o600, os.getuid())
     assert len(first["token"]) == 32
@@ -80,6 +83,9 @@ def test_install_lays_out_the_box(installed):
     # Templates travel inside the wheel, where the app looks for them first.
     assert list(first["venv"].glob("lib/python3*/site-packages/portal/templates"))
     assert "Next:" in installed["outputs"][0] and "systemctl restart portal" in installed["outputs"][0]
+    # The owner checks the admin's self-signed certificate in the browser by the fingerprint printed.
+    printed = f"\n  {fingerprint(etc / 'admin.crt')}\n"
+    assert all(printed in output for output in installed["outputs"])
 
 
 def test_rerun_upgrades_in_place_and_loses_nothing(installed):
@@ -90,6 +96,7 @@ def test_rerun_upgrades_in_place_and_loses_nothing(installed):
         assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert (etc / "vault.key").read_text() == first["key"]
     assert (etc / "metrics.token").read_text().strip() == first["token"]
+    assert (etc / "admin.crt").read_text() == first["certificate"]
     assert (etc / "portal.toml").read_text() == installed["edited"]  # the owner's edit stays
     # A checked backup was taken before migrating.
     (backup,) = (root / "var/backups/portal").glob("portal-*.db")
@@ -105,9 +112,9 @@ def test_installed_server_runs_with_systemd_credentials_and_logs_no_secret(insta
     root, first = installed["root"], installed["first"]
     credentials = tmp_path / "credentials"
     credentials.mkdir()
-    for name in ("vault.key", "metrics.token"):
+    for name in ("vault.key", "metrics.token", "admin.crt", "admin.key"):
         shutil.copy(root / "etc/portal" / name, credentials / name)
-    port = free_port()
+    port, admin_port = free_port(), free_port()
     environment = {
         "PATH": os.environ["PATH"],
         "PORTAL_CONFIG": str(root / "etc/portal/portal.toml"),
@@ -115,6 +122,8 @@ def test_installed_server_runs_with_systemd_credentials_and_logs_no_secret(insta
         "PORTAL_VAULT_KEY_FILE": str(tmp_path / "absent"),  # the credential must win
         "PORTAL_SERVER_HOST": "127.0.0.1",
         "PORTAL_SERVER_PORT": str(port),
+        "PORTAL_ADMIN_HOST": "127.0.0.1",
+        "PORTAL_ADMIN_PORT": str(admin_port),
         "CREDENTIALS_DIRECTORY": str(credentials),
     }
     log = tmp_path / "stderr"
@@ -137,6 +146,11 @@ def test_installed_server_runs_with_systemd_credentials_and_logs_no_secret(insta
         page = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {first['token']}"})
         assert page.status_code == 200
         assert 'portal_payments{state="paid",tenant="cafe"} 1.0' in page.text
+        # The admin speaks HTTPS with the certificate the install made, handed over as a credential.
+        served = ssl.get_server_certificate(("127.0.0.1", admin_port))
+        assert served.strip() == first["certificate"].strip()
+        admin = httpx.get(f"https://127.0.0.1:{admin_port}/admin/login", verify=False)  # noqa: S501
+        assert admin.status_code == 200 and admin.headers["strict-transport-security"]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

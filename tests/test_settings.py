@@ -65,6 +65,13 @@ def test_config_path_can_come_from_the_environment(tmp_path):
         ("[log]\nlevel = 'loud'\n", {}, "log.level: must be one of debug, info, warning, error"),
         ("server = 1\n", {}, "[server] must be a table of settings"),
         ("[metrics]\ntoken = 'abc'\n", {}, "metrics.token is a secret"),
+        ("[admin]\nport = 8080\n", {}, "admin.port and server.port are both 8080"),
+        (
+            "",
+            {"PORTAL_ADMIN_PORT": "9000", "PORTAL_SERVER_PORT": "9000"},
+            "admin.port and server.port are both",
+        ),
+        ("[routers]\nallowed_networks = ['192.168.1.300/24']\n", {}, "routers.allowed_networks:"),
     ],
 )
 def test_bad_settings_name_the_key_and_what_is_wrong(tmp_path, text, environ, message):
@@ -118,6 +125,36 @@ def test_vault_key_from_systemd_credentials_wins(tmp_path):
     )
 
 
+def test_the_admin_listens_on_its_own_port_over_https_from_8443_by_default():
+    settings = config.load(None, environ={})
+    assert (settings.admin.host, settings.admin.port) == ("0.0.0.0", 8443)  # noqa: S104
+    assert settings.server.port == 8080
+    assert config.admin_tls_files(settings, environ={}) is None  # plain HTTP until a certificate is set
+
+
+def test_admin_tls_files_are_the_configured_ones_else_systemds_credentials(tmp_path):
+    for name in ("admin.crt", "admin.key"):
+        (tmp_path / name).write_text("pem")
+    credentials = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    defaults = config.load(None, environ={})
+    assert config.admin_tls_files(defaults, environ=credentials) == (
+        tmp_path / "admin.crt",
+        tmp_path / "admin.key",
+    )
+    own = config.from_mapping(
+        {"admin": {"tls_certificate": "/srv/own.crt", "tls_key": "/srv/own.key"}}, environ={}, source="test"
+    )
+    assert config.admin_tls_files(own, environ=credentials) == (Path("/srv/own.crt"), Path("/srv/own.key"))
+    half = config.from_mapping({}, environ={"PORTAL_ADMIN_TLS_CERTIFICATE": "/srv/own.crt"}, source="env")
+    with pytest.raises(ConfigError, match=r"set admin\.tls_certificate and admin\.tls_key together"):
+        config.admin_tls_files(half, environ=credentials)
+
+
+def test_routers_are_reached_only_in_the_private_ranges_by_default():
+    networks = {str(network) for network in config.load(None, environ={}).routers.allowed_networks}
+    assert networks == {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"}
+
+
 def test_describe_masks_secrets(tmp_path):
     (tmp_path / "token").write_text("very-secret-value")
     settings = config.load(None, environ={"PORTAL_METRICS_TOKEN_FILE": str(tmp_path / "token")})
@@ -151,6 +188,10 @@ EXAMPLES = {
     "server.portal_url": ("http://10.5.50.2:8080", "http://10.5.50.2:8080"),
     "server.public_url": ("https://wifi.example.co.ke", "https://wifi.example.co.ke"),
     "server.trusted_proxies": (["127.0.0.1", "10.0.0.0/8"], "127.0.0.1, 10.0.0.0/8"),
+    "admin.host": ("10.0.0.2", "10.0.0.2"),
+    "admin.port": (9443, "9443"),
+    "admin.tls_certificate": ("/srv/portal/admin.crt", "/srv/portal/admin.crt"),
+    "admin.tls_key": ("/srv/portal/admin.key", "/srv/portal/admin.key"),
     "store.data_dir": ("/srv/portal", "/srv/portal"),
     "store.database": ("/srv/portal/other.db", "/srv/portal/other.db"),
     "store.timezone": ("UTC", "UTC"),
@@ -162,7 +203,9 @@ EXAMPLES = {
     "limits.pushes_per_mac_per_hour": (4, "4"),
     "limits.code_attempts_per_hour": (5, "5"),
     "routers.api_timeout": (2, "2"),
+    "routers.connect_timeout": (1, "1"),
     "routers.sync_interval": (60, "60"),
+    "routers.allowed_networks": (["10.1.0.0/16", "127.0.0.0/8"], "10.1.0.0/16, 127.0.0.0/8"),
     "log.level": ("debug", "debug"),
     "log.format": ("json", "json"),
 }

@@ -75,10 +75,13 @@ def test_portal_service_runs_the_installed_server_with_its_secrets_as_credential
             settings.setdefault(key, []).append(value)
     assert settings["ExecStart"] == ["/opt/portal/venv/bin/portal serve"]
     assert settings["Environment"] == ["PORTAL_CONFIG=/etc/portal/portal.toml"]
-    # The names portal looks for in $CREDENTIALS_DIRECTORY (config.vault_key_path, <section>.<key>).
+    # The names portal looks for in $CREDENTIALS_DIRECTORY (config.vault_key_path, <section>.<key>,
+    # config.admin_tls_files).
     assert settings["LoadCredential"] == [
         "vault.key:/etc/portal/vault.key",
         "metrics.token:/etc/portal/metrics.token",
+        "admin.crt:/etc/portal/admin.crt",
+        "admin.key:/etc/portal/admin.key",
     ]
     assert settings["StateDirectory"] == ["portal"] and settings["DynamicUser"] == ["yes"]
     assert settings["Restart"] == ["on-failure"] and settings["WantedBy"] == ["multi-user.target"]

@@ -5,12 +5,14 @@ tenant's packages, the portal reachable by devices that have not paid, and the l
 them to the splash page, which the router fetches from the portal itself. Safe to repeat.
 """
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
 from ..clock import Clock
 from ..gateways import registry
 from ..gateways.base import GatewayError, Health
+from ..gateways.reach import Network, OutOfReach, address_within
 from ..gateways.registry import Gateways
 from ..store import Connection, Store
 from ..vault import Vault
@@ -31,6 +33,16 @@ def add_router(db: Connection, clock: Clock, vault: Vault, tenant_id: int, spec)
     return router_id
 
 
+def read_as_typed(fields: Mapping[str, str], kind: str = "routeros"):
+    """A router from what a person typed (`portal router add`, the demo, a test's site), checked as the
+    admin form checks it; the first mistake is raised as a RouterError."""
+    spec, errors = registry.kind(kind).read_form(fields, stored=None)
+    if spec is None:
+        field, message = next(iter(errors.items()))
+        raise RouterError(field, f"{field}: {message}")
+    return spec
+
+
 def add_router_as_typed(
     db: Connection,
     clock: Clock,
@@ -39,13 +51,16 @@ def add_router_as_typed(
     fields: Mapping[str, str],
     kind: str = "routeros",
 ) -> int:
-    """Adds a router from what a person typed (`portal router add`, the demo, a test's site), checked as
-    the admin form checks it; the first mistake is raised."""
-    spec, errors = registry.kind(kind).read_form(fields, stored=None)
-    if spec is None:
-        field, message = next(iter(errors.items()))
-        raise RouterError(field, f"{field}: {message}")
-    return add_router(db, clock, vault, tenant_id, spec)
+    return add_router(db, clock, vault, tenant_id, read_as_typed(fields, kind))
+
+
+async def check_address(spec, networks: Iterable[Network]) -> None:
+    """A router being added or changed must be where portal may reach routers (gateways/reach.py);
+    raises RouterError naming the host field. Checked again at every connection."""
+    try:
+        await asyncio.to_thread(address_within, spec.host, spec.port, tuple(networks))
+    except OutOfReach as error:
+        raise RouterError("host", str(error)) from None
 
 
 async def check(store: Store, gateways: Gateways, vault: Vault, clock: Clock, router: Router) -> Health:

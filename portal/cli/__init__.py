@@ -17,6 +17,7 @@ from ..tenancy.tenants import TenantError
 from ..tenancy.webhooks import WebhookError
 from ..vault import VaultError
 from .commands import (
+    cmd_admin_cert,
     cmd_admin_create,
     cmd_admin_disable,
     cmd_admin_list,
@@ -103,6 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
     command("migrate", cmd_migrate, "bring the database schema up to date (also done at start)")
     command("check-config", cmd_check_config, "print the effective settings, secrets masked")
     command("config-template", cmd_config_template, "print a portal.toml with every setting at its default")
+    certificate = command(
+        "admin-cert",
+        cmd_admin_cert,
+        "make a self-signed TLS certificate and key for the admin pages, unless they exist; print the"
+        " certificate's SHA-256 fingerprint",
+    )
+    certificate.add_argument(
+        "--certificate", type=Path, help="default: admin.tls_certificate, or /etc/portal/admin.crt"
+    )
+    certificate.add_argument("--key", type=Path, help="default: admin.tls_key, or /etc/portal/admin.key")
+    certificate.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        help="a name or address the box is reached at (repeat for more; this host's name is added)",
+    )
 
     backup = command(
         "backup", cmd_backup, "copy the database, consistently, while portal runs; the copy is checked"
@@ -119,7 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("path", type=Path, help="a backup made by `portal backup`")
 
     demo = command("demo", cmd_demo, "run the whole system on built-in simulators, on fresh demo data")
-    demo.add_argument("--port", type=int, default=8080, help="port for the portal (default 8080)")
+    demo.add_argument("--port", type=int, default=8080, help="port for the customers' pages (default 8080)")
+    demo.add_argument(
+        "--admin-port", type=int, help="port for the admin pages and the API (default: --port + 1)"
+    )
     demo.add_argument("--data-dir", type=Path, help="where demo data goes (default: a new temporary folder)")
     demo.add_argument(
         "--time-scale", type=float, default=1.0, help="seconds of package time per real second (default 1)"

@@ -5,9 +5,12 @@ import asyncio
 import contextlib
 import getpass
 import ipaddress
+import logging
 import secrets
+import socket
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from .. import logs
@@ -17,6 +20,7 @@ from ..access.routers import Router, RouterError
 from ..billing import vouchers
 from ..clock import SystemClock, to_text
 from ..gateways.base import GatewayError, normalize_mac
+from ..gateways.reach import Reach
 from ..gateways.registry import Gateways
 from ..mpesa import accounts
 from ..settings import Settings
@@ -27,7 +31,10 @@ from ..tenancy import admins, api_clients, tenants, webhooks
 from ..tenancy.passwords import hash_password, password_problem
 from ..typed_numbers import whole
 from ..vault import Vault, add_key, retire_old_keys, write_new_key_file
-from .serving import CommandError, serve
+from .certificates import fingerprint, make_self_signed
+from .serving import CommandError, portal_listening, serve, until_stopped, usable_tls
+
+log = logging.getLogger(__name__)
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -65,10 +72,48 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = load_settings(args)
     logs.configure(settings.log.level, settings.log.format)
     vault = load_vault(settings)
+    tls = usable_tls(config.admin_tls_files(settings))
     asyncio.run(_migrate(settings))  # errors here are one clear line, not a traceback from the server
     app = create_app(settings, clock=SystemClock(), vault=vault)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGINT: uvicorn has already shut down cleanly
-        asyncio.run(serve(app, settings.server.host, settings.server.port))
+
+    async def run() -> None:
+        async with portal_listening(app, settings, tls) as (customers, admin):
+            log.info("listening", extra={"fields": {"customers": customers, "admin": admin}})
+            if tls is None:
+                log.warning(
+                    "the admin pages are served over plain HTTP: set admin.tls_certificate and admin.tls_key"
+                    " (`portal admin-cert` makes a pair)"
+                )
+            await until_stopped()
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the server took it over
+        asyncio.run(run())
+
+
+DEFAULT_CERTIFICATE, DEFAULT_KEY = Path("/etc/portal/admin.crt"), Path("/etc/portal/admin.key")
+
+
+def cmd_admin_cert(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    configured = config.admin_tls_files(settings, environ={})
+    certificate = args.certificate or (configured[0] if configured else DEFAULT_CERTIFICATE)
+    key = args.key or (configured[1] if configured else DEFAULT_KEY)
+    there = [path.exists() for path in (certificate, key)]
+    if there == [False, False]:
+        names = list(dict.fromkeys([*args.name, socket.gethostname(), "localhost", "127.0.0.1"]))
+        try:
+            make_self_signed(certificate, key, names, SystemClock().now())
+        except OSError as error:
+            raise CommandError(f"{error.filename}: cannot write it: {error.strerror}") from None
+        print(f"{certificate}: self-signed certificate for the admin pages made ({', '.join(names)});")
+        print(f"{key}: its key (mode 600)")
+    elif there != [True, True]:
+        missing = certificate if not there[0] else key
+        raise CommandError(f"{missing}: missing; give both the certificate and its key, or neither")
+    try:
+        print(f"SHA-256 fingerprint: {fingerprint(certificate)}")
+    except (OSError, ValueError):
+        raise CommandError(f"{certificate}: not a PEM certificate this command can read") from None
 
 
 async def _migrate(settings: Settings) -> list[int]:
@@ -387,11 +432,17 @@ def cmd_router_add(args: argparse.Namespace) -> None:
         "hotspot_server": args.hotspot_server,
     }
 
+    spec = provisioning.read_as_typed(typed)
+
     def add(db: Connection) -> int:
         tenant_id = tenants.id_for_slug(db, args.tenant)
-        return provisioning.add_router_as_typed(db, SystemClock(), vault, tenant_id, typed)
+        return provisioning.add_router(db, SystemClock(), vault, tenant_id, spec)
 
-    _on_store(settings, lambda store: store.write(add))
+    async def checked_then_added(store: Store) -> int:
+        await provisioning.check_address(spec, settings.routers.allowed_networks)
+        return await store.write(add)
+
+    _on_store(settings, checked_then_added)
     print(f"router {args.name} added; next: portal router check {args.name}")
 
 
@@ -408,7 +459,7 @@ def cmd_router_check(args: argparse.Namespace) -> None:
 
     async def check(store: Store) -> tuple:
         router = await _router_named(store, args.name)
-        gateways = Gateways(settings.routers.api_timeout)
+        gateways = Gateways(Reach.of(settings.routers))
         try:
             return router, await provisioning.check(store, gateways, vault, SystemClock(), router)
         except GatewayError as error:
@@ -435,7 +486,7 @@ def cmd_router_provision(args: argparse.Namespace) -> None:
 
     async def run(store: Store) -> list[str]:
         router = await _router_named(store, args.name)
-        gateways = Gateways(settings.routers.api_timeout)
+        gateways = Gateways(Reach.of(settings.routers))
         try:
             return await provisioning.provision(store, gateways, vault, SystemClock(), router, portal_url)
         except GatewayError as error:
@@ -484,4 +535,5 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     logs.configure("info", "text")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(port=args.port, data_dir=args.data_dir, time_scale=args.time_scale))
+        admin_port = args.admin_port or args.port + 1
+        asyncio.run(run_demo(args.port, admin_port, data_dir=args.data_dir, time_scale=args.time_scale))

@@ -26,7 +26,7 @@ from ..store import Connection
 from ..store.sqlite import SQLiteStore
 from ..tenancy import admins, api_clients, tenants
 from ..vault import Vault, write_new_key_file
-from .serving import CommandError, background, serve
+from .serving import CommandError, background, portal_listening, until_stopped
 
 DEMO_PACKAGES = [
     # name, price (KES), duration (s), rate limit (upload/download)
@@ -60,8 +60,10 @@ DEMO_DEVICE = ("AA:BB:CC:00:00:01", "10.5.50.2")  # a phone on the demo router's
 DEMO_ROUTER = "demo-router"
 
 
-async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
-    """The portal, the Daraja simulator and a RouterOS emulator in one process, on fresh data."""
+async def run_demo(port: int, admin_port: int, data_dir: Path | None, time_scale: float) -> None:
+    """The portal, the Daraja simulator and a RouterOS emulator in one process, on fresh data. Everything
+    listens on 127.0.0.1 only, the admin too (on its own port, over plain HTTP: it never leaves this
+    machine)."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="portal-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     if (data_dir / "portal.db").exists():
@@ -73,6 +75,9 @@ async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
         {
             # The simulator calls back on loopback, as Daraja would on the portal's public address.
             "server": {"host": "127.0.0.1", "port": port, "portal_url": base, "public_url": base},
+            "admin": {"host": "127.0.0.1", "port": admin_port},
+            # The RouterOS emulator listens on loopback, which a real box never lets a router be at.
+            "routers": {"allowed_networks": [*config.PRIVATE_NETWORKS, "127.0.0.0/8"]},
             "store": {"data_dir": str(data_dir)},
             "vault": {"key_file": str(key_file)},
             # A payer types a PIN in real time, however fast package time runs.
@@ -104,13 +109,18 @@ async def run_demo(port: int, data_dir: Path | None, time_scale: float) -> None:
             device = urlencode(
                 {"router": DEMO_ROUTER, "mac": mac, "ip": ip, "link-orig": "http://example.com/"}
             )
-            print(f"data: {data_dir}")
-            print(f"splash: {base}/?{device}")
-            print(f"phone: {daraja_url}/phone")
-            print(f"admin: {base}/admin/login user={demo.admin_email} password={demo.admin_password}")
-            print(f"router: api://admin:{router_password}@127.0.0.1:{emulator.port}")
-            print(f"api: {base}/api/v1 token={demo.api_token}", flush=True)
-            await serve(create_app(settings, clock=clock, vault=vault), "127.0.0.1", port)
+            app = create_app(settings, clock=clock, vault=vault)
+            async with portal_listening(app, settings, tls=None) as (customers, admin):
+                print(f"data: {data_dir}")
+                print(f"splash: {customers}/?{device}")
+                print(f"phone: {daraja_url}/phone")
+                print(
+                    f"admin: {admin}/admin/login user={demo.admin_email} password={demo.admin_password}"
+                    "  (the admin's own port, on this machine only)"
+                )
+                print(f"router: api://admin:{router_password}@127.0.0.1:{emulator.port}")
+                print(f"api: {admin}/api/v1 token={demo.api_token}", flush=True)
+                await until_stopped()
     finally:
         await emulator.stop()
 

@@ -207,7 +207,7 @@ class Kind:
 
     name: str  # as routers.kind stores it
     label: str  # for people
-    connect: Callable[[Target, float], Gateway]  # (target, timeout in seconds) → its gateway, unconnected
+    connect: Callable[[Target, Any], Gateway]  # (target, reach.Reach) → its gateway, unconnected
     # (form fields, stored=the router being edited or None) → its settings, or what is wrong by field
     read_form: Callable[..., tuple[Any, dict[str, str]]]
     form_fields: Callable[[Any], dict[str, str]]  # a stored router, or settings read → what the form shows

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from . import routeros
 from .base import Gateway, GatewayError, Kind, Online, Target
+from .reach import Reach
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (routeros.KIND,)}
 
@@ -26,8 +27,8 @@ class Gateways:
     """One gateway per router, kept while the router's target stays the same (a connection is worth
     keeping: logging in costs a round trip, and routers log every login)."""
 
-    def __init__(self, timeout: float):
-        self._timeout = timeout
+    def __init__(self, reach: Reach):
+        self._reach = reach
         self._gateways: dict[int, tuple[Target, Gateway]] = {}
 
     async def get(self, router_id: int, target: Target) -> Gateway:
@@ -35,7 +36,7 @@ class Gateways:
         if cached and cached[0] == target:
             return cached[1]
         # Kept before the old one is closed, so two callers racing here share one new gateway.
-        gateway = kind(target.kind).connect(target, self._timeout)
+        gateway = kind(target.kind).connect(target, self._reach)
         self._gateways[router_id] = (target, gateway)
         if cached:
             await cached[1].close()

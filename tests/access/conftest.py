@@ -18,7 +18,7 @@ from portal.jobs import Jobs
 from portal.metrics import Metrics
 from portal.store import Connection
 from portal.tenancy import tenants
-from tests.conftest import rows
+from tests.conftest import reach, rows
 
 MAC = "AA:BB:CC:DD:EE:01"
 IP = "10.5.50.11"
@@ -54,7 +54,7 @@ def add_site(db: Connection, clock, vault, port: int) -> Site:
 
 @pytest.fixture
 async def worker(store, clock, vault):
-    gateways = Gateways(timeout=0.5)
+    gateways = Gateways(reach(timeout=0.5))
     worker = RouterWorker(store, clock, vault, gateways, Metrics())
     yield worker
     await worker.stop()

@@ -9,7 +9,7 @@ from portal.access.routers import RouterError
 from portal.gateways.base import GatewayError
 from portal.gateways.registry import Gateways
 from tests.access.conftest import add_site, profile, router_form
-from tests.conftest import rows, value
+from tests.conftest import reach, rows, value
 
 
 async def refused(store, clock, vault, tenant_id: int, fields: dict) -> RouterError:
@@ -48,12 +48,12 @@ async def test_a_new_router_gets_the_plans_of_every_package_before_it_sells(
 async def test_checking_a_router_says_who_answered_or_notes_why_it_did_not(
     store, clock, vault, site, emulator
 ):
-    gateways = Gateways(timeout=0.5)
+    gateways = Gateways(reach(timeout=0.5))
     router = await store.read(routers.get, site.router_id)
     await emulator.down()
-    with pytest.raises(GatewayError, match="unreachable"):
+    with pytest.raises(GatewayError, match=r"no RouterOS API answered at 127\.0\.0\.1:"):
         await provisioning.check(store, gateways, vault, clock, router)
-    assert "unreachable" in (await store.read(routers.get, site.router_id)).last_error
+    assert "no RouterOS API answered" in (await store.read(routers.get, site.router_id)).last_error
     await emulator.up()
     clock.advance(60)
     health = await provisioning.check(store, gateways, vault, clock, router)

@@ -151,7 +151,7 @@ async def test_a_sync_that_cannot_reach_the_router_notes_why(store, clock, vault
     await emulator.down()
     await sync.sync_all()
     router = await store.read(routers.get, site.router_id)
-    assert "unreachable" in router.last_error and router.last_sync_at is None
+    assert "no RouterOS API answered" in router.last_error and router.last_sync_at is None
 
 
 async def test_a_sync_before_the_moves_revoke_leaves_the_counting_to_it(

@@ -43,6 +43,7 @@ def config_file(tmp_path: Path) -> Path:
     path.write_text(
         f"[store]\ndata_dir = '{tmp_path}'\n[vault]\nkey_file = '{tmp_path / 'vault.key'}'\n"
         f"[server]\nhost = '127.0.0.1'\nport = {free_port()}\n"
+        f"[admin]\nhost = '127.0.0.1'\nport = {free_port()}\n"
     )
     return path
 
@@ -290,31 +291,70 @@ def test_keys_rotate_leaves_one_new_key_that_opens_every_secret(config_file, tmp
 
 def test_serve_answers_healthz(config_file, tmp_path):
     portal("--config", str(config_file), "keys", "generate")
-    port = int(config_file.read_text().split("port = ")[1].split()[0])
+    port, admin_port = (int(text.split()[0]) for text in config_file.read_text().split("port = ")[1:])
     with running("--config", str(config_file), "serve") as process:
         response = wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
         assert response.json()["database"]["state"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{admin_port}/admin/login").status_code == 200  # no certificate
+        assert httpx.get(f"http://127.0.0.1:{port}/admin/login").status_code == 404
+
+
+def test_admin_cert_makes_a_self_signed_pair_once_and_prints_its_fingerprint(config_file, tmp_path):
+    files = ["--certificate", str(tmp_path / "admin.crt"), "--key", str(tmp_path / "admin.key")]
+    made = portal("--config", str(config_file), "admin-cert", *files, "--name", "192.168.88.2")
+    again = portal("--config", str(config_file), "admin-cert", *files)
+    assert made.returncode == again.returncode == 0, made.stderr + again.stderr
+    assert stat.S_IMODE((tmp_path / "admin.key").stat().st_mode) == 0o600
+    printed = re.search(r"SHA-256 fingerprint: ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})\n", made.stdout)
+    assert printed and "192.168.88.2" in made.stdout
+    assert again.stdout == f"SHA-256 fingerprint: {printed.group(1)}\n"  # kept, not made anew
+    (tmp_path / "admin.crt").unlink()
+    assert "admin.crt: missing" in one_line_error(portal("--config", str(config_file), "admin-cert", *files))
+
+
+def test_serve_refuses_a_certificate_it_cannot_use_in_one_line(config_file, tmp_path):
+    portal("--config", str(config_file), "keys", "generate")
+    (tmp_path / "admin.crt").write_text("not a certificate")
+    (tmp_path / "admin.key").write_text("nor a key")
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "PORTAL_ADMIN_TLS_CERTIFICATE": str(tmp_path / "admin.crt"),
+        "PORTAL_ADMIN_TLS_KEY": str(tmp_path / "admin.key"),
+    }
+    refused = portal("--config", str(config_file), "serve", env=environment)
+    assert "as the admin's TLS certificate and key" in one_line_error(refused)
 
 
 def test_demo_starts_on_fresh_data_and_stops_cleanly_on_ctrl_c(tmp_path):
-    port = free_port()
-    with running("demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")) as process:
+    port, admin_port = free_port(), free_port()
+    demo = (
+        "demo",
+        "--port",
+        str(port),
+        "--admin-port",
+        str(admin_port),
+        "--data-dir",
+        str(tmp_path / "demo"),
+    )
+    with running(*demo) as process:
         lines = {}
         while "api" not in lines:
             name, _, value = process.stdout.readline().partition(": ")
             assert name, process.stderr.read()
             lines[name] = value.strip()
         assert wait_until_up(f"http://127.0.0.1:{port}/healthz", process).status_code == 200
-        assert "user=owner@demo.example password=" in lines["admin"]
+        assert lines["admin"].startswith(f"http://127.0.0.1:{admin_port}/admin/login user=owner@demo.example")
+        assert httpx.get(lines["admin"].split()[0]).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/admin/login").status_code == 404
         # Made by the process, under the test runner's umask: its owner's alone all the same.
         made = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "demo").iterdir()}
         assert stat.S_IMODE((tmp_path / "demo").stat().st_mode) == 0o700
         assert {"portal.db", "portal.db-wal", "portal.db-shm", "vault.key"} <= set(made)
         assert set(made.values()) == {0o600}
         base, token = lines["api"].split(" token=")
-        assert base == f"http://127.0.0.1:{port}/api/v1"
+        assert base == f"http://127.0.0.1:{admin_port}/api/v1"
         # The README's example, as a reader pastes it into a shell.
-        payment = json.loads(readme_example("curl -sS", token, port))
+        payment = json.loads(readme_example("curl -sS", token, admin_port))
         assert (payment["state"], payment["amount"], payment["reference"]) == ("pending", 10, "ORDER1001")
         assert payment["phone"] == "0712 ••• 678"
         access = json.loads(readme_example("/api/v1/access", token, port))
@@ -327,7 +367,7 @@ def readme_example(starting: str, token: str, port: int) -> str:
     block = next(
         code for code in re.findall(r"```sh\n(.*?)```", readme, re.S) if starting in code and "TOKEN=" in code
     )
-    script = block.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace(
+    script = block.replace("127.0.0.1:8081", f"127.0.0.1:{port}").replace(
         "TOKEN=portal_api_…", f"TOKEN={token}"
     )
     result = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, timeout=30)

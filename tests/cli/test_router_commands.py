@@ -16,14 +16,17 @@ from litestar.response import Response
 from portal import cli
 from portal.access import routers
 from portal.vault import write_new_key_file
-from tests.conftest import serving
+from tests.conftest import ROUTER_NETWORKS, serving
 
 
 @pytest.fixture
 def config_file(tmp_path):
     write_new_key_file(tmp_path / "vault.key")
     path = tmp_path / "portal.toml"
-    path.write_text(f'[store]\ndata_dir = "{tmp_path}"\n[vault]\nkey_file = "{tmp_path}/vault.key"\n')
+    path.write_text(
+        f'[store]\ndata_dir = "{tmp_path}"\n[vault]\nkey_file = "{tmp_path}/vault.key"\n'
+        f"[routers]\nallowed_networks = {ROUTER_NETWORKS}\n"
+    )
     assert cli.main(["--config", str(path), "migrate"]) == 0
     assert cli.main(["--config", str(path), "tenant", "create", "--slug", "cafe", "--name", "Cafe"]) == 0
     return path

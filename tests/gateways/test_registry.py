@@ -6,7 +6,7 @@ import pytest
 from portal.gateways.base import GatewayError
 from portal.gateways.registry import KINDS, Gateways, kind, online_everywhere
 from portal.sim.routeros import RouterEmulator
-from tests.conftest import eventually, free_port
+from tests.conftest import eventually, free_port, reach
 from tests.gateways.conftest import routeros_target
 
 MAC = "AA:BB:CC:DD:EE:01"
@@ -21,7 +21,7 @@ def no_connections_to(emulator: RouterEmulator):
 
 @pytest.fixture
 async def gateways():
-    gateways = Gateways(timeout=2.0)
+    gateways = Gateways(reach())
     yield gateways
     await gateways.close()
 
@@ -55,7 +55,7 @@ async def test_a_changed_target_gets_a_new_gateway_and_the_old_one_is_closed(emu
 
 
 async def test_gateways_close_every_connection(emulator):
-    gateways = Gateways(timeout=2.0)
+    gateways = Gateways(reach())
     for router_id in (1, 2):
         await (await gateways.get(router_id, routeros_target(emulator.port))).health()
     assert len(emulator.connections) == 2
@@ -85,5 +85,5 @@ async def test_online_everywhere_counts_bytes_by_router_and_mac_and_says_why_a_r
         await silent.stop()
     assert now.bytes == {(1, MAC): 21_000}
     assert now.unreachable.keys() == {"annex", "shed"}
-    assert now.unreachable["annex"].startswith("router annex unreachable:")
+    assert now.unreachable["annex"].startswith("no RouterOS API answered at 127.0.0.1:")
     assert now.unreachable["shed"] == "no answer within 0.3 s"

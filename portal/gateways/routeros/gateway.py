@@ -25,6 +25,7 @@ and one single-thread executor, so its calls run one at a time, off the event lo
 
 import asyncio
 import ipaddress
+import logging
 import re
 import secrets
 import socket
@@ -41,8 +42,11 @@ import routeros_api
 from routeros_api.exceptions import RouterOsApiCommunicationError, RouterOsApiError
 
 from ..base import Access, DeviceNotConnected, GatewayError, Grant, Health, Online, Plan, Snapshot, Target
+from ..reach import Reach, address_within
 from .durations import format_duration, parse_duration
 from .rates import rate_limit
+
+log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 120  # the router's cap runs this far past the paid time; portal ends access before it
 MARK = re.compile(r"^portal:s=(\d+)(?:;|$)")
@@ -105,10 +109,13 @@ class Steps:
 
 
 class RouterOSGateway:
-    def __init__(self, target: Target, timeout: float):
+    def __init__(self, target: Target, reach: Reach):
         self.label = target.label
         self.hotspot_server = target.hotspot_server
         self._password = target.password
+        self._host, self._port, self._reach = target.host, target.port, reach
+        self._address = f"{target.host}:{target.port}"
+        self._service = "api-ssl" if target.use_tls else "api"
         self._pool = routeros_api.RouterOsApiPool(
             target.host,
             target.username,
@@ -117,8 +124,6 @@ class RouterOSGateway:
             plaintext_login=True,
             ssl_context=tls_context() if target.use_tls else None,
         )
-        # A silent router must not hold a grant for routeros-api's default 15 s.
-        self._pool.socket_timeout = timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"router-{self.label}")
         # Touched only from the executor's thread: what this gateway knows of the router.
         self._profiles_seen: set[Plan] = set()
@@ -191,11 +196,18 @@ class RouterOSGateway:
         raise AssertionError("unreachable")
 
     def _connect(self) -> Any:
+        if self._pool.connected:
+            return self._pool.get_api()
+        # Checked at every new connection, and the address checked is the one connected to: a name
+        # pointed elsewhere since it was typed is refused too.
+        self._pool.host = address_within(self._host, self._port, self._reach.networks)
         failure: GatewayError | None = None
         try:
-            if self._pool.connected:
-                return self._pool.get_api()
+            # A silent router must not hold a grant for routeros-api's default 15 s, nor one that never
+            # takes the connection for as long as an answer may take.
+            self._pool.socket_timeout = self._reach.connect_timeout
             api = self._pool.get_api()
+            self._pool.set_timeout(self._reach.timeout)
             # Each round trip's commands leave in one go (Nagle's algorithm would hold the last one
             # for the router's delayed ACK, ~40 ms).
             self._pool.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -213,18 +225,20 @@ class RouterOSGateway:
         raise failure
 
     def _outage(self, error: BaseException) -> GatewayError:
-        if isinstance(error, ssl.SSLError):
-            reason = f"TLS failed ({error.reason or type(error).__name__})"
-        elif isinstance(error, routeros_api.exceptions.RouterOsApiConnectionClosedError):
-            reason = "the router closed the connection"
-        elif isinstance(error, routeros_api.exceptions.RouterOsApiConnectionError | OSError):
-            reason = str(error.args[0] if error.args else type(error).__name__) or type(error).__name__
-        else:
-            reason = "the router broke off the API conversation"
-        message = f"router {self.label} unreachable: {reason}"
+        """Refused, timed out, a TLS handshake that failed, a conversation broken off: to an owner all
+        mean the same, and what to check is the same. What exactly happened goes to the log."""
+        detail = f"{type(error).__name__}: {error}"
         if self._password:
-            message = message.replace(self._password, "***")
-        return GatewayError(message, outage=True)
+            detail = detail.replace(self._password, "***")
+        log.warning(
+            "router unreachable",
+            extra={"fields": {"router": self.label, "address": self._address, "detail": detail}},
+        )
+        return GatewayError(
+            f"no RouterOS API answered at {self._address}: is the {self._service} service enabled"
+            " and reachable from this box?",
+            outage=True,
+        )
 
     # -- the work, on the router's thread --
 
@@ -524,7 +538,7 @@ class RouterOSGateway:
 
     def _provision(self, api: Any, plans: list[Plan], portal_url: str, login_page_url: str) -> list[str]:
         changes = self._apply_plans(api, plans)
-        changes.append(self._ensure_walled_garden(api, urlsplit(portal_url).hostname or ""))
+        changes.append(self._ensure_walled_garden(api, portal_url))
         for directory in self._html_directories(api):
             destination = f"{directory}/login.html"
             try:
@@ -535,13 +549,19 @@ class RouterOSGateway:
             changes.append(f"login page fetched from {login_page_url} into {destination}")
         return changes
 
-    def _ensure_walled_garden(self, api: Any, portal_host: str) -> str:
-        """Devices that have not paid may reach the portal (layer 3, so any port and HTTPS too)."""
+    def _ensure_walled_garden(self, api: Any, portal_url: str) -> str:
+        """Devices that have not paid may reach the customers' pages, and only them: the port of the
+        portal's URL, not the admin's (which listens on a port of its own on the same box)."""
+        parts = urlsplit(portal_url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            wanted = {"dst_address": str(ipaddress.ip_address(portal_host))}
+            wanted = {"dst_address": str(ipaddress.ip_address(host))}
         except ValueError:
-            wanted = {"dst_host": portal_host}
+            wanted = {"dst_host": host}
+        wanted |= {"protocol": "tcp", "dst_port": str(port)}
         wanted |= {"action": "accept", "comment": WALLED_GARDEN_MARK}
+        portal_host = f"{host}:{port}"
         garden = api.get_resource("/ip/hotspot/walled-garden/ip")
         entries = garden.get(comment=WALLED_GARDEN_MARK)
         for extra in entries[1:]:

@@ -86,7 +86,9 @@ async def _router_context(request: Request, tenant_id: int, fields: dict) -> dic
 
 
 async def _check_router(request: Request, tenant_id: int, spec: Any, stored: Any) -> None:
-    """The router's M-Pesa account must be one of the router's own tenant."""
+    """The router's address must be one this box may reach routers at, and its M-Pesa account one of
+    the router's own tenant."""
+    await provisioning.check_address(spec, services(request).settings.routers.allowed_networks)
     if spec.mpesa_account_id is not None:
         await owned(request, accounts.get, of_tenant(tenant_id), spec.mpesa_account_id)
 

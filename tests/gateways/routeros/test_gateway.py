@@ -2,6 +2,8 @@
 librouteros reads the router back independently."""
 
 import asyncio
+import ssl
+from dataclasses import replace
 from datetime import timedelta
 
 import librouteros
@@ -10,11 +12,12 @@ from litestar import Litestar, get
 from litestar.params import FromQuery
 from litestar.response import Response
 
+from portal import settings as config
 from portal.gateways.base import Access, DeviceNotConnected, GatewayError, Grant, Online, Plan, Speed
 from portal.gateways.routeros.durations import format_duration, parse_duration
 from portal.gateways.routeros.gateway import GRACE_SECONDS, RouterOSGateway, session_of
 from portal.sim.routeros import RouterEmulator
-from tests.conftest import anonymous_dh_context, eventually, self_signed_context, serving
+from tests.conftest import anonymous_dh_context, eventually, reach, self_signed_context, serving
 from tests.gateways.conftest import routeros_target
 
 MAC = "AA:BB:CC:DD:EE:01"
@@ -25,7 +28,7 @@ HOUR = Plan(1, Speed(upload=1_000_000, download=2_000_000))
 
 def gateway_for(emulator: RouterEmulator, timeout: float = 2.0, **changes) -> RouterOSGateway:
     """A gateway to the emulator; `changes` alter its target (password, use_tls, hotspot_server)."""
-    return RouterOSGateway(routeros_target(emulator.port, **changes), timeout)
+    return RouterOSGateway(routeros_target(emulator.port, **changes), reach(timeout))
 
 
 @pytest.fixture
@@ -361,13 +364,60 @@ async def test_librouteros_reads_back_what_the_gateway_wrote(emulator, gateway, 
 # -- failures -------------------------------------------------------------------------------------------
 
 
-async def test_an_unreachable_router_is_an_outage(emulator, clock):
-    await emulator.down()
-    gateway = gateway_for(emulator)
-    with pytest.raises(GatewayError, match=r"unreachable: .*refused") as caught:
+async def failure_of(gateway: RouterOSGateway, port: int) -> str:
+    """What an owner reads when the gateway can't reach its router (the port written as PORT)."""
+    with pytest.raises(GatewayError) as caught:
         await gateway.health()
-    assert caught.value.outage
     await gateway.close()
+    assert caught.value.outage
+    return str(caught.value).replace(str(port), "PORT")
+
+
+async def test_refused_silent_or_a_failed_tls_handshake_read_the_same_and_the_detail_goes_to_the_log(
+    clock, tmp_path, caplog
+):
+    """To an owner, a port that refuses, a router that never answers and a TLS handshake that fails all
+    mean the same thing to check; only the log tells them apart."""
+    refusing = RouterEmulator(clock)
+    await refusing.start()
+    await refusing.down()
+    silent = RouterEmulator(clock, ssl_context=self_signed_context(tmp_path))
+    await silent.start()
+    silent.hold_replies()
+    newer_tls_only = self_signed_context(tmp_path)
+    newer_tls_only.minimum_version = ssl.TLSVersion.TLSv1_3  # the gateway speaks TLS 1.2 at most
+    handshake = RouterEmulator(clock, ssl_context=newer_tls_only)
+    await handshake.start()
+    try:
+        messages = {
+            await failure_of(gateway_for(router, timeout=0.3, use_tls=True), router.port)
+            for router in (refusing, silent, handshake)
+        }
+    finally:
+        silent.release_replies()
+        for router in (refusing, silent, handshake):
+            await router.stop()
+    assert messages == {
+        "no RouterOS API answered at 127.0.0.1:PORT: is the api-ssl service enabled and reachable from"
+        " this box?"
+    }
+    details = " ".join(record.fields["detail"] for record in caplog.records if hasattr(record, "fields"))
+    assert "Connection refused" in details and "timed out" in details and "SSL" in details
+
+
+async def test_an_address_outside_the_allowed_networks_is_never_connected_to(emulator, clock):
+    private_only = replace(reach(), networks=config.load(None, environ={}).routers.allowed_networks)
+    for host in ("127.0.0.1", "localhost"):
+        gateway = RouterOSGateway(routeros_target(emulator.port, host=host), private_only)
+        with pytest.raises(GatewayError) as caught:
+            await gateway.health()
+        await gateway.close()
+        assert str(caught.value) == (
+            f"{host} is outside the networks this box may reach routers on: give the router's address on"
+            " your local network, like 192.168.88.1"
+        )
+        assert caught.value.outage
+    assert not emulator.sentences and not emulator.connections
 
 
 async def test_a_wrong_api_password_is_an_outage_whose_message_never_holds_the_password(emulator):
@@ -403,15 +453,6 @@ async def test_a_fatal_reply_routeros_api_cannot_parse_leads_to_a_fresh_connecti
     assert (await gateway.snapshot()).present == {MAC}
 
 
-async def test_a_silent_router_times_out_quickly(emulator, clock):
-    gateway = gateway_for(emulator, timeout=0.2)
-    emulator.hold_replies()
-    with pytest.raises(GatewayError, match="timed out"):
-        await gateway.health()
-    emulator.release_replies()
-    await gateway.close()
-
-
 @pytest.mark.parametrize("make_context", [self_signed_context, anonymous_dh_context])
 async def test_api_ssl_works_with_a_self_signed_certificate_and_with_none(clock, tmp_path, make_context):
     router = RouterEmulator(clock, ssl_context=make_context(tmp_path))
@@ -436,18 +477,22 @@ async def test_provision_sets_profiles_walled_garden_and_login_page_and_can_run_
         first = await gateway.provision(plans, base, f"{base}/hotspot/login.html?router=cafe")
         emulator.console("/ip/hotspot/user/profile/set", {"numbers": "portal-p2", "rate-limit": "9M/9M"})
         second = await gateway.provision(plans, base, f"{base}/hotspot/login.html?router=cafe")
+    port = int(base.rsplit(":", 1)[1])
     assert first[:3] == [
         "profile portal-p1 created (rate limit 1M/2M)",
         "profile portal-p2 created (rate limit 2M/4M)",
-        "walled garden opened to 127.0.0.1",
+        f"walled garden opened to 127.0.0.1:{port}",
     ]
     assert second[:3] == [
         "profile portal-p1 up to date",
         "profile portal-p2 updated",
-        "walled garden already open to 127.0.0.1",
+        f"walled garden already open to 127.0.0.1:{port}",
     ]
     garden = emulator.console("/ip/hotspot/walled-garden/ip/print").rows
-    assert [(g["dst-address"], g["action"]) for g in garden] == [("127.0.0.1", "accept")]
+    # Only the customers' port: the admin's, on the same box, stays closed to devices that have not paid.
+    assert [(g["dst-address"], g["protocol"], g["dst-port"], g["action"]) for g in garden] == [
+        ("127.0.0.1", "tcp", str(port), "accept")
+    ]
     profile = emulator.console("/ip/hotspot/user/profile/print", queries=["name=portal-p2"]).rows[0]
     assert profile["rate-limit"] == "2M/4M"
     # hotspot1's server profile reads its pages from flash/hotspot

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 from msgspec import structs
 
+from portal import settings as config
 from portal.access import routers
 from portal.app import create_app
 from portal.billing import c2b
@@ -517,3 +518,31 @@ async def test_an_owner_sets_the_account_words_for_wifi_and_money_not_spent_foll
     )
     assert (event["actor"], event["target"]) == (alpha.owner, f"tenant:{alpha.tenant_id}")
     assert json.loads(event["detail"]) == {"words": ["WIFI", "net, Wi-Fi"], "payments_changed": 1}
+
+
+async def test_a_router_outside_the_allowed_networks_is_refused_when_added_edited_or_checked(
+    settings, clock, vault, store, alpha, emulator
+):
+    """An owner can't make the box connect to itself or to the internet, and learns nothing of what is
+    there: the emulator on loopback, in the tests' ranges, is outside the default ones."""
+    await on_emulator(store, vault, alpha.router_id, emulator.port)
+    private_only = replace(settings, routers=config.load(None, environ={}).routers)
+    outside = "127.0.0.1 is outside the networks this box may reach routers on"
+    async with serving(create_app(private_only, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        added = await http.post(
+            f"{base}/admin/routers/new",
+            data={**ROUTER, "host": "127.0.0.1", "port": str(emulator.port), "csrf": csrf},
+        )
+        edited = await http.post(
+            f"{base}/admin/routers/{alpha.router_id}/edit",
+            data={**ROUTER, "name": "alpha-router", "host": "localhost", "port": "22", "csrf": csrf},
+        )
+        checked = await http.post(f"{base}/admin/routers/{alpha.router_id}/check", data={"csrf": csrf})
+        listed = await http.get(f"{base}/admin/routers")
+    assert added.status_code == edited.status_code == 400
+    assert outside in added.text and "localhost is outside the networks" in edited.text
+    assert "alpha-router did not answer" in checked.text and outside in checked.text
+    assert await value(store, "SELECT count(*) FROM routers") == 1
+    assert not emulator.sentences and not emulator.connections
+    assert f"127.0.0.1:{emulator.port}" in listed.text  # routers are listed by host and port

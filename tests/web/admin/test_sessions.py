@@ -312,7 +312,7 @@ async def test_data_used_comes_from_the_router_and_a_router_that_is_down_shows_a
     [on_annex_row] = [line for line in lines if NEW_MAC in line]
     assert '<td class="num data-used" data-label="Data used">4.5 MB</td>' in on_emulator_row
     assert '<td class="num data-used" data-label="Data used">—</td>' in on_annex_row
-    assert "Data used is not shown for annex: router annex unreachable" in listed.text
+    assert "Data used is not shown for annex: no RouterOS API answered at 127.0.0.1:" in listed.text
     assert "4.5 MB" in detail.text
 
 
