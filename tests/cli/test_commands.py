@@ -357,7 +357,7 @@ def test_demo_starts_on_fresh_data_and_stops_cleanly_on_ctrl_c(tmp_path):
         payment = json.loads(readme_example("curl -sS", token, admin_port))
         assert (payment["state"], payment["amount"], payment["reference"]) == ("pending", 10, "ORDER1001")
         assert payment["phone"] == "0712 ••• 678"
-        access = json.loads(readme_example("/api/v1/access", token, port))
+        access = json.loads(readme_example("/api/v1/access", token, admin_port))
         assert (access["router"], access["package"], access["seconds"]) == ("demo-router", "24 hours", 86400)
 
 
