@@ -19,6 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
+from .access.presence import Presence
 from .access.sync import RouterSync
 from .access.worker import RouterWorker
 from .billing.checkout import Checkout
@@ -33,7 +34,7 @@ from .settings import Settings
 from .store import Store
 from .store.sqlite import SQLiteStore
 from .tenancy.webhooks import Sender
-from .throttle import Throttle
+from .throttle import Backoff
 from .vault import Vault
 from .web import admin, api, errors, health, hooks, metrics, splash
 from .web.admin.auth import SignInForms
@@ -63,9 +64,10 @@ class Services:
     receipt_checks: ReceiptChecks  # receipts typed for payments whose outcome is unknown, asked of M-Pesa
     worker: RouterWorker  # the router outbox
     sync: RouterSync
+    presence: Presence  # which device the router shows at the address a customer asks from
     jobs: Jobs  # wake() it after a payment, a code or the owner's hand changed a session
     metrics: Metrics  # one registry per app: see portal/metrics.py
-    code_throttle: Throttle  # reconnect-code tries (portal/throttle.py says why memory is enough)
+    code_tries: Backoff  # reconnect-code tries (portal/throttle.py says why memory is enough)
     sign_in_forms: SignInForms  # the admin sign-in form's pre-sessions (CSRF before there is a session)
 
 
@@ -150,9 +152,10 @@ def create_app(
             receipt_checks=receipt_checks,
             worker=worker,
             sync=sync,
+            presence=Presence(store, clock, vault, gateways),
             jobs=jobs,
             metrics=metrics,
-            code_throttle=Throttle(clock),
+            code_tries=Backoff(clock),
             sign_in_forms=SignInForms(clock),
         )
 

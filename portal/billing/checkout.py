@@ -57,6 +57,9 @@ NO_PUBLIC_URL_HOST = "no-public-url.invalid"
 FIRST_QUERY = timedelta(seconds=10)
 FIRST_QUERY_WITH_CALLBACKS = timedelta(seconds=30)
 LIMIT_WINDOW = timedelta(hours=1)  # what the limits on prompts count over
+# What an address the router can't vouch for as one device's may ask, in devices' worth: behind a
+# router that masquerades, every customer comes from one address.
+DEVICES_PER_SHARED_ADDRESS = 10
 # A payment still `created` this long after it was written never got its push's answer stored: the
 # process stopped in between. It becomes `unknown` (confirmation.py).
 ANSWER_GRACE = PUSH_AT_MOST + timedelta(seconds=30)
@@ -127,6 +130,8 @@ class Checkout:
         router_id: int | None = None,
         mac: str | None = None,
         ip: str | None = None,
+        client_address: str | None = None,
+        own_address: bool = False,
         idempotency_key: str | None = None,
     ) -> Payment:
         """Writes the payment, pushes the prompt to the phone, stores Daraja's answer; returns the payment.
@@ -136,10 +141,15 @@ class Checkout:
         become a payment. Daraja refusing the push is not an exception: the payment comes back `failed`,
         its `outcome` saying what to tell the payer, or `unknown` when no answer came. A second request
         for a phone with an open payment gets that payment back (the double-tapped Pay button); so does
-        a repeated Idempotency-Key (an API client's request is never a double tap: its phone is busy)."""
+        a repeated Idempotency-Key (an API client's request is never a double tap: its phone is busy).
+
+        `client_address`: where the splash's request came from; `own_address` when the router vouches
+        that it is the device's own (presence.py). The limits are kept per asking address, so a
+        stranger can spend no one else's (`_check_limits`)."""
         phone = phones.normalize(phone)
         request = {"tenant_id": tenant_id, "package_id": package_id, "charge": charge, "phone": phone}
         request |= {"router_id": router_id, "mac": mac, "ip": ip, "idempotency_key": idempotency_key}
+        request |= {"client_address": client_address, "own_address": own_address}
         payment, new = await self.store.write(self._create, **request)
         if not new:
             return payment
@@ -156,6 +166,8 @@ class Checkout:
         router_id: int | None,
         mac: str | None,
         ip: str | None,
+        client_address: str | None,
+        own_address: bool,
         idempotency_key: str | None,
     ) -> tuple[Payment, bool]:
         """(the payment, whether it is new and must be pushed). The payments table holds an
@@ -184,7 +196,7 @@ class Checkout:
                 # allows one prompt per phone at a time anyway.
                 raise PaymentError("phone_busy", "an M-Pesa request is already open on this phone")
             return open_payment, False
-        self._check_limits(db, now, phone, mac)
+        self._check_limits(db, now, phone, mac, client_address, own_address)
         ref = new_token(8)
         if charge is not None:
             amount, reference, description = charge.amount, charge.reference, charge.description
@@ -204,6 +216,7 @@ class Checkout:
             "router_id": router_id,
             "mac": mac,
             "ip": ip,
+            "client_address": client_address,
             "phone": phone,
             "amount": amount,
             "reference": reference,
@@ -228,23 +241,41 @@ class Checkout:
         )
         return payments.get(db, payment_id), True
 
-    def _check_limits(self, db: Connection, now: datetime, phone: str, mac: str | None) -> None:
-        """Prompts not paid per phone and per device in the last hour, from the payments themselves (a
-        restart forgets nothing). Prompts still open count: one device asking for prompts on many phones
-        at once is exactly what the limit is for (the same Pay button tapped twice never gets here).
-        Paid ones do not: a parent paying for the family's devices pesters nobody."""
+    def _check_limits(
+        self,
+        db: Connection,
+        now: datetime,
+        phone: str,
+        mac: str | None,
+        address: str | None,
+        own_address: bool,
+    ) -> None:
+        """Prompts not paid in the last hour, from the payments themselves (a restart forgets nothing).
+        Prompts still open count: one device asking for prompts on many phones at once is exactly what
+        the limits are for (the same Pay button tapped twice never gets here). Paid ones do not: a
+        parent paying for the family's devices pesters nobody.
+
+        Counted per asking address, never per typed MAC alone, which anyone can name: per phone from
+        that address (a stranger's prompts to a phone leave its owner's own alone), per address (one
+        device's worth when the router vouches it is one device's; a NAT's otherwise), and per device
+        at that address. An API client's prompts, with no address, count per phone."""
+        per_device = self.limits.pushes_per_device_per_hour
+        per_phone = {"phone": phone} | ({"client_address": address} if address else {})
+        limits = [(per_phone, self.limits.pushes_per_phone_per_hour, "phone")]
+        if address:
+            shared = 1 if own_address else DEVICES_PER_SHARED_ADDRESS
+            limits.append(({"client_address": address}, per_device * shared, "address"))
+            if mac is not None and not own_address:
+                limits.append(({"client_address": address, "mac": mac}, per_device, "device"))
         since = now - LIMIT_WINDOW
-        for column, value, limit in (
-            ("phone", phone, self.limits.pushes_per_phone_per_hour),
-            ("mac", mac, self.limits.pushes_per_mac_per_hour),
-        ):
-            unpaid = payments.unpaid_since(db, column, value, since) if value is not None else []
+        for counted, limit, what in limits:
+            unpaid = payments.unpaid_since(db, since, **counted)
             if len(unpaid) >= limit:
                 # A prompt may be sent once enough of these have left the window.
                 free_at = unpaid[len(unpaid) - limit] + LIMIT_WINDOW
                 raise PaymentError(
                     "too_many_pushes",
-                    f"{len(unpaid)} M-Pesa prompts not paid in the last hour for this {column}",
+                    f"{len(unpaid)} M-Pesa prompts not paid in the last hour for this {what}",
                     wait_minutes=max(1, math.ceil((free_at - now).total_seconds() / 60)),
                 )
 

@@ -82,7 +82,10 @@ ENGLISH: dict[str, Text] = {
     "price_for": "{price} for {package}",
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
-    "too_many": "Too many tries. Please try again later (within the hour), or ask the staff.",
+    "too_many": "Too many wrong tries from this device. Try again in {wait}, or ask the staff.",
+    "not_this_device": (
+        "This page was opened for another device. Open the Wi-Fi's sign-in page again on this phone."
+    ),
     "too_many_pushes": (
         "Many M-Pesa prompts were left unpaid this hour. A new one can be sent in {count} minute;"
         " meanwhile you can use a code.",
@@ -311,7 +314,12 @@ SWAHILI: dict[str, Text] = {
     "price_for": "{price} kwa {package}",
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
-    "too_many": "Majaribio mengi mno. Tafadhali jaribu tena baadaye (ndani ya saa moja), au uliza wahudumu.",
+    "too_many": (
+        "Majaribio mengi yasiyo sahihi kutoka kifaa hiki. Jaribu tena baada ya {wait}, au uliza wahudumu."
+    ),
+    "not_this_device": (
+        "Ukurasa huu ulifunguliwa kwa kifaa kingine. Fungua tena ukurasa wa kuingia wa Wi-Fi kwenye simu hii."
+    ),
     "too_many_pushes": (
         "Maombi mengi ya M-Pesa hayakulipwa saa hii. Jipya linaweza kutumwa baada ya dakika {count};"
         " kwa sasa unaweza kutumia msimbo."
