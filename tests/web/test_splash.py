@@ -15,6 +15,7 @@ from portal.billing import c2b, vouchers
 from portal.cli.demo import DEMO_DEVICE, seed
 from portal.clock import to_text
 from portal.tenancy.scope import Scope
+from portal.web.splash import online as online_page
 from portal.web.splash import paying
 from portal.web.splash.pages import NEUTRAL_PAGE
 from tests.billing.test_c2b import pay_by_hand
@@ -1016,3 +1017,28 @@ async def test_my_time_at_a_short_address_shows_the_time_left_the_code_behind_a_
         nothing = await another_browser.get(f"{hotspot.portal.base_url}/me")
     assert nothing.status_code == 404 and "Your time is shown on the phone that paid" in nothing.text
     assert "access-code" not in nothing.text
+
+
+@pytest.mark.parametrize("router", ["answering", "silent"])
+async def test_my_time_shows_the_data_left_as_the_router_counts_it_and_nothing_when_it_cannot_say(
+    http, hotspot, router
+):
+    store = hotspot.portal.services.store
+    await execute(store, "UPDATE packages SET data_cap_bytes = 500000000 WHERE id = 1")
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    await http.get(hotspot.portal.base_url + location)
+    hotspot.emulator.traffic(DEMO_DEVICE[0], 23_000_000, 100_500_000)  # sent, received: 123.5 MB
+    if router == "silent":
+        hotspot.emulator.hold_replies()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    mine = await http.get(f"{hotspot.portal.base_url}/me")
+    assert mine.status_code == 200 and "You&#39;re online" in mine.text
+    if router == "answering":
+        assert "Data left: <b>376 MB</b>" in mine.text  # rounded down: never more than is left
+    else:
+        assert loop.time() - started < online_page.DATA_LEFT_WAIT + 1
+        assert "Data left" not in mine.text
+        hotspot.emulator.release_replies()
