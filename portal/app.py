@@ -116,6 +116,15 @@ def create_app(
             jobs.router_tasks.wake()  # its grant is queued; its expiry has no moment until it is online
             jobs.webhooks.wake()  # an API client's payment: its webhooks are queued
 
+        confirmation = Confirmation(
+            store,
+            clock,
+            vault,
+            daraja,
+            payment_timeout=settings.mpesa.payment_timeout,
+            paid=paid,
+            settled=lambda: jobs.webhooks.wake(),
+        )
         checkout = Checkout(
             store,
             clock,
@@ -125,15 +134,7 @@ def create_app(
             public_url=settings.server.public_url,
             payment_timeout=settings.mpesa.payment_timeout,
             limits=settings.limits,
-        )
-        confirmation = Confirmation(
-            store,
-            clock,
-            vault,
-            daraja,
-            payment_timeout=settings.mpesa.payment_timeout,
-            paid=paid,
-            settled=lambda: jobs.webhooks.wake(),
+            ask_about=confirmation.ask_now,
         )
         receipt_checks = ReceiptChecks(
             store, clock, vault, daraja, public_url=settings.server.public_url, paid=paid

@@ -23,6 +23,7 @@ owner.
 import json
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
@@ -87,10 +88,13 @@ class PaymentError(ValueError):
     """The payment can't be started. `reason`, for whoever tells a person: no_package, no_router,
     no_account, too_many_pushes (`wait_minutes` says until when), phone_busy, idempotency_conflict."""
 
-    def __init__(self, reason: str, detail: str = "", *, wait_minutes: int = 0):
+    def __init__(
+        self, reason: str, detail: str = "", *, wait_minutes: int = 0, busy_with: Payment | None = None
+    ):
         super().__init__(detail or reason)
         self.reason = reason
         self.wait_minutes = wait_minutes
+        self.busy_with = busy_with  # phone_busy: the open payment that holds the phone
 
 
 def callback_url(public_url: str, token: str) -> str:
@@ -110,7 +114,9 @@ class Checkout:
         public_url: str,
         payment_timeout: int,
         limits: Limits,
+        ask_about: Callable[[Payment], Awaitable[None]],
     ):
+        """`ask_about(payment)` asks Daraja about an open payment at once (confirmation.ask_now)."""
         self.store = store
         self.clock = clock
         self.vault = vault
@@ -119,6 +125,7 @@ class Checkout:
         self.public_url = public_url
         self.payment_timeout = timedelta(seconds=payment_timeout)
         self.limits = limits
+        self.ask_about = ask_about
 
     async def start(
         self,
@@ -150,7 +157,15 @@ class Checkout:
         request = {"tenant_id": tenant_id, "package_id": package_id, "charge": charge, "phone": phone}
         request |= {"router_id": router_id, "mac": mac, "ip": ip, "idempotency_key": idempotency_key}
         request |= {"client_address": client_address, "own_address": own_address}
-        payment, new = await self.store.write(self._create, **request)
+        try:
+            payment, new = await self.store.write(self._create, **request)
+        except PaymentError as error:
+            if error.busy_with is None:
+                raise
+            # Perhaps a stranger's prompt, which its payer has just cancelled on the phone, or one that
+            # timed out there, and we have not asked since: asked now, the phone may be free.
+            await self.ask_about(error.busy_with)
+            payment, new = await self.store.write(self._create, **request)
         if not new:
             return payment
         return await self._push(payment)
@@ -194,7 +209,9 @@ class Checkout:
                 # Not the same Pay button tapped twice: anyone else (who could name this phone, device
                 # and package) would be handed the payment's page, and with it its access code. M-Pesa
                 # allows one prompt per phone at a time anyway.
-                raise PaymentError("phone_busy", "an M-Pesa request is already open on this phone")
+                raise PaymentError(
+                    "phone_busy", "an M-Pesa request is already open on this phone", busy_with=open_payment
+                )
             return open_payment, False
         self._check_limits(db, now, phone, mac, client_address, own_address)
         ref = new_token(8)

@@ -47,6 +47,8 @@ QUERIES_PER_ROUND = 100
 QUERIES_AT_ONCE = 10
 # After spike arrest (or its gateway turning a query away), that account's queries wait this long.
 SLOW_DOWN = timedelta(seconds=10)
+ASK_NOW_GAP = timedelta(seconds=5)  # Daraja wants a payment's queries at least this far apart
+ASKED_NOW_KEPT = 10_000  # payments ask_now remembers; past this, those asked long enough ago go
 
 
 def mark_paid(
@@ -123,6 +125,7 @@ class Confirmation:
         self._asking: set[int] = set()  # payments with a query in flight
         self._in_flight: dict[int, int] = {}  # M-Pesa account: its queries in flight
         self._slowed_until: dict[int, datetime] = {}  # M-Pesa account: no queries before then
+        self._asked_now: dict[int, datetime] = {}  # payment: when ask_now last asked about it
 
     # -- by callback --
 
@@ -212,21 +215,40 @@ class Confirmation:
         scheduler runs it every few seconds; tests call it after moving the clock."""
         now = self.clock.now()
         due = await self.store.read(payments.due_queries, now, QUERIES_PER_ROUND, sorted(self._asking))
-        asked = []
-        for payment in due:
-            account = payment.mpesa_account_id
-            if (
-                self._slowed_until.get(account, now) > now
-                or self._in_flight.get(account, 0) >= QUERIES_AT_ONCE
-            ):
-                continue  # still due: a later round asks
-            self._in_flight[account] = self._in_flight.get(account, 0) + 1
-            self._asking.add(payment.id)
-            asked.append(self._ask(payment))
+        asked = [self._ask(payment) for payment in due if self._may_ask(payment, now)]  # else a later round
         for failure in await asyncio.gather(*asked, return_exceptions=True):
             if isinstance(failure, Exception):
                 log.error("reconciling a payment failed", exc_info=failure)
         return len(due)
+
+    async def ask_now(self, payment: Payment) -> None:
+        """Asks Daraja about one open payment at once, before its next query is due: someone is waiting
+        on the phone it holds (checkout.py). At most once every ASK_NOW_GAP per payment, so nobody can
+        turn it into a flood of queries."""
+        now = self.clock.now()
+        if now - self._asked_now.get(payment.id, now - ASK_NOW_GAP) < ASK_NOW_GAP:
+            return
+        if payment.state not in OPEN or payment.checkout_request_id is None:
+            return  # not asked about: settled, or its push's answer has not come yet
+        if len(self._asked_now) > ASKED_NOW_KEPT:
+            self._asked_now = {key: at for key, at in self._asked_now.items() if now - at < ASK_NOW_GAP}
+        if self._may_ask(payment, now):
+            self._asked_now[payment.id] = now
+            await self._ask(payment)
+
+    def _may_ask(self, payment: Payment, now: datetime) -> bool:
+        """False while the payment is being asked about, or its account must slow down or has enough
+        queries in flight; otherwise counts it in flight (`_ask` counts it out)."""
+        account = payment.mpesa_account_id
+        if (
+            payment.id in self._asking
+            or self._slowed_until.get(account, now) > now
+            or self._in_flight.get(account, 0) >= QUERIES_AT_ONCE
+        ):
+            return False
+        self._in_flight[account] = self._in_flight.get(account, 0) + 1
+        self._asking.add(payment.id)
+        return True
 
     async def _ask(self, payment: Payment) -> None:
         account = payment.mpesa_account_id

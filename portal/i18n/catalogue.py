@@ -94,8 +94,8 @@ ENGLISH: dict[str, Text] = {
         " meanwhile you can use a code.",
     ),
     "phone_busy": (
-        "Another M-Pesa request for this phone is still open; it ends within a few minutes. Meanwhile,"
-        " you can pay with another number."
+        "Another M-Pesa request for this phone is still open. If it shows on your phone and is not yours,"
+        " cancel it there, then tap Pay again. Or pay with another number."
     ),
     "cannot_pay": "Payments can't be taken right now. Please ask the staff.",
     "resend_wait": "The last prompt is still open on your phone. A new one can be sent when it ends.",
@@ -327,8 +327,8 @@ SWAHILI: dict[str, Text] = {
         " kwa sasa unaweza kutumia msimbo."
     ),
     "phone_busy": (
-        "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi; litaisha ndani ya dakika chache."
-        " Kwa sasa, unaweza kulipa kwa nambari nyingine."
+        "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi. Likionekana kwenye simu yako na si"
+        " lako, ulighairi huko, kisha ubonyeze Lipa tena. Au lipa kwa nambari nyingine."
     ),
     "cannot_pay": "Malipo hayawezi kupokelewa sasa hivi. Tafadhali uliza wahudumu.",
     "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya linaweza kutumwa likiisha.",

@@ -667,6 +667,23 @@ async def test_a_hundred_wrong_codes_from_made_up_macs_never_stop_a_right_code_f
     await online(hotspot, OTHER_DEVICE[0])
 
 
+async def test_a_strangers_prompt_to_your_phone_stops_you_paying_only_until_you_cancel_it(
+    http, nat_hotspot, clock
+):
+    hotspot = nat_hotspot  # the portal hears of the cancel only when it asks
+    hotspot.emulator.connect_device(*ATTACKER)
+    await pay(http, hotspot, mac=ATTACKER[0], ip=ATTACKER[1], headers=seen_at(ATTACKER[1]))  # your number
+    refused = await pay(http, hotspot, headers=seen_at(DEMO_DEVICE[1]))
+    assert refused.status_code == 400
+    assert "If it shows on your phone and is not yours, cancel it there, then tap Pay again" in refused.text
+    [stranger] = hotspot.daraja.sim.pending_prompts()
+    hotspot.daraja.sim.answer(stranger.checkout_request_id, "cancel")
+    clock.advance(seconds=5)  # the seconds it takes; no query of the portal's own was due meanwhile
+    assert (await pay(http, hotspot, headers=seen_at(DEMO_DEVICE[1]))).status_code == 303
+    [yours] = hotspot.daraja.sim.pending_prompts()
+    assert yours.phone == stranger.phone == "254712345678"
+
+
 async def test_a_second_device_paying_with_a_phone_whose_prompt_is_open_is_told_to_wait(http, hotspot):
     first = await pay(http, hotspot)
     hotspot.emulator.connect_device(*OTHER_DEVICE)
