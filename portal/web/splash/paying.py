@@ -177,7 +177,9 @@ async def pay(request: Request, state: State) -> Template | Redirect:
     if asker is Asker.STRANGER:
         # The router shows other devices at this address: the form names a device not the payer's.
         error = i18n.say(lang, "not_this_device")
-        return await _choose(state, lang, site, device, chosen=package_id, error=error, status_code=403)
+        return await _choose(
+            state, lang, site, device, chosen=package_id, phone=typed_phone, error=error, status_code=403
+        )
     try:
         payment = await state.services.checkout.start(
             tenant_id=site.tenant_id,
@@ -443,6 +445,7 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
     if payment.state not in ("failed", "expired"):  # paid: a late tap must not charge the payer twice
         return Redirect(payment_url(ref, lang, device), status_code=303)
     site = await site_for(state, device.router)
+    # Whoever was shown the payment's page may try again; the router's word sets only the limits.
     address, asker = await who_asks(request, state, site, device)
     try:
         again = await state.services.checkout.start(
