@@ -19,6 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
+from .access.presence import Presence
 from .access.sync import RouterSync
 from .access.worker import RouterWorker
 from .billing.checkout import Checkout
@@ -34,7 +35,7 @@ from .settings import Settings
 from .store import Store
 from .store.sqlite import SQLiteStore
 from .tenancy.webhooks import Sender
-from .throttle import Throttle
+from .throttle import Backoff
 from .vault import Vault
 from .web import admin, api, errors, health, hooks, metrics, splash
 from .web.admin.auth import SignInForms
@@ -64,9 +65,10 @@ class Services:
     receipt_checks: ReceiptChecks  # receipts typed for payments whose outcome is unknown, asked of M-Pesa
     worker: RouterWorker  # the router outbox
     sync: RouterSync
+    presence: Presence  # which device the router shows at the address a customer asks from
     jobs: Jobs  # wake() it after a payment, a code or the owner's hand changed a session
     metrics: Metrics  # one registry per app: see portal/metrics.py
-    code_throttle: Throttle  # reconnect-code tries (portal/throttle.py says why memory is enough)
+    code_tries: Backoff  # reconnect-code tries (portal/throttle.py says why memory is enough)
     sign_in_forms: SignInForms  # the admin sign-in form's pre-sessions (CSRF before there is a session)
 
 
@@ -115,6 +117,15 @@ def create_app(
             jobs.router_tasks.wake()  # its grant is queued; its expiry has no moment until it is online
             jobs.webhooks.wake()  # an API client's payment: its webhooks are queued
 
+        confirmation = Confirmation(
+            store,
+            clock,
+            vault,
+            daraja,
+            payment_timeout=settings.mpesa.payment_timeout,
+            paid=paid,
+            settled=lambda: jobs.webhooks.wake(),
+        )
         checkout = Checkout(
             store,
             clock,
@@ -124,15 +135,7 @@ def create_app(
             public_url=settings.server.public_url,
             payment_timeout=settings.mpesa.payment_timeout,
             limits=settings.limits,
-        )
-        confirmation = Confirmation(
-            store,
-            clock,
-            vault,
-            daraja,
-            payment_timeout=settings.mpesa.payment_timeout,
-            paid=paid,
-            settled=lambda: jobs.webhooks.wake(),
+            ask_about=confirmation.ask_now,
         )
         receipt_checks = ReceiptChecks(
             store, clock, vault, daraja, public_url=settings.server.public_url, paid=paid
@@ -151,9 +154,10 @@ def create_app(
             receipt_checks=receipt_checks,
             worker=worker,
             sync=sync,
+            presence=Presence(store, clock, vault, gateways),
             jobs=jobs,
             metrics=metrics,
-            code_throttle=Throttle(clock),
+            code_tries=Backoff(clock),
             sign_in_forms=SignInForms(clock),
         )
 

@@ -194,8 +194,12 @@ class Mpesa:
 @dataclass(frozen=True)
 class Limits:
     pushes_per_phone_per_hour: int = setting(6, _positive, "STK pushes one phone number may get per hour")
-    pushes_per_mac_per_hour: int = setting(10, _positive, "STK pushes one device may ask for per hour")
-    code_attempts_per_hour: int = setting(10, _positive, "access code, receipt and voucher tries per device")
+    pushes_per_device_per_hour: int = setting(
+        10, _positive, "STK pushes not paid one device (the router vouching for it) may ask for per hour"
+    )
+    code_attempts_per_hour: int = setting(
+        10, _positive, "wrong code, receipt and voucher tries per device before each next one waits longer"
+    )
 
 
 @dataclass(frozen=True)

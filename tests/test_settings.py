@@ -200,7 +200,7 @@ EXAMPLES = {
     "mpesa.callback_allowlist": (["196.201.214.200"], "196.201.214.200"),
     "mpesa.enforce_allowlist": (True, "true"),
     "limits.pushes_per_phone_per_hour": (3, "3"),
-    "limits.pushes_per_mac_per_hour": (4, "4"),
+    "limits.pushes_per_device_per_hour": (4, "4"),
     "limits.code_attempts_per_hour": (5, "5"),
     "routers.api_timeout": (2, "2"),
     "routers.connect_timeout": (1, "1"),

@@ -5,10 +5,12 @@ router serves is fetched from `/hotspot/login.html?router=<name>`. Its `kind` na
 gateway that enforces access there (gateways/registry.py).
 """
 
+import asyncio
 from collections.abc import Collection
 from datetime import datetime
 
 from ..clock import Clock, to_text
+from ..gateways.base import GatewayError
 from ..gateways.registry import Gateways, OnlineNow, Target, online_everywhere
 from ..store import Conflict, Connection, Record, columns, marks, replace_each
 from ..tenancy.scope import Scope
@@ -192,3 +194,15 @@ async def online_now(gateways: Gateways, vault: Vault, routers: list[Router], wa
     """What the routers count for the devices online on them now, each asked for at most `wait`
     seconds, so that a page never waits long for one that is down."""
     return await online_everywhere(gateways, [(router.id, target(router, vault)) for router in routers], wait)
+
+
+async def usage_now(
+    gateways: Gateways, vault: Vault, router: Router, mac: str, session_id: int, wait: float
+) -> int | None:
+    """The bytes the router counts now for the access `session_id` gave `mac`, asked for at most
+    `wait` seconds, so that a page never waits long; None when the router could not say."""
+    try:
+        async with asyncio.timeout(wait):
+            return await (await gateway(gateways, vault, router)).usage(mac, session_id)
+    except (TimeoutError, GatewayError):
+        return None

@@ -23,6 +23,7 @@ owner.
 import json
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
@@ -57,6 +58,9 @@ NO_PUBLIC_URL_HOST = "no-public-url.invalid"
 FIRST_QUERY = timedelta(seconds=10)
 FIRST_QUERY_WITH_CALLBACKS = timedelta(seconds=30)
 LIMIT_WINDOW = timedelta(hours=1)  # what the limits on prompts count over
+# What an address the router can't vouch for as one device's may ask, in devices' worth: behind a
+# router that masquerades, every customer comes from one address.
+DEVICES_PER_SHARED_ADDRESS = 10
 # A payment still `created` this long after it was written never got its push's answer stored: the
 # process stopped in between. It becomes `unknown` (confirmation.py).
 ANSWER_GRACE = PUSH_AT_MOST + timedelta(seconds=30)
@@ -88,10 +92,13 @@ class PaymentError(ValueError):
     the business lacks), too_many_pushes (`wait_minutes` says until when), phone_busy,
     idempotency_conflict."""
 
-    def __init__(self, reason: str, detail: str = "", *, wait_minutes: int = 0):
+    def __init__(
+        self, reason: str, detail: str = "", *, wait_minutes: int = 0, busy_with: Payment | None = None
+    ):
         super().__init__(detail or reason)
         self.reason = reason
         self.wait_minutes = wait_minutes
+        self.busy_with = busy_with  # phone_busy: the open payment that holds the phone
 
 
 def callback_url(public_url: str, token: str) -> str:
@@ -111,7 +118,9 @@ class Checkout:
         public_url: str,
         payment_timeout: int,
         limits: Limits,
+        ask_about: Callable[[Payment], Awaitable[None]],
     ):
+        """`ask_about(payment)` asks Daraja about an open payment at once (confirmation.ask_now)."""
         self.store = store
         self.clock = clock
         self.vault = vault
@@ -120,6 +129,7 @@ class Checkout:
         self.public_url = public_url
         self.payment_timeout = timedelta(seconds=payment_timeout)
         self.limits = limits
+        self.ask_about = ask_about
 
     async def start(
         self,
@@ -131,6 +141,8 @@ class Checkout:
         router_id: int | None = None,
         mac: str | None = None,
         ip: str | None = None,
+        client_address: str | None = None,
+        own_address: bool = False,
         idempotency_key: str | None = None,
     ) -> Payment:
         """Writes the payment, pushes the prompt to the phone, stores Daraja's answer; returns the payment.
@@ -140,11 +152,24 @@ class Checkout:
         become a payment. Daraja refusing the push is not an exception: the payment comes back `failed`,
         its `outcome` saying what to tell the payer, or `unknown` when no answer came. A second request
         for a phone with an open payment gets that payment back (the double-tapped Pay button); so does
-        a repeated Idempotency-Key (an API client's request is never a double tap: its phone is busy)."""
+        a repeated Idempotency-Key (an API client's request is never a double tap: its phone is busy).
+
+        `client_address`: where the splash's request came from; `own_address` when the router vouches
+        that it is the device's own (presence.py). The limits are kept per asking address, so a
+        stranger can spend no one else's (`_check_limits`)."""
         phone = phones.normalize(phone)
         request = {"tenant_id": tenant_id, "package_id": package_id, "charge": charge, "phone": phone}
         request |= {"router_id": router_id, "mac": mac, "ip": ip, "idempotency_key": idempotency_key}
-        payment, new = await self.store.write(self._create, **request)
+        request |= {"client_address": client_address, "own_address": own_address}
+        try:
+            payment, new = await self.store.write(self._create, **request)
+        except PaymentError as error:
+            if error.busy_with is None:
+                raise
+            # Perhaps a stranger's prompt, which its payer has just cancelled on the phone, or one that
+            # timed out there, and we have not asked since: asked now, the phone may be free.
+            await self.ask_about(error.busy_with)
+            payment, new = await self.store.write(self._create, **request)
         if not new:
             return payment
         return await self._push(payment)
@@ -160,6 +185,8 @@ class Checkout:
         router_id: int | None,
         mac: str | None,
         ip: str | None,
+        client_address: str | None,
+        own_address: bool,
         idempotency_key: str | None,
     ) -> tuple[Payment, bool]:
         """(the payment, whether it is new and must be pushed). The payments table holds an
@@ -186,9 +213,11 @@ class Checkout:
                 # Not the same Pay button tapped twice: anyone else (who could name this phone, device
                 # and package) would be handed the payment's page, and with it its access code. M-Pesa
                 # allows one prompt per phone at a time anyway.
-                raise PaymentError("phone_busy", "an M-Pesa request is already open on this phone")
+                raise PaymentError(
+                    "phone_busy", "an M-Pesa request is already open on this phone", busy_with=open_payment
+                )
             return open_payment, False
-        self._check_limits(db, now, phone, mac)
+        self._check_limits(db, now, phone, mac, client_address, own_address)
         ref = new_token(8)
         if charge is not None:
             amount, reference, description = charge.amount, charge.reference, charge.description
@@ -212,6 +241,7 @@ class Checkout:
             "router_id": router_id,
             "mac": mac,
             "ip": ip,
+            "client_address": client_address,
             "phone": phone,
             "amount": amount,
             "reference": reference,
@@ -236,23 +266,41 @@ class Checkout:
         )
         return payments.get(db, payment_id), True
 
-    def _check_limits(self, db: Connection, now: datetime, phone: str, mac: str | None) -> None:
-        """Prompts not paid per phone and per device in the last hour, from the payments themselves (a
-        restart forgets nothing). Prompts still open count: one device asking for prompts on many phones
-        at once is exactly what the limit is for (the same Pay button tapped twice never gets here).
-        Paid ones do not: a parent paying for the family's devices pesters nobody."""
+    def _check_limits(
+        self,
+        db: Connection,
+        now: datetime,
+        phone: str,
+        mac: str | None,
+        address: str | None,
+        own_address: bool,
+    ) -> None:
+        """Prompts not paid in the last hour, from the payments themselves (a restart forgets nothing).
+        Prompts still open count: one device asking for prompts on many phones at once is exactly what
+        the limits are for (the same Pay button tapped twice never gets here). Paid ones do not: a
+        parent paying for the family's devices pesters nobody.
+
+        Counted per asking address, never per typed MAC alone, which anyone can name: per phone from
+        that address (a stranger's prompts to a phone leave its owner's own alone), per address (one
+        device's worth when the router vouches it is one device's; a NAT's otherwise), and per device
+        at that address. An API client's prompts, with no address, count per phone."""
+        per_device = self.limits.pushes_per_device_per_hour
+        per_phone = {"phone": phone} | ({"client_address": address} if address else {})
+        limits = [(per_phone, self.limits.pushes_per_phone_per_hour, "phone")]
+        if address:
+            shared = 1 if own_address else DEVICES_PER_SHARED_ADDRESS
+            limits.append(({"client_address": address}, per_device * shared, "address"))
+            if mac is not None and not own_address:
+                limits.append(({"client_address": address, "mac": mac}, per_device, "device"))
         since = now - LIMIT_WINDOW
-        for column, value, limit in (
-            ("phone", phone, self.limits.pushes_per_phone_per_hour),
-            ("mac", mac, self.limits.pushes_per_mac_per_hour),
-        ):
-            unpaid = payments.unpaid_since(db, column, value, since) if value is not None else []
+        for counted, limit, what in limits:
+            unpaid = payments.unpaid_since(db, since, **counted)
             if len(unpaid) >= limit:
                 # A prompt may be sent once enough of these have left the window.
                 free_at = unpaid[len(unpaid) - limit] + LIMIT_WINDOW
                 raise PaymentError(
                     "too_many_pushes",
-                    f"{len(unpaid)} M-Pesa prompts not paid in the last hour for this {column}",
+                    f"{len(unpaid)} M-Pesa prompts not paid in the last hour for this {what}",
                     wait_minutes=max(1, math.ceil((free_at - now).total_seconds() / 60)),
                 )
 

@@ -48,6 +48,8 @@ QUERIES_PER_ROUND = 100
 QUERIES_AT_ONCE = 10
 # After spike arrest (or its gateway turning a query away), that account's queries wait this long.
 SLOW_DOWN = timedelta(seconds=10)
+ASK_NOW_GAP = timedelta(seconds=5)  # Daraja wants a payment's queries at least this far apart
+ASKED_NOW_KEPT = 10_000  # payments ask_now remembers; past this, those asked long enough ago go
 
 
 def mark_paid(
@@ -124,6 +126,7 @@ class Confirmation:
         self._asking: set[int] = set()  # payments with a query in flight
         self._in_flight: dict[int, int] = {}  # M-Pesa account: its queries in flight
         self._slowed_until: dict[int, datetime] = {}  # M-Pesa account: no queries before then
+        self._asked_now: dict[int, datetime] = {}  # payment: when ask_now last asked about it
 
     # -- by callback --
 
@@ -224,15 +227,23 @@ class Confirmation:
         return len(due)
 
     async def ask_now(self, payment: Payment) -> None:
-        """Asks Daraja about one payment at once, as its turn in `reconcile_due` would (an API client's
-        refresh), unless there is nothing to ask: its outcome is final, its push has no answer to ask
-        about yet, a query about it is in flight, or its account has as many as it may."""
+        """Asks Daraja about one payment at once, as its turn in `reconcile_due` would: someone is waiting
+        on the phone it holds (checkout.py), or an API client asks for a refresh. Nothing is asked when
+        there is nothing to ask (its outcome is final, its push has no answer to ask about yet), a query
+        about it is in flight, its account has as many as it may, or it was asked about less than
+        ASK_NOW_GAP ago: nobody can turn it into a flood of queries."""
+        now = self.clock.now()
+        if now - self._asked_now.get(payment.id, now - ASK_NOW_GAP) < ASK_NOW_GAP:
+            return
         if (
             (payment.state in OPEN or payment.cancelled_on_page)
             and payment.checkout_request_id is not None
             and payment.id not in self._asking
-            and self._may_ask(payment.mpesa_account_id, self.clock.now())
+            and self._may_ask(payment.mpesa_account_id, now)
         ):
+            if len(self._asked_now) > ASKED_NOW_KEPT:
+                self._asked_now = {key: at for key, at in self._asked_now.items() if now - at < ASK_NOW_GAP}
+            self._asked_now[payment.id] = now
             await self._claimed(payment)
 
     def _may_ask(self, account: int, now: datetime) -> bool:

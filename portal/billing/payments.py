@@ -200,15 +200,19 @@ def release_idempotency_key(db: Connection, payment_id: int) -> None:
     db.execute("UPDATE payments SET idempotency_key = NULL WHERE id = ?", (payment_id,))
 
 
-def unpaid_since(db: Connection, column: str, value: str, since: datetime) -> list[datetime]:
-    """When each payment started after `since` for this phone or device (`column` is 'phone' or 'mac')
-    that is not paid (open, failed, expired or unknown) began, oldest first."""
-    if column not in ("phone", "mac"):
-        raise ValueError(column)
+LIMITED_BY = ("phone", "mac", "client_address")
+
+
+def unpaid_since(db: Connection, since: datetime, **equal: str) -> list[datetime]:
+    """When each payment started after `since` with these values (of LIMITED_BY: a phone, a device, an
+    asking address) that is not paid (open, failed, expired or unknown) began, oldest first."""
+    if not equal or not set(equal) <= set(LIMITED_BY):
+        raise ValueError(sorted(equal))
+    where = " AND ".join(f"{column} = ?" for column in equal)
     started = db.all(
-        f"SELECT created_at FROM payments WHERE {column} = ? AND created_at > ?"
+        f"SELECT created_at FROM payments WHERE {where} AND created_at > ?"
         " AND state NOT IN ('paid', 'reversed') ORDER BY created_at",
-        (value, to_text(since)),
+        (*equal.values(), to_text(since)),
     )
     return [from_text(row[0]) for row in started]
 

@@ -187,6 +187,11 @@ class Gateway(Protocol):
     async def online(self) -> list[Online]:
         """Every device online through the gateway now, paid through portal or not."""
 
+    async def devices_at(self, address: str) -> set[str]:
+        """The MACs of the devices the gateway sees at `address` now (the device's own address, or the
+        one it translates it to): its word on which device a request from that address is. Empty when
+        no device of its Wi-Fi is there (the asker is elsewhere, or behind a NAT)."""
+
     async def snapshot(self) -> Snapshot: ...
 
     async def health(self) -> Health: ...

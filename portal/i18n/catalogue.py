@@ -52,6 +52,7 @@ ENGLISH: dict[str, Text] = {
     "stuck_help": "Still not connected? Call the hotspot:",
     "online": "You're online",
     "time_left": "Time left",
+    "data_left": "Data left",
     "expires_at": "Until",
     "access_code": "Your access code",
     "access_code_hint": "Keep it: it reconnects you on another device, or if your phone changes.",
@@ -82,7 +83,10 @@ ENGLISH: dict[str, Text] = {
     "price_for": "{price} for {package}",
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, account {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
-    "too_many": "Too many tries. Please try again later (within the hour), or ask the staff.",
+    "too_many": "Too many wrong tries from this device. Try again in {wait}, or ask the staff.",
+    "not_this_device": (
+        "This page was opened for another device. Open the Wi-Fi's sign-in page again on this phone."
+    ),
     "too_many_pushes": (
         "Many M-Pesa prompts were left unpaid this hour. A new one can be sent in {count} minute;"
         " meanwhile you can use a code.",
@@ -90,8 +94,8 @@ ENGLISH: dict[str, Text] = {
         " meanwhile you can use a code.",
     ),
     "phone_busy": (
-        "Another M-Pesa request for this phone is still open; it ends within a few minutes. Meanwhile,"
-        " you can pay with another number."
+        "Another M-Pesa request for this phone is still open. If it shows on your phone and is not yours,"
+        " cancel it there, then tap Pay again. Or pay with another number."
     ),
     "cannot_pay": "Payments can't be taken right now. Please ask the staff.",
     "resend_wait": "The last prompt is still open on your phone. A new one can be sent when it ends.",
@@ -281,6 +285,7 @@ SWAHILI: dict[str, Text] = {
     "stuck_help": "Bado hujaunganishwa? Piga simu kwa hotspot:",
     "online": "Uko mtandaoni",
     "time_left": "Muda uliobaki",
+    "data_left": "Data iliyobaki",
     "expires_at": "Hadi",
     "access_code": "Msimbo wako wa kuingia",
     "access_code_hint": "Utunze: unakuunganisha tena kwenye kifaa kingine, au simu yako ikibadilika.",
@@ -311,14 +316,19 @@ SWAHILI: dict[str, Text] = {
     "price_for": "{price} kwa {package}",
     "paybill_how": "Lipa na M-Pesa, Pay Bill {shortcode}, akaunti {account}",
     "till_how": "Lipa na M-Pesa, Buy Goods, till {till}",
-    "too_many": "Majaribio mengi mno. Tafadhali jaribu tena baadaye (ndani ya saa moja), au uliza wahudumu.",
+    "too_many": (
+        "Majaribio mengi yasiyo sahihi kutoka kifaa hiki. Jaribu tena baada ya {wait}, au uliza wahudumu."
+    ),
+    "not_this_device": (
+        "Ukurasa huu ulifunguliwa kwa kifaa kingine. Fungua tena ukurasa wa kuingia wa Wi-Fi kwenye simu hii."
+    ),
     "too_many_pushes": (
         "Maombi mengi ya M-Pesa hayakulipwa saa hii. Jipya linaweza kutumwa baada ya dakika {count};"
         " kwa sasa unaweza kutumia msimbo."
     ),
     "phone_busy": (
-        "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi; litaisha ndani ya dakika chache."
-        " Kwa sasa, unaweza kulipa kwa nambari nyingine."
+        "Kuna ombi lingine la M-Pesa kwa simu hii ambalo bado liko wazi. Likionekana kwenye simu yako na si"
+        " lako, ulighairi huko, kisha ubonyeze Lipa tena. Au lipa kwa nambari nyingine."
     ),
     "cannot_pay": "Malipo hayawezi kupokelewa sasa hivi. Tafadhali uliza wahudumu.",
     "resend_wait": "Ombi la mwisho bado liko wazi kwenye simu yako. Jipya linaweza kutumwa likiisha.",

@@ -5,7 +5,8 @@ Plain functions: the caller passes the zone and what "now" is (from the injected
 reads the system time. Times are timezone-aware; each is shown in the zone it is given.
 """
 
-from datetime import date, datetime
+import math
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,13 @@ def duration(lang: str, seconds: int) -> str:
         if count:
             parts.append(say(lang, f"unit.{unit}", count=count))
     return " ".join(parts) or say(lang, "duration.under_a_minute")
+
+
+def wait(lang: str, span: timedelta) -> str:
+    """How long to wait before trying again: 'less than a minute', else whole minutes rounded up (never
+    sooner than it is over)."""
+    seconds = math.ceil(span.total_seconds())
+    return duration(lang, seconds if seconds < 60 else math.ceil(seconds / 60) * 60)
 
 
 def _time_named(name: str, seconds: int) -> tuple[str, int] | None:

@@ -754,18 +754,21 @@ class RouterEmulator:
         self.drop_connections()
         self._booted_at = now
 
-    def connect_device(self, mac: str, ip: str, server: str = "hotspot1") -> dict[str, str]:
-        """A Wi-Fi client appears in the host table (or moves to a new address)."""
+    def connect_device(
+        self, mac: str, ip: str, server: str = "hotspot1", to_address: str | None = None
+    ) -> dict[str, str]:
+        """A Wi-Fi client appears in the host table (or moves to a new address). `to_address`: the
+        address the hotspot translates it to (a server with an address pool); its own by default."""
         mac = as_mac(mac)
         found = self.hosts.having("mac-address", mac)
         if not found:
             row = self.hosts.insert(
-                {"mac-address": mac, "address": ip, "to-address": ip, "server": server}
+                {"mac-address": mac, "address": ip, "to-address": to_address or ip, "server": server}
                 | {"found-by": "DHCP", "idle-time": Seconds(0), "_since": self.clock.now()}
             )
         else:
             row = found[0]
-            self.hosts.update(row, {"address": ip, "to-address": ip, "server": server})
+            self.hosts.update(row, {"address": ip, "to-address": to_address or ip, "server": server})
         return self.hosts.show(row)
 
     def traffic(self, mac: str, bytes_in: int, bytes_out: int) -> None:

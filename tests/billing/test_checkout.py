@@ -125,6 +125,42 @@ async def test_phone_with_a_payment_open_elsewhere_is_busy(portal, shop, daraja,
     assert daraja.sim.requests[STK_PUSH] == 1
 
 
+async def refusal(*args, **kwargs) -> str:
+    with pytest.raises(PaymentError) as error:
+        await start(*args, **kwargs)
+    return error.value.reason
+
+
+async def unpaid(portal, daraja, payment) -> None:
+    """The payer cancels the prompt: the phone is free, and the prompt counts as not paid."""
+    daraja.sim.answer(payment.checkout_request_id, "cancel")
+    await daraja.sim.settle()
+    assert (await current(portal, payment)).state == "failed"
+
+
+async def test_a_strangers_prompts_to_a_phone_leave_its_owner_their_own(portal, shop, daraja):
+    for _ in range(portal.services.settings.limits.pushes_per_phone_per_hour):
+        await unpaid(portal, daraja, await start(portal, shop, client_address="10.5.50.66"))
+    assert await refusal(portal, shop, client_address="10.5.50.66") == "too_many_pushes"
+    assert (await start(portal, shop, client_address="10.5.50.7", own_address=True)).state == "pending"
+
+
+@pytest.mark.parametrize(
+    ("own_address", "devices"), [(True, 1), (False, checkout.DEVICES_PER_SHARED_ADDRESS)]
+)
+async def test_an_address_the_router_vouches_for_is_one_devices_and_another_a_nats(
+    portal, shop, daraja, own_address, devices
+):
+    per_device = portal.services.settings.limits.pushes_per_device_per_hour
+    for n in range(per_device * devices):
+        device = {"mac": f"AA:BB:CC:DD:{n // 256:02X}:{n % 256:02X}", "client_address": "10.5.50.7"}
+        await unpaid(
+            portal, daraja, await start(portal, shop, f"0708 {n:06d}", own_address=own_address, **device)
+        )
+    again = {"client_address": "10.5.50.7", "own_address": own_address}
+    assert await refusal(portal, shop, "0708 999 999", **again) == "too_many_pushes"
+
+
 async def test_idempotency_key_returns_the_same_payment_and_refuses_another_body(portal, shop, daraja, clock):
     first = await start(portal, shop, idempotency_key="order-1")
     daraja.sim.answer(first.checkout_request_id, "cancel")

@@ -410,3 +410,30 @@ async def test_my_time_counts_down_and_shows_the_code_on_a_tap_with_or_without_j
             await page.wait_for_function(f"document.getElementById('time-left').textContent !== {before!r}")
         else:
             assert "Until" in await page.inner_text("main")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_my_time_warns_in_the_last_minutes_that_the_time_is_ending(hotspot, clock, javascript):
+    async with phone_browser(hotspot, javascript=javascript) as page:
+        await page.clock.install()
+        await choose_and_pay(page, hotspot)  # 3 hours, until 15:00
+        await answer(hotspot, "success")
+        await page.wait_for_selector("#access-code", timeout=WAIT_MS)
+        await on_router(hotspot, DEMO_DEVICE[0])
+        clock.advance(hours=2, minutes=54, seconds=30)  # the portal's clock: five and a half minutes left
+        now = await page.evaluate("Date.now()")
+        await page.clock.pause_at(datetime.fromtimestamp(now / 1000 + 1, UTC))
+        await page.goto(f"{hotspot.portal.base_url}/me")
+        assert not await page.is_visible("#ending")
+        if javascript:  # the countdown itself shows the warning when the last five minutes begin
+            await page.clock.run_for(31_000)
+            assert await page.inner_text("#time-left") == "4:59"
+        else:  # the page as it was served: the time left, when it ends, and the warning
+            clock.advance(seconds=31)
+            await page.reload()
+            assert await page.inner_text("#time-left") == "5 minutes"
+            assert "Until 15:00" in await page.inner_text("main")
+        assert await page.is_visible("#ending")
+        assert await page.inner_text("#ending") == "Your time is almost over. Buy more now to stay online."
+        assert await page.is_visible("text=Buy more time")
+        await shot(page, f"my-time-ending{'' if javascript else '-without-javascript'}")

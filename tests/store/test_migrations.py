@@ -363,3 +363,26 @@ async def test_who_gave_sessions_their_time_is_found_by_index(store):
         ("session:1", "session:2", "session_granted", "session_extended"),
     )
     assert any("audit_events_by_target" in row["detail"] for row in plan)
+
+
+async def test_the_asking_address_upgrade_keeps_payments_with_no_address_and_finds_them_by_it(
+    tmp_path, monkeypatch, clock, vault
+):
+    store, seeded = await older_portal(
+        tmp_path, monkeypatch, 16, lambda store: seed_tenant(store, clock, vault, "alpha")
+    )
+    try:
+        assert await store.migrate() == list(range(17, len(MIGRATIONS) + 1))
+        kept = await rows(store, "SELECT id, client_address FROM payments ORDER BY id")
+        assert [tuple(row) for row in kept] == [
+            (seeded.paid_payment_id, None),
+            (seeded.failed_payment_id, None),
+        ]
+        plan = await rows(
+            store,
+            "EXPLAIN QUERY PLAN SELECT created_at FROM payments WHERE client_address = ? AND created_at > ?",
+            ("10.5.50.2", "2026-01-01T00:00:00Z"),
+        )
+        assert any("payments_by_client_address" in row["detail"] for row in plan)
+    finally:
+        await store.close()

@@ -4,6 +4,7 @@ import json
 import re
 from dataclasses import replace
 from datetime import timedelta
+from ipaddress import ip_network
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from portal.billing import c2b, vouchers
 from portal.cli.demo import DEMO_DEVICE, seed
 from portal.clock import to_text
 from portal.tenancy.scope import Scope
+from portal.web.splash import online as online_page
 from portal.web.splash import paying
 from portal.web.splash.pages import NEUTRAL_PAGE
 from tests.billing.test_c2b import pay_by_hand
@@ -157,11 +159,20 @@ def device_form(hotspot: Hotspot, mac: str = DEMO_DEVICE[0], ip: str = DEMO_DEVI
     } | fields
 
 
-async def pay(http, hotspot: Hotspot, phone="0712 345 678", package="1", **device) -> httpx.Response:
+async def pay(
+    http, hotspot: Hotspot, phone="0712 345 678", package="1", headers=None, **device
+) -> httpx.Response:
     return await http.post(
         f"{hotspot.portal.base_url}/pay",
         data=device_form(hotspot, **device) | {"phone": phone, "package": package},
+        headers=headers,
     )
+
+
+def seen_at(address: str) -> dict[str, str]:
+    """A request the portal sees come from `address` (through the proxy it trusts here, on loopback),
+    as a customer's comes from their device's address on the hotspot."""
+    return {"X-Forwarded-For": address}
 
 
 async def answer(hotspot: Hotspot, outcome: str) -> None:
@@ -501,9 +512,9 @@ async def test_resend_while_the_prompt_is_still_open_sends_nothing_and_says_why(
 
 @pytest.fixture
 def settings(settings):
-    return replace(
-        settings, limits=replace(settings.limits, pushes_per_phone_per_hour=2, code_attempts_per_hour=3)
-    )
+    limits = replace(settings.limits, pushes_per_phone_per_hour=2, code_attempts_per_hour=3)
+    server = replace(settings.server, trusted_proxies=(ip_network("127.0.0.1/32"),))  # for seen_at
+    return replace(settings, limits=limits, server=server)
 
 
 async def test_unpaid_prompts_per_phone_are_limited_saying_how_long_to_wait(http, hotspot, clock):
@@ -561,11 +572,116 @@ async def test_the_packages_while_a_payment_is_running_say_so_and_are_read_afres
 
 
 async def test_one_device_asking_prompts_for_many_phones_at_once_is_limited(http, hotspot, settings):
-    limit = settings.limits.pushes_per_mac_per_hour
+    limit = settings.limits.pushes_per_device_per_hour
     answers = [await pay(http, hotspot, phone=f"0712 000 {n:03d}") for n in range(limit + 2)]
     assert [answer.status_code for answer in answers] == [303] * limit + [400] * 2
     assert "Many M-Pesa prompts were left unpaid this hour" in answers[-1].text
     assert len(hotspot.daraja.sim.prompts) == limit
+
+
+# Someone on the Wi-Fi, at their own address, with their own device.
+ATTACKER = ("AA:BB:CC:00:00:66", "10.5.50.66")
+
+
+async def test_a_device_naming_made_up_macs_sends_no_prompt_and_its_own_prompts_are_limited(
+    http, hotspot, settings
+):
+    hotspot.emulator.connect_device(*ATTACKER)
+    strangers = [
+        await pay(
+            http, hotspot, f"0712 000 {n:03d}", mac=f"AA:BB:CC:00:01:{n:02X}", headers=seen_at(ATTACKER[1])
+        )
+        for n in range(12)
+    ]
+    assert {answer.status_code for answer in strangers} == {403}
+    assert "This page was opened for another device" in strangers[0].text
+    assert hotspot.daraja.sim.prompts == {}
+    limit = settings.limits.pushes_per_device_per_hour
+    own = [
+        await pay(
+            http, hotspot, f"0712 000 {n:03d}", mac=ATTACKER[0], ip=ATTACKER[1], headers=seen_at(ATTACKER[1])
+        )
+        for n in range(limit + 2)
+    ]
+    assert [answer.status_code for answer in own] == [303] * limit + [400] * 2
+    assert len(hotspot.daraja.sim.prompts) == limit
+
+
+@pytest.mark.parametrize("router", ["answering", "down"])
+async def test_a_devices_mac_named_from_another_address_spends_none_of_its_prompts(
+    http, hotspot, settings, router
+):
+    hotspot.emulator.connect_device(*ATTACKER)
+    if router == "down":  # the MAC is taken on trust, and limited per address all the same
+        await hotspot.emulator.down()
+    for n in range(settings.limits.pushes_per_device_per_hour):  # naming DEMO_DEVICE
+        await pay(http, hotspot, f"0712 000 {n:03d}", headers=seen_at(ATTACKER[1]))
+    own = await pay(http, hotspot, headers=seen_at(DEMO_DEVICE[1]))
+    assert own.status_code == 303
+    assert "254712345678" in {prompt.phone for prompt in hotspot.daraja.sim.prompts.values()}
+
+
+async def test_a_live_device_named_from_another_address_shows_nothing_of_its_time_nor_calls_its_router(
+    http, hotspot
+):
+    location = (await pay(http, hotspot, headers=seen_at(DEMO_DEVICE[1]))).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    code = re.search(r'id="access-code">([^<]+)<', (await http.get(hotspot.portal.base_url + location)).text)
+    hotspot.emulator.connect_device(*ATTACKER)
+    store = hotspot.portal.services.store
+    tasks = await value(store, "SELECT count(*) FROM router_tasks")
+    for _ in range(5):
+        named = await http.get(hotspot.splash_url(), headers=seen_at(ATTACKER[1]))
+        assert named.status_code == 200 and "Choose a package" in named.text
+        for shown in ("online", "Welcome back", "minutes", code.group(1)):
+            assert shown not in named.text
+    assert await value(store, "SELECT count(*) FROM router_tasks") == tasks
+    own = await http.get(hotspot.splash_url(), headers=seen_at(DEMO_DEVICE[1]))
+    assert "You&#39;re online" in own.text
+
+
+@pytest.mark.parametrize("router", ["vouches for the device", "sees only the NAT's address"])
+async def test_a_hundred_wrong_codes_from_made_up_macs_never_stop_a_right_code_from_behind_that_address(
+    http, hotspot, clock, router
+):
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    code = re.search(r'id="access-code">([^<]+)<', (await http.get(hotspot.portal.base_url + location)).text)
+    hotspot.emulator.connect_device(*OTHER_DEVICE)
+    # Behind a router that masquerades, every device comes from one address no device has on the Wi-Fi.
+    behind = seen_at(OTHER_DEVICE[1] if router == "vouches for the device" else "192.168.88.2")
+    url = f"{hotspot.portal.base_url}/reconnect"
+    for n in range(100):
+        guess = device_form(hotspot, f"AA:BB:CC:00:01:{n:02X}", OTHER_DEVICE[1]) | {"code": "ABCD-EFGH"}
+        assert (await http.post(url, data=guess, headers=behind)).status_code in (400, 403, 429)
+    right = device_form(hotspot, *OTHER_DEVICE) | {"code": code.group(1)}
+    moved = await http.post(url, data=right, headers=behind)
+    if router == "sees only the NAT's address":
+        # Slowed down, not locked out for the hour: a wait of seconds, said as such.
+        assert moved.status_code == 429 and "Try again in less than a minute" in moved.text
+        clock.advance(seconds=2)
+        moved = await http.post(url, data=right, headers=behind)
+    assert moved.status_code == 303
+    await online(hotspot, OTHER_DEVICE[0])
+
+
+async def test_a_strangers_prompt_to_your_phone_stops_you_paying_only_until_you_cancel_it(
+    http, nat_hotspot, clock
+):
+    hotspot = nat_hotspot  # the portal hears of the cancel only when it asks
+    hotspot.emulator.connect_device(*ATTACKER)
+    await pay(http, hotspot, mac=ATTACKER[0], ip=ATTACKER[1], headers=seen_at(ATTACKER[1]))  # your number
+    refused = await pay(http, hotspot, headers=seen_at(DEMO_DEVICE[1]))
+    assert refused.status_code == 400
+    assert "If it shows on your phone and is not yours, cancel it there, then tap Pay again" in refused.text
+    [stranger] = hotspot.daraja.sim.pending_prompts()
+    hotspot.daraja.sim.answer(stranger.checkout_request_id, "cancel")
+    clock.advance(seconds=5)  # the seconds it takes; no query of the portal's own was due meanwhile
+    assert (await pay(http, hotspot, headers=seen_at(DEMO_DEVICE[1]))).status_code == 303
+    [yours] = hotspot.daraja.sim.pending_prompts()
+    assert yours.phone == stranger.phone == "254712345678"
 
 
 async def test_a_second_device_paying_with_a_phone_whose_prompt_is_open_is_told_to_wait(http, hotspot):
@@ -677,7 +793,7 @@ async def test_wrong_codes_are_refused_plainly_and_guessing_is_throttled(http, h
         wrong = await http.post(url, data=device_form(hotspot) | {"code": "ABCD-EFGH"})
         assert wrong.status_code == 400 and "That code is not right" in wrong.text
     blocked = await http.post(url, data=device_form(hotspot) | {"code": "ABCD-EFGH"})
-    assert blocked.status_code == 429 and "Too many tries" in blocked.text
+    assert blocked.status_code == 429 and "Too many wrong tries" in blocked.text
     # One guesser making up MACs: customers behind one NAT share an address, so it gets ten devices'
     # worth of tries (3 each here), then every MAC from it is refused.
     answers = []
@@ -918,3 +1034,28 @@ async def test_my_time_at_a_short_address_shows_the_time_left_the_code_behind_a_
         nothing = await another_browser.get(f"{hotspot.portal.base_url}/me")
     assert nothing.status_code == 404 and "Your time is shown on the phone that paid" in nothing.text
     assert "access-code" not in nothing.text
+
+
+@pytest.mark.parametrize("router", ["answering", "silent"])
+async def test_my_time_shows_the_data_left_as_the_router_counts_it_and_nothing_when_it_cannot_say(
+    http, hotspot, router
+):
+    store = hotspot.portal.services.store
+    await execute(store, "UPDATE packages SET data_cap_bytes = 500000000 WHERE id = 1")
+    location = (await pay(http, hotspot)).headers["location"]
+    await answer(hotspot, "success")
+    await online(hotspot)
+    await http.get(hotspot.portal.base_url + location)
+    hotspot.emulator.traffic(DEMO_DEVICE[0], 23_000_000, 100_500_000)  # sent, received: 123.5 MB
+    if router == "silent":
+        hotspot.emulator.hold_replies()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    mine = await http.get(f"{hotspot.portal.base_url}/me")
+    assert mine.status_code == 200 and "You&#39;re online" in mine.text
+    if router == "answering":
+        assert "Data left: <b>376 MB</b>" in mine.text  # rounded down: never more than is left
+    else:
+        assert loop.time() - started < online_page.DATA_LEFT_WAIT + 1
+        assert "Data left" not in mine.text
+        hotspot.emulator.release_replies()

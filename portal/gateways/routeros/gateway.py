@@ -154,6 +154,9 @@ class RouterOSGateway:
             lambda api: [as_online(row) for row in print_only(api, ACTIVE, ONLINE_PROPERTIES)]
         )
 
+    async def devices_at(self, address: str) -> set[str]:
+        return await self._run(self._devices_at, address)
+
     async def snapshot(self) -> Snapshot:
         return await self._run(self._snapshot)
 
@@ -495,6 +498,13 @@ class RouterOSGateway:
             for row in resource.get(**{key: mac}):
                 remove_quietly(resource, row["id"])
         return moved
+
+    def _devices_at(self, api: Any, address: str) -> set[str]:
+        """The host table's devices at the address, as the hotspot knows it or as it translates it:
+        both asked before either answer is read, so one round trip."""
+        hosts = api.get_resource(HOSTS)
+        sent = [hosts.get_async(address=address), hosts.get_async(to_address=address)]
+        return {row["mac-address"] for promise in sent for row in promise.get()}
 
     def _snapshot(self, api: Any) -> Snapshot:
         # Only what a sync compares: on a busy router these prints are most of its cost.

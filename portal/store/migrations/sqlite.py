@@ -603,4 +603,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX audit_events_by_target ON audit_events (target, action);
     """,
+    # 17: the address each prompt was asked for from (the splash's; NULL for the API's): prompts are
+    # limited per asking address, which a stranger can't spend for someone else as a typed MAC can be.
+    """
+    ALTER TABLE payments ADD COLUMN client_address TEXT;
+    CREATE INDEX payments_by_client_address ON payments (client_address, created_at)
+        WHERE client_address IS NOT NULL;
+    """,
 ]

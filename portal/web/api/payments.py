@@ -171,8 +171,9 @@ async def read_payment(request: Request, state: State, payment_id: FromPath[int]
 )
 async def refresh_payment(request: Request, state: State, payment_id: FromPath[int]) -> ApiPayment:
     """Asks M-Pesa about the payment now, as the box asks about every open payment in turn, and answers
-    it as it then stands. A payment whose outcome is final is answered at once. It takes payments:write:
-    each call costs a query of the business's M-Pesa account, which Daraja limits."""
+    it as it then stands. A payment whose outcome is final, or that was asked about in the last five
+    seconds, is answered at once without asking. It takes payments:write: each call costs a query of the
+    business's M-Pesa account, which Daraja limits."""
     client: ApiClient = request.state.api_client
     payment = await of_business(state, payments.of_api, client.tenant_id, payment_id, "payment")
     await state.services.confirmation.ask_now(payment)

@@ -8,10 +8,11 @@ from litestar.datastructures import State
 from litestar.response import Template
 
 from ... import i18n
-from ...access import sessions
+from ...access import routers, sessions
 from ...billing import c2b, payments
 from ...clock import Clock
 from ...i18n import formats
+from ...store import Connection
 from .pages import Device, Site, device_context, my_time_url, other, page, payment_url
 
 # How long a paid device waits for its router before its page stops saying only "connecting": by then
@@ -19,6 +20,9 @@ from .pages import Device, Site, device_context, my_time_url, other, page, payme
 CONNECT_BOUND = timedelta(seconds=60)
 # In its last minutes, the online page warns that the time is ending: buy more before being cut off.
 ENDING_SECONDS = 5 * 60
+# "My time" waits this long at most for the router's byte counts; a router that is down costs no more.
+DATA_LEFT_WAIT = 1.5
+MB = 1000**2
 
 
 def connecting_view(clock: Clock, payment: payments.Payment | None) -> str:
@@ -59,6 +63,7 @@ async def session_page(
     # (a page found by a MAC address must not show a code that moves time).
     credit = await services.store.read(c2b.credit_of_session, session_id)
     view = "online" if status.state == "active" else connecting_view(services.clock, payment)
+    data_left = await _data_left(state, session_id) if mine and view == "online" else None
     return page(
         "payment",
         lang,
@@ -83,6 +88,8 @@ async def session_page(
             "access_code": access_code,
             "mine": mine,
             "ending_seconds": ENDING_SECONDS,
+            # Whole megabytes, rounded down: never more than is left.
+            "data_left": "" if data_left is None else formats.data_size(data_left // MB * MB) or "0 MB",
             "notice": i18n.say(lang, "credit_left", credit=credit) if credit else "",
         },
         switch_url=(
@@ -97,3 +104,23 @@ async def session_page(
         # The payment whose page this is, for "my time" to find again: its reference is the proof.
         my_payment=payment.ref if payment else "",
     )
+
+
+def _session_and_router(db: Connection, session_id: int) -> tuple[sessions.Session, routers.Router]:
+    session = sessions.get(db, session_id)
+    return session, routers.get(db, session.router_id)
+
+
+async def _data_left(state: State, session_id: int) -> int | None:
+    """What a session with a data cap may still move on its device: the cap, less what it used on
+    devices it has left, less what the router counts on this one now. None with no cap, or when the
+    router can't say within DATA_LEFT_WAIT: nothing is better than a wrong figure."""
+    services = state.services
+    session, router = await services.store.read(_session_and_router, session_id)
+    left = session.data_left()
+    if left is None:
+        return None
+    used = await routers.usage_now(
+        services.gateways, services.vault, router, session.mac, session.id, DATA_LEFT_WAIT
+    )
+    return None if used is None else max(left - used, 0)

@@ -13,12 +13,14 @@ from litestar.response import Template
 
 from ... import i18n
 from ...access import routers
+from ...access.presence import Asker
 from ...billing import c2b
 from ...catalog import packages
 from ...i18n import formats
 from ...mpesa import accounts
 from ...store import Connection
 from ...tenancy import tenants
+from ..addresses import client_address
 
 MAC = re.compile(r"^[0-9A-F]{2}([:-]?[0-9A-F]{2}){5}$")
 # Where the customer was going is carried in every link and form of a page: a longer address (a
@@ -164,6 +166,14 @@ async def customer(request: Request, state: State, fields: Any) -> tuple[str, De
     lang = language_of(request, fields.get("lang"))
     device = Device.read(fields)
     return lang, device, await site_for(state, device.router) if device else None
+
+
+async def who_asks(request: Request, state: State, site: Site, device: Device) -> tuple[str, Asker]:
+    """The address a customer's request came from, and who the router says it is: the device the page
+    names, another device, or unknown (access/presence.py)."""
+    services = state.services
+    address = client_address(request, services.settings.server.trusted_proxies)
+    return address, await services.presence.asker(site.router_id, address, device.mac)
 
 
 def page(

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from ... import i18n, phones
 from ...access import routers, sessions
+from ...access.presence import Asker
 from ...billing import payments, receipt_checks
 from ...billing.checkout import PaymentError, prompt_reference
 from ...billing.receipt_checks import ReceiptRefused
@@ -44,6 +45,7 @@ from .pages import (
     payment_url,
     readable,
     site_for,
+    who_asks,
 )
 
 STILL_WAITING, PAID = "4999", "0"  # Daraja's codes, for what the payer is told meanwhile
@@ -79,6 +81,10 @@ async def splash(request: Request, state: State) -> Template:
         )
     live = await services.store.read(sessions.live_on_device, site.router_id, device.mac)
     if live is not None:
+        if (await who_asks(request, state, site, device))[1] is Asker.STRANGER:
+            # A device the router shows elsewhere, named from here: the packages, and nothing of its
+            # time, its code or its router.
+            return await _choose(state, lang, site, device)
         # Sent here by the router, so it has lost this device's login (a reboot, a roam): log it in.
         if live.state == "active" and await services.store.write(
             sessions.log_in_again, services.clock, live.id
@@ -167,6 +173,13 @@ async def pay(request: Request, state: State) -> Template | Redirect:
 
     if package_id not in offered:
         return await again(i18n.say(lang, "pick_package"))
+    address, asker = await who_asks(request, state, site, device)
+    if asker is Asker.STRANGER:
+        # The router shows other devices at this address: the form names a device not the payer's.
+        error = i18n.say(lang, "not_this_device")
+        return await _choose(
+            state, lang, site, device, chosen=package_id, phone=typed_phone, error=error, status_code=403
+        )
     try:
         payment = await state.services.checkout.start(
             tenant_id=site.tenant_id,
@@ -175,6 +188,8 @@ async def pay(request: Request, state: State) -> Template | Redirect:
             router_id=site.router_id,
             mac=device.mac,
             ip=device.ip,
+            client_address=address,
+            own_address=asker is Asker.DEVICE,
         )
     except phones.PhoneError as error:
         return await again(i18n.say(lang, error.reason, **error.values))
@@ -430,6 +445,8 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
     if payment.state not in ("failed", "expired"):  # paid: a late tap must not charge the payer twice
         return Redirect(payment_url(ref, lang, device), status_code=303)
     site = await site_for(state, device.router)
+    # Whoever was shown the payment's page may try again; the router's word sets only the limits.
+    address, asker = await who_asks(request, state, site, device)
     try:
         again = await state.services.checkout.start(
             tenant_id=payment.tenant_id,
@@ -438,6 +455,8 @@ async def retry(request: Request, state: State, ref: FromPath[str]) -> Template 
             router_id=payment.router_id,
             mac=payment.mac,
             ip=payment.ip,
+            client_address=address,
+            own_address=asker is Asker.DEVICE,
         )
     except PaymentError as error:
         why = _why_not(lang, error)

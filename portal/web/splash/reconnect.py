@@ -2,7 +2,7 @@
 
 A code moves the time it bought to the device that types it; a voucher or a receipt not used before
 buys its package. The receipt of a payment whose outcome is unknown is no mistake either: it is being
-checked. Guessing is throttled per device and per address."""
+checked. Guessing is slowed down per device and per address (portal/throttle.py)."""
 
 import contextlib
 
@@ -11,11 +11,12 @@ from litestar.datastructures import State
 from litestar.response import Redirect, Template
 
 from ... import i18n
+from ...access.presence import Asker
 from ...billing import receipt_checks
+from ...billing.checkout import DEVICES_PER_SHARED_ADDRESS
 from ...billing.receipt_checks import ReceiptRefused
 from ...billing.redemption import CodeRefused, redeem_code
-from ...throttle import Throttle
-from ..addresses import client_address
+from ...i18n import formats
 from ..forms import form_fields
 from .pages import (
     ARRIVED,
@@ -28,10 +29,8 @@ from .pages import (
     page,
     pay_by_hand,
     readable,
+    who_asks,
 )
-
-# Code tries an address gets, in devices' worth: customers behind one NAT share it.
-DEVICES_PER_ADDRESS = 10
 
 
 @readable("/reconnect")
@@ -68,17 +67,25 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
     if site is None:
         return not_a_customer(lang)
     services = state.services
-    throttle: Throttle = services.code_throttle
-    address = client_address(request, services.settings.server.trusted_proxies)
-    per_device = services.settings.limits.code_attempts_per_hour
-    # Behind a router that masquerades, every customer comes from one address: it gets many devices'
-    # worth of tries. A right code gives its try back.
-    tries = {f"mac:{device.mac}": per_device, f"ip:{address}": per_device * DEVICES_PER_ADDRESS}
     typed = form.get("code", "")[:64]
-    if not throttle.may_try(tries):
-        return await _reconnect_page(
-            state, lang, site, device, code=typed, error=i18n.say(lang, "too_many"), status_code=429
-        )
+    address, asker = await who_asks(request, state, site, device)
+    if asker is Asker.STRANGER:
+        # The router shows other devices at this address: the form names a device not the asker's.
+        error = i18n.say(lang, "not_this_device")
+        return await _reconnect_page(state, lang, site, device, code=typed, error=error, status_code=403)
+    # A device the router vouches for has tries of its own that nobody else can spend, and a right
+    # code from it is taken however slowed its address is by others' guesses. Otherwise the MAC is
+    # only what the form says: tries per MAC at this address, and per address, which behind a router
+    # that masquerades is every customer's, so it gets many devices' worth.
+    per_device = services.settings.limits.code_attempts_per_hour
+    if asker is Asker.DEVICE:
+        tries = {f"mac:{device.mac}": per_device}
+    else:
+        tries = {f"mac:{device.mac}@{address}": per_device}
+        tries[f"ip:{address}"] = per_device * DEVICES_PER_SHARED_ADDRESS
+    if wait := services.code_tries.may_try(tries):
+        error = i18n.say(lang, "too_many", wait=formats.wait(lang, wait))
+        return await _reconnect_page(state, lang, site, device, code=typed, error=error, status_code=429)
     try:
         await services.store.write(
             redeem_code,
@@ -99,7 +106,7 @@ async def reconnect(request: Request, state: State) -> Template | Redirect:
         words = {"notice": said} if refused.reason == "amount_too_small" else {"error": said}
         return await _reconnect_page(state, lang, site, device, code=typed, status_code=400, **words)
     for key in tries:  # a right code is no guess
-        throttle.forgive(key)
+        services.code_tries.forgive(key)
     services.jobs.wake()
     # To the device's own page, which can be reloaded (and reloads itself until the device is online).
     return Redirect(f"/?{device.query(lang, **{ARRIVED: '1'})}", status_code=303)

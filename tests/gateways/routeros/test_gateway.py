@@ -316,6 +316,16 @@ async def test_online_devices_carry_uptime_time_left_and_what_they_sent_and_rece
     assert (online.bytes_up, online.bytes_down, online.bytes_used) == (12_345, 678_901, 691_246)
 
 
+async def test_devices_at_an_address_are_those_the_hotspot_sees_there_or_translates_it_to(emulator, gateway):
+    emulator.connect_device(MAC, IP)
+    emulator.connect_device(GUEST, "10.5.50.12", to_address="192.168.77.12")
+    assert await gateway.devices_at(IP) == {MAC}
+    assert await gateway.devices_at("192.168.77.12") == {GUEST}  # the address the portal sees it at
+    assert await gateway.devices_at("10.5.50.99") == set()  # no device of the Wi-Fi there
+    asked = [s for s in emulator.sentences if s[0] == "/ip/hotspot/host/print"]
+    assert len(asked) == 6  # two prints a question, sent together
+
+
 async def test_snapshot_lists_only_our_grants_and_health_counts_them(emulator, gateway, clock):
     emulator.connect_device(MAC, IP)
     emulator.connect_device(GUEST, "10.5.50.12")

@@ -171,7 +171,7 @@ async def test_the_charge_the_api_sent_is_the_body_it_was_asked_for(api):
     assert (prompt.amount, prompt.account_reference) == (CHARGE["amount"], CHARGE["reference"])
 
 
-async def test_a_refresh_asks_mpesa_now_and_answers_the_payment_as_it_then_stands(http, nat_hotspot):
+async def test_a_refresh_asks_mpesa_now_and_answers_the_payment_as_it_then_stands(http, nat_hotspot, clock):
     api = Api(http, nat_hotspot, nat_hotspot.demo.api_token)  # behind NAT: no callback comes
     sim = nat_hotspot.daraja.sim
     payment = (await api.pay()).json()
@@ -181,6 +181,9 @@ async def test_a_refresh_asks_mpesa_now_and_answers_the_payment_as_it_then_stand
     sim.answer(prompt.checkout_request_id, "success")
     await sim.settle()
     assert (await api.get(f"/payments/{payment['id']}")).json()["state"] == "pending"  # not asked yet
+    assert (await api.post(f"/payments/{payment['id']}/refresh")).json()["state"] == "pending"
+    assert sim.requests[QUERY] == 1  # asked a moment ago: Daraja wants its queries apart
+    clock.advance(seconds=5)
     paid = await api.post(f"/payments/{payment['id']}/refresh")
     assert paid.json()["state"] == "paid" and paid.json()["paid_at"]
     assert sim.requests[QUERY] == 2
