@@ -32,6 +32,7 @@ from .mpesa.daraja import DarajaClient
 from .settings import Settings
 from .store import Store
 from .store.sqlite import SQLiteStore
+from .tenancy.api_usage import Meter
 from .tenancy.webhooks import Sender
 from .throttle import Throttle
 from .vault import Vault
@@ -67,6 +68,7 @@ class Services:
     metrics: Metrics  # one registry per app: see portal/metrics.py
     code_throttle: Throttle  # reconnect-code tries (portal/throttle.py says why memory is enough)
     sign_in_forms: SignInForms  # the admin sign-in form's pre-sessions (CSRF before there is a session)
+    api_usage: Meter  # API calls counted, until they are written (tenancy/api_usage.py says when)
 
 
 def create_app(
@@ -137,7 +139,8 @@ def create_app(
             store, clock, vault, daraja, public_url=settings.server.public_url, paid=paid
         )
         sender = Sender(store, clock, vault, webhooks_http)
-        jobs = Jobs(settings, clock, store, vault, daraja, worker, sync, confirmation, sender)
+        api_usage = Meter(clock, settings.store.timezone)
+        jobs = Jobs(settings, clock, store, vault, daraja, worker, sync, confirmation, sender, api_usage)
         return Services(
             settings=settings,
             clock=clock,
@@ -154,6 +157,7 @@ def create_app(
             metrics=metrics,
             code_throttle=Throttle(clock),
             sign_in_forms=SignInForms(clock),
+            api_usage=api_usage,
         )
 
     return Litestar(

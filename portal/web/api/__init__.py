@@ -2,6 +2,7 @@
 prompts and follows them, with a token of its own (tenancy/api_clients.py).
 
     clients.py   the bearer token and scope of every call, and its audit line
+    limits.py    calls per minute and prompts per month: headers on every answer, 429s, usage counted
     problems.py  every error as RFC 9457 problem details
     payments.py  /payments: prompts through the splash's own checkout, and following them
 
@@ -15,6 +16,7 @@ from litestar.exceptions import HTTPException
 
 from . import payments
 from .clients import authenticated
+from .limits import limits_and_usage
 from .problems import Problem, answer, from_http
 
 router = Router(
@@ -23,4 +25,5 @@ router = Router(
     guards=[authenticated],
     exception_handlers={Problem: answer, HTTPException: from_http},
     response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
+    middleware=[limits_and_usage],
 )

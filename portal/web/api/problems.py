@@ -29,6 +29,8 @@ IDEMPOTENCY_CONFLICT = Kind(
 PHONE_BUSY = Kind("phone-busy", "An M-Pesa prompt is already open on this phone", 409)
 NO_ACCOUNT = Kind("no-mpesa-account", "The business has no M-Pesa account set up", 409)
 TOO_MANY_PUSHES = Kind("too-many-prompts", "Too many unpaid M-Pesa prompts for this phone", 429)
+RATE_LIMITED = Kind("rate-limited", "Too many calls this minute for this API token", 429)
+PROMPTS_SPENT = Kind("prompt-quota-used-up", "This API client has sent this month's M-Pesa prompts", 429)
 
 
 class Problem(Exception):
