@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from . import auth, catalog, connections, overview, payments, reconcile, reports, sessions, team
+from . import api_clients, auth, catalog, connections, overview, payments, reconcile, reports, sessions, team
 from .base import (
     HEADERS,
     current_admin,
@@ -33,6 +33,7 @@ router = Router(
         *catalog.handlers,
         *connections.handlers,
         *team.handlers,
+        *api_clients.handlers,
     ],
     guards=[signed_in],
     dependencies={
