@@ -11,7 +11,9 @@ processes serving the API each add their own. A crash loses only the counts not 
 of the calls answered since the last call or flush.
 """
 
+import contextlib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import astuple, dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -46,7 +48,7 @@ Taken = dict[tuple[int, date], Counts]  # by (client, day)
 
 
 class Meter:
-    """Calls counted in memory until they are written (`take`, then `add` in a transaction)."""
+    """Calls counted in memory until they are written (`add`, in a transaction, of what is `taken`)."""
 
     def __init__(self, clock: Clock, zone: ZoneInfo):
         self.clock = clock
@@ -60,27 +62,24 @@ class Meter:
         counts.pushes += push
         counts.failed_pushes += push and failed
 
-    def take(self) -> Taken:
-        """The counts not yet written, forgotten here: the caller writes them, or puts them back."""
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[Taken]:
+        """The counts not yet written, for the caller to write in its transaction; forgotten here once
+        it has, put back (to go with the next write) if it fails."""
         taken, self._counts = self._counts, defaultdict(Counts)
-        return taken
-
-    def put_back(self, taken: Taken) -> None:
-        """Counts whose write failed, to go with the next one."""
-        for key, counts in taken.items():
-            mine = self._counts[key]
-            for name in ("requests", "failed_requests", "pushes", "failed_pushes"):
-                setattr(mine, name, getattr(mine, name) + getattr(counts, name))
+        try:
+            yield taken
+        except BaseException:
+            for key, counts in taken.items():
+                mine = self._counts[key]
+                for name, count in vars(counts).items():
+                    setattr(mine, name, getattr(mine, name) + count)
+            raise
 
     async def flush(self, store: Store) -> None:
-        taken = self.take()
-        if not taken:
-            return
-        try:
-            await store.write(add, taken)
-        except BaseException:
-            self.put_back(taken)
-            raise
+        with self.taken() as taken:
+            if taken:
+                await store.write(add, taken)
 
 
 def add(db: Connection, taken: Taken) -> None:

@@ -3,6 +3,7 @@ webhooks and their delivery log ("send again"), and its use against its limits, 
 dashboard. Owners make, rotate and revoke tokens and manage webhooks; staff look; only the platform
 admin sets a client's limits. Tokens and webhook secrets are shown once, on the page that made them."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -185,9 +186,11 @@ async def revoke(request: Request, tenants: Tenants, client_id: FromPath[int]) -
     return Redirect(f"{PATH}/{client.id}?done=api_revoked", status_code=303)
 
 
-@post("/api-clients/{client_id:int}/quotas", guards=[platform_only])
+@post("/api-clients/{client_id:int}/quotas")
 async def set_quotas(request: Request, tenants: Tenants, client_id: FromPath[int]) -> Template | Redirect:
     client = await owned(request, api_clients.get_in, tenants, client_id)
+    # Only then, so that another business's client is as absent here as on every other page.
+    platform_only(request, None)
     form = form_fields(await request.form())
     quotas, errors = {}, {}
     for field in ("requests_per_minute", "pushes_per_month"):
@@ -229,31 +232,43 @@ async def add_webhook(request: Request, tenants: Tenants, client_id: FromPath[in
     return await _client_page(request, tenants, client.id, told={"secret": secret, "url": endpoint.url})
 
 
-@post("/api-clients/{client_id:int}/webhooks/{endpoint_id:int}/{change:str}", guards=[may_change])
-async def change_webhook(
+@post("/api-clients/{client_id:int}/webhooks/{endpoint_id:int}/remove", guards=[may_change])
+async def remove_webhook(
+    request: Request, tenants: Tenants, client_id: FromPath[int], endpoint_id: FromPath[int]
+) -> Redirect:
+    """No more events to it; those pending are given up."""
+    clock = services(request).clock
+
+    def remove(db: Connection, endpoint_id: int) -> bool:
+        return webhooks.remove(db, clock, endpoint_id)
+
+    return await _change_webhook(request, tenants, client_id, endpoint_id, "removed", remove)
+
+
+@post("/api-clients/{client_id:int}/webhooks/{endpoint_id:int}/enable", guards=[may_change])
+async def enable_webhook(
+    request: Request, tenants: Tenants, client_id: FromPath[int], endpoint_id: FromPath[int]
+) -> Redirect:
+    """New events again, for one disabled after failing for days."""
+    return await _change_webhook(request, tenants, client_id, endpoint_id, "enabled", webhooks.enable)
+
+
+async def _change_webhook(
     request: Request,
     tenants: Tenants,
-    client_id: FromPath[int],
-    endpoint_id: FromPath[int],
-    change: FromPath[str],
+    client_id: int,
+    endpoint_id: int,
+    done: str,
+    change: Callable[[Connection, int], bool],
 ) -> Redirect:
-    """`remove` (no more events; those pending are given up) or `enable` (after failing for days)."""
     client = await owned(request, api_clients.get_in, tenants, client_id)
-    if change not in ("remove", "enable"):
-        raise NotFoundException()
-    clock = services(request).clock
 
     def changed(db: Connection) -> None:
         endpoint = webhooks.get(db, row_id(endpoint_id))
         if endpoint is None or endpoint.api_client_id != client.id:
             raise NotFoundException()
-        done = (
-            webhooks.remove(db, clock, endpoint.id)
-            if change == "remove"
-            else webhooks.enable(db, endpoint.id)
-        )
-        if done:
-            _audit(db, request, client, f"webhook_endpoint_{change}d", url=endpoint.url)
+        if change(db, endpoint.id):
+            _audit(db, request, client, f"webhook_endpoint_{done}", url=endpoint.url)
 
     await services(request).store.write(changed)
     return Redirect(f"{PATH}/{client.id}?done=saved#webhooks", status_code=303)
@@ -302,6 +317,7 @@ handlers = [
     revoke,
     set_quotas,
     add_webhook,
-    change_webhook,
+    remove_webhook,
+    enable_webhook,
     send_again,
 ]

@@ -33,18 +33,14 @@ async def authenticated(connection: ASGIConnection, handler: BaseRouteHandler) -
     push = is_push(method, connection.url.path)
     source = client_address(connection, on.settings.server.trusted_proxies)
     scope = handler.opt["scope"]
-    counted = on.api_usage.take()
-    try:
+    with on.api_usage.taken() as counted:
         found = await on.store.write(
             _authenticate, on.clock, on.settings, token.strip(), scope, call, push, source, counted
         )
-    except BaseException:
-        on.api_usage.put_back(counted)
-        raise
     if found is None:
         raise Problem(
             UNAUTHORIZED,
-            "this API token is unknown or was revoked",
+            "this API token is unknown, revoked, or replaced by a newer one",
             headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
         )
     client, allowance = found

@@ -4,12 +4,14 @@ delivery log and "send again"."""
 
 import contextlib
 import re
+from datetime import timedelta
 
 import pytest
 
+from portal.clock import to_text
 from portal.tenancy import api_clients, tenants, webhooks
 from portal.tenancy.admins import create_admin
-from tests.conftest import rows
+from tests.conftest import execute, rows
 from tests.seed import PASSWORD
 from tests.tenancy.test_webhooks import Receiver, pay_and_answer, signed, tried
 from tests.web.admin.client import browser, csrf_of, sign_in
@@ -192,6 +194,30 @@ async def test_send_again_redelivers_an_event_signed_to_the_receiver(api):
     assert all(signed(secret, headers, body) for headers, body in receiver.got)
     assert [event["type"] for event in receiver.events(secret)] == ["payment.paid"] * 2
     assert log.text.count("HTTP 204") == 2
+
+
+async def test_a_webhook_disabled_after_failing_is_enabled_and_one_removed_gets_nothing(api, clock):
+    services = api.hotspot.portal.services
+    endpoint, _ = await services.store.write(
+        webhooks.add, clock, services.vault, 1, "https://shop.example/hook"
+    )
+    days_ago = to_text(clock.now() - timedelta(days=3))
+    await execute(
+        services.store, "UPDATE webhook_endpoints SET failing_since = ?, disabled_at = ?", (days_ago,) * 2
+    )
+    async with signed_in(api.hotspot) as (owner, csrf):
+        base = f"{api.hotspot.portal.base_url}{PAGE}/1/webhooks/{endpoint.id}"
+        disabled = await owner.get(f"{api.hotspot.portal.base_url}{PAGE}/1")
+        enabled = await owner.post(f"{base}/enable", data={"csrf": csrf})
+        removed = await owner.post(f"{base}/remove", data={"csrf": csrf})
+    assert "disabled" in disabled.text and "Enable" in disabled.text
+    assert enabled.status_code == removed.status_code == 200
+    now = await services.store.read(webhooks.get, endpoint.id)
+    assert now.disabled_at is None and now.removed_at is not None
+    audited = await rows(
+        services.store, "SELECT action FROM audit_events WHERE action LIKE 'webhook_endpoint_%'"
+    )
+    assert [row["action"] for row in audited] == ["webhook_endpoint_enabled", "webhook_endpoint_removed"]
 
 
 async def test_send_again_refuses_an_event_still_being_sent_plainly(api, clock):
