@@ -34,6 +34,7 @@ from .mpesa.daraja import DarajaClient
 from .settings import Settings
 from .store import Store
 from .store.sqlite import SQLiteStore
+from .tenancy.api_usage import Meter
 from .tenancy.webhooks import Sender
 from .throttle import Backoff
 from .vault import Vault
@@ -70,6 +71,7 @@ class Services:
     metrics: Metrics  # one registry per app: see portal/metrics.py
     code_tries: Backoff  # reconnect-code tries (portal/throttle.py says why memory is enough)
     sign_in_forms: SignInForms  # the admin sign-in form's pre-sessions (CSRF before there is a session)
+    api_usage: Meter  # API calls counted, until they are written (tenancy/api_usage.py says when)
 
 
 def create_app(
@@ -141,7 +143,8 @@ def create_app(
             store, clock, vault, daraja, public_url=settings.server.public_url, paid=paid
         )
         sender = Sender(store, clock, vault, webhooks_http)
-        jobs = Jobs(settings, clock, store, vault, daraja, worker, sync, confirmation, sender)
+        api_usage = Meter(clock, settings.store.timezone)
+        jobs = Jobs(settings, clock, store, vault, daraja, worker, sync, confirmation, sender, api_usage)
         return Services(
             settings=settings,
             clock=clock,
@@ -159,6 +162,7 @@ def create_app(
             metrics=metrics,
             code_tries=Backoff(clock),
             sign_in_forms=SignInForms(clock),
+            api_usage=api_usage,
         )
 
     return Litestar(

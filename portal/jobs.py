@@ -19,6 +19,8 @@
                         (billing/c2b.py)                                (only with a public URL)
     prune the outbox    deletes the router tasks' old notes              every hour, a batch per transaction
                         (access/outbox.py)
+    API usage           writes the API calls counted in memory          every 30 s and at stop (API calls
+                        (tenancy/api_usage.py)                          write them too, as they come)
 
 State lives in the database, never in a job: each only reads the database and acts, so a restart loses
 nothing and a job that runs late just finds more to do. The event-driven ones wait on the injected
@@ -44,6 +46,8 @@ from .clock import Clock
 from .mpesa.daraja import DarajaClient
 from .settings import Settings
 from .store import Store
+from .tenancy import api_usage
+from .tenancy.api_usage import Meter
 from .tenancy.webhooks import Sender
 from .vault import Vault
 
@@ -118,6 +122,7 @@ class Jobs:
         sync: RouterSync,
         confirmation: Confirmation,
         sender: Sender,
+        usage: Meter,
     ):
         self.settings = settings
         self.clock = clock
@@ -132,6 +137,7 @@ class Jobs:
         self.expiry = Loop("session-expiry", clock, self.expire_due)
         self.sender = sender
         self.webhooks = Loop("webhooks", clock, self.send_webhooks)
+        self.usage = usage
         self.scheduler = AsyncIOScheduler(timezone="UTC")
 
     def wake(self) -> None:
@@ -161,6 +167,9 @@ class Jobs:
         while gone := await self.store.write(outbox.prune, self.clock.now()):
             pruned += gone
         return pruned
+
+    async def write_usage(self) -> None:
+        await self.usage.flush(self.store)
 
     async def register_c2b_urls(self) -> None:
         await c2b.register_due(
@@ -192,6 +201,7 @@ class Jobs:
         add(self.register_c2b_urls, id="c2b-at-start")
         add(self.register_c2b_urls, "interval", seconds=C2B_REGISTRATION_EVERY, id="c2b")
         add(self.prune_outbox, "interval", seconds=PRUNE_EVERY, id="prune-outbox")
+        add(self.write_usage, "interval", seconds=api_usage.FLUSH_EVERY, id="api-usage")
         self.scheduler.start()
         self.router_tasks.start()
         self.expiry.start()
@@ -203,3 +213,4 @@ class Jobs:
         await self.expiry.stop()
         await self.webhooks.stop()
         await self.worker.stop()
+        await self.write_usage()  # the last calls' counts, before the store closes

@@ -203,6 +203,21 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Api:
+    requests_per_minute: int = setting(
+        120, _positive, "calls an API client may make per minute, unless the platform admin sets its own"
+    )
+    pushes_per_month: int = setting(
+        10000,
+        _positive,
+        "M-Pesa prompts an API client may send per month, unless the platform admin sets its own",
+    )
+    token_overlap_hours: int = setting(
+        24, _positive, "hours a rotated API token keeps working beside its new one"
+    )
+
+
+@dataclass(frozen=True)
 class Routers:
     api_timeout: int = setting(
         5, _positive, "seconds to wait for a router's answer before calling it unreachable"
@@ -235,6 +250,7 @@ class Settings:
     vault: Vault = Vault()
     mpesa: Mpesa = Mpesa()
     limits: Limits = Limits()
+    api: Api = Api()
     routers: Routers = Routers()
     log: Log = Log()
     metrics: Metrics = Metrics()

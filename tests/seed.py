@@ -31,6 +31,9 @@ class Seeded:
     session_id: int
     batch: str = ""  # a voucher batch, when a test makes one
     staff_id: int = 0
+    api_client_id: int = 0  # an API client with a webhook and an event sent to it, when a test makes one
+    endpoint_id: int = 0
+    message_id: int = 0
 
 
 def insert(db: Connection, table: str, **values) -> int:

@@ -17,6 +17,7 @@ OWNERS = {
     "sign_in_slowdowns": "tenancy/admins.py",
     "audit_events": "tenancy/audit.py",
     "api_clients": "tenancy/api_clients.py",
+    "api_usage": "tenancy/api_usage.py",
     "webhook_endpoints": "tenancy/webhooks.py",
     "webhook_messages": "tenancy/webhooks.py",
     "webhook_attempts": "tenancy/webhooks.py",

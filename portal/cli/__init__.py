@@ -24,8 +24,10 @@ from .commands import (
     cmd_admin_reset_password,
     cmd_admin_unlock,
     cmd_api_client_create,
+    cmd_api_client_limits,
     cmd_api_client_list,
     cmd_api_client_revoke,
+    cmd_api_client_rotate,
     cmd_backup,
     cmd_check_config,
     cmd_config_template,
@@ -47,6 +49,7 @@ from .commands import (
     cmd_webhook_list,
     cmd_webhook_remove,
     positive_int,
+    quota,
 )
 from .serving import CommandError
 
@@ -229,6 +232,28 @@ def build_parser() -> argparse.ArgumentParser:
     listed.add_argument("--tenant", required=True, help="tenant slug")
     revoke = command("revoke", cmd_api_client_revoke, "revoke an API client's token for good", api_commands)
     revoke.add_argument("id", type=positive_int, help="the client's id (from `portal api-client list`)")
+    rotate = command(
+        "rotate",
+        cmd_api_client_rotate,
+        "give an API client a new token, printed once; the old one works [api] token_overlap_hours longer",
+        api_commands,
+    )
+    rotate.add_argument("id", type=positive_int, help="the client's id (from `portal api-client list`)")
+    rotate.add_argument("--end-old-now", action="store_true", help="refuse the old token at once (it leaked)")
+    limits = command(
+        "limits",
+        cmd_api_client_limits,
+        "set an API client's own limits (the box's [api] settings otherwise); prints them",
+        api_commands,
+    )
+    limits.add_argument("id", type=positive_int, help="the client's id (from `portal api-client list`)")
+    for option, what in (
+        ("--requests-per-minute", "calls a minute"),
+        ("--pushes-per-month", "M-Pesa prompts a month"),
+    ):
+        limits.add_argument(
+            option, type=quota, metavar="N", help=f"{what}: N, or `default` (not given: kept as it is)"
+        )
     webhook = api_commands.add_parser(
         "webhook", help="the URLs an API client is told of its payments at (signed webhooks)"
     )

@@ -10,6 +10,7 @@ import secrets
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +314,48 @@ def cmd_api_client_revoke(args: argparse.Namespace) -> None:
     if client.revoked_at is not None:
         raise CommandError(f"API client {args.id} ({client.name}) was revoked already")
     print(f"API client {client.id} ({client.name}) revoked: its token is refused from now on")
+
+
+def cmd_api_client_rotate(args: argparse.Namespace) -> None:
+    settings = load_settings(args)
+    overlap = timedelta(0) if args.end_old_now else timedelta(hours=settings.api.token_overlap_hours)
+    work = (api_clients.rotate, SystemClock(), args.id, overlap)
+    client, token = _on_store(settings, lambda store: store.write(*work))
+    print(f"API client {client.id} ({client.name}): new token: {token}")
+    print("Keep the token now: it is stored only as a hash, and never shown again.")
+    if client.previous_token_until:
+        print(f"The old token keeps working until {to_text(client.previous_token_until)}, then stops.")
+    else:
+        print("The old token is refused from now on.")
+
+
+def quota(text: str) -> int | str:
+    """A quota as typed: a whole number of at least 1, or `default` (the [api] setting's)."""
+    return text if text == "default" else positive_int(text)
+
+
+def cmd_api_client_limits(args: argparse.Namespace) -> None:
+    """Sets the quotas given (`default`: back to the settings'), keeps those not given."""
+    settings = load_settings(args)
+    asked = {"requests_per_minute": args.requests_per_minute, "pushes_per_month": args.pushes_per_month}
+
+    def changed(db: Connection) -> api_clients.ApiClient | None:
+        client = api_clients.get(db, args.id)
+        if client is None:
+            return None
+        quotas = {
+            name: getattr(client, name) if value is None else None if value == "default" else value
+            for name, value in asked.items()
+        }
+        api_clients.set_quotas(db, client.id, **quotas)
+        return api_clients.get(db, client.id)
+
+    client = _on_store(settings, lambda store: store.write(changed))
+    if client is None:
+        raise CommandError(f"no API client {args.id}")
+    per_minute = client.requests_per_minute or f"{settings.api.requests_per_minute} (default)"
+    per_month = client.pushes_per_month or f"{settings.api.pushes_per_month} (default)"
+    print(f"API client {client.id} ({client.name}): {per_minute} calls a minute, {per_month} prompts a month")
 
 
 def cmd_webhook_add(args: argparse.Namespace) -> None:

@@ -304,6 +304,35 @@ def _disable(db: Connection, clock: Clock, endpoint: Endpoint, last_error: str) 
     )
 
 
+def send_again(db: Connection, clock: Clock, client_id: int, message_id: int) -> Message | None:
+    """A finished event (delivered, or given up) of the client's queued once more to its endpoint, as
+    a new delivery with tries of its own: the owner's "send again", for a receiver that lost it or was
+    down for days. It keeps its webhook-id, as it is the same event: a receiver that already has it
+    may ignore it. None if the client has no such event."""
+    message = db.record(
+        Message,
+        f"SELECT {MESSAGE} FROM webhook_messages WHERE id = ? AND endpoint_id IN"
+        " (SELECT id FROM webhook_endpoints WHERE api_client_id = ?)",
+        (message_id, client_id),
+    )
+    if message is None:
+        return None
+    endpoint = get(db, message.endpoint_id)
+    if message.state == "pending":
+        raise WebhookError("this event is still being sent: its next try comes by itself")
+    if endpoint.removed_at is not None:
+        raise WebhookError(f"{endpoint.url} was removed: it gets no events")
+    if endpoint.disabled_at is not None:
+        raise WebhookError(f"{endpoint.url} is disabled after failing: enable it first")
+    now = to_text(clock.now())
+    again = db.value(
+        "INSERT INTO webhook_messages (endpoint_id, event_id, event_type, subject, body, state,"
+        " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
+        (endpoint.id, message.event_id, message.event_type, message.subject, message.body, now, now),
+    )
+    return db.record(Message, f"SELECT {MESSAGE} FROM webhook_messages WHERE id = ?", (again,))
+
+
 def deliveries(db: Connection, client_id: int, limit: int) -> list[tuple[Message, list[Attempt]]]:
     """The client's newest messages (to any of its endpoints), each with its tries, oldest try first."""
     messages = db.records(

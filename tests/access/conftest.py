@@ -77,7 +77,7 @@ async def site(store, clock, vault, emulator, worker) -> Site:
 async def jobs(settings, store, clock, vault, worker, sync):
     """The event-driven jobs of the running app (jobs.py) on the test's clock: the router tasks and the
     session expiry loops. Nothing here uses M-Pesa, and the periodic jobs stay off."""
-    jobs = Jobs(settings, clock, store, vault, None, worker, sync, None, None)
+    jobs = Jobs(settings, clock, store, vault, None, worker, sync, None, None, None)
     jobs.router_tasks.start()
     jobs.expiry.start()
     yield jobs

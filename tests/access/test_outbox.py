@@ -11,7 +11,8 @@ AWAY_MAC = "AA:BB:CC:DD:EE:02"  # paid, then left the Wi-Fi: its grant fails eve
 async def test_old_tries_and_long_finished_tasks_are_pruned_and_the_sessions_stay(
     settings, store, clock, vault, emulator, worker, sync, site, monkeypatch
 ):
-    jobs = Jobs(settings, clock, store, vault, None, worker, sync, None, None)  # no loop runs tasks meanwhile
+    # No loop runs tasks meanwhile.
+    jobs = Jobs(settings, clock, store, vault, None, worker, sync, None, None, None)
     monkeypatch.setattr(outbox, "PRUNED_AT_ONCE", 1)  # one row a batch: the job goes on till done
     emulator.connect_device(MAC, IP)
     online = await buy(store, clock, vault, site)

@@ -108,3 +108,33 @@ def test_a_webhook_for_no_client_a_revoked_one_or_no_http_url_is_refused_in_one_
     assert "portal: API client 1 (Till) is revoked" in capsys.readouterr().err
     assert run(config_file, "webhook", "remove", "3") == 2
     assert "portal: no webhook 3" in capsys.readouterr().err
+
+
+def test_rotate_prints_a_new_token_and_when_the_old_one_stops(config_file, capsys):
+    assert run(config_file, "create", "--tenant", "shop", "--name", "Till", "--scope", "payments:read") == 0
+    capsys.readouterr()
+    assert run(config_file, "rotate", "1") == 0
+    out = capsys.readouterr().out
+    assert "API client 1 (Till): new token: portal_api_" in out
+    assert "The old token keeps working until 20" in out
+    assert run(config_file, "rotate", "1", "--end-old-now") == 0
+    assert "The old token is refused from now on." in capsys.readouterr().out
+    assert run(config_file, "revoke", "1") == 0
+    assert run(config_file, "rotate", "1") == 2
+    assert "portal: API client 1 (Till) is revoked" in capsys.readouterr().err
+
+
+def test_limits_sets_a_clients_quotas_keeps_those_not_given_and_goes_back_to_the_defaults(
+    config_file, capsys
+):
+    assert run(config_file, "create", "--tenant", "shop", "--name", "Till", "--scope", "payments:read") == 0
+    capsys.readouterr()
+    assert run(config_file, "limits", "1", "--requests-per-minute", "30", "--pushes-per-month", "500") == 0
+    assert "API client 1 (Till): 30 calls a minute, 500 prompts a month" in capsys.readouterr().out
+    assert run(config_file, "limits", "1", "--requests-per-minute", "default") == 0
+    assert "120 (default) calls a minute, 500 prompts a month" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run(config_file, "limits", "1", "--pushes-per-month", "0")
+    assert "must be a whole number of at least 1, not '0'" in capsys.readouterr().err
+    assert run(config_file, "limits", "9", "--pushes-per-month", "5") == 2
+    assert "portal: no API client 9" in capsys.readouterr().err

@@ -1,10 +1,12 @@
 import pytest
 
 from portal.billing import payments
+from portal.clock import to_text
 from portal.store import Conflict, StoreError
 from portal.store.migrations.sqlite import MIGRATIONS
 from portal.store.sqlite import SQLiteStore
 from portal.tenancy import api_clients
+from portal.vault import fingerprint
 from tests.conftest import execute, rows, value
 from tests.seed import Seeded, insert, insert_account, seed_tenant
 
@@ -12,7 +14,7 @@ TABLES = {
     "tenants", "admin_users", "admin_sessions", "mpesa_accounts", "routers", "packages",
     "access_sessions", "payments", "payment_events", "c2b_payments", "vouchers", "router_tasks",
     "router_task_attempts", "audit_events", "receipt_checks", "c2b_spends", "sign_in_slowdowns",
-    "api_clients", "webhook_endpoints", "webhook_messages", "webhook_attempts",
+    "api_clients", "webhook_endpoints", "webhook_messages", "webhook_attempts", "api_usage",
 }  # fmt: skip
 
 
@@ -241,13 +243,28 @@ async def test_the_api_upgrade_keeps_payments_and_gives_a_reused_idempotency_key
         await store.close()
 
 
+async def older_api_client(store, clock, tenant_id: int) -> tuple[int, str]:
+    """An API client as the API's first portal wrote it: (its id, its token)."""
+    token = f"{api_clients.PREFIX}0a1b2c3d_{'s' * 43}"
+    client_id = await store.write(
+        insert,
+        "api_clients",
+        tenant_id=tenant_id,
+        key_id="0a1b2c3d",
+        token_hash=fingerprint(token),
+        name="Shop",
+        scopes="payments:read",
+        created_at=to_text(clock.now()),
+    )
+    return client_id, token
+
+
 async def test_the_webhooks_upgrade_keeps_api_clients_and_starts_with_no_endpoints(
     tmp_path, monkeypatch, clock, vault
 ):
     async def make(store) -> int:
         tenant_id = (await seed_tenant(store, clock, vault, "alpha")).tenant_id
-        client, _ = await store.write(api_clients.create, clock, tenant_id, "Shop", ["payments:read"])
-        return client.id
+        return (await older_api_client(store, clock, tenant_id))[0]
 
     store, client_id = await older_portal(tmp_path, monkeypatch, 13, make)
     try:
@@ -277,6 +294,33 @@ async def test_the_access_api_upgrade_keeps_sessions_as_no_api_clients(tmp_path,
             (1,),
         )
         assert "access_sessions_of_api" in str([tuple(row) for row in plan])
+    finally:
+        await store.close()
+
+
+async def test_the_limits_upgrade_keeps_api_clients_on_the_default_quotas_with_no_usage_one_row_a_day(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def make(store) -> tuple[int, str]:
+        tenant_id = (await seed_tenant(store, clock, vault, "alpha")).tenant_id
+        return await older_api_client(store, clock, tenant_id)
+
+    store, (client_id, token) = await older_portal(tmp_path, monkeypatch, 17, make)
+    try:
+        assert await store.migrate() == list(range(18, len(MIGRATIONS) + 1))
+        client = await store.write(api_clients.authenticate, clock, token)  # its token still works
+        assert (client.id, client.requests_per_minute, client.pushes_per_month) == (client_id, None, None)
+        assert (client.minute_calls, client.previous_token_until) == (1, None)
+        assert await value(store, "SELECT count(*) FROM api_usage") == 0
+        await execute(
+            store, "INSERT INTO api_usage (api_client_id, day) VALUES (?, '2026-01-05')", (client_id,)
+        )
+        with pytest.raises(Conflict):
+            await execute(
+                store, "INSERT INTO api_usage (api_client_id, day) VALUES (?, '2026-01-05')", (client_id,)
+            )
+        with pytest.raises(StoreError, match="CHECK constraint failed"):
+            await execute(store, "UPDATE api_clients SET pushes_per_month = 0")
     finally:
         await store.close()
 

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from portal.tenancy import api_clients, tenants
@@ -62,3 +64,40 @@ async def test_a_client_needs_a_name_and_known_scopes(store, clock, name, scopes
     with pytest.raises(ApiClientError, match=says):
         await store.write(api_clients.create, clock, tenant_id, name, scopes)
     assert await value(store, "SELECT count(*) FROM api_clients") == 0
+
+
+async def test_a_rotated_token_works_beside_the_new_one_for_the_overlap_then_stops(store, clock):
+    tenant_id = await business(store, clock)
+    client, old = await store.write(api_clients.create, clock, tenant_id, "Till app", ["payments:read"])
+    rotated, new = await store.write(api_clients.rotate, clock, client.id, timedelta(hours=24))
+    assert new != old and new.startswith(f"portal_api_{client.key_id}_")
+    assert rotated.previous_token_until == clock.now() + timedelta(hours=24)
+    clock.advance(hours=23, minutes=59)
+    assert (await store.write(api_clients.authenticate, clock, old)).id == client.id
+    assert (await store.write(api_clients.authenticate, clock, new)).id == client.id
+    clock.advance(minutes=1)
+    assert await store.write(api_clients.authenticate, clock, old) is None
+    assert (await store.write(api_clients.authenticate, clock, new)).id == client.id
+
+
+async def test_a_leaked_token_stops_at_once_and_a_second_rotation_ends_the_oldest(store, clock):
+    tenant_id = await business(store, clock)
+    client, first = await store.write(api_clients.create, clock, tenant_id, "Till app", ["payments:read"])
+    _, second = await store.write(api_clients.rotate, clock, client.id, timedelta(hours=24))
+    _, third = await store.write(api_clients.rotate, clock, client.id, timedelta(hours=24))
+    assert await store.write(api_clients.authenticate, clock, first) is None
+    assert await store.write(api_clients.authenticate, clock, second) is not None
+    _, fourth = await store.write(api_clients.rotate, clock, client.id, timedelta(0))
+    for stopped in (second, third):
+        assert await store.write(api_clients.authenticate, clock, stopped) is None
+    assert await store.write(api_clients.authenticate, clock, fourth) is not None
+
+
+async def test_calls_are_counted_per_clock_minute(store, clock):
+    tenant_id = await business(store, clock)
+    _, token = await store.write(api_clients.create, clock, tenant_id, "Till app", ["payments:read"])
+    clock.advance(seconds=58)
+    counts = [(await store.write(api_clients.authenticate, clock, token)).minute_calls for _ in range(3)]
+    clock.advance(seconds=2)  # the next minute
+    counts.append((await store.write(api_clients.authenticate, clock, token)).minute_calls)
+    assert counts == [1, 2, 3, 1]

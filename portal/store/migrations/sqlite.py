@@ -610,4 +610,25 @@ MIGRATIONS: list[str] = [
     CREATE INDEX payments_by_client_address ON payments (client_address, created_at)
         WHERE client_address IS NOT NULL;
     """,
+    # 18: API limits. A client's own quotas (NULL: the [api] settings' defaults); its calls in the
+    # current minute, counted here so that every process serving the API shares the count; the token a
+    # rotation replaced, and until when it still works. And each client's use, per local day.
+    """
+    ALTER TABLE api_clients ADD COLUMN requests_per_minute INTEGER CHECK (requests_per_minute > 0);
+    ALTER TABLE api_clients ADD COLUMN pushes_per_month INTEGER CHECK (pushes_per_month > 0);
+    ALTER TABLE api_clients ADD COLUMN minute_start TEXT;
+    ALTER TABLE api_clients ADD COLUMN minute_calls INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE api_clients ADD COLUMN previous_token_hash TEXT;
+    ALTER TABLE api_clients ADD COLUMN previous_token_until TEXT;
+
+    CREATE TABLE api_usage (
+        api_client_id INTEGER NOT NULL REFERENCES api_clients(id),
+        day TEXT NOT NULL,  -- the business's date, YYYY-MM-DD
+        requests INTEGER NOT NULL DEFAULT 0,  -- every call answered, a prompt's too
+        failed_requests INTEGER NOT NULL DEFAULT 0,  -- of those, answered with an error (4xx, 5xx)
+        pushes INTEGER NOT NULL DEFAULT 0,  -- calls for an M-Pesa prompt (POST /api/v1/payments)
+        failed_pushes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (api_client_id, day)
+    );
+    """,
 ]

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from . import (
+    api_clients,
     auth,
     catalog,
     connections,
@@ -45,6 +46,7 @@ router = Router(
         *catalog.handlers,
         *connections.handlers,
         *team.handlers,
+        *api_clients.handlers,
     ],
     guards=[signed_in],
     dependencies={

@@ -75,6 +75,8 @@ NOTICES = {
     "moved": "Moved to the new device. The router is being told now.",
     "unlocked": "Unlocked: they can sign in again now.",
     "removed": "Removed from the team. They are signed out everywhere.",
+    "api_revoked": "Revoked: its token is refused from now on.",
+    "sent_again": "Queued to send again: it goes out within seconds; its tries show below.",
 }
 DAY_REFUSED = {
     "not_a_date": "Write a date as YYYY-MM-DD, for example 2026-01-31.",
@@ -269,6 +271,11 @@ def _message(error: HTTPException) -> str:
     if error.status_code == 413:
         return "That file is too big to upload here."
     return error.detail
+
+
+def sentence(text: str) -> str:
+    """A domain error's message (`no API client 3`), as a page shows it: `No API client 3.`"""
+    return text[0].upper() + text[1:] + "."
 
 
 def page_number(request: Request) -> int:

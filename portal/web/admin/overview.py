@@ -1,14 +1,16 @@
 """The dashboard (earnings, outcomes, what is stuck) and the audit log."""
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from operator import attrgetter
+from typing import Any
 
 from litestar import Request, get
 from litestar.response import Template
 
 from ...access import sessions
 from ...billing import attention, c2b, earnings
-from ...billing.earnings import Day
 from ...store import Connection
 from ...tenancy import audit
 from ...tenancy.scope import Scope
@@ -52,19 +54,20 @@ class Bar:
     y: float
     width: float
     height: float
-    day: Day
+    day: Any  # what the bar is of: a Day of earnings, a day of API usage…
     label: str  # under the bar, for one day a week
     right: float  # where the label ends, in % of the width from the right
 
 
-def bar_chart(days: list[Day]) -> dict:
-    """Geometry for an inline SVG of earnings per day; no script, no external resources. The SVG
-    stretches to the page's width, so its labels are HTML, which keeps them readable on any screen."""
-    top = max((day.amount for day in days), default=0) or 1
+def bar_chart(days: Sequence[Any], value: Callable[[Any], int] = attrgetter("amount")) -> dict:
+    """Geometry for an inline SVG of a figure per day (`value` of each of `days`, which have a `.day`;
+    earnings by default); no script, no external resources. The SVG stretches to the page's width, so
+    its labels are HTML, which keeps them readable on any screen."""
+    top = max((value(day) for day in days), default=0) or 1
     slot = CHART_WIDTH / len(days)
     bars = []
     for n, day in enumerate(days):
-        height = round(day.amount / top * (CHART_HEIGHT - 2), 1)
+        height = round(value(day) / top * (CHART_HEIGHT - 2), 1)
         # One label a week, counted back from today; none so near the left edge that it would spill over.
         label = day.day.strftime("%-d %b") if (len(days) - 1 - n) % 7 == 0 and n >= 4 else ""
         right = round(100 - (n + 1) * 100 / len(days), 2)

@@ -19,6 +19,7 @@ from .base import (
     may_change,
     page,
     row_id,
+    sentence,
     services,
     source_ip,
     tenant_for_new_rows,
@@ -48,12 +49,8 @@ async def _change(request: Request, by: By, work, *args, **kwargs) -> Template |
     except NotInTeam:
         raise NotFoundException() from None
     except TenantError as refused:
-        return await _team_page(request, by, status_code=400, error=_sentence(str(refused)))
+        return await _team_page(request, by, status_code=400, error=sentence(str(refused)))
     return None
-
-
-def _sentence(text: str) -> str:
-    return text[0].upper() + text[1:] + "."
 
 
 @get("/team", guards=[may_change])

@@ -3,6 +3,7 @@ prompts and follows them, and gives devices time on the Wi-Fi, with a token of i
 (tenancy/api_clients.py).
 
     clients.py    the bearer token and scope of every call, and its audit line
+    limits.py     calls per minute and prompts per month: headers on every answer, 429s, usage counted
     problems.py   every error as RFC 9457 problem details
     resources.py  what the resources share: one by id, lists by cursor
     payments.py   /payments: prompts through the splash's own checkout, and following them
@@ -22,6 +23,7 @@ from litestar.openapi import OpenAPIConfig
 
 from . import access, payments
 from .clients import authenticated
+from .limits import limits_and_usage
 from .problems import Problem, answer, from_http, from_validation
 
 router = Router(
@@ -30,6 +32,7 @@ router = Router(
     guards=[authenticated],
     exception_handlers={Problem: answer, ValidationException: from_validation, HTTPException: from_http},
     response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
+    middleware=[limits_and_usage],
 )
 
 

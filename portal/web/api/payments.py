@@ -25,6 +25,7 @@ from .problems import (
     NO_ACCOUNT,
     NOT_FOUND,
     PHONE_BUSY,
+    PROMPTS_SPENT,
     TOO_MANY_PUSHES,
     FieldError,
     Problem,
@@ -117,7 +118,9 @@ def _idempotency_key(key: str | None) -> str | None:
 @post(
     "/payments",
     opt={"scope": "payments:write", "words": CHARGE_WORDS},
-    responses=documented(INVALID, IDEMPOTENCY_CONFLICT, PHONE_BUSY, NO_ACCOUNT, TOO_MANY_PUSHES),
+    responses=documented(
+        INVALID, IDEMPOTENCY_CONFLICT, PHONE_BUSY, NO_ACCOUNT, TOO_MANY_PUSHES, PROMPTS_SPENT
+    ),
     response_headers=[LOCATION],
 )
 async def create_payment(

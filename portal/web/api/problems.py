@@ -37,6 +37,8 @@ IDEMPOTENCY_CONFLICT = Kind(
 PHONE_BUSY = Kind("phone-busy", "An M-Pesa prompt is already open on this phone", 409)
 NO_ACCOUNT = Kind("no-mpesa-account", "The business has no M-Pesa account set up", 409)
 TOO_MANY_PUSHES = Kind("too-many-prompts", "Too many unpaid M-Pesa prompts for this phone", 429)
+RATE_LIMITED = Kind("rate-limited", "Too many calls this minute for this API token", 429)
+PROMPTS_SPENT = Kind("prompt-quota-used-up", "This API client has sent this month's M-Pesa prompts", 429)
 
 
 class FieldError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -85,9 +87,9 @@ def invalid(errors: list[FieldError], what: str = "fields") -> Problem:
 
 def documented(*kinds: Kind) -> dict[int, ResponseSpec]:
     """The problems a handler may answer, for its OpenAPI `responses`: these, and those every handler
-    may (a malformed request, no token, the wrong scope)."""
+    may (a malformed request, no token, the wrong scope, too many calls this minute)."""
     by_status: dict[int, list[str]] = {400: ["The request is malformed"]}
-    for kind in (UNAUTHORIZED, FORBIDDEN, *kinds):
+    for kind in (UNAUTHORIZED, FORBIDDEN, RATE_LIMITED, *kinds):
         by_status.setdefault(kind.status, []).append(f"{kind.title} (`{TYPES}{kind.name}`)")
     return {
         status: ResponseSpec(

@@ -13,6 +13,7 @@ from portal.app import create_app
 from portal.billing import vouchers
 from portal.catalog.packages import NameTaken
 from portal.mpesa import accounts
+from portal.tenancy import api_clients, webhooks
 from portal.tenancy.admins import create_admin
 from tests.conftest import free_port, rows, serving, value
 from tests.seed import PASSWORD, seed_tenant
@@ -48,10 +49,15 @@ FORM = {
     "current": PASSWORD,
     "new": "a brand new password",
     "again": "a brand new password",
+    "scope": "payments:write",
+    "url": "https://intruder.example/hooks",
+    "requests_per_minute": "100000",
+    "pushes_per_month": "100000",
 }
 TABLES = (
     "tenants", "admin_users", "mpesa_accounts", "routers", "packages", "access_sessions", "payments",
-    "payment_events", "vouchers", "router_tasks", "audit_events",
+    "payment_events", "vouchers", "router_tasks", "audit_events", "api_clients", "webhook_endpoints",
+    "webhook_messages",
 )  # fmt: skip
 
 
@@ -83,7 +89,20 @@ async def two_tenants(store, clock, vault):
         seeded.batch = await store.write(
             vouchers.generate_batch, clock, vault, seeded.tenant_id, seeded.package_id, 3
         )
+        await store.write(add_api_client, clock, vault, seeded)
     return alpha, beta
+
+
+def add_api_client(db, clock, vault, seeded) -> None:
+    """An API client ("Alpha shop"), its webhook and an event delivered to it (so it may be sent again)."""
+    client, _ = api_clients.create(
+        db, clock, seeded.tenant_id, f"{seeded.slug.title()} shop", ["payments:read"]
+    )
+    endpoint, _ = webhooks.add(db, clock, vault, client.id, f"https://{seeded.slug}.example/hooks")
+    webhooks.queue(db, clock, client.id, "payment.paid", f"payment:{seeded.paid_payment_id}", {})
+    [message] = webhooks.due(db, clock.now(), 1)
+    webhooks.record_attempt(db, clock, message, 204, None)
+    seeded.api_client_id, seeded.endpoint_id, seeded.message_id = client.id, endpoint.id, message.id
 
 
 def ids_of(seeded) -> dict:
@@ -96,6 +115,9 @@ def ids_of(seeded) -> dict:
         "session_id": seeded.session_id,
         "user_id": seeded.staff_id,
         "customer": seeded.paid_payment_id,
+        "client_id": seeded.api_client_id,
+        "endpoint_id": seeded.endpoint_id,
+        "message_id": seeded.message_id,
     }
 
 
@@ -161,6 +183,7 @@ async def test_no_admin_page_shows_another_tenants_rows(settings, clock, vault, 
         beta.batch,
         "AA:BB:CC:00:00:02",
         "Beta Wi-Fi",
+        "Beta shop",
     ]
     theirs += [await value(store, "SELECT ref FROM payments WHERE id = ?", (beta.paid_payment_id,))]
     app = create_app(settings, clock=clock, vault=vault)
@@ -178,9 +201,14 @@ async def test_no_admin_page_shows_another_tenants_rows(settings, clock, vault, 
             "/admin/vouchers/{batch}/print",
             "/admin/sessions/{session_id}",
             "/admin/customers/{customer}",
+            "/admin/api-clients/{client_id}",
         ):
             pages[path] = (await http.get(base + fill(path, ids_of(alpha)))).text
     assert "Alpha hour" in pages["/admin/packages"]  # the pages do show this tenant's own rows
+    assert (
+        "Alpha shop" in pages["/admin/api-clients"]
+        and "payment.paid" in pages["/admin/api-clients/{client_id}"]
+    )
     assert "alpha-router" in pages["/admin/routers"]
     leaks = {(path, text) for path, page in pages.items() for text in theirs if text in page}
     assert leaks == set()

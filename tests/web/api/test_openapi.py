@@ -35,10 +35,12 @@ async def test_every_operation_documents_its_body_answer_and_problems():
         answers = operation["responses"]
         success = next(code for code in answers if code.startswith("2"))
         assert "$ref" in answers[success]["content"]["application/json"]["schema"], (path, method)
-        for code in ("400", "401", "403"):
+        for code in ("400", "401", "403", "429"):
             assert answers[code]["content"]["application/problem+json"]["schema"] == PROBLEM, (path, method)
         if "{" in path:
             assert "404" in answers
+    prompting = document["paths"]["/api/v1/payments"]["post"]["responses"]
+    assert "prompt-quota-used-up" in prompting["429"]["description"]
     give = document["paths"]["/api/v1/access"]["post"]
     assert give["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/AccessRequest")
     charge = schema_of(document, "PaymentRequest")
