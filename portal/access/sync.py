@@ -34,9 +34,10 @@ class RouterSync:
         self.worker = worker  # its gateways, and its lock per router
 
     async def sync_all(self) -> None:
-        """Every router, side by side."""
+        """Every router in use, side by side (a disabled one may be mistyped or gone: no use asking)."""
         for_routers = await self.store.read(routers.every)
-        await asyncio.gather(*(self._sync_noting_errors(router.id) for router in for_routers))
+        in_use = [router for router in for_routers if router.disabled_at is None]
+        await asyncio.gather(*(self._sync_noting_errors(router.id) for router in in_use))
 
     async def _sync_noting_errors(self, router_id: int) -> None:
         try:

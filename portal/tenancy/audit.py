@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import Clock, from_text, to_text
-from ..store import Connection
+from ..store import Connection, marks
 from . import tenants
 from .scope import Scope
 
@@ -81,3 +81,16 @@ def events(db: Connection, scope: Scope, *, limit: int, offset: int) -> tuple[li
         )
         for row in rows
     ], total
+
+
+GOODWILL_ACTIONS = ("session_granted", "session_extended")  # their detail says how many minutes were given
+
+
+def minutes_given(db: Connection, tenant_id: int, actor: str, since: datetime) -> int:
+    """How many minutes of goodwill `actor` gave in the business since `since`."""
+    rows = db.all(
+        "SELECT detail FROM audit_events WHERE tenant_id = ? AND at >= ? AND actor = ?"
+        f" AND action IN ({marks(GOODWILL_ACTIONS)})",
+        (tenant_id, to_text(since), actor, *GOODWILL_ACTIONS),
+    )
+    return sum(json.loads(row["detail"]).get("minutes", 0) for row in rows)

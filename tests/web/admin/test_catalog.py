@@ -116,7 +116,7 @@ async def test_editing_a_package_records_what_changed_and_syncs_the_routers(
     assert json.loads(detail) == {"price": [30, 35]}
 
 
-async def test_packages_can_be_hidden_and_reordered(settings, clock, vault, store, alpha):
+async def test_packages_can_be_disabled_and_reordered(settings, clock, vault, store, alpha):
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
         csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
         await http.post(f"{base}/admin/packages/new", data={**PACKAGE, "csrf": csrf})
@@ -125,9 +125,7 @@ async def test_packages_can_be_hidden_and_reordered(settings, clock, vault, stor
         await http.post(
             f"{base}/admin/packages/{second}/move", data={"csrf": csrf, "direction": "up"}
         )  # at the top
-        hidden = await http.post(
-            f"{base}/admin/packages/{alpha.package_id}/hide", data={"csrf": csrf, "hidden": "1"}
-        )
+        hidden = await http.post(f"{base}/admin/packages/{alpha.package_id}/disable", data={"csrf": csrf})
         vouchers_page = await http.get(f"{base}/admin/vouchers")
     order = [row[0] for row in await rows(store, "SELECT name FROM packages ORDER BY position")]
     assert order == ["Evening", "Alpha hour"]
@@ -135,7 +133,7 @@ async def test_packages_can_be_hidden_and_reordered(settings, clock, vault, stor
     assert await value(store, "SELECT hidden FROM packages WHERE id = ?", (alpha.package_id,)) == 1
     assert "Alpha hour" not in vouchers_page.text  # no new vouchers for a package that is not sold
     actions = [row[0] for row in await rows(store, "SELECT action FROM audit_events")]
-    assert "package_hidden" in actions and "package_moved" in actions
+    assert "package_disabled" in actions and "package_moved" in actions
 
 
 async def test_a_voucher_batch_is_stored_as_fingerprints_and_ciphertext(settings, clock, vault, store, alpha):
