@@ -36,6 +36,7 @@ from ...tenancy.admins import (
     EXPORT_PHONES,
     SEE_EVERY_VOUCHER_CODE,
     SESSION_LIFETIME,
+    SET_VOUCHER_PRICE,
     Admin,
     admin_for_session,
     scope_of,
@@ -60,6 +61,7 @@ REFUSED = {
         "Lists of customers' phone numbers are for the owner to download. Look a customer up in Payments"
         " instead, or ask the owner."
     ),
+    SET_VOUCHER_PRICE: "Vouchers staff make sell at their package's price: the owner sets any other.",
     SEE_EVERY_VOUCHER_CODE: (
         "The unused codes of this batch are for whoever made it, and the owner: ask them for the sheet."
     ),

@@ -373,9 +373,8 @@ async def voucher_generate(request: Request, admin: CurrentAdmin, tenants: Tenan
         error = f"Make 1 to {vouchers.MAX_BATCH} vouchers at a time."
         return await _voucher_list(request, tenants, 400, fields=fields, errors={"count": error})
     typed_price = fields.get("price", "").strip()
-    if typed_price and not admin.may(SET_VOUCHER_PRICE):
-        error = "Vouchers you make sell at the package's price: leave this empty, or ask the owner."
-        return await _voucher_list(request, tenants, 400, fields=fields, errors={"price": error})
+    if typed_price and not admin.may(SET_VOUCHER_PRICE):  # their form has no price: someone tried
+        raise PermissionDeniedException(REFUSED[SET_VOUCHER_PRICE])
     price = _whole(typed_price) if typed_price else row.price
     if price is None or not 0 <= price <= MAX_PRICE:
         error = f"The selling price is a whole number of shillings from 0 (free) to {MAX_PRICE:,}."
