@@ -8,6 +8,7 @@ gateway that enforces access there (gateways/registry.py).
 from collections.abc import Collection
 from datetime import datetime
 
+from .. import store
 from ..clock import Clock, to_text
 from ..gateways.registry import Gateways, OnlineNow, Target, online_everywhere
 from ..store import Conflict, Connection, Record, columns, marks, replace_each
@@ -162,26 +163,12 @@ def update(db: Connection, vault: Vault, router_id: int, tenant_id: int, spec) -
 
 def set_disabled(db: Connection, clock: Clock, router_id: int, tenant_id: int, disabled: bool) -> bool:
     """Disables or enables the router; False if it was so already (or is removed)."""
-    return bool(
-        db.execute(
-            "UPDATE routers SET disabled_at = ? WHERE id = ? AND tenant_id = ? AND removed_at IS NULL"
-            " AND (disabled_at IS NULL) = ?",
-            (to_text(clock.now()) if disabled else None, router_id, tenant_id, disabled),
-        )
-    )
+    return store.set_disabled(db, "routers", router_id, tenant_id, to_text(clock.now()), disabled)
 
 
 def remove(db: Connection, clock: Clock, router_id: int, tenant_id: int, *, keep: bool) -> None:
     """Deletes the router, or with `keep` (the books name it) disables it and takes it off the lists."""
-    if keep:
-        now = to_text(clock.now())
-        db.execute(
-            "UPDATE routers SET disabled_at = coalesce(disabled_at, ?), removed_at = ? WHERE id = ?"
-            " AND tenant_id = ?",
-            (now, now, router_id, tenant_id),
-        )
-    else:
-        db.execute("DELETE FROM routers WHERE id = ? AND tenant_id = ?", (router_id, tenant_id))
+    store.remove(db, "routers", router_id, tenant_id, to_text(clock.now()), keep=keep)
 
 
 def taking_payments_for(db: Connection, account_id: int) -> list[str]:

@@ -7,6 +7,7 @@ only into a `daraja.Account` for the client (`load`), never into a page, an API 
 from collections.abc import Collection
 from datetime import datetime
 
+from .. import store
 from ..clock import Clock, to_text
 from ..store import Conflict, Connection, Record, columns, marks, replace_each
 from ..tenancy.scope import Scope
@@ -93,27 +94,13 @@ def without_c2b_urls(db: Connection) -> list[int]:
 
 def set_disabled(db: Connection, clock: Clock, account_id: int, tenant_id: int, disabled: bool) -> bool:
     """Disables or enables the account; False if it was so already (or is removed)."""
-    return bool(
-        db.execute(
-            "UPDATE mpesa_accounts SET disabled_at = ? WHERE id = ? AND tenant_id = ? AND removed_at IS NULL"
-            " AND (disabled_at IS NULL) = ?",
-            (to_text(clock.now()) if disabled else None, account_id, tenant_id, disabled),
-        )
-    )
+    return store.set_disabled(db, "mpesa_accounts", account_id, tenant_id, to_text(clock.now()), disabled)
 
 
 def remove(db: Connection, clock: Clock, account_id: int, tenant_id: int, *, keep: bool) -> None:
     """Deletes the account, or with `keep` (the books name it) disables it and takes it off the lists;
     a kept one keeps its credentials, so payments under way through it can still be confirmed."""
-    if keep:
-        now = to_text(clock.now())
-        db.execute(
-            "UPDATE mpesa_accounts SET disabled_at = coalesce(disabled_at, ?), removed_at = ? WHERE id = ?"
-            " AND tenant_id = ?",
-            (now, now, account_id, tenant_id),
-        )
-    else:
-        db.execute("DELETE FROM mpesa_accounts WHERE id = ? AND tenant_id = ?", (account_id, tenant_id))
+    store.remove(db, "mpesa_accounts", account_id, tenant_id, to_text(clock.now()), keep=keep)
 
 
 def c2b_registered(db: Connection, clock: Clock, account_id: int) -> None:

@@ -215,7 +215,7 @@ async def test_staff_change_nothing_through_any_admin_form(settings, clock, vaul
     alpha, _ = two_tenants
     app = create_app(settings, clock=clock, vault=vault)
     # Their own session and password, and the statement check, which posts a file only to read it;
-    # and the counter's work, which test_counter.py proves they may do (and no more).
+    # and the counter's work, which test_sessions, test_catalog and test_connections prove they may do.
     allowed = {"/admin/logout", "/admin/account/password", "/admin/reconcile", *COUNTER}
     async with serving(app) as base, browser() as http:
         csrf = csrf_of((await sign_in(http, base, alpha.staff)).text)
