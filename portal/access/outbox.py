@@ -245,3 +245,12 @@ def prune(db: Connection, now: datetime) -> int:
         " (SELECT id FROM router_task_attempts WHERE at < ? AND ok = 0 ORDER BY at LIMIT ?)",
         (to_text(now - FAILED_TRIES_KEPT), PRUNED_AT_ONCE),
     )
+
+
+def forget_router(db: Connection, router_id: int) -> None:
+    """Drops a router's queued and past tasks (of a router removed before anyone used it: plans only)."""
+    db.execute(
+        "DELETE FROM router_task_attempts WHERE task_id IN (SELECT id FROM router_tasks WHERE router_id = ?)",
+        (router_id,),
+    )
+    db.execute("DELETE FROM router_tasks WHERE router_id = ?", (router_id,))

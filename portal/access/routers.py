@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Collection
 from datetime import datetime
 
+from .. import store
 from ..clock import Clock, to_text
 from ..gateways.base import GatewayError
 from ..gateways.registry import Gateways, OnlineNow, Target, online_everywhere
@@ -44,6 +45,10 @@ class Router(Record, frozen=True):
     last_seen_at: datetime | None
     last_error: str | None  # why the last contact failed; None when it worked
     last_sync_at: datetime | None
+    # Disabled: no sales, no sync and no alarms, while its live sessions still end on time. Removed: out
+    # of the lists too, kept only because the books name it.
+    disabled_at: datetime | None
+    removed_at: datetime | None
 
     @property
     def address(self) -> str:
@@ -63,8 +68,13 @@ def by_name(db: Connection, name: str) -> Router | None:
 
 
 def in_scope(db: Connection, scope: Scope) -> list[Router]:
+    """The admin's routers, disabled ones too; not those removed."""
     where, params = scope.where("tenant_id")
-    return db.records(Router, f"SELECT {COLUMNS} FROM routers WHERE {where} ORDER BY tenant_id, name", params)
+    return db.records(
+        Router,
+        f"SELECT {COLUMNS} FROM routers WHERE {where} AND removed_at IS NULL ORDER BY tenant_id, name",
+        params,
+    )
 
 
 def every(db: Connection) -> list[Router]:
@@ -72,9 +82,11 @@ def every(db: Connection) -> list[Router]:
 
 
 def ids_of_tenant(db: Connection, tenant_id: int) -> list[int]:
-    return [
-        row["id"] for row in db.all("SELECT id FROM routers WHERE tenant_id = ? ORDER BY id", (tenant_id,))
-    ]
+    """The tenant's routers in use (a disabled one is told its plans when it is enabled again)."""
+    rows = db.all(
+        "SELECT id FROM routers WHERE tenant_id = ? AND disabled_at IS NULL ORDER BY id", (tenant_id,)
+    )
+    return [row["id"] for row in rows]
 
 
 def names(db: Connection, router_ids: Collection[int]) -> dict[int, str]:
@@ -83,11 +95,12 @@ def names(db: Connection, router_ids: Collection[int]) -> dict[int, str]:
 
 
 def down(db: Connection, scope: Scope) -> list[Router]:
-    """Routers whose last contact failed."""
+    """Routers in use whose last contact failed."""
     where, params = scope.where("tenant_id")
     return db.records(
         Router,
-        f"SELECT {COLUMNS} FROM routers WHERE {where} AND last_error IS NOT NULL ORDER BY name",
+        f"SELECT {COLUMNS} FROM routers WHERE {where} AND last_error IS NOT NULL AND disabled_at IS NULL"
+        " ORDER BY name",
         params,
     )
 
@@ -148,6 +161,27 @@ def update(db: Connection, vault: Vault, router_id: int, tenant_id: int, spec) -
         )
     except Conflict:
         raise RouterError("name", NAME_TAKEN) from None
+
+
+def set_disabled(db: Connection, clock: Clock, router_id: int, tenant_id: int, disabled: bool) -> bool:
+    """Disables or enables the router; False if it was so already (or is removed)."""
+    return store.set_disabled(db, "routers", router_id, tenant_id, to_text(clock.now()), disabled)
+
+
+def remove(db: Connection, clock: Clock, router_id: int, tenant_id: int, *, keep: bool) -> None:
+    """Deletes the router, or with `keep` (the books name it) disables it and takes it off the lists."""
+    store.remove(db, "routers", router_id, tenant_id, to_text(clock.now()), keep=keep)
+
+
+def taking_payments_for(db: Connection, account_id: int) -> list[str]:
+    """The names of the routers that name this M-Pesa account."""
+    rows = db.all("SELECT name FROM routers WHERE mpesa_account_id = ? ORDER BY name", (account_id,))
+    return [row["name"] for row in rows]
+
+
+def forget_account(db: Connection, account_id: int) -> None:
+    """The routers that named this M-Pesa account take payments through the business's first one now."""
+    db.execute("UPDATE routers SET mpesa_account_id = NULL WHERE mpesa_account_id = ?", (account_id,))
 
 
 def record_contact(db: Connection, clock: Clock, router_id: int, error: str | None = None) -> None:

@@ -572,3 +572,22 @@ def by_ids(db: Connection, session_ids: Collection[int]) -> dict[int, Session]:
 def rotate_secrets(db: Connection, vault: Vault) -> int:
     """Re-encrypts every stored access code under the vault's newest key (`portal keys rotate`)."""
     return replace_each(db, "access_sessions", ["access_code_enc"], vault.rotate_token)
+
+
+def counts_on_router(db: Connection, router_id: int) -> tuple[int, int]:
+    """(live, all) sessions on the router."""
+    return _counts(db, "router_id", router_id)
+
+
+def counts_of_package(db: Connection, package_id: int) -> tuple[int, int]:
+    """(live, all) sessions the package bought."""
+    return _counts(db, "package_id", package_id)
+
+
+def _counts(db: Connection, column: str, row_id: int) -> tuple[int, int]:
+    row = db.one(
+        "SELECT count(*) FILTER (WHERE state IN ('pending', 'active')) AS live, count(*) AS every"
+        f" FROM access_sessions WHERE {column} = ?",
+        (row_id,),
+    )
+    return row["live"], row["every"]

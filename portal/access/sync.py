@@ -47,7 +47,8 @@ class RouterSync:
     async def sync_all(self, over: float = 0) -> None:
         """Every router, their syncs started one after the other, evenly over `over` seconds: a
         thousand routers synced at the same moment would hold up everything else the box does."""
-        every = await self.store.read(routers.every)
+        # A disabled router may be mistyped or gone: no use asking it.
+        every = [router for router in await self.store.read(routers.every) if router.disabled_at is None]
         started = self.clock.now()
         syncs = []
         for number, router in enumerate(every):

@@ -57,7 +57,10 @@ def attention(db: Connection, scope: Scope, now: datetime) -> Attention:
         db, scope, now - STUCK_LOOKBACK, now - STUCK_AFTER, waiting, STUCK_SHOWN
     )
     router_names = routers.names(db, {p.router_id for p in stuck})
-    in_scope = {router.id: router.name for router in routers.in_scope(db, scope)}
+    # A disabled router's tasks still run (its sessions end on time) but alarm no one.
+    in_scope = {
+        router.id: router.name for router in routers.in_scope(db, scope) if router.disabled_at is None
+    }
     failing = outbox.failing(db, list(in_scope), TASK_ATTEMPTS_SHOWN)
     return Attention(
         unknown=payments.unknown_in(db, scope, UNKNOWN_SHOWN),

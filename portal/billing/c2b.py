@@ -314,3 +314,8 @@ def spends(db: Connection, scope: Scope, start: datetime, end: datetime) -> list
         f" WHERE {where} AND s.spent_at >= ? AND s.spent_at < ? ORDER BY s.spent_at, s.id",
         (*params, to_text(start), to_text(end)),
     )
+
+
+def count_to_account(db: Connection, account_id: int) -> int:
+    """How many payments by hand reached this M-Pesa account."""
+    return db.value("SELECT count(*) FROM c2b_payments WHERE mpesa_account_id = ?", (account_id,))

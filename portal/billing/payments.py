@@ -724,3 +724,13 @@ def paid_between(
         " AND paid_at >= ? AND paid_at < ? AND package_id IS NOT NULL ORDER BY paid_at, id",
         (*params, *states, to_text(start), to_text(end)),
     )
+
+
+NAMED_BY = ("router_id", "package_id", "mpesa_account_id")  # what a payment names, that can be removed
+
+
+def count_naming(db: Connection, column: str, row_id: int) -> int:
+    """How many payments name this router, package or M-Pesa account (`column`, one of NAMED_BY)."""
+    if column not in NAMED_BY:
+        raise ValueError(f"payments name no {column}")
+    return db.value(f"SELECT count(*) FROM payments WHERE {column} = ?", (row_id,))

@@ -305,3 +305,8 @@ class ReceiptChecks:
             if check.payment_id:
                 payments.record(db, self.clock, check.payment_id, "receipt", source, effect="timed out")
         return True
+
+
+def count_through_account(db: Connection, account_id: int) -> int:
+    """How many receipts M-Pesa was asked about through this account."""
+    return db.value("SELECT count(*) FROM receipt_checks WHERE mpesa_account_id = ?", (account_id,))

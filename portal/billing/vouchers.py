@@ -56,6 +56,8 @@ class Batch(Record, frozen=True):
     void: int
     price: int | None  # what each of its vouchers sells at
     unsold: int  # unused, and not marked sold
+    made_by: int | None  # the admin who made it
+    removed_at: datetime | None  # off the list, kept for the books
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,10 @@ def generate_batch(
     package_id: int,
     count: int,
     price: int | None = None,
+    made_by: int | None = None,
 ) -> str:
-    """`count` new unused vouchers for the package, selling at `price` (None: the package's); returns
-    the batch name."""
+    """`count` new unused vouchers for the package, selling at `price` (None: the package's), made by
+    the admin `made_by` (None: from the command line or a test); returns the batch name."""
     if not 1 <= count <= MAX_BATCH:
         raise ValueError(f"A batch has 1 to {MAX_BATCH} vouchers.")
     if price is None:
@@ -100,9 +103,9 @@ def generate_batch(
         code = new_code()
         # A code that exists already (1 in 10^14 per code) inserts nothing: another is drawn.
         made += db.execute(
-            "INSERT INTO vouchers (tenant_id, package_id, batch, code_hash, code_enc, created_at, price)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code_hash) DO NOTHING",
-            (tenant_id, package_id, batch, fingerprint(code), vault.encrypt(code), now, price),
+            "INSERT INTO vouchers (tenant_id, package_id, batch, code_hash, code_enc, created_at, price,"
+            " made_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code_hash) DO NOTHING",
+            (tenant_id, package_id, batch, fingerprint(code), vault.encrypt(code), now, price, made_by),
         )
     return batch
 
@@ -111,16 +114,20 @@ BATCH_SUMMARY = (
     "SELECT batch, tenant_id, package_id, min(created_at) AS created_at, count(*) AS total,"
     " count(*) FILTER (WHERE state = 'unused') AS unused, count(*) FILTER (WHERE state = 'used') AS used,"
     " count(*) FILTER (WHERE state = 'void') AS void, max(price) AS price,"
-    " count(*) FILTER (WHERE state = 'unused' AND sold_at IS NULL) AS unsold FROM vouchers"
+    " count(*) FILTER (WHERE state = 'unused' AND sold_at IS NULL) AS unsold, max(made_by) AS made_by,"
+    " max(removed_at) AS removed_at"
+    " FROM vouchers"
 )
 
 
 def batches(db: Connection, scope: Scope) -> list[Batch]:
-    """Every batch, newest first, with how many of its vouchers are unused, used and void."""
+    """Every batch but those removed, newest first, with how many of its vouchers are unused, used and
+    void."""
     where, params = scope.where("tenant_id")
     return db.records(
         Batch,
-        f"{BATCH_SUMMARY} WHERE {where} GROUP BY batch, tenant_id, package_id ORDER BY 4 DESC, batch",
+        f"{BATCH_SUMMARY} WHERE {where} AND removed_at IS NULL GROUP BY batch, tenant_id, package_id"
+        " ORDER BY 4 DESC, batch",
         params,
     )
 
@@ -162,6 +169,27 @@ def void_unused(db: Connection, tenant_id: int, name: str) -> int:
     )
 
 
+def remove_batch(db: Connection, clock: Clock, tenant_id: int, name: str) -> bool:
+    """Deletes a batch none of which was used or sold; else voids its unused vouchers and takes it off
+    the list, kept for the books (the sessions it bought, its sales). True if it was kept."""
+    kept = bool(
+        db.value(
+            "SELECT 1 FROM vouchers WHERE batch = ? AND tenant_id = ?"
+            " AND (state = 'used' OR sold_at IS NOT NULL)",
+            (name, tenant_id),
+        )
+    )
+    if kept:
+        void_unused(db, tenant_id, name)
+        db.execute(
+            "UPDATE vouchers SET removed_at = ? WHERE batch = ? AND tenant_id = ?",
+            (to_text(clock.now()), name, tenant_id),
+        )
+    else:
+        db.execute("DELETE FROM vouchers WHERE batch = ? AND tenant_id = ?", (name, tenant_id))
+    return kept
+
+
 def mark_sold(db: Connection, clock: Clock, tenant_id: int, name: str) -> int:
     """The owner sold the batch's unused vouchers (to a reseller, over the counter): their sale counts
     now, and not again when they are used. Returns how many."""
@@ -170,6 +198,10 @@ def mark_sold(db: Connection, clock: Clock, tenant_id: int, name: str) -> int:
         " AND sold_at IS NULL",
         (to_text(clock.now()), name, tenant_id),
     )
+
+
+def count_of_package(db: Connection, package_id: int) -> int:
+    return db.value("SELECT count(*) FROM vouchers WHERE package_id = ?", (package_id,))
 
 
 class Sale(Record, frozen=True):

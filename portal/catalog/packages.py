@@ -7,6 +7,7 @@ changes packages tells the routers in the same transaction (access/plans.py), so
 
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from ..clock import Clock, to_text
 from ..gateways.base import Speed
@@ -44,7 +45,8 @@ class Package(Record, frozen=True):
     rate_limit: str
     data_cap_bytes: int | None
     position: int
-    hidden: bool
+    hidden: bool  # not sold: disabled by the owner (its sessions run on)
+    removed_at: datetime | None  # hidden and out of the lists, kept because the books name it
 
     @property
     def speed(self) -> Speed | None:
@@ -63,17 +65,23 @@ def get(db: Connection, package_id: int, scope: Scope | None = None) -> Package 
 
 
 def by_name(db: Connection, tenant_id: int, name: str) -> Package | None:
-    """The business's package of this name (names are unique within a business)."""
+    """The business's package of this name (names are unique within a business), unless removed."""
     return db.record(
-        Package, f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? AND name = ?", (tenant_id, name)
+        Package,
+        f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? AND name = ? AND removed_at IS NULL",
+        (tenant_id, name),
     )
 
 
-def in_scope(db: Connection, scope: Scope) -> list[Package]:
-    """Every package of the admin's tenants, in each tenant's order."""
+def in_scope(db: Connection, scope: Scope, *, removed_too: bool = False) -> list[Package]:
+    """Every package of the admin's tenants (but those removed, unless `removed_too`), in each tenant's
+    order."""
     where, params = scope.where("tenant_id")
+    listed = "1 = 1" if removed_too else "removed_at IS NULL"
     return db.records(
-        Package, f"SELECT {COLUMNS} FROM packages WHERE {where} ORDER BY tenant_id, position, id", params
+        Package,
+        f"SELECT {COLUMNS} FROM packages WHERE {where} AND {listed} ORDER BY tenant_id, position, id",
+        params,
     )
 
 
@@ -105,7 +113,7 @@ def dearest_within(db: Connection, tenant_id: int, amount: int) -> Package | Non
     within the amount."""
     return db.record(
         Package,
-        f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? AND price <= ?"
+        f"SELECT {COLUMNS} FROM packages WHERE tenant_id = ? AND price <= ? AND removed_at IS NULL"
         " ORDER BY hidden, price DESC, id LIMIT 1",
         (tenant_id, amount),
     )
@@ -167,9 +175,20 @@ def set_hidden(db: Connection, clock: Clock, package_id: int, tenant_id: int, hi
     )
 
 
+def remove(db: Connection, clock: Clock, package_id: int, tenant_id: int, *, keep: bool) -> None:
+    """Deletes the package, or with `keep` (the books name it) hides it and takes it off the lists."""
+    if keep:
+        db.execute(
+            "UPDATE packages SET hidden = 1, removed_at = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+            (to_text(clock.now()), to_text(clock.now()), package_id, tenant_id),
+        )
+    else:
+        db.execute("DELETE FROM packages WHERE id = ? AND tenant_id = ?", (package_id, tenant_id))
+
+
 def move(db: Connection, clock: Clock, package_id: int, tenant_id: int, step: int) -> bool:
     """Moves a package one place up (step -1) or down (+1) in its tenant's list; False at either end."""
-    order = [package.id for package in of_tenant(db, tenant_id)]
+    order = [package.id for package in of_tenant(db, tenant_id) if package.removed_at is None]
     here = order.index(package_id)
     there = here + step
     if not 0 <= there < len(order):

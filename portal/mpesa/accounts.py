@@ -7,6 +7,7 @@ only into a `daraja.Account` for the client (`load`), never into a page, an API 
 from collections.abc import Collection
 from datetime import datetime
 
+from .. import store
 from ..clock import Clock, to_text
 from ..store import Conflict, Connection, Record, columns, marks, replace_each
 from ..tenancy.scope import Scope
@@ -35,6 +36,10 @@ class StoredAccount(Record, frozen=True):
     initiator_name: str | None  # Transaction Status: set with its password and certificate, or not at all
     certificate: str | None  # Safaricom's, public
     updated_at: datetime  # the "Changed" column of the accounts page
+    # Disabled: takes no new payments (those under way still settle). Removed: out of the lists too,
+    # kept only because the books name it.
+    disabled_at: datetime | None
+    removed_at: datetime | None
 
     @property
     def checks_receipts(self) -> bool:
@@ -53,9 +58,12 @@ def get(db: Connection, account_id: int, scope: Scope | None = None) -> StoredAc
 
 
 def in_scope(db: Connection, scope: Scope) -> list[StoredAccount]:
+    """The admin's accounts, disabled ones too; not those removed."""
     where, params = scope.where("tenant_id")
     return db.records(
-        StoredAccount, f"SELECT {SUMMARY} FROM mpesa_accounts WHERE {where} ORDER BY tenant_id, name", params
+        StoredAccount,
+        f"SELECT {SUMMARY} FROM mpesa_accounts WHERE {where} AND removed_at IS NULL ORDER BY tenant_id, name",
+        params,
     )
 
 
@@ -68,8 +76,10 @@ def names(db: Connection, account_ids: Collection[int]) -> dict[int, str]:
 
 
 def first_of_tenant(db: Connection, tenant_id: int) -> int | None:
-    """The business's first account: the one that takes payments where a router names none."""
-    return db.value("SELECT min(id) FROM mpesa_accounts WHERE tenant_id = ?", (tenant_id,))
+    """The business's first account in use: the one that takes payments where a router names none."""
+    return db.value(
+        "SELECT min(id) FROM mpesa_accounts WHERE tenant_id = ? AND disabled_at IS NULL", (tenant_id,)
+    )
 
 
 def ids_by_name(db: Connection, tenant_id: int) -> dict[str, int]:
@@ -83,7 +93,20 @@ def by_c2b_token(db: Connection, token: str) -> StoredAccount | None:
 
 
 def without_c2b_urls(db: Connection) -> list[int]:
-    return [row["id"] for row in db.all("SELECT id FROM mpesa_accounts WHERE c2b_registered_at IS NULL")]
+    """Accounts in use whose C2B URLs Daraja has not taken yet."""
+    rows = db.all("SELECT id FROM mpesa_accounts WHERE c2b_registered_at IS NULL AND disabled_at IS NULL")
+    return [row["id"] for row in rows]
+
+
+def set_disabled(db: Connection, clock: Clock, account_id: int, tenant_id: int, disabled: bool) -> bool:
+    """Disables or enables the account; False if it was so already (or is removed)."""
+    return store.set_disabled(db, "mpesa_accounts", account_id, tenant_id, to_text(clock.now()), disabled)
+
+
+def remove(db: Connection, clock: Clock, account_id: int, tenant_id: int, *, keep: bool) -> None:
+    """Deletes the account, or with `keep` (the books name it) disables it and takes it off the lists;
+    a kept one keeps its credentials, so payments under way through it can still be confirmed."""
+    store.remove(db, "mpesa_accounts", account_id, tenant_id, to_text(clock.now()), keep=keep)
 
 
 def c2b_registered(db: Connection, clock: Clock, account_id: int) -> None:

@@ -149,6 +149,31 @@ def replace_each(db: Connection, table: str, columns: Sequence[str], change: Cal
     return replaced
 
 
+def set_disabled(db: Connection, table: str, row_id: int, tenant_id: int, now: str, disabled: bool) -> bool:
+    """Stamps a business's row of `table` disabled (`now`) or enabled; False if it was so already, or is
+    removed. Called by the table's owner (routers, M-Pesa accounts), naming its own table."""
+    return bool(
+        db.execute(
+            f"UPDATE {table} SET disabled_at = ? WHERE id = ? AND tenant_id = ? AND removed_at IS NULL"
+            " AND (disabled_at IS NULL) = ?",
+            (now if disabled else None, row_id, tenant_id, disabled),
+        )
+    )
+
+
+def remove(db: Connection, table: str, row_id: int, tenant_id: int, now: str, *, keep: bool) -> None:
+    """Deletes a business's row of `table`, or with `keep` (the books name it) stamps it disabled and
+    removed, off the lists. Called by the table's owner, naming its own table."""
+    if keep:
+        db.execute(
+            f"UPDATE {table} SET disabled_at = coalesce(disabled_at, ?), removed_at = ? WHERE id = ?"
+            " AND tenant_id = ?",
+            (now, now, row_id, tenant_id),
+        )
+    else:
+        db.execute(f"DELETE FROM {table} WHERE id = ? AND tenant_id = ?", (row_id, tenant_id))
+
+
 def marks(values: Collection[Any]) -> str:
     """`?, ?, ?` for an `IN (…)` of `values`; never empty, so `IN (NULL)` matches nothing."""
     return ", ".join("?" * len(values)) or "NULL"

@@ -62,6 +62,40 @@ def _verify(password: str, user: "_User | None") -> bool:
     return verify_password(password, user.password_hash if user else _decoy_hash())
 
 
+# What each role may do, in this one table; a page names the right it needs (web/admin/base.py).
+CHANGE = "change"  # money, credentials, the catalogue and the team: the owner's business, not the till's
+GIVE_TIME = "give_time"  # goodwill at the counter (a payment gone astray, a guest): time, never money
+# Staff give goodwill only up to the business's daily limit each (tenancy/goodwill.py): it is the owner's
+# Wi-Fi they give away, so the owner says how much a day.
+GIVE_TIME_FREELY = "give_time_freely"
+SELL_VOUCHERS = (
+    "sell_vouchers"  # make a batch at its package's price, print it, mark it sold: the counter's job
+)
+SET_VOUCHER_PRICE = "set_voucher_price"  # a cheaper or free batch is a discount: the owner's decision
+CHECK_CONNECTION = "check_connection"  # only reads the router: "is the Wi-Fi down?" is asked at the counter
+# Phone numbers are customers' personal data: looking one up in the admin is support, a whole list is not.
+EXPORT_PHONES = "export_phones"
+# An unused code is money: staff see the codes of the batches they made (to print them), no one else's.
+SEE_EVERY_VOUCHER_CODE = "see_every_voucher_code"
+_EVERYTHING = frozenset(
+    {
+        CHANGE,
+        GIVE_TIME,
+        GIVE_TIME_FREELY,
+        SELL_VOUCHERS,
+        SET_VOUCHER_PRICE,
+        CHECK_CONNECTION,
+        EXPORT_PHONES,
+        SEE_EVERY_VOUCHER_CODE,
+    }
+)
+RIGHTS = {
+    "platform": _EVERYTHING,
+    "owner": _EVERYTHING,
+    "staff": frozenset({GIVE_TIME, SELL_VOUCHERS, CHECK_CONNECTION}),  # and reading what the others do
+}
+
+
 @dataclass(frozen=True)
 class Admin:
     """A signed-in admin, as every admin page sees them."""
@@ -74,10 +108,13 @@ class Admin:
     csrf_token: str
     session_hash: str
 
+    def may(self, right: str) -> bool:
+        return right in RIGHTS[self.role]
+
     @property
     def may_change(self) -> bool:
-        """Staff see everything of their tenant but change no money and no credentials."""
-        return self.role in ("platform", "owner")
+        """Money, credentials, the catalogue and the team: not staff's (they see all of it)."""
+        return self.may(CHANGE)
 
 
 class _User(Record, frozen=True):

@@ -94,3 +94,16 @@ def done_to(
         (*targets, *actions),
     )
     return [(row["target"], row["actor"], from_text(row["at"])) for row in rows]
+
+
+GOODWILL_ACTIONS = ("session_granted", "session_extended")  # their detail says how many minutes were given
+
+
+def minutes_given(db: Connection, tenant_id: int, actor: str, since: datetime) -> int:
+    """How many minutes of goodwill `actor` gave in the business since `since`."""
+    rows = db.all(
+        "SELECT detail FROM audit_events WHERE tenant_id = ? AND at >= ? AND actor = ?"
+        f" AND action IN ({marks(GOODWILL_ACTIONS)})",
+        (tenant_id, to_text(since), actor, *GOODWILL_ACTIONS),
+    )
+    return sum(json.loads(row["detail"]).get("minutes", 0) for row in rows)

@@ -19,6 +19,7 @@ class Tenant(Record, frozen=True):
     name: str  # what customers see
     support_phone: str
     wifi_words: str  # the accounts that mean Wi-Fi when paid by hand, comma-separated (billing/c2b.py)
+    staff_goodwill_minutes: int  # what each staff member may give away a day (tenancy/goodwill.py)
 
 
 def create(db: Connection, clock: Clock, slug: str, name: str, support_phone: str = "") -> int:
@@ -40,6 +41,16 @@ def set_wifi_words(db: Connection, tenant_id: int, words: str) -> bool:
     return bool(
         db.execute(
             "UPDATE tenants SET wifi_words = ? WHERE id = ? AND wifi_words <> ?", (words, tenant_id, words)
+        )
+    )
+
+
+def set_staff_goodwill(db: Connection, tenant_id: int, minutes: int) -> bool:
+    """False if it was this already."""
+    return bool(
+        db.execute(
+            "UPDATE tenants SET staff_goodwill_minutes = ? WHERE id = ? AND staff_goodwill_minutes <> ?",
+            (minutes, tenant_id, minutes),
         )
     )
 

@@ -205,9 +205,13 @@ async def test_owner_signs_in_sees_earnings_exports_csv_adds_a_package_and_print
             await page.screenshot(path=SCREENSHOTS / f"{name}-360x740.png", full_page=True)
         await page.goto(f"{base}/admin/sessions")
         await page.click("text=Manage >> nth=0")  # add time, move, end access
-        assert await page.locator("button:has-text('End access now')").count() == 1
+        assert await page.locator("a:has-text('End access now')").count() == 1  # to the page that asks first
         assert await fits_the_screen(page)
         await page.screenshot(path=SCREENSHOTS / "session-360x740.png", full_page=True)
+        await page.click("text=End access now")
+        assert "not refunded" in await page.inner_text("#confirm")
+        assert await fits_the_screen(page)
+        await page.screenshot(path=SCREENSHOTS / "session-end-confirm-360x740.png", full_page=True)
 
 
 async def test_owner_reads_a_report_for_a_period_and_its_csv_adds_up(settings, clock, vault, tmp_path):

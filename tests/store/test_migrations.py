@@ -430,3 +430,22 @@ async def test_the_asking_address_upgrade_keeps_payments_with_no_address_and_fin
         assert any("payments_by_client_address" in row["detail"] for row in plan)
     finally:
         await store.close()
+
+
+async def test_the_counter_upgrade_keeps_everything_enabled_and_gives_staff_an_hour_a_day(
+    tmp_path, monkeypatch, clock, vault
+):
+    store, alpha = await older_portal(
+        tmp_path, monkeypatch, 18, lambda store: seed_tenant(store, clock, vault, "alpha")
+    )
+    try:
+        assert await store.migrate() == list(range(19, len(MIGRATIONS) + 1))
+        assert await value(store, "SELECT staff_goodwill_minutes FROM tenants") == 60
+        for table, row_id in (("routers", alpha.router_id), ("mpesa_accounts", alpha.account_id)):
+            found = await rows(store, f"SELECT id, disabled_at, removed_at FROM {table}")
+            assert [tuple(row) for row in found] == [(row_id, None, None)]
+        assert await value(store, "SELECT removed_at FROM packages") is None
+        with pytest.raises(StoreError):
+            await execute(store, "UPDATE tenants SET staff_goodwill_minutes = -1")
+    finally:
+        await store.close()

@@ -631,4 +631,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (api_client_id, day)
     );
     """,
+    # 19: the counter and clean-up. Staff give goodwill time up to a daily limit each business sets;
+    # a voucher batch knows who made it (staff see only their own batches' unused codes); routers and
+    # M-Pesa accounts can be disabled, and routers, accounts, packages (`hidden` already means "not
+    # sold") and voucher batches removed: one with history is kept for the books, out of the lists.
+    """
+    ALTER TABLE tenants ADD COLUMN staff_goodwill_minutes INTEGER NOT NULL DEFAULT 60
+        CHECK (staff_goodwill_minutes >= 0);
+    ALTER TABLE vouchers ADD COLUMN made_by INTEGER REFERENCES admin_users(id);
+    ALTER TABLE vouchers ADD COLUMN removed_at TEXT;
+    ALTER TABLE routers ADD COLUMN disabled_at TEXT;
+    ALTER TABLE routers ADD COLUMN removed_at TEXT;
+    ALTER TABLE mpesa_accounts ADD COLUMN disabled_at TEXT;
+    ALTER TABLE mpesa_accounts ADD COLUMN removed_at TEXT;
+    ALTER TABLE packages ADD COLUMN removed_at TEXT;
+    """,
 ]

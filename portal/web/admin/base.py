@@ -27,10 +27,20 @@ from markupsafe import Markup
 
 from ...billing.earnings import SOURCES
 from ...billing.period_reports import FIRST_YEAR, LAST_YEAR, MAX_DAYS
+from ...billing.removal import Footprint
 from ...i18n import formats
 from ...store import Connection
 from ...tenancy import audit, tenants
-from ...tenancy.admins import SESSION_LIFETIME, Admin, admin_for_session, scope_of
+from ...tenancy.admins import (
+    CHANGE,
+    EXPORT_PHONES,
+    SEE_EVERY_VOUCHER_CODE,
+    SESSION_LIFETIME,
+    SET_VOUCHER_PRICE,
+    Admin,
+    admin_for_session,
+    scope_of,
+)
 from ...tenancy.scope import Scope
 from ...typed_numbers import whole
 from .. import errors
@@ -44,6 +54,18 @@ CSRF_REFUSED = (
     "was loaded. Go back, reload the page and try again."
 )
 STAFF_REFUSED = "Staff accounts can look at everything but change no money and no credentials."
+# Why a right is refused, in the words of what was asked (tenancy/admins.py RIGHTS says who has which).
+REFUSED = {
+    CHANGE: STAFF_REFUSED,
+    EXPORT_PHONES: (
+        "Lists of customers' phone numbers are for the owner to download. Look a customer up in Payments"
+        " instead, or ask the owner."
+    ),
+    SET_VOUCHER_PRICE: "Vouchers staff make sell at their package's price: the owner sets any other.",
+    SEE_EVERY_VOUCHER_CODE: (
+        "The unused codes of this batch are for whoever made it, and the owner: ask them for the sheet."
+    ),
+}
 
 # Nothing is loaded from elsewhere and nothing runs but our markup; pages are private to the viewer. The
 # router sends them with every page; error pages, which Litestar sends past the router, add them themselves.
@@ -77,6 +99,12 @@ NOTICES = {
     "removed": "Removed from the team. They are signed out everywhere.",
     "api_revoked": "Revoked: its token is refused from now on.",
     "sent_again": "Queued to send again: it goes out within seconds; its tries show below.",
+    "disabled": "Disabled. You can enable it again here whenever you like.",
+    "enabled": "Enabled: it is in use again.",
+    "deleted": "Deleted.",
+    "kept": (
+        "Removed from the list. It is kept for the books: payments, sessions and the audit log still show it."
+    ),
 }
 DAY_REFUSED = {
     "not_a_date": "Write a date as YYYY-MM-DD, for example 2026-01-31.",
@@ -132,10 +160,17 @@ async def check_csrf(connection: ASGIConnection, expected: str, *, upload: bool 
         raise PermissionDeniedException(CSRF_REFUSED)
 
 
-def may_change(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard for pages that change money or credentials."""
-    if not connection.state.admin.may_change:
-        raise PermissionDeniedException(STAFF_REFUSED)
+def needs(right: str) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
+    """A guard: the signed-in admin's role has `right` (tenancy/admins.py RIGHTS)."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if not connection.state.admin.may(right):
+            raise PermissionDeniedException(REFUSED.get(right, STAFF_REFUSED))
+
+    return guard
+
+
+may_change = needs(CHANGE)  # pages that change money, credentials, the catalogue or the team
 
 
 def platform_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -317,6 +352,16 @@ def tenant_for_new_rows(tenants: Scope) -> int:
             status_code=409, detail="Pick a tenant at the top of the page first: this belongs to one tenant."
         )
     return tenants.single
+
+
+def kept_or_deleted(name: str, found: Footprint) -> str:
+    """What removing something does, said before the owner confirms (billing/removal.py)."""
+    if found.kept:
+        return (
+            f"{name} has history ({found.history} payments, sessions, vouchers or receipts name it), so it"
+            " is not deleted: it is disabled and hidden from this list, kept for the books."
+        )
+    return f"Nothing was ever sold or used through {name}: it is deleted, and its name is free again."
 
 
 def audit_change(

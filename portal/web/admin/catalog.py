@@ -2,26 +2,32 @@
 mark sold, void)."""
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from litestar import Request, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ...access import plans
-from ...billing import vouchers
+from ...billing import removal, vouchers
 from ...catalog import packages
 from ...catalog.packages import MAX_DURATION, MAX_PRICE, Package, PackageSpec
 from ...gateways.base import SPEED
 from ...store import Connection
+from ...tenancy.admins import SEE_EVERY_VOUCHER_CODE, SELL_VOUCHERS, SET_VOUCHER_PRICE, Admin
 from ...tenancy.scope import Scope
 from ...typed_numbers import is_digits, whole
 from .base import (
+    REFUSED,
+    CurrentAdmin,
     Shown,
     Tenants,
     audit_change,
     form_fields,
+    kept_or_deleted,
     may_change,
+    needs,
     owned,
     page,
     services,
@@ -205,18 +211,98 @@ async def _save(
     return Redirect("/admin/packages?done=saved", status_code=303)
 
 
-@post("/packages/{package_id:int}/hide", guards=[may_change])
-async def package_hide(request: Request, tenants: Tenants, package_id: FromPath[int]) -> Redirect:
+@get("/packages/{package_id:int}/disable", guards=[may_change])
+async def package_disable_form(
+    request: Request, tenants: Tenants, package_id: FromPath[int]
+) -> Template | Redirect:
     row = await _package(request, tenants, package_id)
-    hidden = form_fields(await request.form()).get("hidden") == "1"
+    if row.hidden:
+        return Redirect("/admin/packages", status_code=303)  # done already (a second tab, the back button)
+    found = await services(request).store.read(removal.of_package, row.id)
+    return await page(
+        request,
+        "confirm",
+        title=f"Disable {row.name}?",
+        consequences=[*_package_consequences(row, found), "You can enable it again here whenever you like."],
+        action=f"/admin/packages/{row.id}/disable",
+        button=f"Disable {row.name}",
+        back="/admin/packages",
+    )
 
-    def hide(db: Connection) -> None:
+
+def _package_consequences(row: Package, found: removal.Footprint) -> list[str]:
+    live = (
+        f"{found.live} customer{' is' if found.live == 1 else 's are'} online with it now: they keep their"
+        " time until it ends."
+        if found.live
+        else "No one is online with it now."
+    )
+    return [
+        f"The Wi-Fi page no longer offers {row.name}, and no new vouchers are made for it.",
+        live,
+        "Unused vouchers for it still work until you void their batch.",
+        "Payments, sessions and the audit log keep showing its name: they are your books.",
+    ]
+
+
+@post("/packages/{package_id:int}/disable", guards=[may_change])
+async def package_disable(request: Request, tenants: Tenants, package_id: FromPath[int]) -> Redirect:
+    return await _set_hidden(request, tenants, package_id, hidden=True)
+
+
+@post("/packages/{package_id:int}/enable", guards=[may_change])
+async def package_enable(request: Request, tenants: Tenants, package_id: FromPath[int]) -> Redirect:
+    return await _set_hidden(request, tenants, package_id, hidden=False)
+
+
+async def _set_hidden(request: Request, tenants: Scope, package_id: int, *, hidden: bool) -> Redirect:
+    row = await _package(request, tenants, package_id)
+
+    def change(db: Connection) -> None:
         if packages.set_hidden(db, services(request).clock, package_id, row.tenant_id, hidden):
-            action = "package_hidden" if hidden else "package_shown"
+            action = "package_disabled" if hidden else "package_enabled"
             audit_change(db, request, tenant_id=row.tenant_id, action=action, target=f"package:{package_id}")
 
-    await services(request).store.write(hide)
-    return Redirect("/admin/packages", status_code=303)
+    await services(request).store.write(change)
+    return Redirect(f"/admin/packages?done={'disabled' if hidden else 'enabled'}", status_code=303)
+
+
+@get("/packages/{package_id:int}/remove", guards=[may_change])
+async def package_remove_form(
+    request: Request, tenants: Tenants, package_id: FromPath[int]
+) -> Template | Redirect:
+    row = await _package(request, tenants, package_id)
+    if row.removed_at is not None:
+        return Redirect("/admin/packages", status_code=303)
+    found = await services(request).store.read(removal.of_package, row.id)
+    return await page(
+        request,
+        "confirm",
+        title=f"Remove {row.name}?",
+        consequences=[kept_or_deleted(row.name, found), *_package_consequences(row, found)],
+        action=f"/admin/packages/{row.id}/remove",
+        button=f"Remove {row.name}",
+        back="/admin/packages",
+    )
+
+
+@post("/packages/{package_id:int}/remove", guards=[may_change])
+async def package_remove(request: Request, tenants: Tenants, package_id: FromPath[int]) -> Redirect:
+    row = await _package(request, tenants, package_id)
+    if row.removed_at is not None:
+        return Redirect("/admin/packages", status_code=303)
+
+    def remove(db: Connection) -> bool:
+        found = removal.remove_package(db, services(request).clock, row)
+        detail = {"name": row.name, "kept": found.kept}
+        target = f"package:{row.id}"
+        audit_change(
+            db, request, tenant_id=row.tenant_id, action="package_removed", target=target, detail=detail
+        )
+        return found.kept
+
+    kept = await services(request).store.write(remove)
+    return Redirect(f"/admin/packages?done={'kept' if kept else 'deleted'}", status_code=303)
 
 
 @post("/packages/{package_id:int}/move", guards=[may_change])
@@ -247,10 +333,11 @@ async def voucher_list(request: Request, tenants: Tenants) -> Template:
 
 def _batches(db: Connection, tenants: Scope) -> tuple[list[Shown], list[Package]]:
     """The batches with their package's name, price and time; and the packages on sale."""
-    found, in_scope = vouchers.batches(db, tenants), packages.in_scope(db, tenants)
-    by_id = {package.id: package for package in in_scope}
+    # A batch outlives its package's removal: the package is named still.
+    found, every = vouchers.batches(db, tenants), packages.in_scope(db, tenants, removed_too=True)
+    by_id = {package.id: package for package in every}
     return [_batch_shown(batch, by_id[batch.package_id]) for batch in found], [
-        p for p in in_scope if not p.hidden
+        p for p in every if not p.hidden
     ]
 
 
@@ -273,8 +360,8 @@ async def _voucher_list(request: Request, tenants: Scope, status_code: int = 200
     )
 
 
-@post("/vouchers", guards=[may_change])
-async def voucher_generate(request: Request, tenants: Tenants) -> Template | Redirect:
+@post("/vouchers", guards=[needs(SELL_VOUCHERS)])
+async def voucher_generate(request: Request, admin: CurrentAdmin, tenants: Tenants) -> Template | Redirect:
     fields = form_fields(await request.form())
     package_id, count = fields.get("package_id", ""), fields.get("count", "").strip()
     if not is_digits(package_id):
@@ -286,6 +373,8 @@ async def voucher_generate(request: Request, tenants: Tenants) -> Template | Red
         error = f"Make 1 to {vouchers.MAX_BATCH} vouchers at a time."
         return await _voucher_list(request, tenants, 400, fields=fields, errors={"count": error})
     typed_price = fields.get("price", "").strip()
+    if typed_price and not admin.may(SET_VOUCHER_PRICE):  # their form has no price: someone tried
+        raise PermissionDeniedException(REFUSED[SET_VOUCHER_PRICE])
     price = _whole(typed_price) if typed_price else row.price
     if price is None or not 0 <= price <= MAX_PRICE:
         error = f"The selling price is a whole number of shillings from 0 (free) to {MAX_PRICE:,}."
@@ -293,7 +382,14 @@ async def voucher_generate(request: Request, tenants: Tenants) -> Template | Red
 
     def generate(db: Connection) -> str:
         batch = vouchers.generate_batch(
-            db, services(request).clock, services(request).vault, row.tenant_id, row.id, int(count), price
+            db,
+            services(request).clock,
+            services(request).vault,
+            row.tenant_id,
+            row.id,
+            int(count),
+            price,
+            made_by=admin.user_id,
         )
         detail = {"package": row.name, "count": int(count), "price": price}
         audit_change(
@@ -327,17 +423,58 @@ async def _batch(request: Request, tenants: Scope, name: str) -> tuple[Shown, li
     return found
 
 
+def _sees_codes(admin: Admin, batch: Shown) -> bool:
+    """An unused code is money: its batch's maker and the owner see it (tenancy/admins.py RIGHTS)."""
+    return admin.may(SEE_EVERY_VOUCHER_CODE) or batch.made_by == admin.user_id
+
+
 @get("/vouchers/{batch:str}")
-async def voucher_batch(request: Request, tenants: Tenants, batch: FromPath[str]) -> Template:
+async def voucher_batch(
+    request: Request, admin: CurrentAdmin, tenants: Tenants, batch: FromPath[str]
+) -> Template:
     row, codes = await _batch(request, tenants, batch)
-    return await page(request, "voucher_batch", batch=row, vouchers=codes)
+    if not _sees_codes(admin, row):  # used and void codes buy nothing: support may still read them
+        codes = [replace(code, code="") if code.state == "unused" else code for code in codes]
+    return await page(request, "voucher_batch", batch=row, vouchers=codes, sees_codes=_sees_codes(admin, row))
 
 
 @get("/vouchers/{batch:str}/print")
-async def voucher_sheet(request: Request, tenants: Tenants, batch: FromPath[str]) -> Template:
+async def voucher_sheet(
+    request: Request, admin: CurrentAdmin, tenants: Tenants, batch: FromPath[str]
+) -> Template:
     row, codes = await _batch(request, tenants, batch)
+    if not _sees_codes(admin, row):
+        raise PermissionDeniedException(REFUSED[SEE_EVERY_VOUCHER_CODE])
     return await page(
         request, "voucher_sheet", batch=row, vouchers=[code for code in codes if code.state == "unused"]
+    )
+
+
+@get("/vouchers/{batch:str}/void", guards=[may_change])
+async def voucher_void_form(request: Request, tenants: Tenants, batch: FromPath[str]) -> Template | Redirect:
+    row, _ = await _batch(request, tenants, batch)
+    if not row.unused:
+        return Redirect(f"/admin/vouchers/{batch}", status_code=303)
+    unused = f"{row.unused} unused voucher{'s' if row.unused != 1 else ''}"
+    sold = row.unused - row.unsold
+    return await page(
+        request,
+        "confirm",
+        title=f"Void the {unused} of batch {batch}?",
+        consequences=[
+            f"The {unused} stop working now: a customer who types one is told it is not valid.",
+            *(
+                [f"{sold} of them were marked sold: whoever bought them gets nothing for them."]
+                if sold
+                else []
+            ),
+            f"The {row.used} used ones and the time they bought are not touched; the batch stays in the"
+            " list and the books.",
+            "This can't be undone: to sell more, make a new batch.",
+        ],
+        action=f"/admin/vouchers/{batch}/void",
+        button=f"Void the {row.unused} unused",
+        back=f"/admin/vouchers/{batch}",
     )
 
 
@@ -360,7 +497,56 @@ async def voucher_void(request: Request, tenants: Tenants, batch: FromPath[str])
     return Redirect(f"/admin/vouchers/{batch}?done=voided", status_code=303)
 
 
-@post("/vouchers/{batch:str}/sold", guards=[may_change])
+@get("/vouchers/{batch:str}/remove", guards=[may_change])
+async def voucher_remove_form(
+    request: Request, tenants: Tenants, batch: FromPath[str]
+) -> Template | Redirect:
+    row, _ = await _batch(request, tenants, batch)
+    if row.removed_at is not None:
+        return Redirect(f"/admin/vouchers/{batch}", status_code=303)  # done already
+    used_or_sold = row.used + row.unused - row.unsold
+    if used_or_sold:
+        what = [
+            f"{used_or_sold} of its vouchers were used or sold, so the batch is not deleted: it is hidden"
+            " from the list, kept for the books (its sales, and the sessions it bought).",
+            *([f"Its {row.unused} unused vouchers are voided now: they stop working."] if row.unused else []),
+        ]
+    else:
+        what = [
+            f"None of its {row.total} vouchers was used or sold: the batch is deleted, and printed sheets"
+            " of it stop working."
+        ]
+    return await page(
+        request,
+        "confirm",
+        title=f"Remove batch {batch}?",
+        consequences=[*what, "The audit log keeps who made it and who removed it."],
+        action=f"/admin/vouchers/{batch}/remove",
+        button="Remove the batch",
+        back=f"/admin/vouchers/{batch}",
+    )
+
+
+@post("/vouchers/{batch:str}/remove", guards=[may_change])
+async def voucher_remove(request: Request, tenants: Tenants, batch: FromPath[str]) -> Redirect:
+    row, _ = await _batch(request, tenants, batch)
+    if row.removed_at is not None:
+        return Redirect(f"/admin/vouchers/{batch}", status_code=303)
+
+    def remove(db: Connection) -> bool:
+        kept = vouchers.remove_batch(db, services(request).clock, row.tenant_id, batch)
+        detail = {"kept": kept, "voided": row.unused if kept else 0}
+        target = f"batch:{batch}"
+        audit_change(
+            db, request, tenant_id=row.tenant_id, action="vouchers_removed", target=target, detail=detail
+        )
+        return kept
+
+    kept = await services(request).store.write(remove)
+    return Redirect(f"/admin/vouchers?done={'kept' if kept else 'deleted'}", status_code=303)
+
+
+@post("/vouchers/{batch:str}/sold", guards=[needs(SELL_VOUCHERS)])
 async def voucher_sold(request: Request, tenants: Tenants, batch: FromPath[str]) -> Redirect:
     """The owner sold the batch's unused vouchers (a reseller, the counter): they count as sales now."""
     row, _ = await _batch(request, tenants, batch)
@@ -383,12 +569,19 @@ handlers = [
     package_create,
     package_edit,
     package_update,
-    package_hide,
+    package_disable_form,
+    package_disable,
+    package_enable,
+    package_remove_form,
+    package_remove,
     package_move,
     voucher_list,
     voucher_generate,
     voucher_batch,
     voucher_sheet,
+    voucher_void_form,
     voucher_void,
+    voucher_remove_form,
+    voucher_remove,
     voucher_sold,
 ]

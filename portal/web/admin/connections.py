@@ -16,7 +16,8 @@ from litestar.response import Redirect, Template
 
 from ...access import provisioning, routers
 from ...access.routers import RouterError
-from ...billing import c2b
+from ...billing import c2b, removal
+from ...billing.removal import Footprint
 from ...gateways import registry
 from ...gateways.base import GatewayError
 from ...mpesa import accounts
@@ -39,6 +40,7 @@ from ...mpesa.form import (
 )
 from ...store import Connection
 from ...tenancy import tenants as tenant_table
+from ...tenancy.admins import CHECK_CONNECTION
 from ...tenancy.scope import Scope, of_tenant
 from .base import (
     Result,
@@ -47,7 +49,9 @@ from .base import (
     audit_change,
     current_admin,
     form_fields,
+    kept_or_deleted,
     may_change,
+    needs,
     owned,
     page,
     services,
@@ -79,10 +83,16 @@ class Kind:
     # (request, tenant_id, spec, stored or None): 404 if it names another's rows; RouterError or
     # AccountError for what this admin may not ask
     check: Callable[..., Awaitable[None]]
+    footprint: Callable[[Connection, int], Footprint]  # (db, id) → what disabling or removing touches
+    enable: Callable[..., bool]  # (db, clock, stored, enabled) → False if it was so already
+    remove: Callable[..., Footprint]  # (db, clock, stored) → what it touched (kept or deleted)
+    # (db, stored, footprint, removing) → what happens, said on the confirmation page
+    consequences: Callable[..., list[str]]
 
 
 async def _router_context(request: Request, tenant_id: int, fields: dict) -> dict:
-    return {"accounts": await services(request).store.read(accounts.in_scope, of_tenant(tenant_id))}
+    found = await services(request).store.read(accounts.in_scope, of_tenant(tenant_id))
+    return {"accounts": [account for account in found if account.disabled_at is None]}
 
 
 async def _check_router(request: Request, tenant_id: int, spec: Any, stored: Any) -> None:
@@ -109,6 +119,52 @@ async def _check_account(request: Request, tenant_id: int, spec: Any, stored: An
         raise AccountError("environment", "Pick sandbox or production.")
 
 
+def _router_consequences(db: Connection, router: Any, found: Footprint, removing: bool) -> list[str]:
+    said = [kept_or_deleted(router.name, found)] if removing else []
+    if found.live:
+        said.append(
+            f"{_customers(found.live)} online through {router.name} now: they keep their time until it ends,"
+            " and portal still takes them off the router then."
+        )
+    return [
+        *said,
+        "Its Wi-Fi page sells nothing any more: customers who join there are asked to connect to the"
+        " Wi-Fi first. It leaves “Needs attention” and “Router tasks failing”, and portal stops"
+        " checking on it.",
+        "Payments, sessions and the audit log keep showing its name: they are your books.",
+        *([] if removing else ["You can enable it again here whenever you like."]),
+    ]
+
+
+def _account_consequences(db: Connection, account: Any, found: Footprint, removing: bool) -> list[str]:
+    said = [kept_or_deleted(account.name, found)] if removing else []
+    said.append(
+        f"New payments stop going to {account.name} (PayBill or Till {account.shortcode}). Prompts"
+        " already sent still settle, and money sent to it by hand is still recorded."
+    )
+    if found.routers:
+        others = [
+            other
+            for other in accounts.in_scope(db, of_tenant(account.tenant_id))
+            if other.id != account.id and other.disabled_at is None
+        ]
+        moved_to = (
+            f"take payments through {others[0].name} from now on"
+            if others
+            else "can't take payments until you add or enable another M-Pesa account"
+        )
+        said.append(f"{', '.join(found.routers)} {moved_to}.")
+    return [
+        *said,
+        "Payments and the audit log keep showing its name: they are your books.",
+        *([] if removing else ["You can enable it again here whenever you like."]),
+    ]
+
+
+def _customers(count: int) -> str:
+    return "1 customer is" if count == 1 else f"{count} customers are"
+
+
 ROUTEROS = registry.kind("routeros")  # the only kind of router the admin adds today
 ROUTER = Kind(
     name="router",
@@ -125,6 +181,10 @@ ROUTER = Kind(
     update=lambda db, s, router, spec: routers.update(db, s.vault, router.id, router.tenant_id, spec),
     context=_router_context,
     check=_check_router,
+    footprint=removal.of_router,
+    enable=removal.enable_router,
+    remove=removal.remove_router,
+    consequences=_router_consequences,
 )
 ACCOUNT = Kind(
     name="mpesa_account",
@@ -142,6 +202,10 @@ ACCOUNT = Kind(
     ),
     context=_account_context,
     check=_check_account,
+    footprint=removal.of_account,
+    enable=removal.enable_account,
+    remove=removal.remove_account,
+    consequences=_account_consequences,
 )
 
 
@@ -232,6 +296,66 @@ async def _update(request: Request, tenants: Scope, kind: Kind, item_id: int) ->
     return await _form(request, kind, stored.tenant_id, fields, errors, action, status_code=400)
 
 
+# Disabling and removing: asked on a confirmation page that says what happens, then done and audited.
+ASK = {"disable": "Disable", "remove": "Remove"}
+
+
+async def _ask(request: Request, tenants: Scope, kind: Kind, item_id: int, verb: str) -> Template | Redirect:
+    stored = await _find(request, tenants, kind, item_id)
+    if stored.removed_at is not None or (verb == "disable" and stored.disabled_at is not None):
+        return Redirect(kind.path, status_code=303)  # done already (a second tab, the back button)
+
+    def said(db: Connection) -> list[str]:
+        return kind.consequences(db, stored, kind.footprint(db, stored.id), verb == "remove")
+
+    return await page(
+        request,
+        "confirm",
+        title=f"{ASK[verb]} {stored.name}?",
+        consequences=await services(request).store.read(said),
+        action=f"{kind.path}/{stored.id}/{verb}",
+        button=f"{ASK[verb]} {stored.name}",
+        back=kind.path,
+    )
+
+
+async def _disable(request: Request, tenants: Scope, kind: Kind, item_id: int, enabled: bool) -> Redirect:
+    stored = await _find(request, tenants, kind, item_id)
+    action = f"{kind.name}_{'enabled' if enabled else 'disabled'}"
+
+    def change(db: Connection) -> None:
+        if kind.enable(db, services(request).clock, stored, enabled):
+            audit_change(
+                db, request, tenant_id=stored.tenant_id, action=action, target=f"{kind.name}:{stored.id}"
+            )
+
+    await services(request).store.write(change)
+    return Redirect(f"{kind.path}?done={'enabled' if enabled else 'disabled'}", status_code=303)
+
+
+async def _remove(request: Request, tenants: Scope, kind: Kind, item_id: int) -> Redirect:
+    stored = await _find(request, tenants, kind, item_id)
+
+    def remove(db: Connection) -> bool:
+        found = kind.remove(db, services(request).clock, stored)
+        detail = {"name": stored.name, "kept": found.kept}
+        target = f"{kind.name}:{stored.id}"
+        audit_change(
+            db,
+            request,
+            tenant_id=stored.tenant_id,
+            action=f"{kind.name}_removed",
+            target=target,
+            detail=detail,
+        )
+        return found.kept
+
+    if stored.removed_at is not None:
+        return Redirect(kind.path, status_code=303)
+    kept = await services(request).store.write(remove)
+    return Redirect(f"{kind.path}?done={'kept' if kept else 'deleted'}", status_code=303)
+
+
 # -- routers --
 
 
@@ -271,7 +395,36 @@ async def router_update(request: Request, tenants: Tenants, router_id: FromPath[
     return await _update(request, tenants, ROUTER, router_id)
 
 
-@post("/routers/{router_id:int}/check", guards=[may_change])
+@get("/routers/{router_id:int}/disable", guards=[may_change])
+async def router_disable_form(
+    request: Request, tenants: Tenants, router_id: FromPath[int]
+) -> Template | Redirect:
+    return await _ask(request, tenants, ROUTER, router_id, "disable")
+
+
+@post("/routers/{router_id:int}/disable", guards=[may_change])
+async def router_disable(request: Request, tenants: Tenants, router_id: FromPath[int]) -> Redirect:
+    return await _disable(request, tenants, ROUTER, router_id, enabled=False)
+
+
+@post("/routers/{router_id:int}/enable", guards=[may_change])
+async def router_enable(request: Request, tenants: Tenants, router_id: FromPath[int]) -> Redirect:
+    return await _disable(request, tenants, ROUTER, router_id, enabled=True)
+
+
+@get("/routers/{router_id:int}/remove", guards=[may_change])
+async def router_remove_form(
+    request: Request, tenants: Tenants, router_id: FromPath[int]
+) -> Template | Redirect:
+    return await _ask(request, tenants, ROUTER, router_id, "remove")
+
+
+@post("/routers/{router_id:int}/remove", guards=[may_change])
+async def router_remove(request: Request, tenants: Tenants, router_id: FromPath[int]) -> Redirect:
+    return await _remove(request, tenants, ROUTER, router_id)
+
+
+@post("/routers/{router_id:int}/check", guards=[needs(CHECK_CONNECTION)])
 async def router_check(request: Request, tenants: Tenants, router_id: FromPath[int]) -> Template:
     """Reaches the router and says what it is; what happened is remembered for the dashboard."""
     router = await _find(request, tenants, ROUTER, router_id)
@@ -367,6 +520,35 @@ async def account_update(
     request: Request, tenants: Tenants, account_id: FromPath[int]
 ) -> Template | Redirect:
     return await _update(request, tenants, ACCOUNT, account_id)
+
+
+@get("/mpesa/{account_id:int}/disable", guards=[may_change])
+async def account_disable_form(
+    request: Request, tenants: Tenants, account_id: FromPath[int]
+) -> Template | Redirect:
+    return await _ask(request, tenants, ACCOUNT, account_id, "disable")
+
+
+@post("/mpesa/{account_id:int}/disable", guards=[may_change])
+async def account_disable(request: Request, tenants: Tenants, account_id: FromPath[int]) -> Redirect:
+    return await _disable(request, tenants, ACCOUNT, account_id, enabled=False)
+
+
+@post("/mpesa/{account_id:int}/enable", guards=[may_change])
+async def account_enable(request: Request, tenants: Tenants, account_id: FromPath[int]) -> Redirect:
+    return await _disable(request, tenants, ACCOUNT, account_id, enabled=True)
+
+
+@get("/mpesa/{account_id:int}/remove", guards=[may_change])
+async def account_remove_form(
+    request: Request, tenants: Tenants, account_id: FromPath[int]
+) -> Template | Redirect:
+    return await _ask(request, tenants, ACCOUNT, account_id, "remove")
+
+
+@post("/mpesa/{account_id:int}/remove", guards=[may_change])
+async def account_remove(request: Request, tenants: Tenants, account_id: FromPath[int]) -> Redirect:
+    return await _remove(request, tenants, ACCOUNT, account_id)
 
 
 @post("/mpesa/{account_id:int}/test", guards=[may_change])
@@ -475,6 +657,11 @@ handlers = [
     router_create,
     router_edit,
     router_update,
+    router_disable_form,
+    router_disable,
+    router_enable,
+    router_remove_form,
+    router_remove,
     router_check,
     router_provision,
     account_list,
@@ -482,6 +669,11 @@ handlers = [
     account_create,
     account_edit,
     account_update,
+    account_disable_form,
+    account_disable,
+    account_enable,
+    account_remove_form,
+    account_remove,
     account_test,
     wifi_words,
 ]

@@ -25,6 +25,7 @@ from ...mpesa import accounts
 from ...phones import PhoneError, normalize
 from ...store import Connection
 from ...tenancy import tenants as tenant_table
+from ...tenancy.admins import EXPORT_PHONES
 from ...tenancy.scope import Scope
 from ...typed_numbers import is_digits
 from .base import (
@@ -35,6 +36,7 @@ from .base import (
     Tenants,
     form_fields,
     may_change,
+    needs,
     owned,
     page,
     page_number,
@@ -132,7 +134,7 @@ async def payment_list(request: Request, tenants: Tenants) -> Template:
     )
 
 
-@get("/payments.csv")
+@get("/payments.csv", guards=[needs(EXPORT_PHONES)])
 async def payment_csv(request: Request, tenants: Tenants) -> Response:
     found, _, errors = read_filter(request)
     if errors:

@@ -9,7 +9,8 @@ from litestar.response import Template
 
 from ...billing import period_reports
 from ...billing.period_reports import Period, PeriodRefused
-from .base import DAY_REFUSED, SOURCE_NAMES, Formats, Tenants, page, services
+from ...tenancy.admins import EXPORT_PHONES
+from .base import DAY_REFUSED, SOURCE_NAMES, Formats, Tenants, needs, page, services
 from .spreadsheets import BOM, cell, text_cell
 
 QUICK_LABELS = {
@@ -72,7 +73,7 @@ async def report_page(request: Request, tenants: Tenants) -> Template:
     )
 
 
-@get("/reports.csv")
+@get("/reports.csv", guards=[needs(EXPORT_PHONES)])
 async def report_csv(request: Request, tenants: Tenants) -> Response:
     period, _, errors = read_period(request)
     if period is None:

@@ -13,11 +13,17 @@ from litestar.response import Redirect, Template
 from ...access import routers, sessions
 from ...access.sessions import Session, SessionError
 from ...billing import purchases
+from ...billing.earnings import local_midnight
 from ...billing.purchases import Purchase
 from ...catalog import packages
 from ...gateways.base import normalize_mac
 from ...gateways.registry import OnlineNow
+from ...i18n.formats import left as left_until
+from ...i18n.formats import short_duration
 from ...store import Connection
+from ...tenancy import goodwill
+from ...tenancy.admins import GIVE_TIME, GIVE_TIME_FREELY
+from ...tenancy.goodwill import OverLimit
 from ...tenancy.scope import Scope, of_tenant
 from ...typed_numbers import whole
 from .base import (
@@ -26,6 +32,7 @@ from .base import (
     audit_change,
     form_fields,
     may_change,
+    needs,
     owned,
     page,
     services,
@@ -110,12 +117,12 @@ async def _grant_page(request: Request, tenant_id: int, fields: dict, error: str
         status_code=status_code,
         fields=fields,
         error=error,
-        routers=[(router.id, router.name) for router in found_routers],
+        routers=[(router.id, router.name) for router in found_routers if router.disabled_at is None],
         packages=[(package.id, package.name) for package in found_packages],
     )
 
 
-@get("/sessions/new", guards=[may_change])
+@get("/sessions/new", guards=[needs(GIVE_TIME)])
 async def grant_form(request: Request, tenants: Tenants) -> Template:
     """Filled in with the device a link names (a customer's, from their page)."""
     query = request.query_params
@@ -123,7 +130,7 @@ async def grant_form(request: Request, tenants: Tenants) -> Template:
     return await _grant_page(request, tenant_for_new_rows(tenants), named)
 
 
-@post("/sessions/new", guards=[may_change])
+@post("/sessions/new", guards=[needs(GIVE_TIME)])
 async def grant(request: Request, tenants: Tenants) -> Template | Redirect:
     """A package's time for a device, on the house: a customer whose payment went astray, a guest."""
     tenant_id = tenant_for_new_rows(tenants)
@@ -136,6 +143,8 @@ async def grant(request: Request, tenants: Tenants) -> Template | Redirect:
     if not problem:
 
         def give(db: Connection) -> int:
+            minutes = -(-package.duration_seconds // 60)
+            _within_limit(db, request, tenant_id, minutes)
             session_id = sessions.open_session(
                 db,
                 services(request).clock,
@@ -147,7 +156,7 @@ async def grant(request: Request, tenants: Tenants) -> Template | Redirect:
                 ip=ip,
                 seconds=package.duration_seconds,
             )
-            detail = {"mac": mac, "router": router.name, "package": package.name}
+            detail = {"mac": mac, "router": router.name, "package": package.name, "minutes": minutes}
             audit_change(
                 db,
                 request,
@@ -162,6 +171,8 @@ async def grant(request: Request, tenants: Tenants) -> Template | Redirect:
             session_id = await services(request).store.write(give)
         except SessionError as error:
             problem = REFUSED.get(error.reason, str(error))
+        except OverLimit as over:
+            problem = f"{package.name} gives {short_duration(package.duration_seconds)}. {_over_limit(over)}"
     if problem:
         return await _grant_page(request, tenant_id, fields, problem, status_code=400)
     services(request).jobs.wake()
@@ -194,7 +205,7 @@ async def session_detail(request: Request, tenants: Tenants, session_id: FromPat
     return await _detail(request, tenants, session_id)
 
 
-@post("/sessions/{session_id:int}/extend", guards=[may_change])
+@post("/sessions/{session_id:int}/extend", guards=[needs(GIVE_TIME)])
 async def session_extend(
     request: Request, tenants: Tenants, session_id: FromPath[int]
 ) -> Template | Redirect:
@@ -206,15 +217,44 @@ async def session_extend(
         return await _detail(request, tenants, session_id, 400, extend_error=problem, minutes=text)
 
     def extend(db: Connection) -> bool:
+        _within_limit(db, request, session.tenant_id, minutes)
         if not sessions.extend_session(db, services(request).clock, session.id, minutes * 60):
             return False
         _audit(db, request, session, "session_extended", {"mac": session.mac, "minutes": minutes})
         return True
 
-    if not await services(request).store.write(extend):
+    try:
+        extended = await services(request).store.write(extend)
+    except OverLimit as over:
+        return await _detail(request, tenants, session_id, 403, extend_error=_over_limit(over), minutes=text)
+    if not extended:
         return await _detail(request, tenants, session_id, 409, extend_error=ENDED)
     services(request).jobs.wake()
     return Redirect(f"/admin/sessions/{session.id}?done=extended", status_code=303)
+
+
+@get("/sessions/{session_id:int}/revoke", guards=[may_change])
+async def session_revoke_form(request: Request, tenants: Tenants, session_id: FromPath[int]) -> Template:
+    session = await _session(request, tenants, session_id)
+    if not session.live:
+        return await _detail(request, tenants, session_id, 409, revoke_error=ENDED)
+    router = await services(request).store.read(routers.names, [session.router_id])
+    now = services(request).clock.now()
+    # Still connecting: its time has not started, so all of it is lost.
+    left = f"The {left_until(session.expires_at, now)} left are" if session.expires_at else "Its paid time is"
+    return await page(
+        request,
+        "confirm",
+        title=f"End access for {session.mac}?",
+        consequences=[
+            f"The device is taken off {router[session.router_id]} now: it is offline within seconds.",
+            f"{left} not refunded: to get back online, the customer pays again.",
+            "The session stays in the history, with what paid for it.",
+        ],
+        action=f"/admin/sessions/{session.id}/revoke",
+        button="End access now",
+        back=f"/admin/sessions/{session.id}",
+    )
 
 
 @post("/sessions/{session_id:int}/revoke", guards=[may_change])
@@ -280,10 +320,36 @@ def _read_device(fields: dict[str, str]) -> tuple[str, str, str | None]:
         return "That IP address is not one; leave it empty and the router finds the device.", mac, None
 
 
+def _within_limit(db: Connection, request: Request, tenant_id: int, minutes: int) -> None:
+    """Staff give goodwill up to the business's daily limit each (OverLimit past it); owners freely."""
+    admin = request.state.admin
+    if admin.may(GIVE_TIME_FREELY):
+        return
+    zone, now = services(request).settings.store.timezone, services(request).clock.now()
+    goodwill.allow(db, tenant_id, admin.email, minutes, local_midnight(zone, now.astimezone(zone).date()))
+
+
+def _over_limit(over: OverLimit) -> str:
+    left = f"you can give {over.left} more minutes today" if over.left else "you have no minutes left today"
+    return (
+        f"That is more than you may give: {left}, of the {over.limit} a day the owner allows each"
+        " staff member. Ask the owner to give it, or to raise the limit on the Team page."
+    )
+
+
 def _audit(db: Connection, request: Request, session: Session, action: str, detail: dict) -> None:
     audit_change(
         db, request, tenant_id=session.tenant_id, action=action, target=f"session:{session.id}", detail=detail
     )
 
 
-handlers = [session_list, grant_form, grant, session_detail, session_extend, session_revoke, session_move]
+handlers = [
+    session_list,
+    grant_form,
+    grant,
+    session_detail,
+    session_extend,
+    session_revoke_form,
+    session_revoke,
+    session_move,
+]

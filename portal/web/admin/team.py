@@ -8,13 +8,17 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from ...store import Connection
 from ...tenancy import admins
+from ...tenancy import tenants as tenants_table
 from ...tenancy.admins import By, Member, NotInTeam
 from ...tenancy.passwords import hash_password
 from ...tenancy.tenants import TenantError
+from ...typed_numbers import whole
 from .base import (
     CurrentAdmin,
     Tenants,
+    audit_change,
     form_fields,
     may_change,
     page,
@@ -27,8 +31,9 @@ from .base import (
 
 ROLE_NAMES = {
     "owner": "Owner: everything, the team too",
-    "staff": "Staff: sees everything, changes no money and no credentials",
+    "staff": "Staff: the counter (vouchers, time up to a daily limit, checking routers); sees the rest",
 }
+MAX_GOODWILL = 24 * 60  # minutes a day: more than a whole day each is no limit at all
 
 
 def _by(request: Request, admin: CurrentAdmin, tenants: Tenants) -> By:
@@ -37,8 +42,14 @@ def _by(request: Request, admin: CurrentAdmin, tenants: Tenants) -> By:
 
 async def _team_page(request: Request, by: By, status_code: int = 200, **extra) -> Template:
     members = await _members(request, by)
+    business = await services(request).store.read(tenants_table.get, by.tenant_id)
     return await page(
-        request, "team", status_code=status_code, members=members, role_names=ROLE_NAMES, **extra
+        request,
+        "team",
+        status_code=status_code,
+        members=members,
+        role_names=ROLE_NAMES,
+        **{"goodwill": str(business.staff_goodwill_minutes), **extra},
     )
 
 
@@ -69,6 +80,33 @@ async def invite(request: Request, admin: CurrentAdmin, tenants: Tenants) -> Tem
     if refused:
         return refused
     return await _team_page(request, by, told={"email": email, "password": password, "invited": True})
+
+
+@post("/team/goodwill", guards=[may_change])
+async def set_goodwill(request: Request, admin: CurrentAdmin, tenants: Tenants) -> Template | Redirect:
+    """How many minutes of Wi-Fi each staff member may give away a day (tenancy/goodwill.py)."""
+    by = _by(request, admin, tenants)
+    typed = form_fields(await request.form()).get("goodwill", "").strip()
+    minutes = whole(typed, 5)
+    if minutes is None or minutes > MAX_GOODWILL:
+        error = f"Give the minutes as a whole number from 0 (none) to {MAX_GOODWILL:,} (a whole day)."
+        return await _team_page(request, by, status_code=400, goodwill_error=error, goodwill=typed)
+
+    def change(db: Connection) -> None:
+        if tenants_table.set_staff_goodwill(db, by.tenant_id, minutes):
+            target = f"tenant:{by.tenant_id}"
+            detail = {"minutes": minutes}
+            audit_change(
+                db,
+                request,
+                tenant_id=by.tenant_id,
+                action="staff_goodwill_changed",
+                target=target,
+                detail=detail,
+            )
+
+    await services(request).store.write(change)
+    return Redirect("/admin/team?done=saved#goodwill", status_code=303)
 
 
 @post("/team/{user_id:int}/reset", guards=[may_change])
@@ -146,4 +184,4 @@ async def remove(
     return Redirect("/admin/team?done=removed", status_code=303)
 
 
-handlers = [team, invite, reset, unlock, set_role, remove_form, remove]
+handlers = [team, invite, set_goodwill, reset, unlock, set_role, remove_form, remove]

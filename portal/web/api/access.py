@@ -67,16 +67,20 @@ class AccessPage(msgspec.Struct, frozen=True):
 
 
 def _package(db: Connection, tenant_id: int, asked: int | str | None) -> Package | None:
+    """The package asked for by id or name (one removed is no longer given), or the cheapest on sale."""
     if isinstance(asked, int):
-        return packages.get(db, asked, of_tenant(tenant_id))
+        package = packages.get(db, asked, of_tenant(tenant_id))
+        return package if package is not None and package.removed_at is None else None
     if isinstance(asked, str):
         return packages.by_name(db, tenant_id, asked)
     return packages.cheapest(db, tenant_id)
 
 
 def _router_id(db: Connection, tenant_id: int, name: str) -> int | None:
+    """The business's router of this name, if it is in use (not disabled or removed)."""
     router = routers.by_name(db, name)
-    return router.id if router is not None and router.tenant_id == tenant_id else None
+    in_use = router is not None and router.disabled_at is None and router.removed_at is None
+    return router.id if in_use and router.tenant_id == tenant_id else None
 
 
 def _give(db: Connection, services, client: ApiClient, asked: AccessRequest) -> tuple[ApiSession, bool]:

@@ -137,7 +137,7 @@ class Site:
 
 def find_site(db: Connection, router_name: str) -> Site | None:
     router = routers.by_name(db, router_name)
-    if router is None:
+    if router is None or router.disabled_at is not None:  # a disabled router sells nothing
         return None
     tenant = tenants.get(db, router.tenant_id)
     account_id = router.mpesa_account_id or accounts.first_of_tenant(db, router.tenant_id)

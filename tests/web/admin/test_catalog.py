@@ -116,7 +116,7 @@ async def test_editing_a_package_records_what_changed_and_syncs_the_routers(
     assert json.loads(detail) == {"price": [30, 35]}
 
 
-async def test_packages_can_be_hidden_and_reordered(settings, clock, vault, store, alpha):
+async def test_packages_can_be_disabled_and_reordered(settings, clock, vault, store, alpha):
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
         csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
         await http.post(f"{base}/admin/packages/new", data={**PACKAGE, "csrf": csrf})
@@ -125,9 +125,7 @@ async def test_packages_can_be_hidden_and_reordered(settings, clock, vault, stor
         await http.post(
             f"{base}/admin/packages/{second}/move", data={"csrf": csrf, "direction": "up"}
         )  # at the top
-        hidden = await http.post(
-            f"{base}/admin/packages/{alpha.package_id}/hide", data={"csrf": csrf, "hidden": "1"}
-        )
+        hidden = await http.post(f"{base}/admin/packages/{alpha.package_id}/disable", data={"csrf": csrf})
         vouchers_page = await http.get(f"{base}/admin/vouchers")
     order = [row[0] for row in await rows(store, "SELECT name FROM packages ORDER BY position")]
     assert order == ["Evening", "Alpha hour"]
@@ -135,7 +133,7 @@ async def test_packages_can_be_hidden_and_reordered(settings, clock, vault, stor
     assert await value(store, "SELECT hidden FROM packages WHERE id = ?", (alpha.package_id,)) == 1
     assert "Alpha hour" not in vouchers_page.text  # no new vouchers for a package that is not sold
     actions = [row[0] for row in await rows(store, "SELECT action FROM audit_events")]
-    assert "package_hidden" in actions and "package_moved" in actions
+    assert "package_disabled" in actions and "package_moved" in actions
 
 
 async def test_a_voucher_batch_is_stored_as_fingerprints_and_ciphertext(settings, clock, vault, store, alpha):
@@ -242,3 +240,157 @@ async def test_a_batch_sells_at_the_price_asked_and_the_owner_marks_it_sold_once
         ("vouchers_sold", 1000),  # once: the second press found none left unsold
     ]
     assert '<td class="num">KES 1,000</td>' in listing.text
+
+
+WIFI_PAGE = {"router": "alpha-router", "mac": "AA:BB:CC:DD:EE:01", "ip": "10.5.50.9"}
+
+
+async def test_a_disabled_package_is_not_offered_on_the_wifi_page_until_enabled_again(
+    settings, clock, vault, store, alpha
+):
+    package = f"/admin/packages/{alpha.package_id}"
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        offered = await http.get(base, params=WIFI_PAGE)
+        asked = await http.get(f"{base}{package}/disable")
+        still_offered = await http.get(base, params=WIFI_PAGE)
+        disabled = await http.post(f"{base}{package}/disable", data={"csrf": csrf})
+        not_offered = await http.get(base, params=WIFI_PAGE)
+        await http.post(f"{base}{package}/enable", data={"csrf": csrf})
+        offered_again = await http.get(base, params=WIFI_PAGE)
+    assert "Alpha hour" in offered.text and "Alpha hour" in still_offered.text
+    assert "The Wi-Fi page no longer offers Alpha hour" in asked.text
+    assert "1 customer is online with it now: they keep their time until it ends." in asked.text
+    assert "Disabled. You can enable it again" in disabled.text
+    assert "Alpha hour" not in not_offered.text and "No packages are on sale right now" in not_offered.text
+    assert "Alpha hour" in offered_again.text
+    actions = await rows(
+        store, "SELECT action FROM audit_events WHERE target = ?", (f"package:{alpha.package_id}",)
+    )
+    assert [row[0] for row in actions] == ["package_disabled", "package_enabled"]
+
+
+async def test_a_package_nobody_bought_is_deleted_and_one_with_history_kept_off_the_list(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        await http.post(f"{base}/admin/packages/new", data={**PACKAGE, "csrf": csrf})
+        unsold = await value(store, "SELECT id FROM packages WHERE name = 'Evening'")
+        ask_unsold = await http.get(f"{base}/admin/packages/{unsold}/remove")
+        deleted = await http.post(f"{base}/admin/packages/{unsold}/remove", data={"csrf": csrf})
+        ask_sold = await http.get(f"{base}/admin/packages/{alpha.package_id}/remove")
+        kept = await http.post(f"{base}/admin/packages/{alpha.package_id}/remove", data={"csrf": csrf})
+        session = await http.get(f"{base}/admin/sessions/{alpha.session_id}")
+    assert "Nothing was ever sold or used through Evening: it is deleted" in ask_unsold.text
+    assert deleted.url.path == "/admin/packages" and "Deleted." in deleted.text
+    assert await value(store, "SELECT count(*) FROM packages WHERE id = ?", (unsold,)) == 0
+    assert "Alpha hour has history (3 payments, sessions, vouchers or receipts name it)" in ask_sold.text
+    assert "Kept for the books" in kept.text or "kept for the books" in kept.text
+    assert "Alpha hour" not in kept.text.split("<table")[1]  # off the list
+    assert "Alpha hour" in session.text  # the books still name it
+    [row] = await rows(store, "SELECT hidden, removed_at FROM packages WHERE id = ?", (alpha.package_id,))
+    assert row["hidden"] == 1 and row["removed_at"] is not None
+
+
+async def test_voiding_asks_first_saying_what_happens_and_acts_only_on_confirm(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        made = await http.post(
+            f"{base}/admin/vouchers", data={"csrf": csrf, "package_id": alpha.package_id, "count": "3"}
+        )
+        batch = made.url.path.rsplit("/", 1)[1]
+        asked = await http.get(f"{base}/admin/vouchers/{batch}/void")
+        unused_when_asked = await value(store, "SELECT count(*) FROM vouchers WHERE state = 'unused'")
+        voided = await http.post(f"{base}/admin/vouchers/{batch}/void", data={"csrf": csrf})
+    assert f'href="/admin/vouchers/{batch}/void"' in made.text  # a link to the question, not a form
+    assert asked.status_code == 200 and f"Void the 3 unused vouchers of batch {batch}?" in asked.text
+    assert "stop working now" in asked.text and "can&#39;t be undone" in asked.text
+    assert unused_when_asked == 3
+    assert "Unused vouchers in this batch are void." in voided.text
+    assert await value(store, "SELECT count(*) FROM vouchers WHERE state = 'void'") == 3
+
+
+async def test_a_batch_none_of_which_was_used_is_deleted_and_a_used_one_kept_with_its_unused_voided(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        batches = []
+        for _ in range(2):
+            made = await http.post(
+                f"{base}/admin/vouchers", data={"csrf": csrf, "package_id": alpha.package_id, "count": "2"}
+            )
+            batches.append(made.url.path.rsplit("/", 1)[1])
+        unused, used = batches
+        await execute(
+            store,
+            "UPDATE vouchers SET state = 'used', used_at = created_at WHERE id = ("
+            "SELECT min(id) FROM vouchers WHERE batch = ?)",
+            (used,),
+        )
+        ask_unused = await http.get(f"{base}/admin/vouchers/{unused}/remove")
+        await http.post(f"{base}/admin/vouchers/{unused}/remove", data={"csrf": csrf})
+        ask_used = await http.get(f"{base}/admin/vouchers/{used}/remove")
+        kept = await http.post(f"{base}/admin/vouchers/{used}/remove", data={"csrf": csrf})
+    assert "None of its 2 vouchers was used or sold: the batch is deleted" in ask_unused.text
+    assert "1 of its vouchers were used or sold, so the batch is not deleted" in ask_used.text
+    assert "Its 1 unused vouchers are voided now" in ask_used.text
+    assert unused not in kept.text and used not in kept.text  # neither is listed
+    states = await rows(store, "SELECT batch, state, removed_at IS NOT NULL FROM vouchers ORDER BY id")
+    assert [tuple(row) for row in states] == [(used, "used", 1), (used, "void", 1)]
+
+
+async def test_staff_make_a_batch_at_the_packages_price_print_it_and_mark_it_sold(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.staff)).text)
+        form = await http.get(f"{base}/admin/vouchers")
+        cheaper = await http.post(
+            f"{base}/admin/vouchers",
+            data={"csrf": csrf, "package_id": alpha.package_id, "count": "2", "price": "0"},
+        )
+        made = await http.post(
+            f"{base}/admin/vouchers", data={"csrf": csrf, "package_id": alpha.package_id, "count": "2"}
+        )
+        batch = made.url.path.rsplit("/", 1)[1]
+        sheet = await http.get(f"{base}/admin/vouchers/{batch}/print")
+        sold = await http.post(f"{base}/admin/vouchers/{batch}/sold", data={"csrf": csrf})
+    assert 'action="/admin/vouchers"' in form.text and 'name="price"' not in form.text
+    assert cheaper.status_code == 403 and "sell at their package&#39;s price" in cheaper.text
+    assert len(CODE.findall(made.text)) == 2 and sheet.text.count('class="ticket"') == 2
+    assert "count as sold now" in sold.text
+    found = await rows(store, "SELECT price, made_by, sold_at IS NOT NULL FROM vouchers")
+    assert [tuple(row) for row in found] == [(30, alpha.staff_id, 1)] * 2
+    actors = await rows(
+        store, "SELECT actor, action FROM audit_events WHERE action LIKE 'vouchers_%' ORDER BY id"
+    )
+    assert [tuple(row) for row in actors] == [
+        (alpha.staff, "vouchers_generated"),
+        (alpha.staff, "vouchers_sold"),
+    ]
+
+
+async def test_staff_see_no_unused_codes_of_a_batch_someone_else_made(settings, clock, vault, store, alpha):
+    async with (
+        serving(create_app(settings, clock=clock, vault=vault)) as base,
+        browser() as owner,
+        browser() as staff,
+    ):
+        csrf = csrf_of((await sign_in(owner, base, alpha.owner)).text)
+        made = await owner.post(
+            f"{base}/admin/vouchers", data={"csrf": csrf, "package_id": alpha.package_id, "count": "2"}
+        )
+        batch = made.url.path.rsplit("/", 1)[1]
+        await sign_in(staff, base, alpha.staff)
+        seen = await staff.get(f"{base}/admin/vouchers/{batch}")
+        sheet = await staff.get(f"{base}/admin/vouchers/{batch}/print")
+    codes = CODE.findall(made.text)
+    assert len(codes) == 2
+    assert seen.status_code == 200 and not any(code in seen.text for code in codes)
+    assert 'id="codes-hidden"' in seen.text and "/print" not in seen.text
+    assert sheet.status_code == 403 and not any(code in sheet.text for code in codes)
+    assert "for whoever made it, and the owner" in sheet.text

@@ -546,3 +546,111 @@ async def test_a_router_outside_the_allowed_networks_is_refused_when_added_edite
     assert await value(store, "SELECT count(*) FROM routers") == 1
     assert not emulator.sentences and not emulator.connections
     assert f"127.0.0.1:{emulator.port}" in listed.text  # routers are listed by host and port
+
+
+def attention_of(dashboard: str) -> str:
+    """The dashboard's "Needs attention" box."""
+    return dashboard.split('class="card alerts"')[1].split("</section>")[0] if "alerts" in dashboard else ""
+
+
+async def test_a_mistyped_router_disabled_or_removed_leaves_needs_attention(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        await http.post(f"{base}/admin/routers/new", data={**ROUTER, "csrf": csrf})
+        mistyped = await value(store, "SELECT id FROM routers WHERE name = ?", (ROUTER["name"],))
+        # It never answers: its plans keep failing, and so does its connection.
+        await execute(store, "UPDATE routers SET last_error = 'no route to host' WHERE id = ?", (mistyped,))
+        await execute(
+            store,
+            "UPDATE router_tasks SET attempts = 5, last_error = 'no route' WHERE router_id = ?",
+            (mistyped,),
+        )
+        alarmed = await http.get(f"{base}/admin")
+        asked = await http.get(f"{base}/admin/routers/{mistyped}/disable")
+        disabled = await http.post(f"{base}/admin/routers/{mistyped}/disable", data={"csrf": csrf})
+        calm = await http.get(f"{base}/admin")
+        asked_removal = await http.get(f"{base}/admin/routers/{mistyped}/remove")
+        removed = await http.post(f"{base}/admin/routers/{mistyped}/remove", data={"csrf": csrf})
+        again = await http.post(f"{base}/admin/routers/new", data={**ROUTER, "csrf": csrf})
+    assert "Router unreachable" in alarmed.text and "Router tasks failing" in alarmed.text
+    assert "cafe-annex" in attention_of(alarmed.text)
+    assert "It leaves “Needs attention” and “Router tasks failing”" in asked.text
+    assert (
+        "Disabled. You can enable it again" in disabled.text and "sells nothing, not checked" in disabled.text
+    )
+    assert "cafe-annex" not in attention_of(calm.text)  # (the seeded router stays: it is unreachable too)
+    assert "Nothing was ever sold or used through cafe-annex: it is deleted" in asked_removal.text
+    assert "Deleted." in removed.text and "cafe-annex" not in removed.text.split("<table")[1]
+    assert again.url.path == "/admin/routers"  # the name is free again
+    actions = await rows(
+        store, "SELECT action, detail FROM audit_events WHERE target = ? ORDER BY id", (f"router:{mistyped}",)
+    )
+    assert [row[0] for row in actions] == [
+        "router_added",
+        "router_disabled",
+        "router_removed",
+        "router_added",
+    ]
+    assert json.loads(actions[2][1]) == {"name": "cafe-annex", "kept": False}
+
+
+async def test_a_router_with_customers_is_kept_for_the_books_and_its_wifi_page_sells_nothing(
+    settings, clock, vault, store, alpha
+):
+    wifi_page = {"router": "alpha-router", "mac": "AA:BB:CC:DD:EE:01", "ip": "10.5.50.9"}
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        selling = await http.get(base, params=wifi_page)
+        asked = await http.get(f"{base}/admin/routers/{alpha.router_id}/remove")
+        kept = await http.post(f"{base}/admin/routers/{alpha.router_id}/remove", data={"csrf": csrf})
+        not_selling = await http.get(base, params=wifi_page)
+        session = await http.get(f"{base}/admin/sessions/{alpha.session_id}")
+    assert "Alpha hour" in selling.text
+    assert "alpha-router has history" in asked.text and "kept for the books" in asked.text
+    assert "1 customer is online through alpha-router now: they keep their time until it ends" in asked.text
+    assert "kept for the books" in kept.text and "alpha-router" not in kept.text.split("<table")[1]
+    assert not_selling.status_code == 404 and "Alpha hour" not in not_selling.text
+    assert "alpha-router" in session.text  # the books name it still
+    state = await value(store, "SELECT state FROM access_sessions WHERE id = ?", (alpha.session_id,))
+    assert state == "active"  # the customer keeps their time
+
+
+async def test_disabling_an_account_asks_first_and_its_routers_pay_into_the_next_one(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        await http.post(f"{base}/admin/mpesa/new", data={**ACCOUNT, "csrf": csrf})
+        asked = await http.get(f"{base}/admin/mpesa/{alpha.account_id}/disable")
+        named_when_asked = await value(
+            store, "SELECT mpesa_account_id FROM routers WHERE id = ?", (alpha.router_id,)
+        )
+        disabled = await http.post(f"{base}/admin/mpesa/{alpha.account_id}/disable", data={"csrf": csrf})
+        enabled = await http.post(f"{base}/admin/mpesa/{alpha.account_id}/enable", data={"csrf": csrf})
+    assert "New payments stop going to alpha-paybill" in asked.text
+    assert "alpha-router take payments through Shop till from now on." in asked.text
+    assert named_when_asked == alpha.account_id
+    assert "Disabled." in disabled.text
+    assert "Enabled" in enabled.text
+    assert await value(store, "SELECT mpesa_account_id FROM routers WHERE id = ?", (alpha.router_id,)) is None
+    assert (
+        await value(store, "SELECT disabled_at FROM mpesa_accounts WHERE id = ?", (alpha.account_id,)) is None
+    )
+
+
+async def test_staff_check_a_routers_connection_but_change_nothing_of_it(
+    settings, clock, vault, store, alpha, emulator
+):
+    await on_emulator(store, vault, alpha.router_id, emulator.port)
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.staff)).text)
+        listed = await http.get(f"{base}/admin/routers")
+        checked = await http.post(f"{base}/admin/routers/{alpha.router_id}/check", data={"csrf": csrf})
+        disabling = await http.post(f"{base}/admin/routers/{alpha.router_id}/disable", data={"csrf": csrf})
+    assert "Check connection" in listed.text
+    assert "/edit" not in listed.text and "/remove" not in listed.text and "/disable" not in listed.text
+    assert checked.status_code == 200 and "alpha-router answers" in checked.text
+    assert disabling.status_code == 403
+    assert await value(store, "SELECT disabled_at FROM routers WHERE id = ?", (alpha.router_id,)) is None

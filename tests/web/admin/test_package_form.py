@@ -29,7 +29,7 @@ def test_a_stored_package_fills_its_form_back_in_the_largest_whole_unit():
     spec, _ = read_package(
         {**FORM, "duration": "90", "duration_unit": "minutes", "data_cap": "3", "data_cap_unit": "GB"}
     )
-    stored = Package(id=1, tenant_id=1, position=1, hidden=False, **asdict(spec))
+    stored = Package(id=1, tenant_id=1, position=1, hidden=False, removed_at=None, **asdict(spec))
     fields = package_fields(stored)
     assert (fields["duration"], fields["duration_unit"]) == ("90", "minutes")
     assert (fields["data_cap"], fields["data_cap_unit"]) == ("3", "GB")

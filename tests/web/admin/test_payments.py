@@ -364,6 +364,23 @@ async def test_staff_see_payments_but_cannot_reverse_them(settings, clock, vault
     assert await value(store, "SELECT state FROM payments WHERE id = ?", (alpha.paid_payment_id,)) == "paid"
 
 
+async def test_staff_download_no_list_of_phone_numbers_and_are_shown_no_link_to_one(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        await sign_in(http, base, alpha.staff)
+        listed = await http.get(f"{base}/admin/payments")
+        payments_csv = await http.get(f"{base}/admin/payments.csv")
+        report = await http.get(f"{base}/admin/reports")
+        report_csv = await http.get(f"{base}/admin/reports.csv")
+    assert "0712 345 678" in listed.text  # looking a customer up is support
+    assert "payments.csv" not in listed.text and "reports.csv" not in report.text
+    for refused in (payments_csv, report_csv):
+        assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+        assert "Lists of customers&#39; phone numbers are for the owner to download" in refused.text
+        assert "254712345678" not in refused.text
+
+
 async def test_a_platform_admin_sees_every_tenant_and_can_pick_one(settings, clock, vault, store, alpha):
     beta = await seed_tenant(store, clock, vault, "beta", phone="254722000000")
     await store.write(

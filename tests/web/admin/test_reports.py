@@ -110,7 +110,7 @@ async def test_the_csv_opens_in_a_spreadsheet_as_text_that_never_runs(settings, 
         "UPDATE c2b_payments SET bill_ref = '-2+3', msisdn = '+254 7** 149' WHERE receipt = 'RRENT03000'",
     )
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
-        await sign_in(http, base, alpha.staff)  # staff read reports too
+        await sign_in(http, base, alpha.owner)
         exported = await http.get(f"{base}/admin/reports.csv?{TWO_DAYS}")
 
     assert exported.content.startswith("\ufeff".encode())  # Excel reads it as UTF-8

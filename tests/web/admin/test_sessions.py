@@ -9,11 +9,11 @@ import pytest
 from portal.app import create_app
 from portal.clock import to_text
 from portal.gateways.routeros.durations import parse_duration
-from tests.conftest import eventually, free_port, rows, serving, value
+from tests.conftest import eventually, execute, free_port, rows, serving, value
 from tests.seed import insert, insert_payment, insert_session, on_emulator, seed_tenant
 from tests.web.admin.client import browser, csrf_of, sign_in
 
-NEW_MAC = "AA:BB:CC:DD:EE:77"
+NEW_MAC, OTHER_MAC = "AA:BB:CC:DD:EE:77", "AA:BB:CC:DD:EE:78"
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ async def test_access_given_by_hand_puts_the_device_online_for_the_packages_time
         (
             alpha.owner,
             f"session:{session['id']}",
-            {"mac": NEW_MAC, "router": "alpha-router", "package": "Alpha hour"},
+            {"mac": NEW_MAC, "router": "alpha-router", "package": "Alpha hour", "minutes": 60},
             "127.0.0.1",
         )
     ]
@@ -222,14 +222,15 @@ async def test_session_forms_explain_mistakes_and_change_nothing(settings, clock
     assert not await value(store, "SELECT count(*) FROM router_tasks WHERE kind IN ('extend', 'revoke')")
 
 
-async def test_staff_see_a_session_without_its_forms(settings, clock, vault, store, alpha):
+async def test_staff_see_a_session_with_add_time_but_not_move_or_end_it(settings, clock, vault, store, alpha):
     async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
         await sign_in(http, base, alpha.staff)
         listed = await http.get(f"{base}/admin/sessions")
         detail = await http.get(f"{base}/admin/sessions/{alpha.session_id}")
     assert detail.status_code == 200 and "AA:BB:CC:00:00:01" in detail.text
-    assert "Details" in listed.text and "Manage" not in listed.text
-    for form in ("/extend", "/move", "/revoke"):
+    assert "Manage" in listed.text and "Give access" in listed.text
+    assert f"/admin/sessions/{alpha.session_id}/extend" in detail.text
+    for form in ("/move", "/revoke"):
         assert form not in detail.text
 
 
@@ -341,3 +342,99 @@ async def test_sessions_say_who_paid_who_gave_the_time_and_which_payment_was_rev
     assert reversed_link + "reversed</a>" in paid_row
     assert "given by owner@alpha.example" in given_row
     assert "0712 ••• 678" in seen_by_staff and "0712 345 678" not in seen_by_staff
+
+
+async def test_ending_access_asks_first_saying_what_happens_and_acts_only_on_confirm(
+    settings, clock, vault, store, alpha
+):
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        detail = await http.get(f"{base}/admin/sessions/{alpha.session_id}")
+        asked = await http.get(f"{base}/admin/sessions/{alpha.session_id}/revoke")
+        state_when_asked = await value(
+            store, "SELECT state FROM access_sessions WHERE id = ?", (alpha.session_id,)
+        )
+        confirmed = await http.post(f"{base}/admin/sessions/{alpha.session_id}/revoke", data={"csrf": csrf})
+    assert f'href="/admin/sessions/{alpha.session_id}/revoke"' in detail.text  # a link, not a form
+    assert asked.status_code == 200 and 'id="confirm"' in asked.text
+    assert "taken off alpha-router now" in asked.text
+    assert "The 1 h left are not refunded" in asked.text
+    assert state_when_asked == "active"
+    assert "Access ended" in confirmed.text
+    assert (
+        await value(store, "SELECT state FROM access_sessions WHERE id = ?", (alpha.session_id,)) == "revoked"
+    )
+
+
+async def test_staff_give_goodwill_time_within_the_daily_limit_and_are_refused_past_it(
+    settings, clock, vault, store, alpha
+):
+    await execute(store, "UPDATE tenants SET staff_goodwill_minutes = 90")
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.staff)).text)
+        extend = f"{base}/admin/sessions/{alpha.session_id}/extend"
+        within = await http.post(extend, data={"csrf": csrf, "minutes": "30"})
+        # The package is an hour: 30 + 60 is the day's 90.
+        given = await http.post(
+            f"{base}/admin/sessions/new",
+            data={"csrf": csrf, "router_id": alpha.router_id, "package_id": alpha.package_id, "mac": NEW_MAC},
+        )
+        past = await http.post(extend, data={"csrf": csrf, "minutes": "1"})
+        clock.advance(days=1)  # a new day in Nairobi: the limit starts again
+        next_day = await http.post(
+            f"{base}/admin/sessions/new",
+            data={
+                "csrf": csrf,
+                "router_id": alpha.router_id,
+                "package_id": alpha.package_id,
+                "mac": OTHER_MAC,
+            },
+        )
+    assert within.status_code == 200 and "Time added" in within.text
+    assert given.status_code == 200 and "Access given" in given.text
+    assert past.status_code == 403
+    assert "you have no minutes left today, of the 90 a day the owner allows each staff member" in past.text
+    assert next_day.status_code == 200 and "Access given" in next_day.text
+    given_by = await rows(
+        store,
+        "SELECT actor, action FROM audit_events WHERE action IN ('session_extended', 'session_granted')"
+        " ORDER BY id",
+    )
+    assert [tuple(row) for row in given_by] == [
+        (alpha.staff, "session_extended"),
+        (alpha.staff, "session_granted"),
+        (alpha.staff, "session_granted"),
+    ]
+    paid = await value(store, "SELECT paid_seconds FROM access_sessions WHERE id = ?", (alpha.session_id,))
+    assert paid == 3600 + 30 * 60
+
+
+async def test_staff_are_told_what_is_left_when_a_package_is_more_than_that(
+    settings, clock, vault, store, alpha
+):
+    await execute(store, "UPDATE tenants SET staff_goodwill_minutes = 45")
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.staff)).text)
+        await http.post(
+            f"{base}/admin/sessions/{alpha.session_id}/extend", data={"csrf": csrf, "minutes": "15"}
+        )
+        refused = await http.post(
+            f"{base}/admin/sessions/new",
+            data={"csrf": csrf, "router_id": alpha.router_id, "package_id": alpha.package_id, "mac": NEW_MAC},
+        )
+    assert refused.status_code == 400
+    assert (
+        "Alpha hour gives 1 h. That is more than you may give: you can give 30 more minutes today"
+        in refused.text
+    )
+    assert not await value(store, "SELECT count(*) FROM access_sessions WHERE mac = ?", (NEW_MAC,))
+
+
+async def test_owners_give_time_beyond_the_staff_limit(settings, clock, vault, store, alpha):
+    await execute(store, "UPDATE tenants SET staff_goodwill_minutes = 0")
+    async with serving(create_app(settings, clock=clock, vault=vault)) as base, browser() as http:
+        csrf = csrf_of((await sign_in(http, base, alpha.owner)).text)
+        added = await http.post(
+            f"{base}/admin/sessions/{alpha.session_id}/extend", data={"csrf": csrf, "minutes": "120"}
+        )
+    assert added.status_code == 200 and "Time added" in added.text

@@ -213,3 +213,22 @@ async def test_staff_see_no_team_and_an_owner_reaches_no_one_of_another_business
     assert 'href="/admin/team"' not in dashboard.text
     assert await value(store, "SELECT count(*) FROM admin_users WHERE disabled_at IS NOT NULL") == 0
     assert await team_audit(store) == []
+
+
+async def test_the_owner_sets_how_much_time_staff_may_give_a_day(settings, clock, vault, store, alpha):
+    app = create_app(settings, clock=clock, vault=vault)
+    async with owner_and_staff_signed_in(app, alpha) as (base, owner, staff, csrf):
+        shown = await owner.get(f"{base}/admin/team")
+        saved = await owner.post(f"{base}/admin/team/goodwill", data={"csrf": csrf, "goodwill": "45"})
+        typo = await owner.post(f"{base}/admin/team/goodwill", data={"csrf": csrf, "goodwill": "lots"})
+        by_staff = await staff.post(
+            f"{base}/admin/team/goodwill",
+            data={"csrf": csrf_of((await staff.get(f"{base}/admin")).text), "goodwill": "999"},
+        )
+    assert 'name="goodwill" inputmode="numeric" value="60"' in shown.text
+    assert saved.url.path == "/admin/team" and 'value="45"' in saved.text
+    assert typo.status_code == 400 and "a whole number from 0 (none) to 1,440" in typo.text
+    assert 'value="lots"' in typo.text
+    assert by_staff.status_code == 403
+    assert await value(store, "SELECT staff_goodwill_minutes FROM tenants") == 45
+    assert await team_audit(store) == [(alpha.owner, "staff_goodwill_changed", "tenant:1", '{"minutes": 45}')]
