@@ -1,4 +1,5 @@
-"""Bodies Hypothesis makes up, thrown at every hook and every customer form: none is answered with a 5xx.
+"""Bodies Hypothesis makes up, thrown at every hook, every customer form and every admin form (signed in as
+the owner, with a valid CSRF token): none is answered with a 5xx.
 
 In process (Litestar's test client, Daraja's simulator behind an ASGI transport), so a few thousand
 requests take seconds rather than minutes. The shapes are Daraja's, with any JSON where a value goes,
@@ -6,24 +7,32 @@ and plain bytes and JSON of any shape besides.
 """
 
 import json
+import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
+from portal import settings as config
 from portal.access import routers
 from portal.app import create_app
 from portal.billing import payments
 from portal.catalog import packages
 from portal.cli.demo import DEMO_DEVICE, DEMO_ROUTER, connect, seed
+from portal.clock import FixedClock
 from portal.mpesa import accounts
+from portal.mpesa.form import SECRETS
 from portal.sim.daraja import create_simulator
-from portal.vault import new_token
+from portal.vault import Vault, new_token
 from tests.conftest import execute, free_port
+from tests.web.admin.client import csrf_of
 
 EXAMPLES = 400  # per hook and per form: 9 targets, 3,600 requests
 
@@ -126,6 +135,7 @@ class Box:
     check: str
     ref: str
     device: dict
+    owner: tuple[str, str]  # email, password
 
 
 @pytest.fixture
@@ -172,6 +182,7 @@ async def box(settings, clock, vault):
                 "ip": DEMO_DEVICE[1],
                 "package": str(package.id),
             },
+            owner=(demo.admin_email, demo.admin_password),
         )
 
 
@@ -208,4 +219,49 @@ async def test_no_form_makes_a_customer_page_answer_a_5xx(box, form, data):
     ref = data.draw(st.sampled_from([box.ref]) | st.text(min_size=1, max_size=30), label="ref")
     path = form.format(ref=quote(ref, safe=""))
     response = await box.client.post(path, data=device | typed)
+    assert response.status_code < 500, response.text
+
+
+ADMIN_EXAMPLES = 40  # per admin form: 51 forms, about 2,000 requests
+# Every field name the admin's forms have (named in their templates, the credentials' in mpesa/form.py),
+# and one no form has.
+NAMED = re.compile(r'(?:name="|\b(?:input|select|secret)\(")(\w+)')
+TEMPLATES = Path(__file__).parents[2] / "templates" / "admin"
+NAMES = {name for page in TEMPLATES.glob("*.html") for name in NAMED.findall(page.read_text())}
+ADMIN_FIELDS = [*sorted(NAMES - {"csrf"}), *SECRETS, "other"]
+form_values = plausible.map(str) | st.text(max_size=60)
+
+
+def admin_forms() -> list[str]:
+    """Every form the admin posts to, as its route's path."""
+    # Built, not started: nothing is opened.
+    app = create_app(config.load(None, environ={}), clock=FixedClock(), vault=Vault([Fernet.generate_key()]))
+    return [
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and "POST" in route.methods and route.path.startswith("/admin")
+    ]
+
+
+@pytest.fixture
+async def signed_in(box):
+    """The box, its owner signed in: the CSRF token every admin form carries."""
+    login = await box.client.get("/admin/login")
+    form = {"email": box.owner[0], "password": box.owner[1], "csrf": csrf_of(login.text)}
+    dashboard = await box.client.post("/admin/login", data=form, follow_redirects=True)
+    assert dashboard.url.path == "/admin"
+    return csrf_of(dashboard.text)
+
+
+@pytest.mark.parametrize("form", admin_forms())
+@settings(
+    max_examples=ADMIN_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+async def test_no_form_makes_an_admin_page_answer_a_5xx(box, signed_in, form, data):
+    typed = data.draw(st.dictionaries(st.sampled_from(ADMIN_FIELDS), form_values), label="form")
+    # The demo's own rows (1, 2) and ones nobody has, for every id in the path.
+    ids = st.sampled_from(["1", "2"]) | st.integers(-1, 2**63).map(str) | st.text(min_size=1, max_size=20)
+    path = re.sub(r"\{[^}]+\}", lambda _: quote(data.draw(ids, label="id"), safe=""), form)
+    response = await box.client.post(path, data={**typed, "csrf": signed_in})
     assert response.status_code < 500, response.text
