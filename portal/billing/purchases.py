@@ -8,9 +8,6 @@ from ..store import Connection
 from ..tenancy import audit
 from . import c2b, payments, vouchers
 
-# What an admin does to a session that gives it time: access given to a device, time added to it.
-GIVING = ("session_granted", "session_extended")
-
 
 @dataclass(frozen=True)
 class Purchase:
@@ -40,7 +37,8 @@ def paid_by(db: Connection, session_ids: list[int]) -> dict[int, list[Purchase]]
         found.append((session_id, Purchase("voucher", None, batch, used_at)))
     for session_id, receipt, spent_at in c2b.for_sessions(db, session_ids):
         found.append((session_id, Purchase("by hand", None, receipt, spent_at)))
-    for target, actor, at in audit.done_to(db, [f"session:{id}" for id in session_ids], GIVING):
+    targets = [f"session:{id}" for id in session_ids]
+    for target, actor, at in audit.done_to(db, targets, audit.GOODWILL_ACTIONS):
         found.append((int(target.removeprefix("session:")), Purchase("given", None, actor, at)))
     by_session: dict[int, list[Purchase]] = {}
     for session_id, purchase in sorted(found, key=lambda item: (item[1].at, item[1].name)):

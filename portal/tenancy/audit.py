@@ -96,7 +96,9 @@ def done_to(
     return [(row["target"], row["actor"], from_text(row["at"])) for row in rows]
 
 
-GOODWILL_ACTIONS = ("session_granted", "session_extended")  # their detail says how many minutes were given
+# What an admin does to a session that gives it time by hand: access given to a device, time added to
+# it. Their detail says how many minutes were given.
+GOODWILL_ACTIONS = ("session_granted", "session_extended")
 
 
 def minutes_given(db: Connection, tenant_id: int, actor: str, since: datetime) -> int:
