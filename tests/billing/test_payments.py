@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from portal.billing import payments, timeline
+from portal.billing import earnings, payments, timeline
 from portal.clock import to_text
 from portal.tenancy import api_clients
 from portal.tenancy.scope import of_tenant
@@ -64,7 +64,8 @@ async def test_an_api_clients_paid_charge_is_no_wifi_money_but_is_in_the_owners_
     day = [clock.now() - timedelta(days=1), clock.now() + timedelta(seconds=1)]
     # Not "paid but not online" (it buys nothing to be online with), not earned from Wi-Fi.
     assert await store.read(payments.paid_unconnected, scope, day[0], day[1], [], 10) == []
-    assert await store.read(payments.paid_sums, scope, day) == [(0, None, 30, 1)]
+    quarters = [earnings.quarter_of(day[0]), earnings.quarter_of(day[1]) + timedelta(minutes=15)]
+    assert await store.read(earnings.prompt_sums, scope, quarters, None) == [(0, None, 30, 1)]
     assert [p.id for p in await store.read(payments.paid_between, scope, *day, ("paid",))] == [
         shop.paid_payment_id
     ]
