@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from portal.billing import earnings, payments
 from portal.clock import Clock, to_text
 from portal.store import Connection, Store
 from portal.tenancy import admins, tenants
@@ -178,8 +179,9 @@ def insert_session(
 
 
 def insert_payment(db: Connection, *, state: str, at: str, **values) -> int:
-    """A payment in `state` as of `at` (paid then, if it was paid)."""
-    return insert(
+    """A payment in `state` as of `at` (paid then, if it was paid), counted in the earnings as the
+    transition to paid counts it."""
+    payment_id = insert(
         db,
         "payments",
         ref=values.pop("ref", "P" + new_token(5).upper()),
@@ -192,6 +194,10 @@ def insert_payment(db: Connection, *, state: str, at: str, **values) -> int:
         paid_at=at if state in ("paid", "reversed") else None,
         **values,
     )
+    # An older portal's database has no earnings to count in: its upgrade counts what it finds.
+    if state == "paid" and db.value("SELECT count(*) FROM sqlite_master WHERE name = 'prompt_earnings'"):
+        earnings.count_paid(db, payments.get(db, payment_id))
+    return payment_id
 
 
 async def on_emulator(

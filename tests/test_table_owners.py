@@ -29,6 +29,7 @@ OWNERS = {
     "router_task_attempts": "access/outbox.py",
     "payments": "billing/payments.py",
     "payment_events": "billing/payments.py",
+    "prompt_earnings": "billing/earnings.py",
     "c2b_payments": "billing/c2b.py",
     "c2b_spends": "billing/c2b.py",
     "vouchers": "billing/vouchers.py",

@@ -31,7 +31,7 @@ from ..mpesa.callbacks import StkResult
 from ..mpesa.daraja import BusyError, DarajaClient, DarajaError
 from ..store import Conflict, Connection, Store
 from ..vault import Vault
-from . import payments
+from . import earnings, payments
 from .payments import OPEN, Payment
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,9 @@ def mark_paid(
     device's session and its router task. Wake the worker once it has committed."""
     paid = payments.to_paid(db, clock, payment_id, receipt=receipt, desc=desc)
     if paid:
-        _open_access(db, clock, vault, payments.get(db, payment_id))
+        payment = payments.get(db, payment_id)
+        earnings.count_paid(db, payment)
+        _open_access(db, clock, vault, payment)
     return paid
 
 

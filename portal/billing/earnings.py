@@ -8,6 +8,11 @@ PayBill or Till (C2B) for Wi-Fi, on the day a customer spent it on time (a PayBi
 other things too, which is not Wi-Fi's to count, and what is not spent yet is the customer's credit);
 and vouchers, on the day they sold (billing/vouchers.py). Each source is summed from its own table;
 the sums are added up here.
+
+Prompts are summed from `prompt_earnings`, which this module owns: money per quarter hour, package and
+router, added to in the transaction that makes a payment paid and taken out in the one that reverses
+it. A month is then a few thousand rows however many payments it had; and quarter hours in UTC serve
+every zone, since every zone's midnight falls on one.
 """
 
 from bisect import bisect_right
@@ -17,11 +22,65 @@ from zoneinfo import ZoneInfo
 
 from ..access import routers, sessions
 from ..catalog import packages
+from ..clock import to_text
 from ..store import Connection
 from ..tenancy.scope import Scope
 from . import c2b, payments, vouchers
 
 SOURCES = ("prompt", "by_hand", "vouchers")
+NO_ROUTER = 0  # prompt_earnings.router_key of a package paid for no router
+
+
+def quarter_of(moment: datetime) -> datetime:
+    """The start of the quarter hour `moment` falls in, in UTC."""
+    utc = moment.astimezone(UTC)
+    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+
+
+def count_paid(db: Connection, payment: payments.Payment) -> None:
+    """Counts a payment that has just become paid; in the transaction that made it so."""
+    _add(db, payment, 1)
+
+
+def uncount_reversed(db: Connection, payment: payments.Payment) -> None:
+    """Takes back a paid payment that has just been reversed; in the transaction that reversed it."""
+    _add(db, payment, -1)
+
+
+def _add(db: Connection, payment: payments.Payment, sign: int) -> None:
+    if payment.package_id is None or payment.paid_at is None:
+        return  # an API client's charge: the business's other sales, not Wi-Fi money
+    db.execute(
+        "INSERT INTO prompt_earnings (tenant_id, quarter, package_id, router_key, amount, count)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, quarter, package_id, router_key)"
+        " DO UPDATE SET amount = amount + excluded.amount, count = count + excluded.count",
+        (
+            payment.tenant_id,
+            to_text(quarter_of(payment.paid_at)),
+            payment.package_id,
+            payment.router_id or NO_ROUTER,
+            sign * payment.amount,
+            sign,
+        ),
+    )
+
+
+def prompt_sums(db: Connection, scope: Scope, bounds: list[datetime], by: str | None) -> list[tuple]:
+    """Money paid through prompts for Wi-Fi between consecutive `bounds` (one range per pair; each on a
+    quarter hour, as local midnights are), as (range number, key, amount, count) where key is the
+    package or router id (`by`) or None."""
+    if any(bound != quarter_of(bound) for bound in bounds):
+        raise ValueError("prompt earnings are summed by quarter hour: a range can't start within one")
+    where, params = scope.where("tenant_id")
+    ranges = " ".join(f"WHEN quarter < ? THEN {n - 1}" for n in range(1, len(bounds)))
+    key = {"package": "package_id", "router": f"NULLIF(router_key, {NO_ROUTER})", None: "NULL"}[by]
+    rows = db.all(
+        f"SELECT CASE {ranges} END AS n, {key} AS key, sum(amount) AS amount, sum(count) AS count"
+        f" FROM prompt_earnings WHERE {where} AND quarter >= ? AND quarter < ?"
+        " GROUP BY 1, 2 HAVING sum(count) > 0",
+        (*[to_text(bound) for bound in bounds[1:]], *params, to_text(bounds[0]), to_text(bounds[-1])),
+    )
+    return [(row["n"], row["key"], row["amount"], row["count"]) for row in rows]
 
 
 def local_midnight(zone: ZoneInfo, day: date) -> datetime:
@@ -75,7 +134,7 @@ def _sums(
         totals[key] = (before[0] + amount, before[1] + count)
 
     column = by if by in ("package", "router") else None
-    for n, key, amount, count in payments.paid_sums(db, scope, bounds, column):
+    for n, key, amount, count in prompt_sums(db, scope, bounds, column):
         add(n, {column: key, "source": "prompt"}, amount, count)
     spent = c2b.spends(db, scope, bounds[0], bounds[-1])
     sold = vouchers.sales(db, scope, bounds[0], bounds[-1])

@@ -12,7 +12,7 @@ from ..store import Connection
 from ..tenancy import audit
 from ..tenancy.scope import Scope
 from ..vault import Vault
-from . import c2b, payments
+from . import c2b, earnings, payments
 from .confirmation import mark_paid
 from .receipt_checks import receipt_code
 
@@ -44,6 +44,7 @@ def reverse(
         db, clock, payment_id, ("paid",), "reversed", reversed_reason=reason
     ):
         return False
+    earnings.uncount_reversed(db, payment)
     payments.record(db, clock, payment_id, "reversed", "admin", reason=reason, by=actor)
     _audit(db, clock, payment, "payment_reversed", actor, source_ip, reason=reason)
     return True

@@ -1,11 +1,13 @@
 """Earnings by local day, package and router, and how payments ended (billing/earnings.py)."""
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from portal.access import sessions
-from portal.billing import c2b, vouchers
-from portal.billing.earnings import Earned, day_starts, earnings, earnings_by, outcomes
+from portal.billing import c2b, owner_decisions, vouchers
+from portal.billing.confirmation import mark_paid
+from portal.billing.earnings import Earned, day_starts, earnings, earnings_by, outcomes, prompt_sums
 from portal.clock import FixedClock, to_text
 from portal.tenancy.scope import Scope
 from tests.billing.test_c2b import by_hand
@@ -161,3 +163,59 @@ async def test_outcomes_give_the_success_rate_and_why_payments_failed(store, clo
     assert ended.success_rate == 0.25
     assert [(failure.code, failure.count) for failure in ended.failures] == [("1032", 2), ("expired", 1)]
     assert (await store.read(outcomes, Scope((999,)), clock.now() - timedelta(days=7))).success_rate is None
+
+
+async def test_the_earnings_kept_by_quarter_hour_equal_the_payments_summed_after_every_way_to_pay(
+    store, vault
+):
+    clock = FixedClock(at(2026, 1, 5, 20, 50))  # 23:50 on 5 January in Nairobi
+    alpha = await seed_tenant(store, clock, vault, "alpha")  # its 30 KES paid now
+    where = {"account_id": alpha.account_id, "tenant_id": alpha.tenant_id}
+    common = {
+        "tenant_id": alpha.tenant_id,
+        "mpesa_account_id": alpha.account_id,
+        "package_id": alpha.package_id,
+        "router_id": alpha.router_id,
+    }
+
+    async def started(state: str, amount: int, phone: str) -> int:
+        at_now = to_text(clock.now())
+        return await store.write(insert_payment, **common, phone=phone, amount=amount, state=state, at=at_now)
+
+    callback, failed_first, to_reverse = (
+        await started("pending", 20, "254711000001"),
+        await started("failed", 50, "254711000002"),
+        await started("pending", 100, "254711000003"),
+    )
+    unknown = await started("unknown", 10, "254711000004")
+    await store.write(mark_paid, clock, vault, callback, receipt="TJ3MX6CLY1", desc="callback")
+    clock.advance(minutes=9, seconds=59)  # 23:59:59
+    await store.write(mark_paid, clock, vault, failed_first, receipt="TJ3MX6CLY2", desc="query")
+    await store.write(mark_paid, clock, vault, to_reverse, receipt="TJ3MX6CLY3", desc="callback")
+    clock.advance(seconds=2)  # 00:00:01 on 6 January
+    decided = {"tenant_id": alpha.tenant_id, "actor": "owner@alpha.example", "source_ip": "127.0.0.1"}
+    await store.write(owner_decisions.confirm_paid, clock, vault, payment_id=unknown, receipt="", **decided)
+    assert await store.write(
+        owner_decisions.reverse, clock, payment_id=to_reverse, reason="refund", **decided
+    )
+    await store.write(c2b.record, clock, payment=by_hand("RWIFI00030", "WIFI", 30), **where)
+    await redeem(store, clock, vault, alpha, "RWIFI00030", "AA:BB:CC:00:02:01")
+
+    alpha_only = Scope((alpha.tenant_id,))
+    bounds = day_starts(NAIROBI, clock.now(), 2)
+
+    def summed_from_payments(db) -> list[tuple]:
+        return [
+            tuple(db.one(
+                "SELECT coalesce(sum(amount), 0) AS amount, count(*) AS count FROM payments"
+                " WHERE state = 'paid' AND package_id IS NOT NULL AND paid_at >= ? AND paid_at < ?",
+                (to_text(start), to_text(end)),
+            ))
+            for start, end in pairwise(bounds)
+        ]  # fmt: skip
+
+    assert await store.read(summed_from_payments) == [(30 + 20 + 50, 3), (10, 1)]
+    kept = await store.read(prompt_sums, alpha_only, bounds, None)
+    assert sorted(kept) == [(0, None, 100, 3), (1, None, 10, 1)]
+    earned = await store.read(earnings, alpha_only, NAIROBI, clock.now())
+    assert [earned.days[-2].amount, earned.days[-1].amount] == [100, 10 + 30]  # and the 30 paid by hand

@@ -1,20 +1,24 @@
+from datetime import timedelta
+
 import pytest
 
-from portal.billing import payments
+from portal.billing import earnings, payments
 from portal.clock import to_text
 from portal.store import Conflict, StoreError
 from portal.store.migrations.sqlite import MIGRATIONS
 from portal.store.sqlite import SQLiteStore
 from portal.tenancy import api_clients
+from portal.tenancy.scope import of_tenant
 from portal.vault import fingerprint
 from tests.conftest import execute, rows, value
-from tests.seed import Seeded, insert, insert_account, seed_tenant
+from tests.seed import Seeded, insert, insert_account, insert_payment, seed_tenant
 
 TABLES = {
     "tenants", "admin_users", "admin_sessions", "mpesa_accounts", "routers", "packages",
     "access_sessions", "payments", "payment_events", "c2b_payments", "vouchers", "router_tasks",
     "router_task_attempts", "audit_events", "receipt_checks", "c2b_spends", "sign_in_slowdowns",
     "api_clients", "webhook_endpoints", "webhook_messages", "webhook_attempts", "api_usage",
+    "prompt_earnings",
 }  # fmt: skip
 
 
@@ -447,5 +451,34 @@ async def test_the_counter_upgrade_keeps_everything_enabled_and_gives_staff_an_h
         assert await value(store, "SELECT removed_at FROM packages") is None
         with pytest.raises(StoreError):
             await execute(store, "UPDATE tenants SET staff_goodwill_minutes = -1")
+    finally:
+        await store.close()
+
+
+async def test_the_earnings_upgrade_counts_every_payment_paid_so_far_in_its_quarter_hour(
+    tmp_path, monkeypatch, clock, vault
+):
+    async def paid_before_the_upgrade(store) -> Seeded:
+        alpha = await seed_tenant(store, clock, vault, "alpha")  # 30 KES paid now, with its router
+        common = {"tenant_id": alpha.tenant_id, "mpesa_account_id": alpha.account_id, "amount": 5}
+        quarter = clock.now() - timedelta(minutes=clock.now().minute % 15)
+        client, _ = await store.write(api_clients.create, clock, alpha.tenant_id, "Till", ["payments:write"])
+        for minutes, state, values in [
+            (14, "paid", {"package_id": alpha.package_id}),  # the quarter before, with no router
+            (15, "paid", {"package_id": alpha.package_id}),  # the quarter with the seeded one
+            (15, "reversed", {"package_id": alpha.package_id}),  # given back: not earned
+            (15, "paid", {"api_client_id": client.id, "reference": "A1"}),  # an API charge: no Wi-Fi money
+        ]:
+            at = to_text(quarter - timedelta(minutes=15) + timedelta(minutes=minutes, seconds=59))
+            await store.write(insert_payment, **common, **values, phone="254711000001", state=state, at=at)
+        return alpha
+
+    store, alpha = await older_portal(tmp_path, monkeypatch, len(MIGRATIONS) - 1, paid_before_the_upgrade)
+    try:
+        await store.migrate()
+        now = earnings.quarter_of(clock.now())
+        bounds = [now - timedelta(minutes=15), now, now + timedelta(minutes=15)]
+        kept = await store.read(earnings.prompt_sums, of_tenant(alpha.tenant_id), bounds, "router")
+        assert sorted(kept, key=str) == [(0, None, 5, 1), (1, alpha.router_id, 30, 1), (1, None, 5, 1)]
     finally:
         await store.close()

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -86,10 +86,13 @@ def profile_name(plan: Plan) -> str:
     return f"portal-p{plan.package_id}"
 
 
+@cache
 def tls_context() -> ssl.SSLContext:
     """For api-ssl. Routers carry self-signed certificates, or none at all, in which case RouterOS only
     speaks anonymous Diffie-Hellman (TLS 1.2, and OpenSSL allows it only at security level 0). So the
-    link is encrypted but the router is not authenticated: keep the API on the LAN side."""
+    link is encrypted but the router is not authenticated: keep the API on the LAN side. One context
+    for every router and connection: it holds no state of a connection, and wraps sockets from any
+    router's thread."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
