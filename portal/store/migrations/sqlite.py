@@ -646,7 +646,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE mpesa_accounts ADD COLUMN removed_at TEXT;
     ALTER TABLE packages ADD COLUMN removed_at TEXT;
     """,
-    # 21: Wi-Fi money paid through prompts, summed per quarter hour of `paid_at` (UTC: every zone's
+    # 20: Wi-Fi money paid through prompts, summed per quarter hour of `paid_at` (UTC: every zone's
     # midnight falls on one), package and router, kept in step by the transitions to paid and reversed.
     # The dashboard's month is a few thousand of these rows instead of a month of payments. Filled from
     # the payments paid so far. router_key 0: paid for no router.
