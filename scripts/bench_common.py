@@ -84,10 +84,11 @@ class Connection:
         reader, writer = await asyncio.open_connection(host, int(port))
         return cls(reader, writer, f"{host}:{port}")
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POSTs `body` (JSON) to `path`; returns the status and the answer's body."""
+    async def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """POSTs `body` (JSON) to `path`, with `headers` besides; returns the status and the answer's body."""
+        more = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n{more}"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
@@ -153,6 +154,11 @@ def bare_app():
         parse_stk_callback(await request.body())
         return CALLBACK_ANSWER
 
+    @post("/json", status_code=201)
+    async def json_in(data: dict) -> dict:
+        """An API call minus the API: a JSON body parsed, and answered."""
+        return data
+
     @get("/wait")
     async def wait(ms: float) -> dict:
         """A request that takes as long as an admin page but costs no CPU: the load pattern without
@@ -160,7 +166,7 @@ def bare_app():
         await asyncio.sleep(ms / 1000)
         return {"waited": ms}
 
-    return Litestar(route_handlers=[healthz, stk, wait], openapi_config=None, logging_config=None)
+    return Litestar(route_handlers=[healthz, stk, json_in, wait], openapi_config=None, logging_config=None)
 
 
 def serve_bare(port: int) -> None:
