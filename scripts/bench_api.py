@@ -23,10 +23,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import shutil
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -37,16 +34,18 @@ from bench_common import (
     Connection,
     free_port,
     percentile,
+    portal_config,
+    run_in_new_folder,
     start,
     start_bare,
     stop,
     times,
     wait_until_up,
+    with_load_options,
 )
 from litestar import Litestar, Request, Response, post
 from standardwebhooks import Webhook
 
-from portal import settings as config
 from portal.billing import payments
 from portal.cli.demo import add_simulator_account
 from portal.cli.serving import background
@@ -54,7 +53,6 @@ from portal.clock import SystemClock
 from portal.sim.daraja import Options, create_simulator, stk_callback_body
 from portal.store.sqlite import SQLiteStore
 from portal.tenancy import api_clients, tenants, webhooks
-from portal.vault import Vault, write_new_key_file
 
 SCOPES = ["payments:write", "payments:read"]
 CALLBACKS_AT_ONCE = 4  # a steady flow of payments being paid, not a burst
@@ -182,19 +180,8 @@ async def webhook_lag(base: str, callbacks: list, receiver: Receiver) -> list[fl
 
 async def bench(count: int, concurrency: int, paid: int, folder: Path) -> None:
     clock = SystemClock()
-    key_file = folder / "vault.key"
-    write_new_key_file(key_file)
-    vault = Vault.from_file(key_file)
-    port, admin_port = free_port(), free_port()
-    base, api = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
-    config_file = folder / "portal.toml"
-    config_file.write_text(
-        f'[server]\nhost = "127.0.0.1"\nport = {port}\npublic_url = "{base}"\n'
-        f'[admin]\nhost = "127.0.0.1"\nport = {admin_port}\n'
-        f'[store]\ndata_dir = "{folder}"\n[vault]\nkey_file = "{key_file}"\n'
-        '[mpesa]\npayment_timeout = 3600\ncallback_allowlist = ["127.0.0.1"]\n[log]\nlevel = "warning"\n'
-    )
-    settings = config.load(config_file, environ={})
+    portal = portal_config(folder)
+    settings, vault, base, api = portal.settings, portal.vault, portal.base, portal.admin
     # The bench posts the callbacks itself, when it measures them; the payers wait that long.
     daraja = create_simulator(clock, Options(drop_callbacks=True, prompt_timeout=3600))
     sim = daraja.state.simulator
@@ -208,7 +195,7 @@ async def bench(count: int, concurrency: int, paid: int, folder: Path) -> None:
             )
             receiver = Receiver(secret)
             async with background(receiver.app(), "127.0.0.1", receiver_port):
-                environ = dict(os.environ, PORTAL_CONFIG=str(config_file), PYTHONPATH=str(ROOT))
+                environ = dict(os.environ, PORTAL_CONFIG=str(portal.file), PYTHONPATH=str(ROOT))
                 process = await start([sys.executable, "-m", "portal.cli", "serve"], cwd=ROOT, env=environ)
                 try:
                     await wait_until_up(base, process)
@@ -254,22 +241,12 @@ async def bench(count: int, concurrency: int, paid: int, folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=1000, help="API prompts to send (default 1000)")
-    parser.add_argument(
-        "--concurrency", type=int, default=32, help="API calls in flight at once (default 32)"
-    )
     parser.add_argument("--webhooks", type=int, default=300, help="payments paid for the lag (default 300)")
-    parser.add_argument(
-        "--dir", type=Path, help="where the temporary database folder goes (default: the system's temp dir)"
+    args = with_load_options(parser, "API calls").parse_args()
+    paid = min(args.webhooks, args.pushes)
+    run_in_new_folder(
+        "bench-api-", args.dir, lambda folder: bench(args.pushes, args.concurrency, paid, folder)
     )
-    args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-api-", dir=args.dir))
-    print(
-        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; database in {folder}"
-    )
-    try:
-        asyncio.run(bench(args.pushes, args.concurrency, min(args.webhooks, args.pushes), folder))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
