@@ -22,8 +22,7 @@ from .v1 import router as v1
 
 PAGE = "/api/docs"
 EXAMPLES = "api/examples/"  # under the templates
-# The guide's examples, by what they show and the language they are in (a highlighting hint: none is
-# loaded, the class only names it).
+# The quick start's files, by the language (and HTTP library) each is in, in the page's order.
 QUICK_START = {
     "curl": "quickstart.sh",
     "Python (httpx)": "quickstart.py",
