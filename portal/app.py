@@ -43,6 +43,8 @@ from .web.admin.auth import SignInForms
 
 log = logging.getLogger(__name__)
 
+API = "/api"  # the API's paths: its routers', and those it has not
+
 # A wheel carries the templates inside the package; a checkout keeps them at the top level.
 TEMPLATES = next(
     path
@@ -173,7 +175,7 @@ def create_app(
             metrics.metrics,
             *splash.HANDLERS,
             admin.router,
-            api.router,
+            *api.ROUTERS,
             *hooks.HANDLERS,
             *route_handlers,
         ],
@@ -189,9 +191,11 @@ def create_app(
 def unrouted(request: Request, error: HTTPException) -> Response:
     """Errors Litestar raises before it has found a route, which no router's own handler sees: a page that
     doesn't exist, a method a page doesn't take, an id in the path that isn't a number. Under /admin they
-    answer the admin's page; elsewhere Litestar's usual answer. A router's own handler of HTTPException
-    (the admin's, the API's) overrides this one for its routes."""
+    answer the admin's page, under /api a problem (JSON); elsewhere Litestar's usual answer. A router's
+    own handler of HTTPException (the admin's, the API's) overrides this one for its routes."""
     path = request.url.path
     if path == admin.router.path or path.startswith(f"{admin.router.path}/"):
         return admin.error_page(request, error)
+    if path == API or path.startswith(f"{API}/"):
+        return api.unrouted(request, error)
     return create_exception_response(request, error)

@@ -9,19 +9,86 @@ it, so "portal minus bare" is what the portal's own work costs.
 Run as a program it serves the bare app: `python scripts/bench_common.py PORT`.
 """
 
+import argparse
 import asyncio
 import os
+import platform
+import shutil
 import socket
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLBACK_ANSWER = {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+
+def with_load_options(parser: argparse.ArgumentParser, in_flight: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that load a server from a temporary folder: `--concurrency` (how
+    many `in_flight` at once) and `--dir`."""
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help=f"{in_flight} in flight at once (default 32)"
+    )
+    parser.add_argument(
+        "--dir", type=Path, help="where the temporary database folder goes (default: the system's temp dir)"
+    )
+    return parser
+
+
+def run_in_new_folder(
+    prefix: str, parent: Path | None, bench: Callable[[Path], Coroutine[None, None, None]]
+) -> None:
+    """Runs `bench(folder)` on a new temporary folder (`--dir`'s), removed afterwards; first says which
+    machine the figures are of."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    print(
+        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; database in {folder}"
+    )
+    try:
+        asyncio.run(bench(folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    file: Path  # for `portal serve`, as $PORTAL_CONFIG
+    settings: Any
+    vault: Any
+    base: str  # the customers' listener: the callbacks'
+    admin: str  # the admin's listener: the API's
+
+
+def portal_config(folder: Path) -> PortalConfig:
+    """A `portal serve` set up in `folder`: both listeners on free loopback ports, a new vault key,
+    callbacks taken from loopback, prompts that wait an hour to be paid, only warnings logged.
+
+    With a public URL, the serve process registers C2B URLs at start; a benchmark's simulator may be
+    gone by then, which logs one warning ("C2B URLs not registered"): one failed connect, before
+    anything is measured."""
+    from portal import settings as config
+    from portal.vault import Vault, write_new_key_file
+
+    key_file = folder / "vault.key"
+    write_new_key_file(key_file)
+    port, admin_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    file = folder / "portal.toml"
+    file.write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\npublic_url = "{base}"\n'
+        f'[admin]\nhost = "127.0.0.1"\nport = {admin_port}\n'
+        f'[store]\ndata_dir = "{folder}"\n[vault]\nkey_file = "{key_file}"\n'
+        '[mpesa]\npayment_timeout = 3600\ncallback_allowlist = ["127.0.0.1"]\n[log]\nlevel = "warning"\n'
+    )
+    settings = config.load(file, environ={})
+    return PortalConfig(file, settings, Vault.from_file(key_file), base, f"http://127.0.0.1:{admin_port}")
 
 
 def free_port() -> int:
@@ -84,10 +151,11 @@ class Connection:
         reader, writer = await asyncio.open_connection(host, int(port))
         return cls(reader, writer, f"{host}:{port}")
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POSTs `body` (JSON) to `path`; returns the status and the answer's body."""
+    async def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """POSTs `body` (JSON) to `path`, with `headers` besides; returns the status and the answer's body."""
+        more = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n{more}"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
@@ -153,6 +221,11 @@ def bare_app():
         parse_stk_callback(await request.body())
         return CALLBACK_ANSWER
 
+    @post("/json", status_code=201)
+    async def json_in(data: dict) -> dict:
+        """An API call minus the API: a JSON body parsed, and answered."""
+        return data
+
     @get("/wait")
     async def wait(ms: float) -> dict:
         """A request that takes as long as an admin page but costs no CPU: the load pattern without
@@ -160,7 +233,7 @@ def bare_app():
         await asyncio.sleep(ms / 1000)
         return {"waited": ms}
 
-    return Litestar(route_handlers=[healthz, stk, wait], openapi_config=None, logging_config=None)
+    return Litestar(route_handlers=[healthz, stk, json_in, wait], openapi_config=None, logging_config=None)
 
 
 def serve_bare(port: int) -> None:

@@ -22,11 +22,8 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from contextlib import closing
 from datetime import timedelta
@@ -39,15 +36,17 @@ from bench_common import (
     cpu_seconds,
     free_port,
     percentile,
+    portal_config,
     rss_mb,
+    run_in_new_folder,
     start,
     start_bare,
     stop,
     times,
     wait_until_up,
+    with_load_options,
 )
 
-from portal import settings as config
 from portal.app import create_app
 from portal.billing import payments
 from portal.catalog import packages
@@ -58,7 +57,6 @@ from portal.clock import SystemClock
 from portal.sim.daraja import Options, create_simulator, stk_callback_body
 from portal.store.sqlite import SQLiteStore
 from portal.tenancy import tenants
-from portal.vault import Vault, write_new_key_file
 
 
 def add_shop(db, clock, vault, daraja_url: str) -> tuple[int, int]:
@@ -196,20 +194,8 @@ async def check_paid(database: Path, payment_ids: list[int]) -> None:
 
 async def bench(count: int, concurrency: int, folder: Path) -> None:
     clock = SystemClock()
-    key_file = folder / "vault.key"
-    write_new_key_file(key_file)
-    vault = Vault.from_file(key_file)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    config_file = folder / "portal.toml"
-    # With a public URL, the serve process registers C2B URLs at start; the simulator is gone by then, so
-    # that logs one warning ("C2B URLs not registered"): one failed connect, before any callback is sent.
-    config_file.write_text(
-        f'[server]\nhost = "127.0.0.1"\nport = {port}\npublic_url = "{base}"\n'
-        f'[store]\ndata_dir = "{folder}"\n[vault]\nkey_file = "{key_file}"\n'
-        '[mpesa]\npayment_timeout = 3600\ncallback_allowlist = ["127.0.0.1"]\n[log]\nlevel = "warning"\n'
-    )
-    settings = config.load(config_file, environ={})
+    portal = portal_config(folder)
+    settings, vault, base, config_file = portal.settings, portal.vault, portal.base, portal.file
     # The bench posts the callbacks itself; its payers answer once every payment is made, which on a busy
     # machine takes longer than the minute after which a prompt times out (1037) by default.
     daraja = create_simulator(clock, Options(drop_callbacks=True, prompt_timeout=3600))
@@ -276,21 +262,10 @@ async def bench(count: int, concurrency: int, folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=1000, help="payments to settle (default 1000)")
-    parser.add_argument(
-        "--concurrency", type=int, default=32, help="callbacks in flight at once (default 32)"
+    args = with_load_options(parser, "callbacks").parse_args()
+    run_in_new_folder(
+        "bench-payments-", args.dir, lambda folder: bench(args.payments, args.concurrency, folder)
     )
-    parser.add_argument(
-        "--dir", type=Path, help="where the temporary database folder goes (default: the system's temp dir)"
-    )
-    args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-payments-", dir=args.dir))
-    print(
-        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; database in {folder}"
-    )
-    try:
-        asyncio.run(bench(args.payments, args.concurrency, folder))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

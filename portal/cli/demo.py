@@ -119,7 +119,7 @@ async def run_demo(port: int, admin_port: int, data_dir: Path | None, time_scale
                     "  (the admin's own port, on this machine only)"
                 )
                 print(f"router: api://admin:{router_password}@127.0.0.1:{emulator.port}")
-                print(f"api: {admin}/api/v1 token={demo.api_token}", flush=True)
+                print(f"api: {admin}/api/v1 token={demo.api_token} docs={admin}/api/docs", flush=True)
                 await until_stopped()
     finally:
         await emulator.stop()

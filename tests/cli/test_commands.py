@@ -351,8 +351,10 @@ def test_demo_starts_on_fresh_data_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert stat.S_IMODE((tmp_path / "demo").stat().st_mode) == 0o700
         assert {"portal.db", "portal.db-wal", "portal.db-shm", "vault.key"} <= set(made)
         assert set(made.values()) == {0o600}
-        base, token = lines["api"].split(" token=")
+        base, token, docs = re.fullmatch(r"(\S+) token=(\S+) docs=(\S+)", lines["api"]).groups()
         assert base == f"http://127.0.0.1:{admin_port}/api/v1"
+        assert docs == f"http://127.0.0.1:{admin_port}/api/docs"
+        assert "Quick start" in httpx.get(docs).text
         # The README's example, as a reader pastes it into a shell.
         payment = json.loads(readme_example("curl -sS", token, admin_port))
         assert (payment["state"], payment["amount"], payment["reference"]) == ("pending", 10, "ORDER1001")

@@ -122,6 +122,7 @@ def _give(db: Connection, services, client: ApiClient, asked: AccessRequest) -> 
 
 @post(
     "/access",
+    summary="Give a device time on the Wi-Fi",
     opt={"scope": "access:write", "words": GIVE_WORDS},
     responses=documented(INVALID),
     response_headers=[LOCATION],
@@ -134,7 +135,12 @@ async def give_access(request: Request, state: State, data: JSONBody[AccessReque
     return Response(view, status_code=201 if new else 200, headers={"Location": f"/api/v1/access/{view.id}"})
 
 
-@get("/access/{session_id:int}", opt={"scope": "access:read"}, responses=documented(NOT_FOUND))
+@get(
+    "/access/{session_id:int}",
+    summary="Read an access session",
+    opt={"scope": "access:read"},
+    responses=documented(NOT_FOUND),
+)
 async def read_access(request: Request, state: State, session_id: FromPath[int]) -> ApiSession:
     client: ApiClient = request.state.api_client
     session = await of_business(state, sessions.of_api, client.tenant_id, session_id, "access")
@@ -144,6 +150,7 @@ async def read_access(request: Request, state: State, session_id: FromPath[int])
 
 @delete(
     "/access/{session_id:int}",
+    summary="End an access session now",
     status_code=200,
     opt={"scope": "access:write"},
     responses=documented(NOT_FOUND),
@@ -163,7 +170,12 @@ async def end_access(request: Request, state: State, session_id: FromPath[int]) 
     return view
 
 
-@get("/access", opt={"scope": "access:read", "words": ACCESS_WORDS}, responses=documented(INVALID))
+@get(
+    "/access",
+    summary="List access sessions",
+    opt={"scope": "access:read", "words": ACCESS_WORDS},
+    responses=documented(INVALID),
+)
 async def list_access(
     request: Request,
     state: State,

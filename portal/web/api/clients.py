@@ -19,7 +19,10 @@ CHALLENGE = 'Bearer realm="portal"'
 
 async def authenticated(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """The router's guard: a live client's token (else 401), within its rate limit (else 429), with the
-    handler's scope (else 403), and a prompt within its monthly quota (else 429)."""
+    handler's scope (else 403), and a prompt within its monthly quota (else 429). OPTIONS, which
+    Litestar answers itself with the methods a path takes, needs none: it tells nothing of a business."""
+    if connection.scope["method"] == "OPTIONS":
+        return
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(

@@ -117,6 +117,7 @@ def _idempotency_key(key: str | None) -> str | None:
 
 @post(
     "/payments",
+    summary="Send an M-Pesa prompt",
     opt={"scope": "payments:write", "words": CHARGE_WORDS},
     responses=documented(
         INVALID, IDEMPOTENCY_CONFLICT, PHONE_BUSY, NO_ACCOUNT, TOO_MANY_PUSHES, PROMPTS_SPENT
@@ -158,7 +159,12 @@ async def create_payment(
     )
 
 
-@get("/payments/{payment_id:int}", opt={"scope": "payments:read"}, responses=documented(NOT_FOUND))
+@get(
+    "/payments/{payment_id:int}",
+    summary="Read a payment",
+    opt={"scope": "payments:read"},
+    responses=documented(NOT_FOUND),
+)
 async def read_payment(request: Request, state: State, payment_id: FromPath[int]) -> ApiPayment:
     client: ApiClient = request.state.api_client
     return payments.api_view(
@@ -168,6 +174,7 @@ async def read_payment(request: Request, state: State, payment_id: FromPath[int]
 
 @post(
     "/payments/{payment_id:int}/refresh",
+    summary="Ask M-Pesa about a payment now",
     status_code=200,
     opt={"scope": "payments:write"},
     responses=documented(NOT_FOUND),
@@ -183,7 +190,12 @@ async def refresh_payment(request: Request, state: State, payment_id: FromPath[i
     return payments.api_view(await state.services.store.read(payments.get, payment.id))
 
 
-@get("/payments", opt={"scope": "payments:read", "words": PAYMENTS_WORDS}, responses=documented(INVALID))
+@get(
+    "/payments",
+    summary="List payments",
+    opt={"scope": "payments:read", "words": PAYMENTS_WORDS},
+    responses=documented(INVALID),
+)
 async def list_payments(
     request: Request,
     state: State,

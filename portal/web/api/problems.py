@@ -16,7 +16,7 @@ from litestar.openapi import ResponseSpec
 from msgspec import Meta
 
 MEDIA_TYPE = "application/problem+json"
-TYPES = "/api/problems/"  # relative to the box: each type's page, once the API's docs are served
+TYPES = "/api/problems/"  # relative to the box: each type leads to its section of the docs page (docs.py)
 MISSING_FIELD = "Object missing required field `"  # msgspec's words for a body without a field
 
 
@@ -39,6 +39,18 @@ NO_ACCOUNT = Kind("no-mpesa-account", "The business has no M-Pesa account set up
 TOO_MANY_PUSHES = Kind("too-many-prompts", "Too many unpaid M-Pesa prompts for this phone", 429)
 RATE_LIMITED = Kind("rate-limited", "Too many calls this minute for this API token", 429)
 PROMPTS_SPENT = Kind("prompt-quota-used-up", "This API client has sent this month's M-Pesa prompts", 429)
+KINDS = (
+    UNAUTHORIZED,
+    FORBIDDEN,
+    NOT_FOUND,
+    INVALID,
+    IDEMPOTENCY_CONFLICT,
+    PHONE_BUSY,
+    NO_ACCOUNT,
+    TOO_MANY_PUSHES,
+    RATE_LIMITED,
+    PROMPTS_SPENT,
+)
 
 
 class FieldError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -116,7 +128,17 @@ def from_http(request: Request, error: HTTPException) -> Response:
     if isinstance(error.__cause__, SerializationException):
         return answer(request, _not_an_object(request))
     body = ProblemDetails(type="about:blank", title=str(error.detail), status=error.status_code)
-    return Response(body, status_code=error.status_code, media_type=MEDIA_TYPE)
+    return Response(body, status_code=error.status_code, media_type=MEDIA_TYPE, headers=error.headers)
+
+
+def unrouted(request: Request, error: HTTPException) -> Response:
+    """What Litestar refuses before it has found a route under /api (a path that is not there, a method
+    a path does not take), as a problem too: the client reads JSON, never the HTML of a page."""
+    if error.status_code == NOT_FOUND.status:
+        return answer(
+            request, Problem(NOT_FOUND, f"nothing is at {request.url.path}; the docs are at /api/docs")
+        )
+    return from_http(request, error)
 
 
 def from_validation(request: Request, error: ValidationException) -> Response:
